@@ -1,0 +1,152 @@
+//! The API's error type and its RFC 9457 `application/problem+json` rendering.
+//!
+//! Every error a client can see has a stable snake_case `code`; the HTTP status follows from
+//! it. Internal errors are logged with their cause chain and tell the client nothing more.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::job::{JobId, JobStatus, SpecError};
+use crate::store::StoreError;
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem: `urn:faena:problem:{code}`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    /// What went wrong, for a human.
+    pub detail: String,
+    /// Stable machine-readable code, e.g. `invalid_params`.
+    pub code: String,
+    /// The request field at fault, e.g. `params.numbers[3]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// Errors of the HTTP layer.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("the body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    #[error("the body is larger than the limit of {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("could not read the request body: {0}")]
+    BadBody(String),
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error("{0}")]
+    InvalidId(String),
+    #[error("{message}")]
+    InvalidQuery {
+        field: Option<String>,
+        message: String,
+    },
+    #[error("no job with id {0}")]
+    JobNotFound(JobId),
+    #[error("job {0} is already {1}; it can no longer be cancelled")]
+    JobFinal(JobId, JobStatus),
+    #[error("job {0} is {1}; only a finished job can be deleted (cancel it first)")]
+    JobNotFinal(JobId, JobStatus),
+    #[error("no such resource")]
+    NotFound,
+    #[error("method not allowed on this resource")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    Unavailable(&'static str),
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        Self::Internal(Box::new(err))
+    }
+}
+
+impl ApiError {
+    /// The stable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MalformedJson(_) => "malformed_json",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::BadBody(_) => "bad_body",
+            Self::Spec(e) => e.code.as_str(),
+            Self::InvalidId(_) => "invalid_id",
+            Self::InvalidQuery { .. } => "invalid_query",
+            Self::JobNotFound(_) => "job_not_found",
+            Self::JobFinal(..) => "job_final",
+            Self::JobNotFinal(..) => "job_not_final",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MalformedJson(_) | Self::BadBody(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidId(_) | Self::InvalidQuery { .. } => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Spec(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::JobNotFound(_) | Self::NotFound => StatusCode::NOT_FOUND,
+            Self::JobFinal(..) | Self::JobNotFinal(..) => StatusCode::CONFLICT,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn field(&self) -> Option<String> {
+        match self {
+            Self::Spec(e) => e.field.clone(),
+            Self::InvalidQuery { field, .. } => field.clone(),
+            Self::InvalidId(_) => Some("id".into()),
+            _ => None,
+        }
+    }
+
+    /// The problem document of this error.
+    pub fn problem(&self) -> Problem {
+        let status = self.status();
+        let code = self.code();
+        Problem {
+            type_: format!("urn:faena:problem:{code}"),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            code: code.to_string(),
+            field: self.field(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(cause) = &self {
+            tracing::error!(error = ?cause, "request failed with an internal error");
+        }
+        problem_response(self.status(), &self.problem())
+    }
+}
+
+/// Renders a problem document with its content type.
+pub fn problem_response(status: StatusCode, problem: &Problem) -> Response {
+    let mut response = (status, axum::Json(problem)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    response
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

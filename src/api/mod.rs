@@ -1,0 +1,73 @@
+//! The HTTP API: one module per resource, each with its own router, merged here with the
+//! layers every route shares (request ids, tracing, body limit, panics as problems).
+
+pub mod error;
+pub mod extract;
+mod health;
+pub mod jobs;
+pub mod openapi;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::job::{Job, Limits};
+use crate::runtime::Runtime;
+use error::ApiError;
+use extract::BodyLimit;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub runtime: Runtime,
+    pub limits: Arc<Limits>,
+}
+
+impl AppState {
+    /// The job with its progress as this instance sees it live.
+    fn with_live_progress(&self, mut job: Job) -> Job {
+        if let Some(p) = self.runtime.live_progress(job.id) {
+            job.progress = Some(p);
+        }
+        job
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole API, ready to serve.
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    Router::new()
+        .merge(jobs::router())
+        .merge(health::router())
+        .merge(openapi::router())
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::Extension(BodyLimit(max_body_bytes)))
+        .layer(CatchPanicLayer::custom(|_| panic_response()))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+fn panic_response() -> Response {
+    let err = ApiError::Internal("a request handler panicked".into());
+    err.into_response()
+}

@@ -1,0 +1,59 @@
+//! The OpenAPI document, generated from the handlers and types (utoipa), served as
+//! `/openapi.yaml` and `/openapi.json`, with Swagger UI at `/docs` (vendored, no CDN).
+
+use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use super::AppState;
+use super::error::Problem;
+use super::{health, jobs};
+use crate::job::{Job, JobError, JobErrorCode, JobKind, JobProgress, JobStatus, SubmitRequest};
+use crate::kinds::{count_primes, factorial, sleep};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "faena",
+        description = "A job-execution service: submit CPU- and I/O-bound jobs, poll or \
+                       long-poll them, cancel them. Errors are RFC 9457 problem documents \
+                       with a stable `code`."
+    ),
+    paths(
+        jobs::submit, jobs::get_job, jobs::list, jobs::cancel, jobs::delete_job,
+        health::healthz, health::readyz
+    ),
+    components(schemas(
+        Job, JobStatus, JobKind, JobProgress, JobError, JobErrorCode, SubmitRequest,
+        jobs::JobPage, Problem, health::Health,
+        count_primes::Params, count_primes::Output,
+        factorial::Params, factorial::Output, factorial::FactorialFacts,
+        sleep::Params, sleep::Output,
+    )),
+    tags(
+        (name = "jobs", description = "Submit and follow jobs"),
+        (name = "health", description = "Liveness and readiness"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as YAML, exactly as committed in `openapi.yaml`.
+pub fn yaml() -> String {
+    ApiDoc::openapi()
+        .to_yaml()
+        .unwrap_or_else(|e| format!("# failed to render: {e}\n"))
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/openapi.yaml",
+            get(|| async {
+                ([(header::CONTENT_TYPE, "application/yaml")], yaml()).into_response()
+            }),
+        )
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+}

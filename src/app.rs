@@ -1,0 +1,136 @@
+//! Building and running the server: [`Application::build`] opens the store, recovers what a
+//! crash left running, starts the runtime and binds the listener (port known, even for port
+//! 0); [`Application::run_until_stopped`] serves until a shutdown signal, then stops
+//! accepting, hands running jobs back to the queue and returns.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, AppState};
+use crate::config::Config;
+use crate::runtime::{CpuPool, Runtime};
+use crate::store::{self, StoreError};
+
+/// Errors while starting the server.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("opening the job store failed")]
+    Store(#[from] StoreError),
+    #[error("binding {addr} failed")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("starting the CPU pool failed")]
+    Pool(#[from] rayon::ThreadPoolBuildError),
+    #[error("serving failed")]
+    Serve(#[source] std::io::Error),
+}
+
+/// A server ready to run.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    runtime: Runtime,
+    grace: Duration,
+}
+
+impl Application {
+    pub async fn build(config: &Config) -> Result<Self, AppError> {
+        let store = store::open(&config.database_url, &config.sqlite()).await?;
+        let recovered = store.recover_interrupted().await?;
+        if recovered.requeued + recovered.failed > 0 {
+            tracing::warn!(
+                requeued = recovered.requeued,
+                failed = recovered.failed,
+                "recovered jobs that a previous process left running"
+            );
+        }
+        let cpu = CpuPool::new(config.cpu_threads())?;
+        let runtime = Runtime::start(store, cpu, config.runtime());
+        let state = AppState {
+            runtime: runtime.clone(),
+            limits: Arc::new(config.limits()),
+        };
+        let router = api::router(state, config.max_body_bytes);
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| AppError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        Ok(Self {
+            listener,
+            router,
+            runtime,
+            grace: Duration::from_millis(config.shutdown_grace_ms),
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound TCP listener has a local address")
+    }
+
+    /// Serves until `shutdown` completes, then shuts down in order.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), AppError> {
+        let stop = CancellationToken::new();
+        let signal = stop.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            signal.cancel();
+        });
+        let runtime = self.runtime.clone();
+        let grace = self.grace;
+        let serve = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(stop.clone().cancelled_owned());
+        let stop_jobs = async move {
+            stop.cancelled().await;
+            tracing::info!("shutting down: no new requests, handing running jobs back");
+            runtime.shutdown(grace).await;
+        };
+        let (served, ()) = tokio::join!(serve.into_future(), stop_jobs);
+        served.map_err(AppError::Serve)?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,87 @@
+//! The command line: `faena serve`, `faena migrate`, `faena bench`, `faena openapi`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::{Application, shutdown_signal};
+use crate::config::{Config, LogFormat};
+use crate::store::sqlite::SqliteStore;
+
+/// faena: a job-execution service.
+#[derive(Debug, Parser)]
+#[command(name = "faena", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(Box<Config>),
+    /// Apply the database migrations and exit.
+    Migrate {
+        #[arg(
+            long,
+            env = "FAENA_DATABASE_URL",
+            default_value = "sqlite://data/faena.db"
+        )]
+        database_url: String,
+    },
+    /// Print the OpenAPI document (YAML).
+    Openapi,
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Serve(config) => serve(*config).await,
+        Command::Migrate { database_url } => {
+            crate::telemetry::init(LogFormat::Text);
+            match SqliteStore::migrate(&database_url).await {
+                Ok(n) => {
+                    println!("{database_url}: {n} migrations applied");
+                    ExitCode::SUCCESS
+                }
+                Err(err) => fail(&err),
+            }
+        }
+        Command::Openapi => {
+            print!("{}", crate::api::openapi::yaml());
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+async fn serve(config: Config) -> ExitCode {
+    crate::telemetry::init(config.log_format);
+    let app = match Application::build(&config).await {
+        Ok(app) => app,
+        Err(err) => return fail(&err),
+    };
+    tracing::info!(
+        address = %app.local_addr(),
+        database = %config.database_url,
+        cpu_threads = config.cpu_threads(),
+        "faena listening on http://{}", app.local_addr()
+    );
+    match app.run_until_stopped(shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(&err),
+    }
+}
+
+/// Logs an error with its causes and gives the failure exit code.
+fn fail(err: &dyn std::error::Error) -> ExitCode {
+    let mut msg = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    tracing::error!("{msg}");
+    eprintln!("faena: {msg}");
+    ExitCode::FAILURE
+}

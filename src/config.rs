@@ -1,0 +1,151 @@
+//! Every setting of `faena serve`: its flag, its environment variable and its default.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use crate::job::Limits;
+use crate::runtime::RuntimeConfig;
+use crate::store::sqlite::SqliteOptions;
+
+/// Format of the log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// How SQLite syncs commits to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SqliteSync {
+    /// fsync every commit: an accepted job survives a power cut.
+    Full,
+    /// fsync at checkpoints: survives a process crash, may lose the last commits on power loss.
+    Normal,
+}
+
+/// Settings of the server.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "FAENA_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Database: `sqlite://PATH` (created if missing).
+    #[arg(
+        long,
+        env = "FAENA_DATABASE_URL",
+        default_value = "sqlite://data/faena.db"
+    )]
+    pub database_url: String,
+
+    /// Threads of the CPU pool [default: number of cores].
+    #[arg(long, env = "FAENA_CPU_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub cpu_threads: Option<u16>,
+
+    /// CPU jobs (count_primes, factorial) running at once [default: number of cores].
+    #[arg(long, env = "FAENA_MAX_CPU_JOBS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub max_cpu_jobs: Option<u16>,
+
+    /// I/O jobs (sleep) running at once.
+    #[arg(long, env = "FAENA_MAX_IO_JOBS", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_io_jobs: u32,
+
+    /// Deadline of a run when a job gives no `timeout_ms`.
+    #[arg(long, env = "FAENA_DEFAULT_TIMEOUT_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    pub default_timeout_ms: u64,
+
+    /// Priority of a job that gives none (-100..=100).
+    #[arg(long, env = "FAENA_DEFAULT_PRIORITY", default_value_t = 0, allow_hyphen_values = true, value_parser = clap::value_parser!(i32).range(-100..=100))]
+    pub default_priority: i32,
+
+    /// Attempts of a job that gives no `max_attempts` (1..=25).
+    #[arg(long, env = "FAENA_DEFAULT_MAX_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=25))]
+    pub default_max_attempts: u32,
+
+    /// Largest n accepted by `factorial`.
+    #[arg(long, env = "FAENA_MAX_FACTORIAL_N", default_value_t = crate::kinds::factorial::DEFAULT_MAX_N, value_parser = clap::value_parser!(u64).range(0..=100_000_000))]
+    pub max_factorial_n: u64,
+
+    /// Largest request body in bytes.
+    #[arg(long, env = "FAENA_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+
+    /// Lease of a running job; renewed every third of it.
+    #[arg(long, env = "FAENA_LEASE_MS", default_value_t = 15_000, value_parser = clap::value_parser!(u64).range(300..=3_600_000))]
+    pub lease_ms: u64,
+
+    /// How often an idle dispatcher looks at the queue.
+    #[arg(long, env = "FAENA_POLL_INTERVAL_MS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub poll_interval_ms: u64,
+
+    /// Time given to running jobs to stop at shutdown.
+    #[arg(long, env = "FAENA_SHUTDOWN_GRACE_MS", default_value_t = 8_000)]
+    pub shutdown_grace_ms: u64,
+
+    /// SQLite durability.
+    #[arg(long, env = "FAENA_SQLITE_SYNCHRONOUS", value_enum, default_value_t = SqliteSync::Full)]
+    pub sqlite_synchronous: SqliteSync,
+
+    /// Log format.
+    #[arg(long, env = "FAENA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Name of this instance in the jobs it runs [default: faena-PID].
+    #[arg(long, env = "FAENA_INSTANCE_ID")]
+    pub instance_id: Option<String>,
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+impl Config {
+    /// The defaults (and any `FAENA_*` variables set), listening on a free port.
+    pub fn with_defaults(database_url: impl Into<String>) -> Self {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Wrap {
+            #[command(flatten)]
+            config: Config,
+        }
+        let mut config = Wrap::parse_from(["faena", "--listen", "127.0.0.1:0"]).config;
+        config.database_url = database_url.into();
+        config
+    }
+
+    pub fn cpu_threads(&self) -> usize {
+        self.cpu_threads.map_or_else(cores, usize::from)
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits {
+            default_timeout_ms: self.default_timeout_ms,
+            default_priority: self.default_priority,
+            default_max_attempts: self.default_max_attempts,
+            max_factorial_n: self.max_factorial_n,
+            ..Limits::default()
+        }
+    }
+
+    pub fn runtime(&self) -> RuntimeConfig {
+        RuntimeConfig {
+            instance_id: self
+                .instance_id
+                .clone()
+                .unwrap_or_else(|| format!("faena-{}", std::process::id())),
+            max_cpu_jobs: self.max_cpu_jobs.map_or_else(cores, usize::from),
+            max_io_jobs: self.max_io_jobs as usize,
+            lease: Duration::from_millis(self.lease_ms),
+            poll_interval: Duration::from_millis(self.poll_interval_ms),
+        }
+    }
+
+    pub fn sqlite(&self) -> SqliteOptions {
+        SqliteOptions {
+            synchronous_full: self.sqlite_synchronous == SqliteSync::Full,
+            ..SqliteOptions::default()
+        }
+    }
+}

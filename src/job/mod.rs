@@ -1,0 +1,115 @@
+//! The job: its id, its states and the rules between them, its kind and parameters, and the
+//! options every job carries (deadline, priority, attempts).
+//!
+//! Everything here is plain data. It is parsed once at the edge ([`spec`]) and stored and
+//! served as is; the runtime and the store only move it between states.
+
+mod id;
+mod limits;
+pub mod spec;
+mod status;
+
+pub use id::{InvalidJobId, JobId};
+pub use limits::Limits;
+pub use spec::{
+    JobClass, JobKind, JobSpec, SpecError, SpecErrorCode, SubmitOptions, SubmitRequest,
+};
+pub use status::JobStatus;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// A job as stored and as served by `GET /jobs/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Job {
+    pub id: JobId,
+    pub kind: JobKind,
+    /// The parameters as accepted (normalised: defaults filled in).
+    #[schema(value_type = Object)]
+    pub params: Value,
+    pub status: JobStatus,
+    /// -100..=100; higher runs first.
+    pub priority: i32,
+    /// Deadline of one run, counted from its start.
+    pub timeout_ms: u64,
+    /// Number of runs started so far (0 while never started).
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub progress: Option<JobProgress>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The kind's result once `succeeded`.
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<Value>,
+    /// Why the job did not succeed (or why its last run stopped).
+    pub error: Option<JobError>,
+}
+
+/// Units of work done out of the total, as the kernel counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct JobProgress {
+    pub done: u64,
+    pub total: u64,
+}
+
+/// Why a job failed, timed out or was cancelled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct JobError {
+    pub code: JobErrorCode,
+    pub message: String,
+}
+
+impl JobError {
+    pub fn new(code: JobErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Stable codes of job errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JobErrorCode {
+    /// The run passed its `timeout_ms`.
+    TimedOut,
+    /// A user cancelled the job.
+    Cancelled,
+    /// The process running it died and no attempts were left.
+    Interrupted,
+    /// The kernel failed unexpectedly (a bug).
+    Internal,
+}
+
+impl JobErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TimedOut => "timed_out",
+            Self::Cancelled => "cancelled",
+            Self::Interrupted => "interrupted",
+            Self::Internal => "internal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::TimedOut,
+            Self::Cancelled,
+            Self::Interrupted,
+            Self::Internal,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+}
+
+impl Job {
+    /// Whether the job has reached a state that never changes again.
+    pub fn is_final(&self) -> bool {
+        self.status.is_final()
+    }
+}

@@ -1,0 +1,107 @@
+//! The handle a running kernel holds: a cancellation flag it polls and a progress counter it
+//! advances.
+//!
+//! Deadline, user cancel and shutdown all cancel the same [`CancellationToken`]; kernels never
+//! learn which one it was. They only promise to look at [`Ctl::check`] often (at least every
+//! ~10 ms of work) and to return [`Stopped`] soon after it trips.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio_util::sync::CancellationToken;
+
+/// A kernel stopped early because its run was cancelled; the caller knows why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the run was stopped before it finished")]
+pub struct Stopped;
+
+/// Progress of one run: `done` units of work out of `total`.
+#[derive(Debug, Default)]
+pub struct Progress {
+    done: AtomicU64,
+    total: AtomicU64,
+}
+
+impl Progress {
+    /// `(done, total)` as last reported; `total == 0` means nothing reported yet.
+    pub fn get(&self) -> (u64, u64) {
+        (
+            self.done.load(Ordering::Relaxed),
+            self.total.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// What a kernel sees of the outside world. Cheap to clone and to share across threads.
+#[derive(Debug, Clone, Default)]
+pub struct Ctl {
+    cancel: CancellationToken,
+    progress: Arc<Progress>,
+}
+
+impl Ctl {
+    /// A handle that stops when `cancel` is cancelled.
+    pub fn new(cancel: CancellationToken) -> Self {
+        Self {
+            cancel,
+            progress: Arc::default(),
+        }
+    }
+
+    /// `Err(Stopped)` once the run has been cancelled.
+    #[inline]
+    pub fn check(&self) -> Result<(), Stopped> {
+        if self.cancel.is_cancelled() {
+            Err(Stopped)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Whether the run has been cancelled.
+    #[inline]
+    pub fn is_stopped(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// The token behind this handle, for async kernels that `select!` on it.
+    pub fn token(&self) -> &CancellationToken {
+        &self.cancel
+    }
+
+    /// Declares how many units of work the run has (resets `done` to 0).
+    pub fn set_total(&self, total: u64) {
+        self.progress.done.store(0, Ordering::Relaxed);
+        self.progress.total.store(total, Ordering::Relaxed);
+    }
+
+    /// Marks `n` more units of work as done.
+    #[inline]
+    pub fn advance(&self, n: u64) {
+        self.progress.done.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The shared progress counter, for whoever reports it.
+    pub fn progress(&self) -> &Arc<Progress> {
+        &self.progress
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_trips_after_cancel_and_progress_accumulates() {
+        let token = CancellationToken::new();
+        let ctl = Ctl::new(token.clone());
+        ctl.set_total(3);
+        ctl.advance(1);
+        ctl.clone().advance(1);
+        assert_eq!(ctl.progress().get(), (2, 3));
+        assert_eq!(ctl.check(), Ok(()));
+        token.cancel();
+        assert_eq!(ctl.check(), Err(Stopped));
+        assert!(ctl.is_stopped());
+    }
+}

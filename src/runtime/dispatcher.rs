@@ -1,0 +1,78 @@
+//! The claim loop: while a CPU or I/O slot is free, claim that many queued jobs from the store
+//! and start a runner for each. It sleeps until a submission or a freed slot wakes it, the
+//! next delayed job is due, or the poll interval passes (for jobs added by other processes).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::{Inner, run};
+use crate::job::{JobClass, JobKind};
+use crate::store::now;
+
+pub(super) async fn run(rt: Arc<Inner>) {
+    let classes = [JobClass::Cpu, JobClass::Io].map(|c| (c, JobKind::of_class(c)));
+    let mut failures = 0u32;
+    loop {
+        if rt.stop_claiming.is_cancelled() {
+            return;
+        }
+        let mut full_batch = false;
+        let mut errored = false;
+        for (class, kinds) in &classes {
+            let slots = rt.slots(*class);
+            let free = slots.free();
+            if free == 0 {
+                continue;
+            }
+            match rt
+                .store
+                .claim(kinds, free, &rt.config.instance_id, rt.config.lease)
+                .await
+            {
+                Ok(claimed) => {
+                    full_batch |= claimed.len() == free;
+                    for c in claimed {
+                        slots.busy.fetch_add(1, Ordering::AcqRel);
+                        rt.tasks.spawn(run::attempt(Arc::clone(&rt), c, *class));
+                    }
+                }
+                Err(err) => {
+                    errored = true;
+                    tracing::error!(error = ?err, "claiming jobs failed");
+                }
+            }
+        }
+        failures = if errored { failures + 1 } else { 0 };
+        if full_batch && !errored {
+            // Slots filled and more may be waiting: look again once one frees up.
+            tokio::task::yield_now().await;
+        }
+        let wait = if errored {
+            // Back off while the database is unhappy, up to 5 s.
+            Duration::from_millis(100u64 << failures.min(6)).min(Duration::from_secs(5))
+        } else {
+            next_wait(&rt, &classes).await
+        };
+        tokio::select! {
+            () = rt.stop_claiming.cancelled() => return,
+            () = rt.wake.notified() => {}
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Until the next delayed job is due, at most the poll interval.
+async fn next_wait(rt: &Inner, classes: &[(JobClass, Vec<JobKind>); 2]) -> Duration {
+    let mut wait = rt.config.poll_interval;
+    for (class, kinds) in classes {
+        if rt.slots(*class).free() == 0 {
+            continue;
+        }
+        if let Ok(Some(due)) = rt.store.next_due(kinds).await {
+            let until = (due - now()).to_std().unwrap_or(Duration::ZERO);
+            wait = wait.min(until.max(Duration::from_millis(1)));
+        }
+    }
+    wait
+}

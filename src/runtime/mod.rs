@@ -1,0 +1,233 @@
+//! Running jobs: the dispatcher that claims queued jobs while slots are free, the runner of
+//! one attempt (deadline, cancel, heartbeat, finish), the CPU pool and the long-poll waiters.
+//!
+//! [`Runtime`] is the handle the API holds. Stopping is one mechanism: every attempt has a
+//! cancellation token, and a deadline, a user cancel and shutdown all trip it after recording
+//! why ([`StopReason`]); the runner turns the reason into the job's final (or re-queued) state.
+
+pub mod cpu;
+mod dispatcher;
+mod run;
+pub mod waiters;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::job::{JobClass, JobId, JobProgress};
+use crate::kinds::Progress;
+use crate::store::{CancelResult, JobStore, Result};
+pub use cpu::CpuPool;
+pub use waiters::Waiters;
+
+/// How the runtime runs jobs.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Name of this instance, recorded as the owner of the jobs it runs.
+    pub instance_id: String,
+    /// CPU-class jobs running at once.
+    pub max_cpu_jobs: usize,
+    /// I/O-class jobs running at once.
+    pub max_io_jobs: usize,
+    /// How long a claim holds a job without a heartbeat.
+    pub lease: Duration,
+    /// How often the dispatcher looks at the queue when nothing wakes it.
+    pub poll_interval: Duration,
+}
+
+/// Why a run was stopped before its kernel finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    Deadline,
+    Cancelled,
+    Shutdown,
+    /// The store says the attempt is no longer ours.
+    LeaseLost,
+}
+
+/// A run in progress on this instance.
+#[derive(Debug, Clone)]
+struct RunHandle {
+    token: CancellationToken,
+    reason: Arc<OnceLock<StopReason>>,
+    progress: Arc<Progress>,
+}
+
+impl RunHandle {
+    /// Stops the run; the first reason given wins.
+    fn stop(&self, reason: StopReason) {
+        let _ = self.reason.set(reason);
+        self.token.cancel();
+    }
+}
+
+/// The runs of this instance, and cancels that arrived for a claimed job before its runner
+/// registered (the claim and the registration are not one step).
+#[derive(Debug, Default)]
+struct Registry {
+    runs: HashMap<JobId, RunHandle>,
+    early_cancels: HashSet<JobId>,
+}
+
+/// Slots of one class of job.
+#[derive(Debug)]
+struct Slots {
+    max: usize,
+    busy: AtomicUsize,
+}
+
+impl Slots {
+    fn new(max: usize) -> Self {
+        Self {
+            max,
+            busy: AtomicUsize::new(0),
+        }
+    }
+
+    fn free(&self) -> usize {
+        self.max.saturating_sub(self.busy.load(Ordering::Acquire))
+    }
+}
+
+struct Inner {
+    store: Arc<dyn JobStore>,
+    cpu: CpuPool,
+    config: RuntimeConfig,
+    waiters: Waiters,
+    running: Mutex<Registry>,
+    cpu_slots: Slots,
+    io_slots: Slots,
+    /// Wakes the dispatcher: a job was submitted or a slot was freed.
+    wake: Notify,
+    /// Stops claiming (set at shutdown).
+    stop_claiming: CancellationToken,
+    /// Every runner task, so that shutdown can wait for them.
+    tasks: TaskTracker,
+}
+
+impl Inner {
+    fn slots(&self, class: JobClass) -> &Slots {
+        match class {
+            JobClass::Cpu => &self.cpu_slots,
+            JobClass::Io => &self.io_slots,
+        }
+    }
+
+    fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn handle(&self, id: JobId) -> Option<RunHandle> {
+        self.registry().runs.get(&id).cloned()
+    }
+
+    /// Registers a run; applies a cancel that came before it.
+    fn register(&self, id: JobId, handle: RunHandle) {
+        let mut reg = self.registry();
+        if reg.early_cancels.remove(&id) {
+            handle.stop(StopReason::Cancelled);
+        }
+        reg.runs.insert(id, handle);
+    }
+
+    fn unregister(&self, id: JobId) {
+        self.registry().runs.remove(&id);
+    }
+
+    /// Stops the run of `id` if it runs here, or remembers the cancel for its runner.
+    fn stop_or_remember(&self, id: JobId) {
+        let mut reg = self.registry();
+        match reg.runs.get(&id) {
+            Some(run) => run.stop(StopReason::Cancelled),
+            None => {
+                reg.early_cancels.insert(id);
+            }
+        }
+    }
+}
+
+/// The handle on the job runtime of this process.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+impl Runtime {
+    /// Starts the dispatcher. Call [`Runtime::shutdown`] to stop it.
+    pub fn start(store: Arc<dyn JobStore>, cpu: CpuPool, config: RuntimeConfig) -> Self {
+        let inner = Arc::new(Inner {
+            store,
+            cpu,
+            cpu_slots: Slots::new(config.max_cpu_jobs.max(1)),
+            io_slots: Slots::new(config.max_io_jobs.max(1)),
+            config,
+            waiters: Waiters::default(),
+            running: Mutex::default(),
+            wake: Notify::new(),
+            stop_claiming: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        });
+        inner.tasks.spawn(dispatcher::run(Arc::clone(&inner)));
+        Self { inner }
+    }
+
+    pub fn store(&self) -> &Arc<dyn JobStore> {
+        &self.inner.store
+    }
+
+    pub fn waiters(&self) -> &Waiters {
+        &self.inner.waiters
+    }
+
+    /// Tells the dispatcher that a job was submitted.
+    pub fn submitted(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// Cancels a job: a queued one at once (in the store), a running one by stopping its run.
+    pub async fn cancel(&self, id: JobId) -> Result<CancelResult> {
+        let result = self.inner.store.cancel(id).await?;
+        match &result {
+            CancelResult::Cancelled(_) => self.inner.waiters.notify(id),
+            CancelResult::Requested(_) => self.inner.stop_or_remember(id),
+            CancelResult::AlreadyFinal(_) | CancelResult::NotFound => {}
+        }
+        Ok(result)
+    }
+
+    /// Progress of a job running here, fresher than the store's copy.
+    pub fn live_progress(&self, id: JobId) -> Option<JobProgress> {
+        let (done, total) = self.inner.handle(id)?.progress.get();
+        (total > 0).then_some(JobProgress { done, total })
+    }
+
+    /// A token that trips when shutdown begins (long-polls answer early).
+    pub fn stopping(&self) -> CancellationToken {
+        self.inner.stop_claiming.clone()
+    }
+
+    /// Stops claiming, stops every run and hands it back to the queue (the attempt does not
+    /// count), and waits for the runners, at most `grace`.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.inner.stop_claiming.cancel();
+        let runs: Vec<RunHandle> = self.inner.registry().runs.values().cloned().collect();
+        for run in runs {
+            run.stop(StopReason::Shutdown);
+        }
+        self.inner.tasks.close();
+        if tokio::time::timeout(grace, self.inner.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                ?grace,
+                "runs still busy at the end of the shutdown grace period"
+            );
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Durable job storage: the [`JobStore`] trait, the one seam between the runtime and the
+//! database, and its SQLite implementation.
+//!
+//! The store is the queue: nothing waits in memory. Every write about a running attempt
+//! carries that attempt's [`Lease`] (its fencing token), so a stale attempt can neither finish
+//! nor overwrite a newer one. All SQL lives below this module.
+
+mod rows;
+pub mod sqlite;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::job::{Job, JobError, JobId, JobKind, JobProgress, JobSpec, JobStatus, SubmitOptions};
+
+pub use sqlite::SqliteStore;
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored row is invalid: {0}")]
+    Corrupt(String),
+    #[error("invalid database url `{0}`")]
+    Url(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A job to insert.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub id: JobId,
+    pub spec: JobSpec,
+    pub options: SubmitOptions,
+    pub created_at: DateTime<Utc>,
+}
+
+impl NewJob {
+    pub fn new(spec: JobSpec, options: SubmitOptions) -> Self {
+        Self {
+            id: JobId::new(),
+            spec,
+            options,
+            created_at: now(),
+        }
+    }
+}
+
+/// The right of one attempt to write about its job: the job id and the attempt's fencing token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    pub id: JobId,
+    pub fence: i64,
+}
+
+/// A job claimed for a run.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub job: Job,
+    pub lease: Lease,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Succeeded(Value),
+    Failed(JobError),
+    TimedOut(JobError),
+    Cancelled(JobError),
+    /// Handed back (shutdown): queued again, and the attempt does not count.
+    Requeue,
+}
+
+/// What `cancel` did.
+#[derive(Debug, Clone)]
+pub enum CancelResult {
+    /// The job was queued and is now cancelled.
+    Cancelled(Job),
+    /// The job is running; a cancel was requested and its runner must stop it.
+    Requested(Job),
+    /// The job was already final; nothing changed.
+    AlreadyFinal(Job),
+    NotFound,
+}
+
+/// What `delete` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteResult {
+    Deleted,
+    NotFinal(JobStatus),
+    NotFound,
+}
+
+/// What `heartbeat` learnt about one lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseState {
+    /// Still ours; `cancel_requested` says whether someone asked to cancel it.
+    Held { cancel_requested: bool },
+    /// The job moved on (finished, rescued or re-claimed): stop working on it.
+    Lost,
+}
+
+/// Filter and page of `list`.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub status: Option<JobStatus>,
+    pub kind: Option<JobKind>,
+    /// Only jobs older than this one (the previous page's last id).
+    pub before: Option<JobId>,
+    pub limit: u32,
+}
+
+/// What startup recovery did with the runs a crash left behind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recovered {
+    pub requeued: u64,
+    pub failed: u64,
+}
+
+/// The durable queue and record of jobs.
+#[async_trait]
+pub trait JobStore: Send + Sync + 'static {
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<()>;
+
+    /// Inserts a queued job; returns once it is committed.
+    async fn insert(&self, job: NewJob) -> Result<Job>;
+
+    async fn get(&self, id: JobId) -> Result<Option<Job>>;
+
+    /// Newest first, at most `filter.limit` jobs.
+    async fn list(&self, filter: &ListFilter) -> Result<Vec<Job>>;
+
+    /// Atomically moves up to `n` due queued jobs of `kinds` (highest priority, then oldest
+    /// first) to running: attempt + 1, a new fencing token, a lease of `lease` for `owner`.
+    async fn claim(
+        &self,
+        kinds: &[JobKind],
+        n: usize,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Vec<Claimed>>;
+
+    /// When the next queued job of `kinds` that is not due yet becomes due.
+    async fn next_due(&self, kinds: &[JobKind]) -> Result<Option<DateTime<Utc>>>;
+
+    /// Renews a running attempt's lease and records its progress.
+    async fn heartbeat(
+        &self,
+        lease: Lease,
+        progress: Option<JobProgress>,
+        lease_for: Duration,
+    ) -> Result<LeaseState>;
+
+    /// Records how an attempt ended, with its last progress. `None` when the lease is stale
+    /// (the job moved on).
+    async fn finish(
+        &self,
+        lease: Lease,
+        outcome: Outcome,
+        progress: Option<JobProgress>,
+    ) -> Result<Option<Job>>;
+
+    /// Cancels a queued job at once, or asks for a running one to be stopped.
+    async fn cancel(&self, id: JobId) -> Result<CancelResult>;
+
+    /// Removes a final job.
+    async fn delete(&self, id: JobId) -> Result<DeleteResult>;
+
+    /// At start: the runs left `running` by a crash are queued again while attempts remain,
+    /// else failed with `interrupted`.
+    async fn recover_interrupted(&self) -> Result<Recovered>;
+}
+
+/// The store's clock, in milliseconds (what the database keeps).
+pub fn now() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+}
+
+/// Opens the store named by `url` and applies its migrations.
+pub async fn open(
+    url: &str,
+    options: &sqlite::SqliteOptions,
+) -> Result<std::sync::Arc<dyn JobStore>> {
+    if url.starts_with("sqlite:") {
+        Ok(std::sync::Arc::new(SqliteStore::open(url, options).await?))
+    } else {
+        Err(StoreError::Url(url.chars().take(32).collect()))
+    }
+}

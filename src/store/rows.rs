@@ -1,0 +1,98 @@
+//! Rows ↔ jobs: the columns every query selects and how they become a [`Job`].
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::FromRow;
+
+use super::{Result, StoreError};
+use crate::job::{Job, JobError, JobErrorCode, JobId, JobKind, JobProgress, JobStatus};
+
+/// The columns of a job, in the order every query selects them (a literal, so that queries
+/// can be built with `concat!` and stay static strings).
+macro_rules! job_columns {
+    () => {
+        "id, kind, params, status, priority, timeout_ms, attempt, max_attempts, fence, \
+         progress_done, progress_total, created_at, started_at, finished_at, result, \
+         error_code, error_message"
+    };
+}
+pub(crate) use job_columns;
+
+/// [`job_columns!`] as a constant, for query builders.
+pub const JOB_COLUMNS: &str = job_columns!();
+
+/// A job row as the database returns it.
+#[derive(Debug, FromRow)]
+pub struct JobRow {
+    pub id: String,
+    pub kind: String,
+    pub params: String,
+    pub status: String,
+    pub priority: i64,
+    pub timeout_ms: i64,
+    pub attempt: i64,
+    pub max_attempts: i64,
+    pub fence: i64,
+    pub progress_done: Option<i64>,
+    pub progress_total: Option<i64>,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub result: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+}
+
+fn corrupt(what: &str, id: &str) -> StoreError {
+    StoreError::Corrupt(format!("job {id}: bad {what}"))
+}
+
+fn time(ms: i64, id: &str) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(ms).ok_or_else(|| corrupt("timestamp", id))
+}
+
+fn json(text: &str, id: &str) -> Result<Value> {
+    serde_json::from_str(text).map_err(|_| corrupt("json", id))
+}
+
+impl TryFrom<JobRow> for Job {
+    type Error = StoreError;
+
+    fn try_from(r: JobRow) -> Result<Job> {
+        let id_text = r.id.as_str();
+        let id: JobId = id_text.parse().map_err(|_| corrupt("id", id_text))?;
+        let kind = JobKind::parse(&r.kind).ok_or_else(|| corrupt("kind", id_text))?;
+        let status: JobStatus = r.status.parse().map_err(|_| corrupt("status", id_text))?;
+        let error = match (r.error_code, r.error_message) {
+            (Some(code), message) => Some(JobError {
+                code: JobErrorCode::parse(&code).ok_or_else(|| corrupt("error code", id_text))?,
+                message: message.unwrap_or_default(),
+            }),
+            (None, _) => None,
+        };
+        let progress = match (r.progress_done, r.progress_total) {
+            (Some(done), Some(total)) => Some(JobProgress {
+                done: done.max(0) as u64,
+                total: total.max(0) as u64,
+            }),
+            _ => None,
+        };
+        Ok(Job {
+            id,
+            kind,
+            params: json(&r.params, id_text)?,
+            status,
+            priority: i32::try_from(r.priority).map_err(|_| corrupt("priority", id_text))?,
+            timeout_ms: u64::try_from(r.timeout_ms).map_err(|_| corrupt("timeout", id_text))?,
+            attempt: u32::try_from(r.attempt).map_err(|_| corrupt("attempt", id_text))?,
+            max_attempts: u32::try_from(r.max_attempts)
+                .map_err(|_| corrupt("max_attempts", id_text))?,
+            progress,
+            created_at: time(r.created_at, id_text)?,
+            started_at: r.started_at.map(|t| time(t, id_text)).transpose()?,
+            finished_at: r.finished_at.map(|t| time(t, id_text)).transpose()?,
+            result: r.result.as_deref().map(|t| json(t, id_text)).transpose()?,
+            error,
+        })
+    }
+}
