@@ -57,3 +57,37 @@ pub fn router() -> Router<AppState> {
         )
         .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed `openapi.yaml` is what the code generates. To refresh it after an API
+    /// change: `cargo run -- openapi > openapi.yaml`.
+    #[test]
+    fn committed_openapi_yaml_matches_the_code() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml");
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == yaml(),
+            "openapi.yaml is stale: run `cargo run -- openapi > openapi.yaml`"
+        );
+    }
+
+    #[test]
+    fn every_route_is_documented() {
+        let doc = ApiDoc::openapi();
+        for path in [
+            "/jobs",
+            "/jobs/{id}",
+            "/jobs/{id}/cancel",
+            "/healthz",
+            "/readyz",
+        ] {
+            assert!(
+                doc.paths.paths.contains_key(path),
+                "{path} is not documented"
+            );
+        }
+    }
+}

@@ -1,5 +1,7 @@
 //! The command line: `faena serve`, `faena migrate`, `faena bench`, `faena openapi`.
 
+pub mod bench;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -29,6 +31,8 @@ pub enum Command {
         )]
         database_url: String,
     },
+    /// Drive a running server with N jobs from C concurrent clients; print jobs/s and latencies.
+    Bench(bench::BenchArgs),
     /// Print the OpenAPI document (YAML).
     Openapi,
 }
@@ -47,6 +51,10 @@ pub async fn run(cli: Cli) -> ExitCode {
                 Err(err) => fail(&err),
             }
         }
+        Command::Bench(args) => match bench::run(args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => fail(&err),
+        },
         Command::Openapi => {
             print!("{}", crate::api::openapi::yaml());
             ExitCode::SUCCESS

@@ -1,13 +1,11 @@
 //! `count_primes`: how many primes lie in `[start, end)`, by a segmented sieve run in parallel
 //! on the CPU pool. Progress counts segments.
 
-#[path = "../primes.rs"]
 mod sieve;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::control;
 use super::{Ctl, Stopped};
 use crate::job::{Limits, SpecError};
 

@@ -1,0 +1,164 @@
+//! `faena bench`: a load generator that drives a running server over HTTP. Each of C clients
+//! submits a job, long-polls it to its end, and starts the next, until N jobs are done; it
+//! prints the rate and the latency percentiles of submission and of submit-to-done.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use serde_json::{Value, json};
+
+/// Options of `faena bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Base URL of the server.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// Kind of the jobs.
+    #[arg(long, default_value = "sleep")]
+    pub kind: String,
+    /// Parameters of each job (JSON).
+    #[arg(long, default_value = r#"{"ms":0}"#)]
+    pub params: String,
+    /// Number of jobs.
+    #[arg(short = 'n', long, default_value_t = 10_000)]
+    pub jobs: u64,
+    /// Concurrent clients.
+    #[arg(short = 'c', long, default_value_t = 32)]
+    pub clients: u64,
+}
+
+/// Errors of the benchmark.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("--params is not JSON: {0}")]
+    Params(#[from] serde_json::Error),
+    #[error("request failed: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("unexpected answer {status}: {body}")]
+    Status { status: u16, body: String },
+}
+
+/// What one client measured.
+#[derive(Default)]
+struct Samples {
+    submit: Vec<Duration>,
+    done: Vec<Duration>,
+    not_succeeded: u64,
+}
+
+/// Runs the benchmark and prints its report.
+pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
+    let params: Value = serde_json::from_str(&args.params)?;
+    let body = Arc::new(json!({"kind": args.kind, "params": params}));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.clients as usize)
+        .build()?;
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..args.clients.max(1) {
+        let (client, body, next, url) = (
+            client.clone(),
+            Arc::clone(&body),
+            Arc::clone(&next),
+            args.url.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut samples = Samples::default();
+            while next.fetch_add(1, Ordering::Relaxed) < args.jobs {
+                one_job(&client, &url, &body, &mut samples).await?;
+            }
+            Ok::<_, BenchError>(samples)
+        }));
+    }
+    let mut all = Samples::default();
+    for task in tasks {
+        let s = task.await.expect("bench client panicked")?;
+        all.submit.extend(s.submit);
+        all.done.extend(s.done);
+        all.not_succeeded += s.not_succeeded;
+    }
+    let elapsed = started.elapsed();
+    print_report(&args, elapsed, &mut all);
+    Ok(())
+}
+
+async fn one_job(
+    client: &reqwest::Client,
+    url: &str,
+    body: &Value,
+    samples: &mut Samples,
+) -> Result<(), BenchError> {
+    let t0 = Instant::now();
+    let resp = client.post(format!("{url}/jobs")).json(body).send().await?;
+    let status = resp.status();
+    let mut job: Value = resp.json().await?;
+    if status != reqwest::StatusCode::ACCEPTED {
+        return Err(BenchError::Status {
+            status: status.as_u16(),
+            body: job.to_string(),
+        });
+    }
+    samples.submit.push(t0.elapsed());
+    let id = job["id"].as_str().unwrap_or_default().to_string();
+    while matches!(job["status"].as_str(), Some("queued" | "running")) {
+        job = client
+            .get(format!("{url}/jobs/{id}?wait_ms=60000"))
+            .send()
+            .await?
+            .json()
+            .await?;
+    }
+    samples.done.push(t0.elapsed());
+    if job["status"] != "succeeded" {
+        samples.not_succeeded += 1;
+    }
+    Ok(())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1].as_secs_f64() * 1000.0
+}
+
+fn print_report(args: &BenchArgs, elapsed: Duration, all: &mut Samples) {
+    all.submit.sort();
+    all.done.sort();
+    let n = all.done.len();
+    println!(
+        "faena bench: {n} {} jobs, {} clients, {:.3} s, {:.0} jobs/s, {} not succeeded",
+        args.kind,
+        args.clients,
+        elapsed.as_secs_f64(),
+        n as f64 / elapsed.as_secs_f64(),
+        all.not_succeeded
+    );
+    for (name, s) in [("submit", &all.submit), ("submit-to-done", &all.done)] {
+        println!(
+            "  {name:<15} p50 {:>8.2} ms  p90 {:>8.2} ms  p99 {:>8.2} ms  max {:>8.2} ms",
+            percentile(s, 50.0),
+            percentile(s, 90.0),
+            percentile(s, 99.0),
+            percentile(s, 100.0)
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let ms: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(percentile(&ms, 50.0), 50.0);
+        assert_eq!(percentile(&ms, 99.0), 99.0);
+        assert_eq!(percentile(&ms, 100.0), 100.0);
+        assert_eq!(percentile(&[], 99.0), 0.0);
+    }
+}

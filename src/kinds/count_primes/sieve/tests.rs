@@ -1,0 +1,214 @@
+use std::sync::LazyLock;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use tokio_util::sync::CancellationToken;
+
+use super::*;
+
+fn mul_mod(a: u64, b: u64, m: u64) -> u64 {
+    (u128::from(a) * u128::from(b) % u128::from(m)) as u64
+}
+
+fn pow_mod(mut base: u64, mut exp: u64, m: u64) -> u64 {
+    let mut acc = 1;
+    base %= m;
+    while exp > 0 {
+        if exp & 1 == 1 {
+            acc = mul_mod(acc, base, m);
+        }
+        base = mul_mod(base, base, m);
+        exp >>= 1;
+    }
+    acc
+}
+
+/// Deterministic Miller-Rabin: these bases decide primality exactly for every `u64`.
+fn is_prime(n: u64) -> bool {
+    const BASES: [u64; 12] = [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37];
+    if n < 2 {
+        return false;
+    }
+    for p in BASES {
+        if n.is_multiple_of(p) {
+            return n == p;
+        }
+    }
+    let (mut d, mut s) = (n - 1, 0);
+    while d % 2 == 0 {
+        d /= 2;
+        s += 1;
+    }
+    'bases: for a in BASES {
+        let mut x = pow_mod(a, d, n);
+        if x == 1 || x == n - 1 {
+            continue;
+        }
+        for _ in 1..s {
+            x = mul_mod(x, x, n);
+            if x == n - 1 {
+                continue 'bases;
+            }
+        }
+        return false;
+    }
+    true
+}
+
+fn naive(start: u64, end: u64) -> u64 {
+    (start..end).filter(|&n| is_prime(n)).count() as u64
+}
+
+/// `PI[n]` = the number of primes below `n`, by Miller-Rabin, for the small windows.
+const SMALL: u64 = 1_000_000;
+static PI: LazyLock<Vec<u64>> = LazyLock::new(|| {
+    let mut pi = vec![0; SMALL as usize + 1];
+    for n in 0..SMALL {
+        pi[n as usize + 1] = pi[n as usize] + u64::from(is_prime(n));
+    }
+    pi
+});
+
+fn count(start: u64, end: u64) -> u64 {
+    count_primes(start, end, &Ctl::default()).expect("not cancelled")
+}
+
+#[test]
+fn pi_of_powers_of_ten() {
+    let want = [
+        4, 25, 168, 1229, 9592, 78498, 664_579, 5_761_455, 50_847_534,
+    ];
+    for (k, &want) in (1..).zip(&want) {
+        assert_eq!(count(0, 10u64.pow(k)), want, "pi(10^{k})");
+    }
+}
+
+#[test]
+fn known_windows() {
+    let e9 = 1_000_000_000;
+    assert_eq!(count(e9, e9 + 10_000_000), 482_449);
+    let quarters = [22_044, 19_494, 18_700, 18_260];
+    for (k, want) in (0..).zip(quarters) {
+        assert_eq!(count(k * 250_000, (k + 1) * 250_000), want, "quarter {k}");
+    }
+}
+
+/// About 0.2 s in a release build.
+#[test]
+fn last_billion_below_10_pow_12() {
+    assert_eq!(count(999_000_000_000, 1_000_000_000_000), 36_192_139);
+}
+
+#[test]
+fn every_tiny_window_near_zero() {
+    for end in 1..=200 {
+        for start in 0..end {
+            assert_eq!(
+                count(start, end),
+                PI[end as usize] - PI[start as usize],
+                "[{start}, {end})"
+            );
+        }
+    }
+}
+
+#[test]
+fn tiny_windows_high_up() {
+    // one number, windows within one sieve byte, and across byte and segment boundaries
+    let largest_below_e12 = 999_999_999_989;
+    for start in largest_below_e12 - 40..largest_below_e12 + 12 {
+        for len in [1, 2, 7, 29, 30, 31, 61] {
+            assert_eq!(
+                count(start, start + len),
+                naive(start, start + len),
+                "[{start}, +{len})"
+            );
+        }
+    }
+    for start in [MAX_END - 1, MAX_END - 30, MAX_END - 100_000] {
+        assert_eq!(
+            count(start, MAX_END),
+            naive(start, MAX_END),
+            "[{start}, MAX_END)"
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn small_windows_match_miller_rabin(a in 0..=SMALL, b in 0..=SMALL) {
+        let (start, end) = (a.min(b), a.max(b));
+        prop_assume!(start < end);
+        prop_assert_eq!(count(start, end), PI[end as usize] - PI[start as usize]);
+    }
+
+    #[test]
+    fn tiny_windows_match_miller_rabin(start in 0..SMALL - 200, len in 1..=200u64) {
+        let end = start + len;
+        prop_assert_eq!(count(start, end), PI[end as usize] - PI[start as usize]);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn windows_below_10_pow_12_match_miller_rabin(
+        start in 0..1_000_000_000_000 - 100_000u64,
+        len in 1..=100_000u64,
+    ) {
+        prop_assert_eq!(count(start, start + len), naive(start, start + len));
+    }
+}
+
+#[test]
+fn cancelled_before_the_call() {
+    let token = CancellationToken::new();
+    token.cancel();
+    let started = Instant::now();
+    assert_eq!(count_primes(0, MAX_END, &Ctl::new(token)), Err(Stopped));
+    assert!(
+        started.elapsed() < Duration::from_millis(50),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn cancelled_while_running() {
+    // its own pool, so that other tests' work on the global pool cannot delay it
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("thread pool");
+    let token = CancellationToken::new();
+    let ctl = Ctl::new(token.clone());
+    let canceller = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(50));
+        token.cancel();
+        Instant::now()
+    });
+    let result = pool.install(|| count_primes(0, 1_000_000_000_000, &ctl));
+    let returned = Instant::now();
+    let cancelled = canceller.join().expect("canceller thread");
+    assert_eq!(result, Err(Stopped));
+    let latency = returned.saturating_duration_since(cancelled);
+    assert!(
+        latency < Duration::from_millis(100),
+        "returned {latency:?} after the cancel"
+    );
+    let (done, total) = ctl.progress().get();
+    assert!(done < total, "{done} of {total} segments done");
+}
+
+#[test]
+fn progress_ends_complete() {
+    let ctl = Ctl::default();
+    assert_eq!(count_primes(0, 1_000_000_000, &ctl), Ok(50_847_534));
+    let (done, total) = ctl.progress().get();
+    assert!(total > 1, "total {total}");
+    assert_eq!(done, total);
+}
