@@ -260,13 +260,13 @@ fn from_value<T: DeserializeOwned>(value: Value, prefix: &str) -> Result<T, Spec
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner().to_string();
-        // serde reports missing and unknown fields at the object that holds them.
-        let named = ["missing field `", "unknown field `"]
-            .iter()
-            .find_map(|p| inner.strip_prefix(p))
+        // A missing field is reported at the object that should hold it (an unknown one at
+        // the field itself): add its name.
+        let missing = inner
+            .strip_prefix("missing field `")
             .and_then(|rest| rest.split('`').next());
         let mut field = if path == "." { String::new() } else { path };
-        if let Some(name) = named {
+        if let Some(name) = missing {
             field = if field.is_empty() {
                 name.to_string()
             } else {

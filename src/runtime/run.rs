@@ -26,7 +26,7 @@ pub(super) async fn attempt(rt: Arc<Inner>, claimed: Claimed, class: JobClass) {
     let Claimed { job, lease } = claimed;
     let span = tracing::info_span!("job", id = %job.id, kind = %job.kind, attempt = job.attempt);
     async move {
-        tracing::info!("run started");
+        tracing::debug!("run started");
         let token = CancellationToken::new();
         let ctl = Ctl::new(token.clone());
         let handle = RunHandle {
@@ -48,9 +48,10 @@ pub(super) async fn attempt(rt: Arc<Inner>, claimed: Claimed, class: JobClass) {
         };
         let (outcome, kernel) = supervise(&rt, lease, &handle, kernel, job.timeout_ms).await;
 
+        let ended = outcome_name(&outcome);
         match rt.store.finish(lease, outcome, progress_of(&handle)).await {
-            Ok(Some(done)) => tracing::info!(status = %done.status, "run ended"),
-            Ok(None) => tracing::warn!("run ended but the job had moved on; result dropped"),
+            Ok(true) => tracing::info!(outcome = ended, "run ended"),
+            Ok(false) => tracing::warn!(outcome = ended, "run ended but the job had moved on"),
             Err(err) => tracing::error!(error = ?err, "recording the end of a run failed"),
         }
         rt.waiters.notify(job.id);
@@ -93,6 +94,16 @@ async fn supervise(
             }
             _ = beat.tick() => heartbeat(rt, lease, handle).await,
         }
+    }
+}
+
+fn outcome_name(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Succeeded(_) => "succeeded",
+        Outcome::Failed(_) => "failed",
+        Outcome::TimedOut(_) => "timed_out",
+        Outcome::Cancelled(_) => "cancelled",
+        Outcome::Requeue => "requeued",
     }
 }
 

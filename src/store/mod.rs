@@ -29,6 +29,11 @@ pub enum StoreError {
     Corrupt(String),
     #[error("invalid database url `{0}`")]
     Url(String),
+    /// A write shared a failed statement or transaction with others (group commit).
+    #[error("writing to the database failed")]
+    Write(#[source] std::sync::Arc<sqlx::Error>),
+    #[error("the database writer has stopped")]
+    WriterGone,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -159,14 +164,14 @@ pub trait JobStore: Send + Sync + 'static {
         lease_for: Duration,
     ) -> Result<LeaseState>;
 
-    /// Records how an attempt ended, with its last progress. `None` when the lease is stale
-    /// (the job moved on).
+    /// Records how an attempt ended, with its last progress. `false` when the lease is stale
+    /// (the job moved on) and nothing was written.
     async fn finish(
         &self,
         lease: Lease,
         outcome: Outcome,
         progress: Option<JobProgress>,
-    ) -> Result<Option<Job>>;
+    ) -> Result<bool>;
 
     /// Cancels a queued job at once, or asks for a running one to be stopped.
     async fn cancel(&self, id: JobId) -> Result<CancelResult>;

@@ -1,0 +1,204 @@
+//! The SQLite store: one file in WAL mode, one writer task with group commit ([`writer`]) and
+//! a pool of read-only connections.
+//!
+//! SQLite allows one writer at a time. Funnelling every write through a single connection
+//! makes writers queue in-process instead of spinning on `SQLITE_BUSY`, and lets one commit
+//! (one `fsync`) cover every write waiting at that moment; readers never block the writer in
+//! WAL mode. One faena process per database file.
+
+mod queries;
+mod writer;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, Sqlite};
+
+use super::{
+    CancelResult, Claimed, DeleteResult, JobStore, Lease, LeaseState, ListFilter, NewJob, Outcome,
+    Recovered, Result,
+};
+use crate::job::{Job, JobId, JobKind, JobProgress, JobStatus};
+use writer::{Op, Writer};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Tuning of the SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// How long a statement waits for a lock before failing.
+    pub busy_timeout: Duration,
+    /// `true` syncs every commit to disk (survives power loss); `false` syncs at checkpoints
+    /// (survives a process crash, not a power cut).
+    pub synchronous_full: bool,
+    /// Reader connections.
+    pub readers: u32,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            busy_timeout: Duration::from_secs(5),
+            synchronous_full: true,
+            readers: 4,
+        }
+    }
+}
+
+/// Jobs in a SQLite database.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: Writer,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url` and applies pending migrations.
+    pub async fn open(url: &str, options: &SqliteOptions) -> Result<Self> {
+        let connect = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(if options.synchronous_full {
+                SqliteSynchronous::Full
+            } else {
+                SqliteSynchronous::Normal
+            })
+            .busy_timeout(options.busy_timeout)
+            .foreign_keys(true);
+        if let Some(dir) = connect.get_filename().parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
+        }
+        let mut conn = connect.connect().await?;
+        MIGRATOR.run(&mut conn).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(options.readers.max(1))
+            .connect_with(connect.read_only(true))
+            .await?;
+        Ok(Self {
+            writer: Writer::start(conn),
+            reader,
+        })
+    }
+
+    /// Applies pending migrations to the database at `url`; returns how many are applied.
+    pub async fn migrate(url: &str) -> Result<usize> {
+        let store = Self::open(url, &SqliteOptions::default()).await?;
+        let applied = sqlx::query_scalar::<Sqlite, i64>("SELECT count(*) FROM _sqlx_migrations")
+            .fetch_one(&store.reader)
+            .await?;
+        Ok(applied as usize)
+    }
+}
+
+#[async_trait]
+impl JobStore for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn insert(&self, new: NewJob) -> Result<Job> {
+        let job = Job {
+            id: new.id,
+            kind: new.spec.kind(),
+            params: new.spec.params_json(),
+            status: JobStatus::Queued,
+            priority: new.options.priority,
+            timeout_ms: new.options.timeout_ms,
+            attempt: 0,
+            max_attempts: new.options.max_attempts,
+            progress: None,
+            created_at: new.created_at,
+            started_at: None,
+            finished_at: None,
+            result: None,
+            error: None,
+        };
+        self.writer.apply(|reply| Op::Insert(new, reply)).await?;
+        Ok(job)
+    }
+
+    async fn get(&self, id: JobId) -> Result<Option<Job>> {
+        queries::get(&self.reader, id).await
+    }
+
+    async fn list(&self, filter: &ListFilter) -> Result<Vec<Job>> {
+        queries::list(&self.reader, filter).await
+    }
+
+    async fn claim(
+        &self,
+        kinds: &[JobKind],
+        n: usize,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Vec<Claimed>> {
+        if n == 0 || kinds.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.writer
+            .apply(|reply| Op::Claim {
+                kinds: kinds.to_vec(),
+                n,
+                owner: owner.to_string(),
+                lease,
+                reply,
+            })
+            .await
+    }
+
+    async fn next_due(&self, kinds: &[JobKind]) -> Result<Option<DateTime<Utc>>> {
+        queries::next_due(&self.reader, kinds).await
+    }
+
+    async fn heartbeat(
+        &self,
+        lease: Lease,
+        progress: Option<JobProgress>,
+        lease_for: Duration,
+    ) -> Result<LeaseState> {
+        self.writer
+            .apply(|reply| Op::Heartbeat {
+                lease,
+                progress,
+                lease_for,
+                reply,
+            })
+            .await
+    }
+
+    async fn finish(
+        &self,
+        lease: Lease,
+        outcome: Outcome,
+        progress: Option<JobProgress>,
+    ) -> Result<bool> {
+        self.writer
+            .apply(|reply| Op::Finish {
+                lease,
+                outcome,
+                progress,
+                reply,
+            })
+            .await
+    }
+
+    async fn cancel(&self, id: JobId) -> Result<CancelResult> {
+        self.writer.apply(|reply| Op::Cancel(id, reply)).await
+    }
+
+    async fn delete(&self, id: JobId) -> Result<DeleteResult> {
+        self.writer.apply(|reply| Op::Delete(id, reply)).await
+    }
+
+    async fn recover_interrupted(&self) -> Result<Recovered> {
+        self.writer.apply(Op::Recover).await
+    }
+}

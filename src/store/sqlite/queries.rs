@@ -1,0 +1,340 @@
+//! The SQL of the SQLite store: one small function per statement (or per short sequence),
+//! taking the connection it runs on so that the caller owns the transaction.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+
+use crate::job::{Job, JobId, JobKind, JobProgress, JobStatus};
+use crate::store::rows::{JOB_COLUMNS, JobRow, job_columns};
+use crate::store::{
+    CancelResult, Claimed, DeleteResult, Lease, LeaseState, ListFilter, NewJob, Outcome, Recovered,
+    Result,
+};
+
+pub(super) const SELECT_BY_ID: &str =
+    concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = ?1");
+
+/// Most rows in one multi-row `INSERT` (SQLite allows 32766 bound values).
+const INSERT_CHUNK: usize = 1000;
+
+pub(super) fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn to_job(row: JobRow) -> Result<Job> {
+    Job::try_from(row)
+}
+
+fn push_kinds(q: &mut QueryBuilder<Sqlite>, kinds: &[JobKind]) {
+    q.push(" AND kind IN (");
+    let mut sep = q.separated(", ");
+    for kind in kinds {
+        sep.push_bind(kind.as_str());
+    }
+    q.push(")");
+}
+
+pub(super) async fn insert_many(
+    conn: &mut SqliteConnection,
+    jobs: &[NewJob],
+) -> Result<(), sqlx::Error> {
+    for chunk in jobs.chunks(INSERT_CHUNK) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO jobs (id, kind, params, status, priority, timeout_ms, max_attempts, \
+             run_after, created_at) ",
+        );
+        q.push_values(chunk, |mut row, job| {
+            let created = ms(job.created_at);
+            row.push_bind(job.id.to_string())
+                .push_bind(job.spec.kind().as_str())
+                .push_bind(job.spec.params_json().to_string())
+                .push_bind("queued")
+                .push_bind(job.options.priority)
+                .push_bind(job.options.timeout_ms as i64)
+                .push_bind(i64::from(job.options.max_attempts))
+                .push_bind(created)
+                .push_bind(created);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn claim(
+    conn: &mut SqliteConnection,
+    kinds: &[JobKind],
+    n: usize,
+    owner: &str,
+    lease: Duration,
+    now: DateTime<Utc>,
+) -> Result<Vec<Claimed>> {
+    let now = ms(now);
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "UPDATE jobs SET status = 'running', attempt = attempt + 1, fence = fence + 1, \
+         cancel_requested = 0, progress_done = NULL, progress_total = NULL, owner = ",
+    );
+    q.push_bind(owner)
+        .push(", started_at = ")
+        .push_bind(now)
+        .push(", lease_expires_at = ")
+        .push_bind(now + lease.as_millis() as i64)
+        .push(" WHERE id IN (SELECT id FROM jobs WHERE status = 'queued' AND run_after <= ")
+        .push_bind(now);
+    push_kinds(&mut q, kinds);
+    q.push(" ORDER BY priority DESC, created_at, id LIMIT ")
+        .push_bind(n as i64)
+        .push(") RETURNING ")
+        .push(JOB_COLUMNS);
+    let mut claimed = q
+        .build_query_as::<JobRow>()
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|row| {
+            let fence = row.fence;
+            let job = to_job(row)?;
+            Ok(Claimed {
+                lease: Lease { id: job.id, fence },
+                job,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // RETURNING comes in no set order; start them in claim order.
+    claimed.sort_by(|a, b| {
+        (b.job.priority, a.job.created_at, a.job.id).cmp(&(
+            a.job.priority,
+            b.job.created_at,
+            b.job.id,
+        ))
+    });
+    Ok(claimed)
+}
+
+pub(super) async fn heartbeat(
+    conn: &mut SqliteConnection,
+    lease: Lease,
+    progress: Option<JobProgress>,
+    lease_for: Duration,
+    now: DateTime<Utc>,
+) -> Result<LeaseState> {
+    let cancel: Option<i64> = sqlx::query_scalar(
+        "UPDATE jobs SET lease_expires_at = ?1, \
+         progress_done = coalesce(?2, progress_done), \
+         progress_total = coalesce(?3, progress_total) \
+         WHERE id = ?4 AND fence = ?5 AND status = 'running' RETURNING cancel_requested",
+    )
+    .bind(ms(now) + lease_for.as_millis() as i64)
+    .bind(progress.map(|p| p.done as i64))
+    .bind(progress.map(|p| p.total as i64))
+    .bind(lease.id.to_string())
+    .bind(lease.fence)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(match cancel {
+        Some(c) => LeaseState::Held {
+            cancel_requested: c != 0,
+        },
+        None => LeaseState::Lost,
+    })
+}
+
+/// How one run ended, to record.
+pub(super) struct RunEnd {
+    pub lease: Lease,
+    pub outcome: Outcome,
+    pub progress: Option<JobProgress>,
+}
+
+/// Records the ends of runs, fenced by their leases; returns the jobs actually updated.
+pub(super) async fn finish_many(
+    conn: &mut SqliteConnection,
+    ends: Vec<RunEnd>,
+    now: DateTime<Utc>,
+) -> Result<HashSet<JobId>, sqlx::Error> {
+    let mut applied = HashSet::with_capacity(ends.len());
+    let (requeues, finals): (Vec<_>, Vec<_>) = ends
+        .into_iter()
+        .partition(|e| matches!(e.outcome, Outcome::Requeue));
+    for end in requeues {
+        if requeue(conn, end.lease).await? {
+            applied.insert(end.lease.id);
+        }
+    }
+    for chunk in finals.chunks(INSERT_CHUNK) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "UPDATE jobs SET status = v.column3, result = v.column4, error_code = v.column5, \
+             error_message = v.column6, finished_at = ",
+        );
+        q.push_bind(ms(now)).push(
+            ", owner = NULL, lease_expires_at = NULL, \
+             progress_done = coalesce(v.column7, jobs.progress_done), \
+             progress_total = coalesce(v.column8, jobs.progress_total) FROM (",
+        );
+        q.push_values(chunk, |mut row, end| {
+            let (status, result, error) = match &end.outcome {
+                Outcome::Succeeded(v) => (JobStatus::Succeeded, Some(v.to_string()), None),
+                Outcome::Failed(e) => (JobStatus::Failed, None, Some(e)),
+                Outcome::TimedOut(e) => (JobStatus::TimedOut, None, Some(e)),
+                Outcome::Cancelled(e) => (JobStatus::Cancelled, None, Some(e)),
+                Outcome::Requeue => unreachable!("requeues were partitioned out"),
+            };
+            row.push_bind(end.lease.id.to_string())
+                .push_bind(end.lease.fence)
+                .push_bind(status.as_str())
+                .push_bind(result)
+                .push_bind(error.map(|e| e.code.as_str()))
+                .push_bind(error.map(|e| e.message.clone()))
+                .push_bind(end.progress.map(|p| p.done as i64))
+                .push_bind(end.progress.map(|p| p.total as i64));
+        });
+        q.push(
+            ") AS v WHERE jobs.id = v.column1 AND jobs.fence = v.column2 \
+             AND jobs.status = 'running' RETURNING jobs.id",
+        );
+        let ids: Vec<String> = q.build_query_scalar().fetch_all(&mut *conn).await?;
+        applied.extend(ids.iter().filter_map(|id| id.parse::<JobId>().ok()));
+    }
+    Ok(applied)
+}
+
+/// Hands a running job back to the queue without counting its attempt.
+async fn requeue(conn: &mut SqliteConnection, lease: Lease) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query(
+        "UPDATE jobs SET status = 'queued', attempt = attempt - 1, owner = NULL, \
+         lease_expires_at = NULL, started_at = NULL, progress_done = NULL, \
+         progress_total = NULL WHERE id = ?1 AND fence = ?2 AND status = 'running'",
+    )
+    .bind(lease.id.to_string())
+    .bind(lease.fence)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(updated > 0)
+}
+
+pub(super) async fn cancel(
+    conn: &mut SqliteConnection,
+    id: JobId,
+    now: DateTime<Utc>,
+) -> Result<CancelResult> {
+    let cancelled = sqlx::query_as::<_, JobRow>(concat!(
+        "UPDATE jobs SET status = 'cancelled', finished_at = ?1, error_code = 'cancelled', \
+         error_message = 'cancelled by request before it started' \
+         WHERE id = ?2 AND status = 'queued' RETURNING ",
+        job_columns!()
+    ))
+    .bind(ms(now))
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(row) = cancelled {
+        return Ok(CancelResult::Cancelled(to_job(row)?));
+    }
+    let requested = sqlx::query_as::<_, JobRow>(concat!(
+        "UPDATE jobs SET cancel_requested = 1 WHERE id = ?1 AND status = 'running' RETURNING ",
+        job_columns!()
+    ))
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(row) = requested {
+        return Ok(CancelResult::Requested(to_job(row)?));
+    }
+    Ok(match get(&mut *conn, id).await? {
+        Some(job) => CancelResult::AlreadyFinal(job),
+        None => CancelResult::NotFound,
+    })
+}
+
+pub(super) async fn delete(conn: &mut SqliteConnection, id: JobId) -> Result<DeleteResult> {
+    let deleted = sqlx::query(
+        "DELETE FROM jobs WHERE id = ?1 \
+         AND status IN ('succeeded', 'failed', 'cancelled', 'timed_out')",
+    )
+    .bind(id.to_string())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if deleted > 0 {
+        return Ok(DeleteResult::Deleted);
+    }
+    Ok(match get(&mut *conn, id).await? {
+        Some(job) => DeleteResult::NotFinal(job.status),
+        None => DeleteResult::NotFound,
+    })
+}
+
+pub(super) async fn recover(conn: &mut SqliteConnection, now: DateTime<Utc>) -> Result<Recovered> {
+    let now = ms(now);
+    let failed = sqlx::query(
+        "UPDATE jobs SET status = 'failed', finished_at = ?1, owner = NULL, \
+         lease_expires_at = NULL, error_code = 'interrupted', \
+         error_message = 'the process running it stopped and no attempts were left' \
+         WHERE status = 'running' AND attempt >= max_attempts",
+    )
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let requeued = sqlx::query(
+        "UPDATE jobs SET status = 'queued', run_after = ?1, owner = NULL, \
+         lease_expires_at = NULL, error_code = 'interrupted', \
+         error_message = 'the process running attempt ' || attempt || ' stopped; queued again' \
+         WHERE status = 'running'",
+    )
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(Recovered { requeued, failed })
+}
+
+pub(super) async fn get<'c, E>(conn: E, id: JobId) -> Result<Option<Job>>
+where
+    E: sqlx::Executor<'c, Database = Sqlite>,
+{
+    sqlx::query_as::<_, JobRow>(SELECT_BY_ID)
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?
+        .map(to_job)
+        .transpose()
+}
+
+pub(super) async fn list<'c, E>(conn: E, filter: &ListFilter) -> Result<Vec<Job>>
+where
+    E: sqlx::Executor<'c, Database = Sqlite>,
+{
+    let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {JOB_COLUMNS} FROM jobs WHERE 1 = 1"));
+    if let Some(status) = filter.status {
+        q.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(kind) = filter.kind {
+        q.push(" AND kind = ").push_bind(kind.as_str());
+    }
+    if let Some(before) = filter.before {
+        q.push(" AND id < ").push_bind(before.to_string());
+    }
+    q.push(" ORDER BY id DESC LIMIT ")
+        .push_bind(i64::from(filter.limit));
+    q.build_query_as::<JobRow>()
+        .fetch_all(conn)
+        .await?
+        .into_iter()
+        .map(to_job)
+        .collect()
+}
+
+pub(super) async fn next_due<'c, E>(conn: E, kinds: &[JobKind]) -> Result<Option<DateTime<Utc>>>
+where
+    E: sqlx::Executor<'c, Database = Sqlite>,
+{
+    let mut q =
+        QueryBuilder::<Sqlite>::new("SELECT min(run_after) FROM jobs WHERE status = 'queued'");
+    push_kinds(&mut q, kinds);
+    let due: Option<i64> = q.build_query_scalar().fetch_one(conn).await?;
+    Ok(due.and_then(DateTime::from_timestamp_millis))
+}
