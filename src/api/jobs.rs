@@ -155,8 +155,8 @@ pub async fn get_job(
 /// The job, once final or after `wait` (whichever comes first), with live progress.
 async fn wait_final(state: &AppState, id: JobId, wait: Duration) -> ApiResult<Option<Job>> {
     let store = state.runtime.store();
-    let notify = state.runtime.waiters().watch(id);
-    let notified = notify.notified();
+    let watch = state.runtime.waiters().watch(id);
+    let notified = watch.notified();
     tokio::pin!(notified);
     notified.as_mut().enable();
     let Some(job) = store.get(id).await? else {
@@ -167,7 +167,11 @@ async fn wait_final(state: &AppState, id: JobId, wait: Duration) -> ApiResult<Op
     }
     let stopping = state.runtime.stopping();
     tokio::select! {
-        () = notified => {}
+        () = notified => {
+            if let Some(job) = watch.final_job() {
+                return Ok(Some(job.clone()));
+            }
+        }
         () = tokio::time::sleep(wait) => {}
         () = stopping.cancelled() => {}
     }

@@ -42,6 +42,12 @@ impl Params {
 /// Sleeps, or returns [`Stopped`] as soon as the run is cancelled.
 pub async fn run(params: &Params, ctl: &Ctl) -> Result<Output, Stopped> {
     ctl.set_total(1);
+    if params.ms == 0 {
+        // No timer: a zero sleep would still wait for the timer wheel's next tick.
+        ctl.check()?;
+        ctl.advance(1);
+        return Ok(Output { slept_ms: 0 });
+    }
     tokio::select! {
         () = tokio::time::sleep(Duration::from_millis(params.ms)) => {
             ctl.advance(1);

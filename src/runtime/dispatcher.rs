@@ -1,6 +1,6 @@
 //! The claim loop: while a CPU or I/O slot is free, claim that many queued jobs from the store
-//! and start a runner for each. It sleeps until a submission or a freed slot wakes it, the
-//! next delayed job is due, or the poll interval passes (for jobs added by other processes).
+//! and start a runner for each. It sleeps until a submission or a freed slot wakes it, or the
+//! poll interval passes (jobs that became due meanwhile, jobs added by other processes).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use super::{Inner, run};
 use crate::job::{JobClass, JobKind};
-use crate::store::now;
 
 pub(super) async fn run(rt: Arc<Inner>) {
     let classes = [JobClass::Cpu, JobClass::Io].map(|c| (c, JobKind::of_class(c)));
@@ -52,7 +51,7 @@ pub(super) async fn run(rt: Arc<Inner>) {
             // Back off while the database is unhappy, up to 5 s.
             Duration::from_millis(100u64 << failures.min(6)).min(Duration::from_secs(5))
         } else {
-            next_wait(&rt, &classes).await
+            rt.config.poll_interval
         };
         tokio::select! {
             () = rt.stop_claiming.cancelled() => return,
@@ -60,19 +59,4 @@ pub(super) async fn run(rt: Arc<Inner>) {
             () = tokio::time::sleep(wait) => {}
         }
     }
-}
-
-/// Until the next delayed job is due, at most the poll interval.
-async fn next_wait(rt: &Inner, classes: &[(JobClass, Vec<JobKind>); 2]) -> Duration {
-    let mut wait = rt.config.poll_interval;
-    for (class, kinds) in classes {
-        if rt.slots(*class).free() == 0 {
-            continue;
-        }
-        if let Ok(Some(due)) = rt.store.next_due(kinds).await {
-            let until = (due - now()).to_std().unwrap_or(Duration::ZERO);
-            wait = wait.min(until.max(Duration::from_millis(1)));
-        }
-    }
-    wait
 }

@@ -193,7 +193,7 @@ impl Runtime {
     pub async fn cancel(&self, id: JobId) -> Result<CancelResult> {
         let result = self.inner.store.cancel(id).await?;
         match &result {
-            CancelResult::Cancelled(_) => self.inner.waiters.notify(id),
+            CancelResult::Cancelled(job) => self.inner.waiters.notify(id, Some(job.clone())),
             CancelResult::Requested(_) => self.inner.stop_or_remember(id),
             CancelResult::AlreadyFinal(_) | CancelResult::NotFound => {}
         }

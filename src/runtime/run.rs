@@ -11,9 +11,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::{Inner, RunHandle, StopReason};
-use crate::job::{JobClass, JobError, JobErrorCode, JobProgress, JobSpec};
+use chrono::{DateTime, Utc};
+
+use crate::job::{Job, JobClass, JobError, JobErrorCode, JobProgress, JobSpec, JobStatus};
 use crate::kinds::{Ctl, Stopped, count_primes, factorial, sleep};
-use crate::store::{Claimed, Lease, LeaseState, Outcome};
+use crate::store::{Claimed, Lease, LeaseState, Outcome, now};
 
 /// What the kernel of a run came back with.
 enum KernelEnd {
@@ -49,18 +51,28 @@ pub(super) async fn attempt(rt: Arc<Inner>, claimed: Claimed, class: JobClass) {
         let (outcome, kernel) = supervise(&rt, lease, &handle, kernel, job.timeout_ms).await;
 
         let ended = outcome_name(&outcome);
-        match rt.store.finish(lease, outcome, progress_of(&handle)).await {
-            Ok(true) => tracing::info!(outcome = ended, "run ended"),
-            Ok(false) => tracing::warn!(outcome = ended, "run ended but the job had moved on"),
-            Err(err) => tracing::error!(error = ?err, "recording the end of a run failed"),
+        let (id, at, progress) = (job.id, now(), progress_of(&handle));
+        let done = final_job(job, &outcome, progress, at);
+        match rt.store.finish(lease, outcome, progress, at).await {
+            Ok(true) => {
+                tracing::info!(outcome = ended, "run ended");
+                rt.waiters.notify(id, done);
+            }
+            Ok(false) => {
+                tracing::warn!(outcome = ended, "run ended but the job had moved on");
+                rt.waiters.notify(id, None);
+            }
+            Err(err) => {
+                tracing::error!(error = ?err, "recording the end of a run failed");
+                rt.waiters.notify(id, None);
+            }
         }
-        rt.waiters.notify(job.id);
 
         // The job's state is recorded; the slot is free only once the kernel has returned.
         if let Some(kernel) = kernel {
             let _ = kernel.await;
         }
-        rt.unregister(job.id);
+        rt.unregister(id);
         rt.slots(class).busy.fetch_sub(1, Ordering::AcqRel);
         rt.wake.notify_one();
     }
@@ -95,6 +107,28 @@ async fn supervise(
             _ = beat.tick() => heartbeat(rt, lease, handle).await,
         }
     }
+}
+
+/// The job as `finish` records it, for the long-polls waiting on it; `None` if it is not final.
+fn final_job(
+    mut job: Job,
+    outcome: &Outcome,
+    progress: Option<JobProgress>,
+    at: DateTime<Utc>,
+) -> Option<Job> {
+    let (status, result, error) = match outcome {
+        Outcome::Succeeded(v) => (JobStatus::Succeeded, Some(v.clone()), None),
+        Outcome::Failed(e) => (JobStatus::Failed, None, Some(e.clone())),
+        Outcome::TimedOut(e) => (JobStatus::TimedOut, None, Some(e.clone())),
+        Outcome::Cancelled(e) => (JobStatus::Cancelled, None, Some(e.clone())),
+        Outcome::Requeue => return None,
+    };
+    job.status = status;
+    job.result = result;
+    job.error = error;
+    job.finished_at = Some(at);
+    job.progress = progress.or(job.progress);
+    Some(job)
 }
 
 fn outcome_name(outcome: &Outcome) -> &'static str {

@@ -153,9 +153,6 @@ pub trait JobStore: Send + Sync + 'static {
         lease: Duration,
     ) -> Result<Vec<Claimed>>;
 
-    /// When the next queued job of `kinds` that is not due yet becomes due.
-    async fn next_due(&self, kinds: &[JobKind]) -> Result<Option<DateTime<Utc>>>;
-
     /// Renews a running attempt's lease and records its progress.
     async fn heartbeat(
         &self,
@@ -164,13 +161,14 @@ pub trait JobStore: Send + Sync + 'static {
         lease_for: Duration,
     ) -> Result<LeaseState>;
 
-    /// Records how an attempt ended, with its last progress. `false` when the lease is stale
-    /// (the job moved on) and nothing was written.
+    /// Records how an attempt ended (at `at`, with its last progress). `false` when the lease
+    /// is stale (the job moved on) and nothing was written.
     async fn finish(
         &self,
         lease: Lease,
         outcome: Outcome,
         progress: Option<JobProgress>,
+        at: DateTime<Utc>,
     ) -> Result<bool>;
 
     /// Cancels a queued job at once, or asks for a running one to be stopped.

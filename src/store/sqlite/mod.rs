@@ -154,10 +154,6 @@ impl JobStore for SqliteStore {
             .await
     }
 
-    async fn next_due(&self, kinds: &[JobKind]) -> Result<Option<DateTime<Utc>>> {
-        queries::next_due(&self.reader, kinds).await
-    }
-
     async fn heartbeat(
         &self,
         lease: Lease,
@@ -179,12 +175,16 @@ impl JobStore for SqliteStore {
         lease: Lease,
         outcome: Outcome,
         progress: Option<JobProgress>,
+        at: DateTime<Utc>,
     ) -> Result<bool> {
         self.writer
             .apply(|reply| Op::Finish {
-                lease,
-                outcome,
-                progress,
+                end: queries::RunEnd {
+                    lease,
+                    outcome,
+                    progress,
+                    at,
+                },
                 reply,
             })
             .await

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use crate::job::{Job, JobId, JobKind, JobProgress, JobStatus};
+use crate::job::{Job, JobError, JobId, JobKind, JobProgress, JobStatus};
 use crate::store::rows::{JOB_COLUMNS, JobRow, job_columns};
 use crate::store::{
     CancelResult, Claimed, DeleteResult, Lease, LeaseState, ListFilter, NewJob, Outcome, Recovered,
@@ -146,49 +146,54 @@ pub(super) struct RunEnd {
     pub lease: Lease,
     pub outcome: Outcome,
     pub progress: Option<JobProgress>,
+    pub at: DateTime<Utc>,
+}
+
+/// The columns a final outcome sets: status, result, error; `None` for a requeue.
+fn final_columns(outcome: &Outcome) -> Option<(JobStatus, Option<String>, Option<&JobError>)> {
+    match outcome {
+        Outcome::Succeeded(v) => Some((JobStatus::Succeeded, Some(v.to_string()), None)),
+        Outcome::Failed(e) => Some((JobStatus::Failed, None, Some(e))),
+        Outcome::TimedOut(e) => Some((JobStatus::TimedOut, None, Some(e))),
+        Outcome::Cancelled(e) => Some((JobStatus::Cancelled, None, Some(e))),
+        Outcome::Requeue => None,
+    }
 }
 
 /// Records the ends of runs, fenced by their leases; returns the jobs actually updated.
 pub(super) async fn finish_many(
     conn: &mut SqliteConnection,
     ends: Vec<RunEnd>,
-    now: DateTime<Utc>,
 ) -> Result<HashSet<JobId>, sqlx::Error> {
     let mut applied = HashSet::with_capacity(ends.len());
-    let (requeues, finals): (Vec<_>, Vec<_>) = ends
-        .into_iter()
-        .partition(|e| matches!(e.outcome, Outcome::Requeue));
-    for end in requeues {
-        if requeue(conn, end.lease).await? {
-            applied.insert(end.lease.id);
+    let mut finals = Vec::with_capacity(ends.len());
+    for end in &ends {
+        match final_columns(&end.outcome) {
+            Some(columns) => finals.push((end, columns)),
+            None => {
+                if requeue(conn, end.lease).await? {
+                    applied.insert(end.lease.id);
+                }
+            }
         }
     }
     for chunk in finals.chunks(INSERT_CHUNK) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "UPDATE jobs SET status = v.column3, result = v.column4, error_code = v.column5, \
-             error_message = v.column6, finished_at = ",
-        );
-        q.push_bind(ms(now)).push(
-            ", owner = NULL, lease_expires_at = NULL, \
-             progress_done = coalesce(v.column7, jobs.progress_done), \
+             error_message = v.column6, finished_at = v.column9, owner = NULL, \
+             lease_expires_at = NULL, progress_done = coalesce(v.column7, jobs.progress_done), \
              progress_total = coalesce(v.column8, jobs.progress_total) FROM (",
         );
-        q.push_values(chunk, |mut row, end| {
-            let (status, result, error) = match &end.outcome {
-                Outcome::Succeeded(v) => (JobStatus::Succeeded, Some(v.to_string()), None),
-                Outcome::Failed(e) => (JobStatus::Failed, None, Some(e)),
-                Outcome::TimedOut(e) => (JobStatus::TimedOut, None, Some(e)),
-                Outcome::Cancelled(e) => (JobStatus::Cancelled, None, Some(e)),
-                Outcome::Requeue => unreachable!("requeues were partitioned out"),
-            };
+        q.push_values(chunk, |mut row, (end, (status, result, error))| {
             row.push_bind(end.lease.id.to_string())
                 .push_bind(end.lease.fence)
                 .push_bind(status.as_str())
-                .push_bind(result)
+                .push_bind(result.clone())
                 .push_bind(error.map(|e| e.code.as_str()))
                 .push_bind(error.map(|e| e.message.clone()))
                 .push_bind(end.progress.map(|p| p.done as i64))
-                .push_bind(end.progress.map(|p| p.total as i64));
+                .push_bind(end.progress.map(|p| p.total as i64))
+                .push_bind(ms(end.at));
         });
         q.push(
             ") AS v WHERE jobs.id = v.column1 AND jobs.fence = v.column2 \
@@ -326,15 +331,4 @@ where
         .into_iter()
         .map(to_job)
         .collect()
-}
-
-pub(super) async fn next_due<'c, E>(conn: E, kinds: &[JobKind]) -> Result<Option<DateTime<Utc>>>
-where
-    E: sqlx::Executor<'c, Database = Sqlite>,
-{
-    let mut q =
-        QueryBuilder::<Sqlite>::new("SELECT min(run_after) FROM jobs WHERE status = 'queued'");
-    push_kinds(&mut q, kinds);
-    let due: Option<i64> = q.build_query_scalar().fetch_one(conn).await?;
-    Ok(due.and_then(DateTime::from_timestamp_millis))
 }

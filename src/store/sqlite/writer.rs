@@ -15,8 +15,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::queries;
 use crate::job::{JobId, JobKind, JobProgress};
 use crate::store::{
-    CancelResult, Claimed, DeleteResult, Lease, LeaseState, NewJob, Outcome, Recovered, Result,
-    StoreError, now,
+    CancelResult, Claimed, DeleteResult, Lease, LeaseState, NewJob, Recovered, Result, StoreError,
+    now,
 };
 
 /// Most writes in one transaction.
@@ -41,9 +41,7 @@ pub(super) enum Op {
         reply: Reply<LeaseState>,
     },
     Finish {
-        lease: Lease,
-        outcome: Outcome,
-        progress: Option<JobProgress>,
+        end: queries::RunEnd,
         reply: Reply<bool>,
     },
     Cancel(JobId, Reply<CancelResult>),
@@ -142,39 +140,17 @@ async fn apply_batch(conn: &mut SqliteConnection, ops: impl Iterator<Item = Op>)
                 reply,
                 queries::heartbeat(conn, lease, progress, lease_for, now()).await,
             )),
-            Op::Finish {
-                lease,
-                outcome,
-                progress,
-                reply,
-            } => {
-                let mut ends = vec![queries::RunEnd {
-                    lease,
-                    outcome,
-                    progress,
-                }];
+            Op::Finish { end, reply } => {
+                let mut ends = vec![end];
                 let mut replies = vec![reply];
                 while let Some(Op::Finish { .. }) = ops.peek() {
-                    if let Some(Op::Finish {
-                        lease,
-                        outcome,
-                        progress,
-                        reply,
-                    }) = ops.next()
-                    {
-                        ends.push(queries::RunEnd {
-                            lease,
-                            outcome,
-                            progress,
-                        });
+                    if let Some(Op::Finish { end, reply }) = ops.next() {
+                        ends.push(end);
                         replies.push(reply);
                     }
                 }
                 let leases: Vec<Lease> = ends.iter().map(|e| e.lease).collect();
-                match queries::finish_many(conn, ends, now())
-                    .await
-                    .map_err(Arc::new)
-                {
+                match queries::finish_many(conn, ends).await.map_err(Arc::new) {
                     Ok(applied) => held.extend(
                         replies
                             .into_iter()
