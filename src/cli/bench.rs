@@ -1,6 +1,7 @@
 //! `faena bench`: a load generator that drives a running server over HTTP. Each of C clients
 //! submits a job, long-polls it to its end, and starts the next, until N jobs are done; it
-//! prints the rate and the latency percentiles of submission and of submit-to-done.
+//! prints the rate and the latency percentiles of submission and of submit-to-done. With
+//! `--submit-only` the clients only submit (to fill a queue, or to measure intake alone).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +28,9 @@ pub struct BenchArgs {
     /// Concurrent clients.
     #[arg(short = 'c', long, default_value_t = 32)]
     pub clients: u64,
+    /// Only submit; do not wait for the jobs to finish.
+    #[arg(long)]
+    pub submit_only: bool,
 }
 
 /// Errors of the benchmark.
@@ -59,16 +63,12 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..args.clients.max(1) {
-        let (client, body, next, url) = (
-            client.clone(),
-            Arc::clone(&body),
-            Arc::clone(&next),
-            args.url.clone(),
-        );
+        let (client, body, next) = (client.clone(), Arc::clone(&body), Arc::clone(&next));
+        let (url, submit_only) = (args.url.clone(), args.submit_only);
         tasks.push(tokio::spawn(async move {
             let mut samples = Samples::default();
             while next.fetch_add(1, Ordering::Relaxed) < args.jobs {
-                one_job(&client, &url, &body, &mut samples).await?;
+                one_job(&client, &url, &body, submit_only, &mut samples).await?;
             }
             Ok::<_, BenchError>(samples)
         }));
@@ -89,6 +89,7 @@ async fn one_job(
     client: &reqwest::Client,
     url: &str,
     body: &Value,
+    submit_only: bool,
     samples: &mut Samples,
 ) -> Result<(), BenchError> {
     let t0 = Instant::now();
@@ -102,6 +103,9 @@ async fn one_job(
         });
     }
     samples.submit.push(t0.elapsed());
+    if submit_only {
+        return Ok(());
+    }
     let id = job["id"].as_str().unwrap_or_default().to_string();
     while matches!(job["status"].as_str(), Some("queued" | "running")) {
         job = client
@@ -129,16 +133,24 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 fn print_report(args: &BenchArgs, elapsed: Duration, all: &mut Samples) {
     all.submit.sort();
     all.done.sort();
-    let n = all.done.len();
+    let n = all.submit.len();
     println!(
-        "faena bench: {n} {} jobs, {} clients, {:.3} s, {:.0} jobs/s, {} not succeeded",
+        "faena bench: {n} {} jobs {}, {} clients, {:.3} s, {:.0} jobs/s, {} not succeeded",
         args.kind,
+        if args.submit_only {
+            "submitted"
+        } else {
+            "done"
+        },
         args.clients,
         elapsed.as_secs_f64(),
         n as f64 / elapsed.as_secs_f64(),
         all.not_succeeded
     );
     for (name, s) in [("submit", &all.submit), ("submit-to-done", &all.done)] {
+        if s.is_empty() {
+            continue;
+        }
         println!(
             "  {name:<15} p50 {:>8.2} ms  p90 {:>8.2} ms  p99 {:>8.2} ms  max {:>8.2} ms",
             percentile(s, 50.0),
