@@ -131,34 +131,38 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 fn print_report(args: &BenchArgs, elapsed: Duration, all: &mut Samples) {
+    use std::fmt::Write as _;
+    use std::io::Write as _;
     all.submit.sort();
     all.done.sort();
     let n = all.submit.len();
-    println!(
-        "faena bench: {n} {} jobs {}, {} clients, {:.3} s, {:.0} jobs/s, {} not succeeded",
+    let what = if args.submit_only {
+        "submitted"
+    } else {
+        "done"
+    };
+    let mut report = format!(
+        "faena bench: {n} {} jobs {what}, {} clients, {:.3} s, {:.0} jobs/s, {} not succeeded\n",
         args.kind,
-        if args.submit_only {
-            "submitted"
-        } else {
-            "done"
-        },
         args.clients,
         elapsed.as_secs_f64(),
         n as f64 / elapsed.as_secs_f64(),
         all.not_succeeded
     );
     for (name, s) in [("submit", &all.submit), ("submit-to-done", &all.done)] {
-        if s.is_empty() {
-            continue;
+        if !s.is_empty() {
+            let _ = writeln!(
+                report,
+                "  {name:<15} p50 {:>8.2} ms  p90 {:>8.2} ms  p99 {:>8.2} ms  max {:>8.2} ms",
+                percentile(s, 50.0),
+                percentile(s, 90.0),
+                percentile(s, 99.0),
+                percentile(s, 100.0)
+            );
         }
-        println!(
-            "  {name:<15} p50 {:>8.2} ms  p90 {:>8.2} ms  p99 {:>8.2} ms  max {:>8.2} ms",
-            percentile(s, 50.0),
-            percentile(s, 90.0),
-            percentile(s, 99.0),
-            percentile(s, 100.0)
-        );
     }
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = std::io::stdout().write_all(report.as_bytes());
 }
 
 #[cfg(test)]
