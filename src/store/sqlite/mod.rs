@@ -7,6 +7,8 @@
 //! WAL mode. One faena process per database file.
 
 mod queries;
+#[cfg(test)]
+mod tests;
 mod writer;
 
 use std::str::FromStr;

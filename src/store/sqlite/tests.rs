@@ -1,0 +1,171 @@
+//! The SQLite store alone: claim order, fencing of stale attempts, hand-back and crash
+//! recovery, and the query plan that keeps a claim from scanning finished jobs.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::{SqliteOptions, SqliteStore};
+use crate::job::{JobErrorCode, JobKind, JobSpec, JobStatus, Limits, SubmitOptions};
+use crate::store::{JobStore, NewJob, Outcome, now};
+
+const LEASE: Duration = Duration::from_secs(15);
+
+async fn store() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/faena.db", dir.path().display());
+    let store = SqliteStore::open(&url, &SqliteOptions::default())
+        .await
+        .unwrap();
+    (dir, store)
+}
+
+fn sleep_job(priority: i32, max_attempts: u32) -> NewJob {
+    let spec = JobSpec::parse(JobKind::Sleep, json!({"ms": 1}), &Limits::default()).unwrap();
+    NewJob::new(
+        spec,
+        SubmitOptions {
+            timeout_ms: 1000,
+            priority,
+            max_attempts,
+        },
+    )
+}
+
+#[tokio::test]
+async fn claims_highest_priority_then_oldest_and_only_as_many_as_asked() {
+    let (_dir, store) = store().await;
+    let mut ids = Vec::new();
+    for priority in [0, 5, 0, 5, -3] {
+        ids.push(store.insert(sleep_job(priority, 3)).await.unwrap().id);
+    }
+    let first = store
+        .claim(&[JobKind::Sleep], 3, "me", LEASE)
+        .await
+        .unwrap();
+    let order: Vec<_> = first.iter().map(|c| c.job.id).collect();
+    assert_eq!(order, [ids[1], ids[3], ids[0]]);
+    assert!(
+        first
+            .iter()
+            .all(|c| c.job.status == JobStatus::Running && c.job.attempt == 1)
+    );
+    let rest = store
+        .claim(&[JobKind::Sleep], 10, "me", LEASE)
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.iter().map(|c| c.job.id).collect::<Vec<_>>(),
+        [ids[2], ids[4]]
+    );
+    assert!(
+        store
+            .claim(&[JobKind::Sleep], 10, "me", LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .claim(&[JobKind::Factorial], 10, "me", LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_stale_attempt_can_neither_finish_nor_overwrite() {
+    let (_dir, store) = store().await;
+    let id = store.insert(sleep_job(0, 3)).await.unwrap().id;
+    let first = store
+        .claim(&[JobKind::Sleep], 1, "a", LEASE)
+        .await
+        .unwrap()
+        .remove(0);
+    // Handed back (shutdown) and claimed again: the first lease is now stale.
+    assert!(
+        store
+            .finish(first.lease, Outcome::Requeue, None, now())
+            .await
+            .unwrap()
+    );
+    let second = store
+        .claim(&[JobKind::Sleep], 1, "b", LEASE)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        second.job.attempt, 1,
+        "a hand-back does not count the attempt"
+    );
+    assert_ne!(first.lease.fence, second.lease.fence);
+    let stale = Outcome::Succeeded(json!({"slept_ms": 999}));
+    assert!(!store.finish(first.lease, stale, None, now()).await.unwrap());
+    let ok = Outcome::Succeeded(json!({"slept_ms": 1}));
+    assert!(
+        store
+            .finish(second.lease, ok.clone(), None, now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store.finish(second.lease, ok, None, now()).await.unwrap(),
+        "final is final"
+    );
+    let job = store.get(id).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Succeeded);
+    assert_eq!(job.result, Some(json!({"slept_ms": 1})));
+}
+
+#[tokio::test]
+async fn recovery_requeues_while_attempts_remain_and_fails_the_rest() {
+    let (_dir, store) = store().await;
+    let retry = store.insert(sleep_job(0, 2)).await.unwrap().id;
+    let last = store.insert(sleep_job(0, 1)).await.unwrap().id;
+    let queued = store.insert(sleep_job(-1, 1)).await.unwrap().id;
+    store
+        .claim(&[JobKind::Sleep], 2, "dead", LEASE)
+        .await
+        .unwrap();
+    let recovered = store.recover_interrupted().await.unwrap();
+    assert_eq!((recovered.requeued, recovered.failed), (1, 1));
+    let retry = store.get(retry).await.unwrap().unwrap();
+    assert_eq!((retry.status, retry.attempt), (JobStatus::Queued, 1));
+    let last = store.get(last).await.unwrap().unwrap();
+    assert_eq!(last.status, JobStatus::Failed);
+    assert_eq!(last.error.map(|e| e.code), Some(JobErrorCode::Interrupted));
+    assert_eq!(
+        store.get(queued).await.unwrap().unwrap().status,
+        JobStatus::Queued
+    );
+}
+
+#[tokio::test]
+async fn a_claim_reads_only_queued_jobs() {
+    let (_dir, store) = store().await;
+    let mut conn = store.reader.acquire().await.unwrap();
+    for kinds in ["'sleep'", "'count_primes', 'factorial'"] {
+        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE status = 'queued' AND run_after <= 0 \
+             AND kind IN ({kinds}) ORDER BY priority DESC, created_at, id LIMIT 5"
+        )))
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+        let plan: Vec<String> = plan.into_iter().map(|row| row.3).collect();
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("jobs_queued") || step.contains("jobs_status_id")),
+            "{plan:?}"
+        );
+        assert!(
+            !plan.iter().any(|step| step.contains("SCAN jobs")),
+            "{plan:?}"
+        );
+        assert!(
+            !plan.iter().any(|step| step.contains("jobs_kind_id")),
+            "{plan:?}"
+        );
+    }
+}
