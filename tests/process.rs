@@ -287,3 +287,21 @@ async fn sigterm_hands_running_jobs_back_without_counting_the_attempt() {
         assert!(job["error"].is_null(), "{job}");
     }
 }
+
+#[test]
+fn migrate_applies_the_migrations_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/faena.db", dir.path().display());
+    let out = Command::new(env!("CARGO_BIN_EXE_faena"))
+        .args(["migrate", "--database-url", &url])
+        .output()
+        .expect("faena migrate runs");
+    assert!(out.status.success(), "{out:?}");
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("{url}: {files} migrations applied")
+    );
+}

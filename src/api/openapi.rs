@@ -73,21 +73,4 @@ mod tests {
             "openapi.yaml is stale: run `cargo run -- openapi > openapi.yaml`"
         );
     }
-
-    #[test]
-    fn every_route_is_documented() {
-        let doc = ApiDoc::openapi();
-        for path in [
-            "/jobs",
-            "/jobs/{id}",
-            "/jobs/{id}/cancel",
-            "/healthz",
-            "/readyz",
-        ] {
-            assert!(
-                doc.paths.paths.contains_key(path),
-                "{path} is not documented"
-            );
-        }
-    }
 }

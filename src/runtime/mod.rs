@@ -10,10 +10,10 @@ mod dispatcher;
 mod run;
 pub mod waiters;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -67,12 +67,16 @@ impl RunHandle {
 }
 
 /// The runs of this instance, and cancels that arrived for a claimed job before its runner
-/// registered (the claim and the registration are not one step).
+/// registered (the claim and the registration are not one step). A remembered cancel whose
+/// run never registers (it had just ended) is forgotten after [`EARLY_CANCEL_TTL`].
 #[derive(Debug, Default)]
 struct Registry {
     runs: HashMap<JobId, RunHandle>,
-    early_cancels: HashSet<JobId>,
+    early_cancels: HashMap<JobId, Instant>,
 }
+
+/// How long a cancel waits for its run to register; the heartbeat catches anything later.
+const EARLY_CANCEL_TTL: Duration = Duration::from_secs(60);
 
 /// Slots of one class of job.
 #[derive(Debug)]
@@ -129,7 +133,7 @@ impl Inner {
     /// Registers a run; applies a cancel that came before it.
     fn register(&self, id: JobId, handle: RunHandle) {
         let mut reg = self.registry();
-        if reg.early_cancels.remove(&id) {
+        if reg.early_cancels.remove(&id).is_some() {
             handle.stop(StopReason::Cancelled);
         }
         reg.runs.insert(id, handle);
@@ -145,7 +149,10 @@ impl Inner {
         match reg.runs.get(&id) {
             Some(run) => run.stop(StopReason::Cancelled),
             None => {
-                reg.early_cancels.insert(id);
+                let now = Instant::now();
+                reg.early_cancels
+                    .retain(|_, at| now.duration_since(*at) < EARLY_CANCEL_TTL);
+                reg.early_cancels.insert(id, now);
             }
         }
     }
