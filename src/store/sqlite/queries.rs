@@ -28,13 +28,34 @@ fn to_job(row: JobRow) -> Result<Job> {
     Job::try_from(row)
 }
 
-fn push_kinds(q: &mut QueryBuilder<Sqlite>, kinds: &[JobKind]) {
-    q.push(" AND kind IN (");
-    let mut sep = q.separated(", ");
-    for kind in kinds {
-        sep.push_bind(kind.as_str());
+/// Pushes a `SELECT id` of the next `n` due queued jobs of `kinds` in claim order (highest
+/// priority, then oldest). One branch per kind, each an ordered walk of the `jobs_queued`
+/// index with its own limit, so the cost depends on `n` and the number of kinds, not on how
+/// many jobs are queued (a single `kind IN (...)` made SQLite read every queued job).
+pub(super) fn push_claim_candidates(
+    q: &mut QueryBuilder<Sqlite>,
+    kinds: &[JobKind],
+    n: usize,
+    now: i64,
+) {
+    q.push("SELECT id FROM (");
+    for (i, kind) in kinds.iter().enumerate() {
+        if i > 0 {
+            q.push(" UNION ALL ");
+        }
+        q.push(
+            "SELECT * FROM (SELECT id, priority, created_at FROM jobs \
+             WHERE status = 'queued' AND kind = ",
+        )
+        .push_bind(kind.as_str())
+        .push(" AND run_after <= ")
+        .push_bind(now)
+        .push(" ORDER BY priority DESC, created_at, id LIMIT ")
+        .push_bind(n as i64)
+        .push(")");
     }
-    q.push(")");
+    q.push(") ORDER BY priority DESC, created_at, id LIMIT ")
+        .push_bind(n as i64);
 }
 
 pub(super) async fn insert_many(
@@ -81,13 +102,9 @@ pub(super) async fn claim(
         .push_bind(now)
         .push(", lease_expires_at = ")
         .push_bind(now + lease.as_millis() as i64)
-        .push(" WHERE id IN (SELECT id FROM jobs WHERE status = 'queued' AND run_after <= ")
-        .push_bind(now);
-    push_kinds(&mut q, kinds);
-    q.push(" ORDER BY priority DESC, created_at, id LIMIT ")
-        .push_bind(n as i64)
-        .push(") RETURNING ")
-        .push(JOB_COLUMNS);
+        .push(" WHERE id IN (");
+    push_claim_candidates(&mut q, kinds, n, now);
+    q.push(") RETURNING ").push(JOB_COLUMNS);
     let mut claimed = q
         .build_query_as::<JobRow>()
         .fetch_all(&mut *conn)
