@@ -45,10 +45,11 @@ impl Application {
     pub async fn build(config: &Config) -> Result<Self, AppError> {
         let store = store::open(&config.database_url, &config.sqlite()).await?;
         let recovered = store.recover_interrupted().await?;
-        if recovered.requeued + recovered.failed > 0 {
+        if recovered.requeued + recovered.failed + recovered.cancelled > 0 {
             tracing::warn!(
                 requeued = recovered.requeued,
                 failed = recovered.failed,
+                cancelled = recovered.cancelled,
                 "recovered jobs that a previous process left running"
             );
         }

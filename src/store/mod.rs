@@ -34,6 +34,8 @@ pub enum StoreError {
     Write(#[source] std::sync::Arc<sqlx::Error>),
     #[error("the database writer has stopped")]
     WriterGone,
+    #[error("{0} is in use by another faena process (one process per SQLite file)")]
+    Locked(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -127,12 +129,14 @@ pub struct ListFilter {
 pub struct Recovered {
     pub requeued: u64,
     pub failed: u64,
+    /// Runs with an accepted cancel pending: cancelled, not retried.
+    pub cancelled: u64,
 }
 
 /// The durable queue and record of jobs.
 #[async_trait]
 pub trait JobStore: Send + Sync + 'static {
-    /// Checks that the database answers.
+    /// Checks that the database answers, for reads and for writes.
     async fn ping(&self) -> Result<()>;
 
     /// Inserts a queued job; returns once it is committed.
@@ -178,7 +182,7 @@ pub trait JobStore: Send + Sync + 'static {
     async fn delete(&self, id: JobId) -> Result<DeleteResult>;
 
     /// At start: the runs left `running` by a crash are queued again while attempts remain,
-    /// else failed with `interrupted`.
+    /// else failed with `interrupted`; those with an accepted cancel pending are cancelled.
     async fn recover_interrupted(&self) -> Result<Recovered>;
 }
 

@@ -11,7 +11,9 @@ mod queries;
 mod tests;
 mod writer;
 
+use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -23,7 +25,7 @@ use sqlx::{ConnectOptions, Sqlite};
 
 use super::{
     CancelResult, Claimed, DeleteResult, JobStore, Lease, LeaseState, ListFilter, NewJob, Outcome,
-    Recovered, Result,
+    Recovered, Result, StoreError,
 };
 use crate::job::{Job, JobId, JobKind, JobProgress, JobStatus};
 use writer::{Op, Writer};
@@ -57,6 +59,29 @@ impl Default for SqliteOptions {
 pub struct SqliteStore {
     writer: Writer,
     reader: SqlitePool,
+    /// An exclusive lock on `<database>.lock`, held while the store lives: a second process
+    /// on the same file would take over this one's running jobs at its start.
+    _lock: Option<Arc<std::fs::File>>,
+}
+
+/// Takes the exclusive lock that makes this process the only one on `db`.
+fn lock(db: &Path) -> Result<Option<Arc<std::fs::File>>> {
+    if db.as_os_str().is_empty() || db == Path::new(":memory:") {
+        return Ok(None);
+    }
+    let mut path = db.as_os_str().to_owned();
+    path.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(sqlx::Error::Io)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(Arc::new(file))),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked(db.display().to_string())),
+        Err(std::fs::TryLockError::Error(err)) => Err(sqlx::Error::Io(err).into()),
+    }
 }
 
 impl SqliteStore {
@@ -77,6 +102,7 @@ impl SqliteStore {
         {
             std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
         }
+        let lock = lock(connect.get_filename())?;
         let mut conn = connect.connect().await?;
         MIGRATOR.run(&mut conn).await?;
         let reader = SqlitePoolOptions::new()
@@ -86,6 +112,7 @@ impl SqliteStore {
         Ok(Self {
             writer: Writer::start(conn),
             reader,
+            _lock: lock,
         })
     }
 
@@ -103,7 +130,7 @@ impl SqliteStore {
 impl JobStore for SqliteStore {
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
-        Ok(())
+        self.writer.apply(Op::Ping).await
     }
 
     async fn insert(&self, new: NewJob) -> Result<Job> {

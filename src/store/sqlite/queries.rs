@@ -95,7 +95,8 @@ pub(super) async fn claim(
     let now = ms(now);
     let mut q = QueryBuilder::<Sqlite>::new(
         "UPDATE jobs SET status = 'running', attempt = attempt + 1, fence = fence + 1, \
-         cancel_requested = 0, progress_done = NULL, progress_total = NULL, owner = ",
+         cancel_requested = 0, progress_done = NULL, progress_total = NULL, \
+         error_code = NULL, error_message = NULL, owner = ",
     );
     q.push_bind(owner)
         .push(", started_at = ")
@@ -188,7 +189,7 @@ pub(super) async fn finish_many(
         match final_columns(&end.outcome) {
             Some(columns) => finals.push((end, columns)),
             None => {
-                if requeue(conn, end.lease).await? {
+                if requeue(conn, end.lease, end.at).await? {
                     applied.insert(end.lease.id);
                 }
             }
@@ -223,7 +224,29 @@ pub(super) async fn finish_many(
 }
 
 /// Hands a running job back to the queue without counting its attempt.
-async fn requeue(conn: &mut SqliteConnection, lease: Lease) -> Result<bool, sqlx::Error> {
+/// A cancel that was accepted is final: a run handed back (or found interrupted) with a cancel
+/// pending ends `cancelled` instead of going back to the queue.
+const CANCEL_PENDING: &str = "UPDATE jobs SET status = 'cancelled', finished_at = ?1, \
+     owner = NULL, lease_expires_at = NULL, error_code = 'cancelled', \
+     error_message = 'cancelled by request while running' \
+     WHERE status = 'running' AND cancel_requested = 1";
+
+/// Hands a running job back to the queue without counting its attempt (or cancels it, when a
+/// cancel is pending).
+async fn requeue(
+    conn: &mut SqliteConnection,
+    lease: Lease,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let cancelled = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{CANCEL_PENDING} AND id = ?2 AND fence = ?3"
+    )))
+    .bind(ms(now))
+    .bind(lease.id.to_string())
+    .bind(lease.fence)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
     let updated = sqlx::query(
         "UPDATE jobs SET status = 'queued', attempt = attempt - 1, owner = NULL, \
          lease_expires_at = NULL, started_at = NULL, progress_done = NULL, \
@@ -234,7 +257,7 @@ async fn requeue(conn: &mut SqliteConnection, lease: Lease) -> Result<bool, sqlx
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    Ok(updated > 0)
+    Ok(cancelled + updated > 0)
 }
 
 pub(super) async fn cancel(
@@ -291,6 +314,11 @@ pub(super) async fn delete(conn: &mut SqliteConnection, id: JobId) -> Result<Del
 
 pub(super) async fn recover(conn: &mut SqliteConnection, now: DateTime<Utc>) -> Result<Recovered> {
     let now = ms(now);
+    let cancelled = sqlx::query(CANCEL_PENDING)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
     let failed = sqlx::query(
         "UPDATE jobs SET status = 'failed', finished_at = ?1, owner = NULL, \
          lease_expires_at = NULL, error_code = 'interrupted', \
@@ -303,15 +331,18 @@ pub(super) async fn recover(conn: &mut SqliteConnection, now: DateTime<Utc>) -> 
     .rows_affected();
     let requeued = sqlx::query(
         "UPDATE jobs SET status = 'queued', run_after = ?1, owner = NULL, \
-         lease_expires_at = NULL, error_code = 'interrupted', \
-         error_message = 'the process running attempt ' || attempt || ' stopped; queued again' \
-         WHERE status = 'running'",
+         lease_expires_at = NULL, started_at = NULL, progress_done = NULL, \
+         progress_total = NULL WHERE status = 'running'",
     )
     .bind(now)
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    Ok(Recovered { requeued, failed })
+    Ok(Recovered {
+        requeued,
+        failed,
+        cancelled,
+    })
 }
 
 pub(super) async fn get<'c, E>(conn: E, id: JobId) -> Result<Option<Job>>

@@ -163,3 +163,54 @@ async fn a_claim_reads_only_the_head_of_each_kinds_queue() {
         assert!(!steps.iter().any(|s| s.contains("SCAN jobs")), "{steps:?}");
     }
 }
+
+#[tokio::test]
+async fn an_accepted_cancel_survives_a_hand_back_and_a_crash() {
+    let (_dir, store) = store().await;
+    let handed_back = store.insert(sleep_job(1, 3)).await.unwrap().id;
+    let crashed = store.insert(sleep_job(0, 3)).await.unwrap().id;
+    let claimed = store.claim(&[JobKind::Sleep], 2, "a", LEASE).await.unwrap();
+    for id in [handed_back, crashed] {
+        assert!(matches!(
+            store.cancel(id).await.unwrap(),
+            crate::store::CancelResult::Requested(_)
+        ));
+    }
+    // Shutdown hands the first run back; the process dies before the second one ends.
+    assert!(
+        store
+            .finish(claimed[0].lease, Outcome::Requeue, None, now())
+            .await
+            .unwrap()
+    );
+    let recovered = store.recover_interrupted().await.unwrap();
+    assert_eq!((recovered.requeued, recovered.cancelled), (0, 1));
+    for id in [handed_back, crashed] {
+        let job = store.get(id).await.unwrap().unwrap();
+        assert_eq!(job.status, JobStatus::Cancelled, "{job:?}");
+        assert_eq!(job.error.map(|e| e.code), Some(JobErrorCode::Cancelled));
+    }
+    assert!(
+        store
+            .claim(&[JobKind::Sleep], 2, "b", LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_second_process_cannot_open_the_same_database() {
+    let (dir, store) = store().await;
+    let url = format!("sqlite://{}/faena.db", dir.path().display());
+    let second = SqliteStore::open(&url, &SqliteOptions::default()).await;
+    assert!(
+        matches!(second, Err(crate::store::StoreError::Locked(_))),
+        "{second:?}"
+    );
+    drop(store);
+    // The lock goes with the store.
+    SqliteStore::open(&url, &SqliteOptions::default())
+        .await
+        .expect("the file is free again");
+}

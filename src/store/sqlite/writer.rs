@@ -47,6 +47,8 @@ pub(super) enum Op {
     Cancel(JobId, Reply<CancelResult>),
     Delete(JobId, Reply<DeleteResult>),
     Recover(Reply<Recovered>),
+    /// Proves the writer task is alive and its connection answers.
+    Ping(Reply<()>),
 }
 
 /// A result held back until the batch commits.
@@ -167,6 +169,10 @@ async fn apply_batch(conn: &mut SqliteConnection, ops: impl Iterator<Item = Op>)
             Op::Cancel(id, reply) => held.push(hold(reply, queries::cancel(conn, id, now()).await)),
             Op::Delete(id, reply) => held.push(hold(reply, queries::delete(conn, id).await)),
             Op::Recover(reply) => held.push(hold(reply, queries::recover(conn, now()).await)),
+            Op::Ping(reply) => {
+                let pong = conn.execute("SELECT 1").await.map(drop).map_err(Into::into);
+                held.push(hold(reply, pong));
+            }
         }
     }
     let committed = match begun {
@@ -196,5 +202,6 @@ fn skipped(op: Op) -> Deliver {
         Op::Cancel(_, r) => hold(r, gone()),
         Op::Delete(_, r) => hold(r, gone()),
         Op::Recover(r) => hold(r, gone()),
+        Op::Ping(r) => hold(r, gone()),
     }
 }
