@@ -95,14 +95,29 @@ impl Application {
         let runtime = self.runtime.clone();
         let grace = self.grace;
         let serve = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(stop.clone().cancelled_owned());
-        let stop_jobs = async move {
-            stop.cancelled().await;
-            tracing::info!("shutting down: no new requests, handing running jobs back");
-            runtime.shutdown(grace).await;
+            .with_graceful_shutdown(stop.clone().cancelled_owned())
+            .into_future();
+        let stop_jobs = {
+            let stop = stop.clone();
+            async move {
+                stop.cancelled().await;
+                tracing::info!("shutting down: no new requests, handing running jobs back");
+                runtime.shutdown(grace).await;
+            }
         };
-        let (served, ()) = tokio::join!(serve.into_future(), stop_jobs);
-        served.map_err(AppError::Serve)?;
+        // In-flight requests get the grace period too; a client that keeps one open longer
+        // (a slow upload) does not keep the process alive.
+        let serve_capped = async move {
+            tokio::select! {
+                served = serve => served.map_err(AppError::Serve),
+                () = async { stop.cancelled().await; tokio::time::sleep(grace).await } => {
+                    tracing::warn!(?grace, "requests still open at the end of the grace period");
+                    Ok(())
+                }
+            }
+        };
+        let (served, ()) = tokio::join!(serve_capped, stop_jobs);
+        served?;
         tracing::info!("stopped");
         Ok(())
     }

@@ -7,6 +7,7 @@
 
 pub mod cpu;
 mod dispatcher;
+mod kernel;
 mod run;
 pub mod waiters;
 

@@ -85,6 +85,25 @@ pub enum Outcome {
     Requeue,
 }
 
+impl Outcome {
+    /// The status, result and error a final outcome records; `None` for a hand-back.
+    pub fn final_state(&self) -> Option<(JobStatus, Option<&Value>, Option<&JobError>)> {
+        match self {
+            Self::Succeeded(v) => Some((JobStatus::Succeeded, Some(v), None)),
+            Self::Failed(e) => Some((JobStatus::Failed, None, Some(e))),
+            Self::TimedOut(e) => Some((JobStatus::TimedOut, None, Some(e))),
+            Self::Cancelled(e) => Some((JobStatus::Cancelled, None, Some(e))),
+            Self::Requeue => None,
+        }
+    }
+
+    /// For logs: the final status, or `requeued`.
+    pub fn name(&self) -> &'static str {
+        self.final_state()
+            .map_or("requeued", |(status, _, _)| status.as_str())
+    }
+}
+
 /// What `cancel` did.
 #[derive(Debug, Clone)]
 pub enum CancelResult {

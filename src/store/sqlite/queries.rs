@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use crate::job::{Job, JobError, JobId, JobKind, JobProgress, JobStatus};
+use crate::job::{Job, JobId, JobKind, JobProgress};
 use crate::store::rows::{JOB_COLUMNS, JobRow, job_columns};
 use crate::store::{
     CancelResult, Claimed, DeleteResult, Lease, LeaseState, ListFilter, NewJob, Outcome, Recovered,
@@ -60,7 +60,7 @@ pub(super) fn push_claim_candidates(
 
 pub(super) async fn insert_many(
     conn: &mut SqliteConnection,
-    jobs: &[NewJob],
+    jobs: &[&NewJob],
 ) -> Result<(), sqlx::Error> {
     for chunk in jobs.chunks(INSERT_CHUNK) {
         let mut q = QueryBuilder::<Sqlite>::new(
@@ -167,26 +167,15 @@ pub(super) struct RunEnd {
     pub at: DateTime<Utc>,
 }
 
-/// The columns a final outcome sets: status, result, error; `None` for a requeue.
-fn final_columns(outcome: &Outcome) -> Option<(JobStatus, Option<String>, Option<&JobError>)> {
-    match outcome {
-        Outcome::Succeeded(v) => Some((JobStatus::Succeeded, Some(v.to_string()), None)),
-        Outcome::Failed(e) => Some((JobStatus::Failed, None, Some(e))),
-        Outcome::TimedOut(e) => Some((JobStatus::TimedOut, None, Some(e))),
-        Outcome::Cancelled(e) => Some((JobStatus::Cancelled, None, Some(e))),
-        Outcome::Requeue => None,
-    }
-}
-
 /// Records the ends of runs, fenced by their leases; returns the jobs actually updated.
 pub(super) async fn finish_many(
     conn: &mut SqliteConnection,
-    ends: Vec<RunEnd>,
+    ends: &[&RunEnd],
 ) -> Result<HashSet<JobId>, sqlx::Error> {
     let mut applied = HashSet::with_capacity(ends.len());
     let mut finals = Vec::with_capacity(ends.len());
-    for end in &ends {
-        match final_columns(&end.outcome) {
+    for &end in ends {
+        match end.outcome.final_state() {
             Some(columns) => finals.push((end, columns)),
             None => {
                 if requeue(conn, end.lease, end.at).await? {
@@ -206,7 +195,7 @@ pub(super) async fn finish_many(
             row.push_bind(end.lease.id.to_string())
                 .push_bind(end.lease.fence)
                 .push_bind(status.as_str())
-                .push_bind(result.clone())
+                .push_bind(result.map(|v| v.to_string()))
                 .push_bind(error.map(|e| e.code.as_str()))
                 .push_bind(error.map(|e| e.message.clone()))
                 .push_bind(end.progress.map(|p| p.done as i64))

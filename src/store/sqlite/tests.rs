@@ -214,3 +214,36 @@ async fn a_second_process_cannot_open_the_same_database() {
         .await
         .expect("the file is free again");
 }
+
+#[tokio::test]
+async fn a_failing_write_fails_only_its_caller() {
+    let (_dir, store) = store().await;
+    let first = sleep_job(0, 3);
+    let duplicate = first.clone();
+    store.insert(first).await.unwrap();
+    // Spawned together on this single-threaded runtime, all nine writes are queued before the
+    // writer runs, so they share one batch with the write that fails.
+    let dup = tokio::spawn({
+        let store = store.clone();
+        async move { store.insert(duplicate).await }
+    });
+    let others: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            let job = sleep_job(0, 3);
+            let id = job.id;
+            (id, tokio::spawn(async move { store.insert(job).await }))
+        })
+        .collect();
+    assert!(
+        dup.await.unwrap().is_err(),
+        "a second job with the same id is refused"
+    );
+    for (id, task) in others {
+        assert_eq!(task.await.unwrap().unwrap().id, id);
+        assert_eq!(
+            store.get(id).await.unwrap().unwrap().status,
+            JobStatus::Queued
+        );
+    }
+}

@@ -1,18 +1,21 @@
 //! The single writer of a SQLite database, with group commit.
 //!
 //! Every write goes through one task that owns the one write connection. It takes whatever
-//! writes are waiting (up to [`MAX_BATCH`]), runs them in one transaction and commits once,
-//! and only then answers each caller: a submission is acknowledged only once it is durable,
-//! yet under load one `fsync` covers many writes. Consecutive inserts become one multi-row
-//! `INSERT`.
+//! writes are waiting (up to [`MAX_BATCH`]), runs them in one transaction, commits once, and
+//! only then answers each caller: a submission is acknowledged only once it is durable, yet
+//! under load one `fsync` covers many writes. Consecutive inserts, and consecutive finishes,
+//! become one multi-row statement.
+//!
+//! A batch is all or nothing. If any write in it fails (or the commit does), the transaction
+//! is rolled back and every write of the batch runs again alone, in its own transaction, so
+//! that a failure reaches only the caller whose write failed and nothing half-done is kept.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::{Executor, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
-use super::queries;
+use super::queries::{self, RunEnd};
 use crate::job::{JobId, JobKind, JobProgress};
 use crate::store::{
     CancelResult, Claimed, DeleteResult, Lease, LeaseState, NewJob, Recovered, Result, StoreError,
@@ -41,7 +44,7 @@ pub(super) enum Op {
         reply: Reply<LeaseState>,
     },
     Finish {
-        end: queries::RunEnd,
+        end: RunEnd,
         reply: Reply<bool>,
     },
     Cancel(JobId, Reply<CancelResult>),
@@ -51,18 +54,15 @@ pub(super) enum Op {
     Ping(Reply<()>),
 }
 
-/// A result held back until the batch commits.
-type Deliver = Box<dyn FnOnce(Option<&Arc<sqlx::Error>>) + Send>;
-
-fn hold<T: Send + 'static>(reply: Reply<T>, result: Result<T>) -> Deliver {
-    Box::new(move |commit_error| {
-        let result = match commit_error {
-            Some(err) => Err(StoreError::Write(Arc::clone(err))),
-            None => result,
-        };
-        // The caller may have gone away (a dropped request); nothing to do then.
-        let _ = reply.send(result);
-    })
+/// The result of one write, held until its transaction commits.
+enum Done {
+    Unit,
+    Claimed(Vec<Claimed>),
+    Lease(LeaseState),
+    Applied(bool),
+    Cancel(Box<CancelResult>),
+    Delete(DeleteResult),
+    Recovered(Recovered),
 }
 
 /// Handle to the writer task.
@@ -93,115 +93,137 @@ impl Writer {
 async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Op>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        apply_batch(&mut conn, batch.drain(..)).await;
+        let ops = std::mem::take(&mut batch);
+        match transaction(&mut conn, &ops).await {
+            Ok(done) => ops
+                .into_iter()
+                .zip(done)
+                .for_each(|(op, d)| deliver(op, Ok(d))),
+            Err(err) if ops.len() == 1 => {
+                if let Some(op) = ops.into_iter().next() {
+                    deliver(op, Err(err));
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = ?err, writes = ops.len(), "a batch failed; retrying its writes one by one");
+                for op in ops {
+                    let done = transaction(&mut conn, std::slice::from_ref(&op)).await;
+                    deliver(op, done.map(|mut d| d.remove(0)));
+                }
+            }
+        }
     }
 }
 
-async fn apply_batch(conn: &mut SqliteConnection, ops: impl Iterator<Item = Op>) {
-    let mut held: Vec<Deliver> = Vec::new();
-    let begun = conn.execute("BEGIN IMMEDIATE").await.map_err(Arc::new);
-    let mut ops = ops.peekable();
-    while let Some(op) = ops.next() {
-        if begun.is_err() {
-            held.push(skipped(op));
-            continue;
+/// Runs `ops` in one transaction: their results once committed, or the first error (after a
+/// rollback: nothing of `ops` is kept).
+async fn transaction(conn: &mut SqliteConnection, ops: &[Op]) -> Result<Vec<Done>> {
+    conn.execute("BEGIN IMMEDIATE").await?;
+    let done = match execute(conn, ops).await {
+        Ok(done) => done,
+        Err(err) => {
+            // Harmless if SQLite already rolled back by itself (I/O errors, a full disk).
+            let _ = conn.execute("ROLLBACK").await;
+            return Err(err);
         }
-        match op {
-            Op::Insert(job, reply) => {
-                let mut jobs = vec![job];
-                let mut replies = vec![reply];
-                while let Some(Op::Insert(..)) = ops.peek() {
-                    if let Some(Op::Insert(job, reply)) = ops.next() {
-                        jobs.push(job);
-                        replies.push(reply);
-                    }
-                }
-                let result = queries::insert_many(conn, &jobs).await.map_err(Arc::new);
-                held.extend(
-                    replies
-                        .into_iter()
-                        .map(|reply| hold(reply, result.clone().map_err(StoreError::Write))),
+    };
+    if let Err(err) = conn.execute("COMMIT").await {
+        let _ = conn.execute("ROLLBACK").await;
+        return Err(err.into());
+    }
+    Ok(done)
+}
+
+/// Executes `ops` in order inside the open transaction, one result per op.
+async fn execute(conn: &mut SqliteConnection, ops: &[Op]) -> Result<Vec<Done>> {
+    let mut done = Vec::with_capacity(ops.len());
+    let mut i = 0;
+    while i < ops.len() {
+        let one = match &ops[i] {
+            Op::Insert(..) => {
+                let jobs: Vec<&NewJob> = ops[i..]
+                    .iter()
+                    .map_while(|op| match op {
+                        Op::Insert(job, _) => Some(job),
+                        _ => None,
+                    })
+                    .collect();
+                queries::insert_many(conn, &jobs).await?;
+                done.extend(jobs.iter().map(|_| Done::Unit));
+                i += jobs.len();
+                continue;
+            }
+            Op::Finish { .. } => {
+                let ends: Vec<&RunEnd> = ops[i..]
+                    .iter()
+                    .map_while(|op| match op {
+                        Op::Finish { end, .. } => Some(end),
+                        _ => None,
+                    })
+                    .collect();
+                let applied = queries::finish_many(conn, &ends).await?;
+                done.extend(
+                    ends.iter()
+                        .map(|e| Done::Applied(applied.contains(&e.lease.id))),
                 );
+                i += ends.len();
+                continue;
             }
             Op::Claim {
                 kinds,
                 n,
                 owner,
                 lease,
-                reply,
-            } => held.push(hold(
-                reply,
-                queries::claim(conn, &kinds, n, &owner, lease, now()).await,
-            )),
+                ..
+            } => Done::Claimed(queries::claim(conn, kinds, *n, owner, *lease, now()).await?),
             Op::Heartbeat {
                 lease,
                 progress,
                 lease_for,
-                reply,
-            } => held.push(hold(
-                reply,
-                queries::heartbeat(conn, lease, progress, lease_for, now()).await,
-            )),
-            Op::Finish { end, reply } => {
-                let mut ends = vec![end];
-                let mut replies = vec![reply];
-                while let Some(Op::Finish { .. }) = ops.peek() {
-                    if let Some(Op::Finish { end, reply }) = ops.next() {
-                        ends.push(end);
-                        replies.push(reply);
-                    }
-                }
-                let leases: Vec<Lease> = ends.iter().map(|e| e.lease).collect();
-                match queries::finish_many(conn, ends).await.map_err(Arc::new) {
-                    Ok(applied) => held.extend(
-                        replies
-                            .into_iter()
-                            .zip(leases)
-                            .map(|(reply, lease)| hold(reply, Ok(applied.contains(&lease.id)))),
-                    ),
-                    Err(err) => held.extend(
-                        replies
-                            .into_iter()
-                            .map(|reply| hold(reply, Err(StoreError::Write(Arc::clone(&err))))),
-                    ),
-                }
+                ..
+            } => Done::Lease(queries::heartbeat(conn, *lease, *progress, *lease_for, now()).await?),
+            Op::Cancel(id, _) => Done::Cancel(Box::new(queries::cancel(conn, *id, now()).await?)),
+            Op::Delete(id, _) => Done::Delete(queries::delete(conn, *id).await?),
+            Op::Recover(_) => Done::Recovered(queries::recover(conn, now()).await?),
+            Op::Ping(_) => {
+                conn.execute("SELECT 1").await?;
+                Done::Unit
             }
-            Op::Cancel(id, reply) => held.push(hold(reply, queries::cancel(conn, id, now()).await)),
-            Op::Delete(id, reply) => held.push(hold(reply, queries::delete(conn, id).await)),
-            Op::Recover(reply) => held.push(hold(reply, queries::recover(conn, now()).await)),
-            Op::Ping(reply) => {
-                let pong = conn.execute("SELECT 1").await.map(drop).map_err(Into::into);
-                held.push(hold(reply, pong));
-            }
-        }
+        };
+        done.push(one);
+        i += 1;
     }
-    let committed = match begun {
-        Ok(_) => conn.execute("COMMIT").await.map(drop).map_err(Arc::new),
-        Err(err) => Err(err),
-    };
-    if let Err(err) = &committed {
-        tracing::error!(error = ?err, writes = held.len(), "a batch of writes failed");
-        let _ = conn.execute("ROLLBACK").await;
-    }
-    for deliver in held {
-        deliver(committed.as_ref().err());
-    }
+    Ok(done)
 }
 
-/// Holds the answer of an op that did not run because the batch could not begin; delivery
-/// replaces it with that error.
-fn skipped(op: Op) -> Deliver {
-    fn gone<T>() -> Result<T> {
-        Err(StoreError::WriterGone)
+/// Sends a write's result to its caller (who may have gone away: nothing to do then).
+fn deliver(op: Op, done: Result<Done>) {
+    fn send<T>(reply: Reply<T>, result: Result<T>) {
+        let _ = reply.send(result);
     }
-    match op {
-        Op::Insert(_, r) => hold(r, gone()),
-        Op::Claim { reply, .. } => hold(reply, gone()),
-        Op::Heartbeat { reply, .. } => hold(reply, gone()),
-        Op::Finish { reply, .. } => hold(reply, gone()),
-        Op::Cancel(_, r) => hold(r, gone()),
-        Op::Delete(_, r) => hold(r, gone()),
-        Op::Recover(r) => hold(r, gone()),
-        Op::Ping(r) => hold(r, gone()),
+    match (op, done) {
+        (Op::Insert(_, r) | Op::Ping(r), Ok(Done::Unit)) => send(r, Ok(())),
+        (Op::Claim { reply, .. }, Ok(Done::Claimed(c))) => send(reply, Ok(c)),
+        (Op::Heartbeat { reply, .. }, Ok(Done::Lease(l))) => send(reply, Ok(l)),
+        (Op::Finish { reply, .. }, Ok(Done::Applied(a))) => send(reply, Ok(a)),
+        (Op::Cancel(_, r), Ok(Done::Cancel(c))) => send(r, Ok(*c)),
+        (Op::Delete(_, r), Ok(Done::Delete(d))) => send(r, Ok(d)),
+        (Op::Recover(r), Ok(Done::Recovered(x))) => send(r, Ok(x)),
+        (op, result) => {
+            let err = match result {
+                Err(err) => err,
+                // `execute` yields one matching result per op; a mismatch is a bug here.
+                Ok(_) => StoreError::Corrupt("writer result does not match its write".into()),
+            };
+            match op {
+                Op::Insert(_, r) | Op::Ping(r) => send(r, Err(err)),
+                Op::Claim { reply, .. } => send(reply, Err(err)),
+                Op::Heartbeat { reply, .. } => send(reply, Err(err)),
+                Op::Finish { reply, .. } => send(reply, Err(err)),
+                Op::Cancel(_, r) => send(r, Err(err)),
+                Op::Delete(_, r) => send(r, Err(err)),
+                Op::Recover(r) => send(r, Err(err)),
+            }
+        }
     }
 }

@@ -1,3 +1,6 @@
+//! Tests of the sieve: known values of π(x), exhaustive small windows, windows near the caps,
+//! property tests against a Miller-Rabin reference, cancellation and progress.
+
 use std::sync::LazyLock;
 use std::thread;
 use std::time::{Duration, Instant};
