@@ -8,6 +8,7 @@
 pub mod cpu;
 mod dispatcher;
 mod kernel;
+mod rescuer;
 mod run;
 pub mod waiters;
 
@@ -181,6 +182,7 @@ impl Runtime {
             tasks: TaskTracker::new(),
         });
         inner.tasks.spawn(dispatcher::run(Arc::clone(&inner)));
+        inner.tasks.spawn(rescuer::run(Arc::clone(&inner)));
         Self { inner }
     }
 

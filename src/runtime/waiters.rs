@@ -51,6 +51,21 @@ impl Waiters {
         w
     }
 
+    /// Wakes every waiter (they read their job again): for changes made in bulk.
+    pub fn notify_all(&self) {
+        let entries: Vec<_> = self
+            .map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .collect();
+        for (_, w) in entries {
+            if let Some(w) = w.upgrade() {
+                w.notify.notify_waiters();
+            }
+        }
+    }
+
     /// Wakes everyone waiting for `id`, handing over the final job when it is known.
     pub fn notify(&self, id: JobId, done: Option<Job>) {
         let entry = self

@@ -203,6 +203,10 @@ pub trait JobStore: Send + Sync + 'static {
     /// At start: the runs left `running` by a crash are queued again while attempts remain,
     /// else failed with `interrupted`; those with an accepted cancel pending are cancelled.
     async fn recover_interrupted(&self) -> Result<Recovered>;
+
+    /// While running: settles, like [`JobStore::recover_interrupted`], the runs whose lease
+    /// expired before `now` (their runner stopped renewing it).
+    async fn rescue_expired(&self, now: DateTime<Utc>) -> Result<Recovered>;
 }
 
 /// The store's clock, in milliseconds (what the database keeps).

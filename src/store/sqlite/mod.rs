@@ -228,6 +228,12 @@ impl JobStore for SqliteStore {
     }
 
     async fn recover_interrupted(&self) -> Result<Recovered> {
-        self.writer.apply(Op::Recover).await
+        self.writer.apply(|reply| Op::Recover(None, reply)).await
+    }
+
+    async fn rescue_expired(&self, now: DateTime<Utc>) -> Result<Recovered> {
+        self.writer
+            .apply(|reply| Op::Recover(Some(now), reply))
+            .await
     }
 }

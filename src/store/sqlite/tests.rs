@@ -247,3 +247,35 @@ async fn a_failing_write_fails_only_its_caller() {
         );
     }
 }
+
+#[tokio::test]
+async fn runs_whose_lease_expired_are_rescued_and_others_are_left_alone() {
+    let (_dir, store) = store().await;
+    let retry = store.insert(sleep_job(1, 3)).await.unwrap().id;
+    let last = store.insert(sleep_job(0, 1)).await.unwrap().id;
+    let claimed = store.claim(&[JobKind::Sleep], 2, "a", LEASE).await.unwrap();
+    let nothing = store.rescue_expired(now()).await.unwrap();
+    assert_eq!(
+        (nothing.requeued, nothing.failed, nothing.cancelled),
+        (0, 0, 0)
+    );
+    let later = now() + chrono::Duration::minutes(1);
+    let rescued = store.rescue_expired(later).await.unwrap();
+    assert_eq!((rescued.requeued, rescued.failed), (1, 1));
+    assert_eq!(
+        store.get(retry).await.unwrap().unwrap().status,
+        JobStatus::Queued
+    );
+    assert_eq!(
+        store.get(last).await.unwrap().unwrap().status,
+        JobStatus::Failed
+    );
+    // The rescued attempt's runner can no longer write.
+    let stale = Outcome::Succeeded(json!({"slept_ms": 1}));
+    assert!(
+        !store
+            .finish(claimed[0].lease, stale, None, now())
+            .await
+            .unwrap()
+    );
+}

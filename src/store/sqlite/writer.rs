@@ -49,7 +49,8 @@ pub(super) enum Op {
     },
     Cancel(JobId, Reply<CancelResult>),
     Delete(JobId, Reply<DeleteResult>),
-    Recover(Reply<Recovered>),
+    /// Settles interrupted runs: all of them, or those whose lease expired before a time.
+    Recover(Option<chrono::DateTime<chrono::Utc>>, Reply<Recovered>),
     /// Proves the writer task is alive and its connection answers.
     Ping(Reply<()>),
 }
@@ -184,7 +185,9 @@ async fn execute(conn: &mut SqliteConnection, ops: &[Op]) -> Result<Vec<Done>> {
             } => Done::Lease(queries::heartbeat(conn, *lease, *progress, *lease_for, now()).await?),
             Op::Cancel(id, _) => Done::Cancel(Box::new(queries::cancel(conn, *id, now()).await?)),
             Op::Delete(id, _) => Done::Delete(queries::delete(conn, *id).await?),
-            Op::Recover(_) => Done::Recovered(queries::recover(conn, now()).await?),
+            Op::Recover(expired, _) => {
+                Done::Recovered(queries::recover(conn, now(), *expired).await?)
+            }
             Op::Ping(_) => {
                 conn.execute("SELECT 1").await?;
                 Done::Unit
@@ -208,7 +211,7 @@ fn deliver(op: Op, done: Result<Done>) {
         (Op::Finish { reply, .. }, Ok(Done::Applied(a))) => send(reply, Ok(a)),
         (Op::Cancel(_, r), Ok(Done::Cancel(c))) => send(r, Ok(*c)),
         (Op::Delete(_, r), Ok(Done::Delete(d))) => send(r, Ok(d)),
-        (Op::Recover(r), Ok(Done::Recovered(x))) => send(r, Ok(x)),
+        (Op::Recover(_, r), Ok(Done::Recovered(x))) => send(r, Ok(x)),
         (op, result) => {
             let err = match result {
                 Err(err) => err,
@@ -222,7 +225,7 @@ fn deliver(op: Op, done: Result<Done>) {
                 Op::Finish { reply, .. } => send(reply, Err(err)),
                 Op::Cancel(_, r) => send(r, Err(err)),
                 Op::Delete(_, r) => send(r, Err(err)),
-                Op::Recover(r) => send(r, Err(err)),
+                Op::Recover(_, r) => send(r, Err(err)),
             }
         }
     }

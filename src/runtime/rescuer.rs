@@ -1,0 +1,37 @@
+//! The lease rescuer: every lease period, runs whose lease expired (their runner stopped
+//! renewing it) are settled in the store: queued again while attempts remain, else failed with
+//! `interrupted`, or cancelled when a cancel is pending. With one process per SQLite file this
+//! only catches a runner that died; with instances sharing a database it is how one picks up
+//! another's work.
+
+use std::sync::Arc;
+
+use super::Inner;
+use crate::store::now;
+
+pub(super) async fn run(rt: Arc<Inner>) {
+    let mut tick = tokio::time::interval(rt.config.lease);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            () = rt.stop_claiming.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match rt.store.rescue_expired(now()).await {
+            Ok(r) if r.requeued + r.failed + r.cancelled > 0 => {
+                tracing::warn!(
+                    requeued = r.requeued,
+                    failed = r.failed,
+                    cancelled = r.cancelled,
+                    "rescued runs whose lease had expired"
+                );
+                // Their long-polls re-read the jobs; the dispatcher looks at the queue.
+                rt.waiters.notify_all();
+                rt.wake.notify_one();
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = ?err, "rescuing expired leases failed"),
+        }
+    }
+}
