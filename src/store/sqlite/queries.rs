@@ -301,47 +301,41 @@ pub(super) async fn delete(conn: &mut SqliteConnection, id: JobId) -> Result<Del
     })
 }
 
+/// A running job whose run was interrupted, out of attempts: failed.
+const FAIL_INTERRUPTED: &str = "UPDATE jobs SET status = 'failed', finished_at = ?1, \
+     owner = NULL, lease_expires_at = NULL, error_code = 'interrupted', \
+     error_message = 'its run was interrupted (the process stopped or lost the lease) \
+     and no attempts were left' WHERE status = 'running' AND attempt >= max_attempts";
+
+/// A running job whose run was interrupted: queued again (the attempt counts).
+const REQUEUE_INTERRUPTED: &str = "UPDATE jobs SET status = 'queued', run_after = ?1, \
+     owner = NULL, lease_expires_at = NULL, started_at = NULL, progress_done = NULL, \
+     progress_total = NULL WHERE status = 'running'";
+
 /// Settles interrupted runs: every `running` job, or with `expired_before` only those whose
-/// lease ran out before it. A pending cancel wins; then the job is queued again while it has
-/// attempts left, else it fails with `interrupted`.
+/// lease ran out before it. A pending cancel wins; then the job fails with `interrupted` when
+/// its attempts are used up, else it is queued again. The order of the statements matters.
 pub(super) async fn recover(
     conn: &mut SqliteConnection,
     now: DateTime<Utc>,
     expired_before: Option<DateTime<Utc>>,
 ) -> Result<Recovered> {
-    let (now, expired) = (ms(now), expired_before.map(ms));
-    let cancelled = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{CANCEL_PENDING} AND (?2 IS NULL OR lease_expires_at < ?2)"
-    )))
-    .bind(now)
-    .bind(expired)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    let failed = sqlx::query(
-        "UPDATE jobs SET status = 'failed', finished_at = ?1, owner = NULL, \
-         lease_expires_at = NULL, error_code = 'interrupted', \
-         error_message = 'its run was interrupted (the process stopped or lost the lease) \
-         and no attempts were left' \
-         WHERE status = 'running' AND attempt >= max_attempts \
-         AND (?2 IS NULL OR lease_expires_at < ?2)",
-    )
-    .bind(now)
-    .bind(expired)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    let requeued = sqlx::query(
-        "UPDATE jobs SET status = 'queued', run_after = ?1, owner = NULL, \
-         lease_expires_at = NULL, started_at = NULL, progress_done = NULL, \
-         progress_total = NULL WHERE status = 'running' \
-         AND (?2 IS NULL OR lease_expires_at < ?2)",
-    )
-    .bind(now)
-    .bind(expired)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    let mut counts = [0; 3];
+    for (count, settle) in
+        counts
+            .iter_mut()
+            .zip([CANCEL_PENDING, FAIL_INTERRUPTED, REQUEUE_INTERRUPTED])
+    {
+        *count = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{settle} AND (?2 IS NULL OR lease_expires_at < ?2)"
+        )))
+        .bind(ms(now))
+        .bind(expired_before.map(ms))
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    let [cancelled, failed, requeued] = counts;
     Ok(Recovered {
         requeued,
         failed,
