@@ -155,27 +155,31 @@ pub async fn get_job(
 /// The job, once final or after `wait` (whichever comes first), with live progress.
 async fn wait_final(state: &AppState, id: JobId, wait: Duration) -> ApiResult<Option<Job>> {
     let store = state.runtime.store();
-    let watch = state.runtime.waiters().watch(id);
-    let notified = watch.notified();
-    tokio::pin!(notified);
-    notified.as_mut().enable();
-    let Some(job) = store.get(id).await? else {
-        return Ok(None);
-    };
-    if job.is_final() || wait.is_zero() {
-        return Ok(Some(state.with_live_progress(job)));
-    }
+    let deadline = tokio::time::Instant::now() + wait;
     let stopping = state.runtime.stopping();
-    tokio::select! {
-        () = notified => {
-            if let Some(job) = watch.final_job() {
-                return Ok(Some(job.clone()));
-            }
+    loop {
+        // Watch before reading, so that a finish between the read and the wait is not missed.
+        let watch = state.runtime.waiters().watch(id);
+        let notified = watch.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let Some(job) = store.get(id).await? else {
+            return Ok(None);
+        };
+        if job.is_final() || tokio::time::Instant::now() >= deadline || stopping.is_cancelled() {
+            return Ok(Some(state.with_live_progress(job)));
         }
-        () = tokio::time::sleep(wait) => {}
-        () = stopping.cancelled() => {}
+        tokio::select! {
+            () = notified => {
+                if let Some(job) = watch.final_job() {
+                    return Ok(Some(job.clone()));
+                }
+                // Woken without the final job (a bulk change): read it again.
+            }
+            () = tokio::time::sleep_until(deadline) => {}
+            () = stopping.cancelled() => {}
+        }
     }
-    Ok(store.get(id).await?.map(|j| state.with_live_progress(j)))
 }
 
 /// List jobs, newest first.

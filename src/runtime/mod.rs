@@ -141,8 +141,22 @@ impl Inner {
         reg.runs.insert(id, handle);
     }
 
-    fn unregister(&self, id: JobId) {
-        self.registry().runs.remove(&id);
+    /// Removes the run of `id` if it is still `handle` (a newer run of the same job may have
+    /// replaced it).
+    fn unregister(&self, id: JobId, handle: &RunHandle) {
+        let mut reg = self.registry();
+        if reg
+            .runs
+            .get(&id)
+            .is_some_and(|h| Arc::ptr_eq(&h.reason, &handle.reason))
+        {
+            reg.runs.remove(&id);
+        }
+    }
+
+    /// The jobs running here (the rescuer must leave them alone).
+    fn running_ids(&self) -> Vec<JobId> {
+        self.registry().runs.keys().copied().collect()
     }
 
     /// Stops the run of `id` if it runs here, or remembers the cancel for its runner.

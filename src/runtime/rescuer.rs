@@ -18,7 +18,7 @@ pub(super) async fn run(rt: Arc<Inner>) {
             () = rt.stop_claiming.cancelled() => return,
             _ = tick.tick() => {}
         }
-        match rt.store.rescue_expired(now()).await {
+        match rt.store.rescue_expired(now(), &rt.running_ids()).await {
             Ok(r) if r.requeued + r.failed + r.cancelled > 0 => {
                 tracing::warn!(
                     requeued = r.requeued,

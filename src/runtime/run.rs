@@ -3,7 +3,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
@@ -40,14 +40,22 @@ pub(super) async fn attempt(rt: Arc<Inner>, claimed: Claimed, class: JobClass) {
                 "stored parameters no longer parse: {err}"
             )))),
         };
-        let (outcome, kernel) = supervise(&rt, lease, &handle, kernel, job.timeout_ms).await;
+        // The lease is renewed by its own task (a slow write never delays noticing the
+        // deadline or a stop) until the end of the run is recorded.
+        let beat = AbortOnDropHandle::new(tokio::spawn(heartbeats(
+            Arc::clone(&rt),
+            lease,
+            handle.clone(),
+        )));
+        let (outcome, kernel) = supervise(&handle, kernel, job.timeout_ms).await;
         let id = job.id;
         record(&rt, job, lease, outcome, progress_of(&handle)).await;
+        drop(beat);
         // The job's state is recorded; the slot is free only once the kernel has returned.
         if let Some(kernel) = kernel {
             let _ = kernel.await;
         }
-        rt.unregister(id);
+        rt.unregister(id, &handle);
         rt.slots(class).busy.fetch_sub(1, Ordering::AcqRel);
         rt.wake.notify_one();
     }
@@ -55,21 +63,13 @@ pub(super) async fn attempt(rt: Arc<Inner>, claimed: Claimed, class: JobClass) {
     .await
 }
 
-/// Waits for the kernel, the deadline or a stop, while a heartbeat task renews the lease.
-/// Returns the outcome and, when the kernel is still unwinding, its task.
+/// Waits for the kernel, the deadline or a stop. Returns the outcome and, when the kernel is
+/// still unwinding, its task.
 async fn supervise(
-    rt: &Arc<Inner>,
-    lease: Lease,
     handle: &RunHandle,
     mut kernel: JoinHandle<KernelEnd>,
     timeout_ms: u64,
 ) -> (Outcome, Option<JoinHandle<KernelEnd>>) {
-    // Its own task, so a slow write never delays noticing the deadline or a stop.
-    let _beat = AbortOnDropHandle::new(tokio::spawn(heartbeats(
-        Arc::clone(rt),
-        lease,
-        handle.clone(),
-    )));
     let deadline = tokio::time::sleep(Duration::from_millis(timeout_ms));
     tokio::pin!(deadline);
     loop {
@@ -86,12 +86,15 @@ async fn supervise(
     }
 }
 
-/// Renews the lease every third of it; stops the run when a cancel was requested elsewhere
-/// or the lease was lost.
+/// Renews the lease every third of it; stops the run when a cancel was requested elsewhere,
+/// when the lease was lost, or when renewals have failed for two thirds of the lease (before
+/// it can expire and the job be handed to another run while this one goes on).
 async fn heartbeats(rt: Arc<Inner>, lease: Lease, handle: RunHandle) {
-    let mut beat = tokio::time::interval(rt.config.lease / 3);
+    let period = rt.config.lease / 3;
+    let mut beat = tokio::time::interval(period);
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     beat.tick().await;
+    let mut renewed = Instant::now();
     loop {
         beat.tick().await;
         match rt
@@ -100,19 +103,25 @@ async fn heartbeats(rt: Arc<Inner>, lease: Lease, handle: RunHandle) {
             .await
         {
             Ok(LeaseState::Held { cancel_requested }) => {
+                renewed = Instant::now();
                 if cancel_requested {
                     handle.stop(StopReason::Cancelled);
                 }
             }
             Ok(LeaseState::Lost) => handle.stop(StopReason::LeaseLost),
-            Err(err) => tracing::warn!(error = ?err, "lease renewal failed"),
+            Err(err) => {
+                tracing::warn!(error = ?err, "lease renewal failed");
+                if renewed.elapsed() >= 2 * period {
+                    handle.stop(StopReason::LeaseLost);
+                }
+            }
         }
     }
 }
 
 /// Records the end of the run, retrying while the store fails (every try is fenced, so a
-/// repeat is harmless), and hands the final job to the long-polls. Gives up only once
-/// shutdown has begun: the next start's recovery then settles the job.
+/// repeat is harmless), and hands the final job to the long-polls. At shutdown the retries
+/// go on until the process exits; the next start's recovery then settles the job.
 async fn record(
     rt: &Inner,
     job: Job,
@@ -133,16 +142,9 @@ async fn record(
                 tracing::warn!(outcome = name, "run ended but the job had moved on");
                 return rt.waiters.notify(id, None);
             }
-            Err(err) if rt.stop_claiming.is_cancelled() => {
-                tracing::error!(error = ?err, "recording the end of a run failed; left to recovery");
-                return rt.waiters.notify(id, None);
-            }
             Err(err) => {
                 tracing::error!(error = ?err, ?delay, "recording the end of a run failed; retrying");
-                tokio::select! {
-                    () = tokio::time::sleep(delay) => {}
-                    () = rt.stop_claiming.cancelled() => {}
-                }
+                tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
         }

@@ -61,7 +61,7 @@ impl NewJob {
 }
 
 /// The right of one attempt to write about its job: the job id and the attempt's fencing token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Lease {
     pub id: JobId,
     pub fence: i64,
@@ -205,8 +205,9 @@ pub trait JobStore: Send + Sync + 'static {
     async fn recover_interrupted(&self) -> Result<Recovered>;
 
     /// While running: settles, like [`JobStore::recover_interrupted`], the runs whose lease
-    /// expired before `now` (their runner stopped renewing it).
-    async fn rescue_expired(&self, now: DateTime<Utc>) -> Result<Recovered>;
+    /// expired before `now` (their runner stopped renewing it), except those in `keep` (runs
+    /// the caller still has, which stop themselves).
+    async fn rescue_expired(&self, now: DateTime<Utc>, keep: &[JobId]) -> Result<Recovered>;
 }
 
 /// The store's clock, in milliseconds (what the database keeps).

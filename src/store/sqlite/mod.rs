@@ -231,9 +231,10 @@ impl JobStore for SqliteStore {
         self.writer.apply(|reply| Op::Recover(None, reply)).await
     }
 
-    async fn rescue_expired(&self, now: DateTime<Utc>) -> Result<Recovered> {
+    async fn rescue_expired(&self, now: DateTime<Utc>, keep: &[JobId]) -> Result<Recovered> {
+        let keep = keep.to_vec();
         self.writer
-            .apply(|reply| Op::Recover(Some(now), reply))
+            .apply(|reply| Op::Recover(Some((now, keep)), reply))
             .await
     }
 }

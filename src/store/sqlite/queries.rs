@@ -167,11 +167,11 @@ pub(super) struct RunEnd {
     pub at: DateTime<Utc>,
 }
 
-/// Records the ends of runs, fenced by their leases; returns the jobs actually updated.
+/// Records the ends of runs, fenced by their leases; returns the leases actually applied.
 pub(super) async fn finish_many(
     conn: &mut SqliteConnection,
     ends: &[&RunEnd],
-) -> Result<HashSet<JobId>, sqlx::Error> {
+) -> Result<HashSet<Lease>, sqlx::Error> {
     let mut applied = HashSet::with_capacity(ends.len());
     let mut finals = Vec::with_capacity(ends.len());
     for &end in ends {
@@ -179,7 +179,7 @@ pub(super) async fn finish_many(
             Some(columns) => finals.push((end, columns)),
             None => {
                 if requeue(conn, end.lease, end.at).await? {
-                    applied.insert(end.lease.id);
+                    applied.insert(end.lease);
                 }
             }
         }
@@ -204,10 +204,15 @@ pub(super) async fn finish_many(
         });
         q.push(
             ") AS v WHERE jobs.id = v.column1 AND jobs.fence = v.column2 \
-             AND jobs.status = 'running' RETURNING jobs.id",
+             AND jobs.status = 'running' RETURNING jobs.id, jobs.fence",
         );
-        let ids: Vec<String> = q.build_query_scalar().fetch_all(&mut *conn).await?;
-        applied.extend(ids.iter().filter_map(|id| id.parse::<JobId>().ok()));
+        let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *conn).await?;
+        applied.extend(rows.into_iter().filter_map(|(id, fence)| {
+            Some(Lease {
+                id: id.parse().ok()?,
+                fence,
+            })
+        }));
     }
     Ok(applied)
 }
@@ -312,14 +317,20 @@ const REQUEUE_INTERRUPTED: &str = "UPDATE jobs SET status = 'queued', run_after 
      owner = NULL, lease_expires_at = NULL, started_at = NULL, progress_done = NULL, \
      progress_total = NULL WHERE status = 'running'";
 
-/// Settles interrupted runs: every `running` job, or with `expired_before` only those whose
-/// lease ran out before it. A pending cancel wins; then the job fails with `interrupted` when
-/// its attempts are used up, else it is queued again. The order of the statements matters.
+/// Settles interrupted runs: every `running` job, or with `expired` only those whose lease ran
+/// out before its time, except the listed jobs. A pending cancel wins; then the job fails with
+/// `interrupted` when its attempts are used up, else it is queued again. The order of the
+/// statements matters.
 pub(super) async fn recover(
     conn: &mut SqliteConnection,
     now: DateTime<Utc>,
-    expired_before: Option<DateTime<Utc>>,
+    expired: Option<&(DateTime<Utc>, Vec<JobId>)>,
 ) -> Result<Recovered> {
+    let expired_before = expired.map(|(before, _)| ms(*before));
+    let keep: Vec<String> = expired
+        .map(|(_, keep)| keep.iter().map(JobId::to_string).collect())
+        .unwrap_or_default();
+    let keep = serde_json::to_string(&keep).unwrap_or_else(|_| "[]".into());
     let mut counts = [0; 3];
     for (count, settle) in
         counts
@@ -327,10 +338,12 @@ pub(super) async fn recover(
             .zip([CANCEL_PENDING, FAIL_INTERRUPTED, REQUEUE_INTERRUPTED])
     {
         *count = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{settle} AND (?2 IS NULL OR lease_expires_at < ?2)"
+            "{settle} AND (?2 IS NULL OR lease_expires_at < ?2) \
+             AND id NOT IN (SELECT value FROM json_each(?3))"
         )))
         .bind(ms(now))
-        .bind(expired_before.map(ms))
+        .bind(expired_before)
+        .bind(&keep)
         .execute(&mut *conn)
         .await?
         .rows_affected();

@@ -254,13 +254,19 @@ async fn runs_whose_lease_expired_are_rescued_and_others_are_left_alone() {
     let retry = store.insert(sleep_job(1, 3)).await.unwrap().id;
     let last = store.insert(sleep_job(0, 1)).await.unwrap().id;
     let claimed = store.claim(&[JobKind::Sleep], 2, "a", LEASE).await.unwrap();
-    let nothing = store.rescue_expired(now()).await.unwrap();
+    let nothing = store.rescue_expired(now(), &[]).await.unwrap();
     assert_eq!(
         (nothing.requeued, nothing.failed, nothing.cancelled),
         (0, 0, 0)
     );
     let later = now() + chrono::Duration::minutes(1);
-    let rescued = store.rescue_expired(later).await.unwrap();
+    let kept = store.rescue_expired(later, &[retry, last]).await.unwrap();
+    assert_eq!(
+        (kept.requeued, kept.failed),
+        (0, 0),
+        "runs still here are left alone"
+    );
+    let rescued = store.rescue_expired(later, &[]).await.unwrap();
     assert_eq!((rescued.requeued, rescued.failed), (1, 1));
     assert_eq!(
         store.get(retry).await.unwrap().unwrap().status,

@@ -10,6 +10,7 @@
 //! is rolled back and every write of the batch runs again alone, in its own transaction, so
 //! that a failure reaches only the caller whose write failed and nothing half-done is kept.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::{Executor, SqliteConnection};
@@ -50,7 +51,10 @@ pub(super) enum Op {
     Cancel(JobId, Reply<CancelResult>),
     Delete(JobId, Reply<DeleteResult>),
     /// Settles interrupted runs: all of them, or those whose lease expired before a time.
-    Recover(Option<chrono::DateTime<chrono::Utc>>, Reply<Recovered>),
+    Recover(
+        Option<(chrono::DateTime<chrono::Utc>, Vec<JobId>)>,
+        Reply<Recovered>,
+    ),
     /// Proves the writer task is alive and its connection answers.
     Ping(Reply<()>),
 }
@@ -100,37 +104,61 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Op>) {
                 .into_iter()
                 .zip(done)
                 .for_each(|(op, d)| deliver(op, Ok(d))),
-            Err(err) if ops.len() == 1 => {
+            // Not any one write's fault (the lock, the disk): every write gets the error.
+            Err(Failure::Transaction(err)) => {
+                tracing::error!(error = ?err, writes = ops.len(), "a batch of writes failed");
+                for op in ops {
+                    deliver(op, Err(StoreError::Write(Arc::clone(&err))));
+                }
+            }
+            Err(Failure::Write(err)) if ops.len() == 1 => {
                 if let Some(op) = ops.into_iter().next() {
                     deliver(op, Err(err));
                 }
             }
-            Err(err) => {
-                tracing::warn!(error = ?err, writes = ops.len(), "a batch failed; retrying its writes one by one");
+            Err(Failure::Write(err)) => {
+                tracing::warn!(error = ?err, writes = ops.len(), "a write failed; retrying the batch's writes one by one");
                 for op in ops {
-                    let done = transaction(&mut conn, std::slice::from_ref(&op)).await;
-                    deliver(op, done.map(|mut d| d.remove(0)));
+                    let done = match transaction(&mut conn, std::slice::from_ref(&op)).await {
+                        Ok(mut done) => Ok(done.remove(0)),
+                        Err(Failure::Write(err)) => Err(err),
+                        Err(Failure::Transaction(err)) => Err(StoreError::Write(err)),
+                    };
+                    deliver(op, done);
                 }
             }
         }
     }
 }
 
-/// Runs `ops` in one transaction: their results once committed, or the first error (after a
+/// Why a transaction failed: one of its writes, or the transaction itself.
+enum Failure {
+    Write(StoreError),
+    Transaction(Arc<sqlx::Error>),
+}
+
+/// Runs `ops` in one transaction: their results once committed, or the failure (after a
 /// rollback: nothing of `ops` is kept).
-async fn transaction(conn: &mut SqliteConnection, ops: &[Op]) -> Result<Vec<Done>> {
-    conn.execute("BEGIN IMMEDIATE").await?;
+async fn transaction(conn: &mut SqliteConnection, ops: &[Op]) -> Result<Vec<Done>, Failure> {
+    if conn.execute("BEGIN IMMEDIATE").await.is_err() {
+        // A transaction left open by a failed rollback would block every later write: close
+        // it and try once more.
+        let _ = conn.execute("ROLLBACK").await;
+        conn.execute("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| Failure::Transaction(Arc::new(e)))?;
+    }
     let done = match execute(conn, ops).await {
         Ok(done) => done,
         Err(err) => {
             // Harmless if SQLite already rolled back by itself (I/O errors, a full disk).
             let _ = conn.execute("ROLLBACK").await;
-            return Err(err);
+            return Err(Failure::Write(err));
         }
     };
     if let Err(err) = conn.execute("COMMIT").await {
         let _ = conn.execute("ROLLBACK").await;
-        return Err(err.into());
+        return Err(Failure::Transaction(Arc::new(err)));
     }
     Ok(done)
 }
@@ -165,7 +193,7 @@ async fn execute(conn: &mut SqliteConnection, ops: &[Op]) -> Result<Vec<Done>> {
                 let applied = queries::finish_many(conn, &ends).await?;
                 done.extend(
                     ends.iter()
-                        .map(|e| Done::Applied(applied.contains(&e.lease.id))),
+                        .map(|e| Done::Applied(applied.contains(&e.lease))),
                 );
                 i += ends.len();
                 continue;
@@ -186,7 +214,7 @@ async fn execute(conn: &mut SqliteConnection, ops: &[Op]) -> Result<Vec<Done>> {
             Op::Cancel(id, _) => Done::Cancel(Box::new(queries::cancel(conn, *id, now()).await?)),
             Op::Delete(id, _) => Done::Delete(queries::delete(conn, *id).await?),
             Op::Recover(expired, _) => {
-                Done::Recovered(queries::recover(conn, now(), *expired).await?)
+                Done::Recovered(queries::recover(conn, now(), expired.as_ref()).await?)
             }
             Op::Ping(_) => {
                 conn.execute("SELECT 1").await?;
