@@ -186,9 +186,11 @@ async fn sigkill_mid_run_loses_no_accepted_job() {
 
     // Keep submitting while the process dies: every 202 must survive.
     let accepted = Arc::new(Mutex::new(Vec::new()));
+    let (landed, twenty_landed) = tokio::sync::oneshot::channel::<()>();
     let spammer = {
         let (client, url, accepted) = (client.clone(), server.url("/jobs"), Arc::clone(&accepted));
         tokio::spawn(async move {
+            let mut landed = Some(landed);
             for i in 0..10_000u64 {
                 let body = json!({"kind": "count_primes", "params": {"start": 0, "end": 1000 + i}});
                 let Ok(resp) = client.post(&url).json(&body).send().await else {
@@ -200,22 +202,19 @@ async fn sigkill_mid_run_loses_no_accepted_job() {
                 let Ok(job) = resp.json::<Value>().await else {
                     break;
                 };
-                accepted
-                    .lock()
-                    .unwrap()
-                    .push((job["id"].as_str().unwrap().to_string(), 1000 + i));
+                let mut accepted = accepted.lock().unwrap();
+                accepted.push((job["id"].as_str().unwrap().to_string(), 1000 + i));
+                if accepted.len() == 20 {
+                    landed.take().map(|tx| tx.send(()));
+                }
             }
         })
     };
     // Let some submissions land, then kill.
-    let started = Instant::now();
-    while accepted.lock().unwrap().len() < 20 {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no submissions landed"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    tokio::time::timeout(Duration::from_secs(30), twenty_landed)
+        .await
+        .expect("twenty submissions land within 30 s")
+        .expect("the submitter is alive");
     server.kill();
     spammer.await.unwrap();
     let accepted = accepted.lock().unwrap().clone();

@@ -63,7 +63,6 @@ pub fn run(params: &Params, ctl: &Ctl) -> Result<Output, Stopped> {
         .numbers
         .par_iter()
         .map(|&n| {
-            ctl.check()?;
             let facts = factorial_facts(n, ctl)?;
             ctl.advance(1);
             Ok(facts)
