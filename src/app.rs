@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
 use crate::config::Config;
+use crate::kinds::fetch_urls::Fetcher;
 use crate::runtime::{CpuPool, Runtime};
 use crate::store::{self, StoreError};
 
@@ -29,6 +30,8 @@ pub enum AppError {
     },
     #[error("starting the CPU pool failed")]
     Pool(#[from] rayon::ThreadPoolBuildError),
+    #[error(transparent)]
+    Fetch(#[from] crate::kinds::fetch_urls::client::ClientError),
     #[error("serving failed")]
     Serve(#[source] std::io::Error),
 }
@@ -54,7 +57,8 @@ impl Application {
             );
         }
         let cpu = CpuPool::new(config.cpu_threads())?;
-        let runtime = Runtime::start(store, cpu, config.runtime());
+        let fetcher = Fetcher::new(&config.fetch())?;
+        let runtime = Runtime::start(store, cpu, fetcher, config.runtime());
         let state = AppState {
             runtime: runtime.clone(),
             limits: Arc::new(config.limits()),

@@ -6,6 +6,8 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use crate::job::Limits;
+use crate::kinds::fetch_urls::FetchConfig;
+use crate::kinds::fetch_urls::guard::{Allow, Policy};
 use crate::runtime::RuntimeConfig;
 use crate::store::sqlite::SqliteOptions;
 
@@ -44,11 +46,11 @@ pub struct Config {
     #[arg(long, env = "FAENA_CPU_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub cpu_threads: Option<u16>,
 
-    /// CPU jobs (count_primes, factorial) running at once [default: number of cores].
+    /// CPU jobs (count_primes, factorial, word_count) running at once [default: number of cores].
     #[arg(long, env = "FAENA_MAX_CPU_JOBS", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub max_cpu_jobs: Option<u16>,
 
-    /// I/O jobs (sleep) running at once.
+    /// I/O jobs (sleep, fetch_urls) running at once.
     #[arg(long, env = "FAENA_MAX_IO_JOBS", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_io_jobs: u32,
 
@@ -92,9 +94,39 @@ pub struct Config {
     #[arg(long, env = "FAENA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Let `fetch_urls` connect to loopback, private, link-local and other internal
+    /// addresses (refused by default: server-side request forgery).
+    #[arg(long, env = "FAENA_FETCH_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub fetch_allow_private: bool,
+
+    /// CIDRs (`10.1.0.0/16`) and host names (`intranet.example`, `*.corp.example`) that
+    /// `fetch_urls` may reach even though they are internal; comma-separated.
+    #[arg(long, env = "FAENA_FETCH_ALLOW", value_delimiter = ',', value_parser = parse_allow)]
+    pub fetch_allow: Vec<Allow>,
+
+    /// Largest page `fetch_urls` keeps, in bytes (larger ones fail with `too_large`).
+    #[arg(long, env = "FAENA_FETCH_MAX_PAGE_BYTES", default_value_t = 10 << 20, value_parser = clap::value_parser!(u64).range(1..=(1 << 30)))]
+    pub fetch_max_page_bytes: u64,
+
+    /// Requests in flight across all `fetch_urls` jobs.
+    #[arg(long, env = "FAENA_FETCH_MAX_IN_FLIGHT", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub fetch_max_in_flight: u32,
+
+    /// Most URLs in one `fetch_urls` job.
+    #[arg(long, env = "FAENA_MAX_FETCH_URLS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_fetch_urls: u32,
+
+    /// Largest `concurrency` of one `fetch_urls` job.
+    #[arg(long, env = "FAENA_MAX_FETCH_CONCURRENCY", default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_fetch_concurrency: u32,
+
     /// Name of this instance in the jobs it runs [default: faena-PID].
     #[arg(long, env = "FAENA_INSTANCE_ID")]
     pub instance_id: Option<String>,
+}
+
+fn parse_allow(s: &str) -> Result<Allow, String> {
+    Policy::parse_allow(s.trim())
 }
 
 fn cores() -> usize {
@@ -125,6 +157,8 @@ impl Config {
             default_priority: self.default_priority,
             default_max_attempts: self.default_max_attempts,
             max_factorial_n: self.max_factorial_n,
+            max_fetch_urls: self.max_fetch_urls as usize,
+            max_fetch_concurrency: self.max_fetch_concurrency,
             ..Limits::default()
         }
     }
@@ -139,6 +173,18 @@ impl Config {
             max_io_jobs: self.max_io_jobs as usize,
             lease: Duration::from_millis(self.lease_ms),
             poll_interval: Duration::from_millis(self.poll_interval_ms),
+        }
+    }
+
+    pub fn fetch(&self) -> FetchConfig {
+        FetchConfig {
+            policy: Policy {
+                allow_private: self.fetch_allow_private,
+                allow: self.fetch_allow.clone(),
+            },
+            max_page_bytes: self.fetch_max_page_bytes,
+            max_in_flight: self.fetch_max_in_flight as usize,
+            ..FetchConfig::default()
         }
     }
 

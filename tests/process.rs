@@ -159,6 +159,7 @@ async fn sigkill_mid_run_loses_no_accepted_job() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("faena.db");
     let mut server = Server::start(&db);
+    faena::kinds::fetch_urls::client::install_crypto();
     let client = reqwest::Client::new();
 
     // A CPU job that outlives the process and may not be retried; sleeps that may.
@@ -252,6 +253,7 @@ async fn sigterm_hands_running_jobs_back_without_counting_the_attempt() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("faena.db");
     let mut server = Server::start(&db);
+    faena::kinds::fetch_urls::client::install_crypto();
     let client = reqwest::Client::new();
     let cpu = submit(
         &client,

@@ -54,6 +54,14 @@ pub enum ApiError {
     JobFinal(JobId, JobStatus),
     #[error("job {0} is {1}; only a finished job can be deleted (cancel it first)")]
     JobNotFinal(JobId, JobStatus),
+    #[error("job {0} named in depends_on does not exist")]
+    UnknownDependency(JobId),
+    #[error("source_job {0} does not exist")]
+    UnknownSource(JobId),
+    #[error("{0}")]
+    InvalidSource(String),
+    #[error("job {0} has no saved file named `{1}`")]
+    FileNotFound(JobId, String),
     #[error("no such resource")]
     NotFound,
     #[error("method not allowed on this resource")]
@@ -66,7 +74,10 @@ pub enum ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        Self::Internal(Box::new(err))
+        match err {
+            StoreError::UnknownDependency(id) => Self::UnknownDependency(id),
+            err => Self::Internal(Box::new(err)),
+        }
     }
 }
 
@@ -84,6 +95,10 @@ impl ApiError {
             Self::JobNotFound(_) => "job_not_found",
             Self::JobFinal(..) => "job_final",
             Self::JobNotFinal(..) => "job_not_final",
+            Self::UnknownDependency(_) => "unknown_dependency",
+            Self::UnknownSource(_) => "unknown_source",
+            Self::InvalidSource(_) => "invalid_source",
+            Self::FileNotFound(..) => "file_not_found",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Unavailable(_) => "unavailable",
@@ -97,8 +112,9 @@ impl ApiError {
             Self::InvalidId(_) | Self::InvalidQuery { .. } => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Spec(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::JobNotFound(_) | Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Spec(_) | Self::UnknownDependency(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::UnknownSource(_) | Self::InvalidSource(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::JobNotFound(_) | Self::NotFound | Self::FileNotFound(..) => StatusCode::NOT_FOUND,
             Self::JobFinal(..) | Self::JobNotFinal(..) => StatusCode::CONFLICT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -111,6 +127,8 @@ impl ApiError {
             Self::Spec(e) => e.field.clone(),
             Self::InvalidQuery { field, .. } => field.clone(),
             Self::InvalidId(_) => Some("id".into()),
+            Self::UnknownDependency(_) => Some("depends_on".into()),
+            Self::UnknownSource(_) | Self::InvalidSource(_) => Some("params.source_job".into()),
             _ => None,
         }
     }

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{ApiQuery, JobIdPath, JsonBody};
-use crate::job::{Job, JobId, JobKind, JobStatus, SubmitRequest};
+use crate::job::{Job, JobId, JobKind, JobSpec, JobStatus, Submission, SubmitRequest};
 use crate::store::{CancelResult, DeleteResult, ListFilter, NewJob};
 
 /// Longest long-poll.
@@ -101,7 +101,7 @@ fn with_location(status: StatusCode, job: Job) -> Response {
         (status = 400, description = "Malformed JSON or bad query", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over the limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown kind or invalid params", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown kind, invalid params, unknown dependency or source", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn submit(
@@ -110,12 +110,9 @@ pub async fn submit(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let wait = query.wait()?;
-    let (spec, options) = SubmitRequest::from_json(body)?.validate(&state.limits)?;
-    let job = state
-        .runtime
-        .store()
-        .insert(NewJob::new(spec, options))
-        .await?;
+    let submission = SubmitRequest::from_json(body)?.validate(&state.limits)?;
+    let new = prepare(&state, submission).await?;
+    let job = state.runtime.store().insert(new).await?;
     state.runtime.submitted();
     let job = if wait.is_zero() {
         job
@@ -128,6 +125,40 @@ pub async fn submit(
         StatusCode::ACCEPTED
     };
     Ok(with_location(status, job))
+}
+
+/// The job to insert: a `word_count` over a source job checks that source and depends on it.
+async fn prepare(state: &AppState, submission: Submission) -> ApiResult<NewJob> {
+    let Submission {
+        spec,
+        options,
+        mut depends_on,
+    } = submission;
+    if let JobSpec::WordCount(params) = &spec
+        && let Some(source) = params.source_job
+    {
+        let job = state
+            .runtime
+            .store()
+            .get(source)
+            .await?
+            .ok_or(ApiError::UnknownSource(source))?;
+        if job.kind != JobKind::FetchUrls {
+            return Err(ApiError::InvalidSource(format!(
+                "source_job {source} is a {} job; only a fetch_urls job has pages to count",
+                job.kind
+            )));
+        }
+        if job.params.get("save") == Some(&serde_json::Value::Bool(false)) {
+            return Err(ApiError::InvalidSource(format!(
+                "source_job {source} does not save its pages (save: false)"
+            )));
+        }
+        if !depends_on.contains(&source) {
+            depends_on.push(source);
+        }
+    }
+    Ok(NewJob::new(spec, options).depending_on(depends_on))
 }
 
 /// Get a job; with `wait_ms`, long-poll until it is final.

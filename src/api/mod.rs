@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod extract;
+mod files;
 mod health;
 pub mod jobs;
 pub mod openapi;
@@ -45,6 +46,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .merge(jobs::router())
+        .merge(files::router())
         .merge(health::router())
         .merge(openapi::router())
         .fallback(|| async { ApiError::NotFound })

@@ -10,9 +10,10 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::AppState;
 use super::error::Problem;
-use super::{health, jobs};
+use super::{files, health, jobs};
 use crate::job::{Job, JobError, JobErrorCode, JobKind, JobProgress, JobStatus, SubmitRequest};
-use crate::kinds::{count_primes, factorial, sleep};
+use crate::kinds::{count_primes, factorial, fetch_urls, sleep, word_count};
+use crate::store::FileInfo;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,6 +25,7 @@ use crate::kinds::{count_primes, factorial, sleep};
     ),
     paths(
         jobs::submit, jobs::get_job, jobs::list, jobs::cancel, jobs::delete_job,
+        files::list_files, files::get_file,
         health::healthz, health::readyz
     ),
     components(schemas(
@@ -32,9 +34,13 @@ use crate::kinds::{count_primes, factorial, sleep};
         count_primes::Params, count_primes::Output,
         factorial::Params, factorial::Output, factorial::FactorialFacts,
         sleep::Params, sleep::Output,
+        fetch_urls::Params, fetch_urls::Output, fetch_urls::Page, fetch_urls::PageErrorCode,
+        word_count::Params, word_count::Output, word_count::FileCounts,
+        word_count::WordFrequency, files::FileList, FileInfo,
     )),
     tags(
         (name = "jobs", description = "Submit and follow jobs"),
+        (name = "files", description = "Pages saved by fetch_urls jobs"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]

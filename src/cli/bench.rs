@@ -56,6 +56,7 @@ struct Samples {
 pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
     let params: Value = serde_json::from_str(&args.params)?;
     let body = Arc::new(json!({"kind": args.kind, "params": params}));
+    crate::kinds::fetch_urls::client::install_crypto();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.clients as usize)
         .build()?;

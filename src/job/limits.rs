@@ -16,6 +16,10 @@ pub struct Limits {
     pub max_factorial_numbers: usize,
     /// Longest `sleep`.
     pub max_sleep_ms: u64,
+    /// Most URLs in one `fetch_urls` job.
+    pub max_fetch_urls: usize,
+    /// Largest `concurrency` of one `fetch_urls` job.
+    pub max_fetch_concurrency: u32,
 }
 
 impl Default for Limits {
@@ -29,6 +33,8 @@ impl Default for Limits {
             max_factorial_n: crate::kinds::factorial::DEFAULT_MAX_N,
             max_factorial_numbers: 100,
             max_sleep_ms: 3_600_000,
+            max_fetch_urls: 10_000,
+            max_fetch_concurrency: 1_000,
         }
     }
 }

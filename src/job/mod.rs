@@ -12,7 +12,8 @@ mod status;
 pub use id::{InvalidJobId, JobId};
 pub use limits::Limits;
 pub use spec::{
-    JobClass, JobKind, JobSpec, SpecError, SpecErrorCode, SubmitOptions, SubmitRequest,
+    JobClass, JobKind, JobSpec, SpecError, SpecErrorCode, Submission, SubmitOptions,
+    SubmitRequest,
 };
 pub use status::JobStatus;
 
@@ -37,6 +38,9 @@ pub struct Job {
     /// Number of runs started so far (0 while never started).
     pub attempt: u32,
     pub max_attempts: u32,
+    /// Jobs this one waits for: it runs once all of them are final, and fails with
+    /// `dependency_failed` if one of them did not succeed.
+    pub depends_on: Vec<JobId>,
     pub progress: Option<JobProgress>,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
@@ -81,6 +85,10 @@ pub enum JobErrorCode {
     Cancelled,
     /// The process running it died and no attempts were left.
     Interrupted,
+    /// A job it depends on did not succeed; it never ran.
+    DependencyFailed,
+    /// Its input is not there any more (e.g. the pages of its source job were deleted).
+    InputGone,
     /// The kernel failed unexpectedly (a bug).
     Internal,
 }
@@ -91,6 +99,8 @@ impl JobErrorCode {
             Self::TimedOut => "timed_out",
             Self::Cancelled => "cancelled",
             Self::Interrupted => "interrupted",
+            Self::DependencyFailed => "dependency_failed",
+            Self::InputGone => "input_gone",
             Self::Internal => "internal",
         }
     }
@@ -100,6 +110,8 @@ impl JobErrorCode {
             Self::TimedOut,
             Self::Cancelled,
             Self::Interrupted,
+            Self::DependencyFailed,
+            Self::InputGone,
             Self::Internal,
         ]
         .into_iter()

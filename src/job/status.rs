@@ -8,7 +8,9 @@
 //!    │  │ (attempts left) │  │ cancel          ─► cancelled
 //!    │  └─────────────────┘  │ shutdown        ─► queued again, attempt not counted
 //!    │ cancel
-//!    └──────────► cancelled
+//!    ├──────────► cancelled
+//!    │ a dependency did not succeed (never claimed while it waits for dependencies)
+//!    └──────────► failed (dependency_failed)
 //! ```
 
 use std::fmt;

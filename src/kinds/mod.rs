@@ -7,6 +7,8 @@
 pub mod control;
 pub mod count_primes;
 pub mod factorial;
+pub mod fetch_urls;
 pub mod sleep;
+pub mod word_count;
 
 pub use control::{Ctl, Progress, Stopped};

@@ -2,28 +2,118 @@
 //! `spawn_blocking`), I/O kinds as the future of a tokio task. Turns what the kernel returned
 //! into an [`Outcome`], given why the run was stopped if it was.
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{CpuPool, RunHandle, StopReason};
-use crate::job::{JobError, JobErrorCode, JobSpec};
-use crate::kinds::{Ctl, Stopped, count_primes, factorial, sleep};
-use crate::store::Outcome;
+use super::{CpuPool, Inner, RunHandle, StopReason};
+use crate::job::{JobError, JobErrorCode, JobId, JobSpec};
+use crate::kinds::fetch_urls::{self, PageSink, SaveError};
+use crate::kinds::{Ctl, Stopped, count_primes, factorial, sleep, word_count};
+use crate::store::{JobStore, Lease, NewFile, Outcome};
 
 /// What the kernel of a run came back with.
 pub(super) enum KernelEnd {
     Done(Value),
     Stopped,
+    /// The job cannot succeed (its input is gone): failed, not retried.
+    Failed(JobError),
     Crashed(String),
 }
 
-/// Runs the kernel of `spec`.
-pub(super) async fn run(cpu: CpuPool, spec: JobSpec, ctl: Ctl) -> KernelEnd {
+/// Bytes of saved pages read per batch of a `word_count` over a source job.
+const WORD_COUNT_BATCH_BYTES: u64 = 32 << 20;
+
+/// Runs the kernel of `spec` for the attempt holding `lease`.
+pub(super) async fn run(rt: Arc<Inner>, spec: JobSpec, ctl: Ctl, lease: Lease) -> KernelEnd {
+    let cpu = &rt.cpu;
     match spec {
-        JobSpec::CountPrimes(p) => on_pool(&cpu, move || count_primes::run(&p, &ctl)).await,
-        JobSpec::Factorial(p) => on_pool(&cpu, move || factorial::run(&p, &ctl)).await,
+        JobSpec::CountPrimes(p) => on_pool(cpu, move || count_primes::run(&p, &ctl)).await,
+        JobSpec::Factorial(p) => on_pool(cpu, move || factorial::run(&p, &ctl)).await,
         JobSpec::Sleep(p) => to_end(sleep::run(&p, &ctl).await),
+        JobSpec::FetchUrls(p) => fetch_urls(&rt, p, ctl, lease).await,
+        JobSpec::WordCount(p) => match p.source_job {
+            Some(source) => count_source(&rt, source, p.top, ctl).await,
+            None => on_pool(cpu, move || word_count::run_inline(&p, &ctl)).await,
+        },
     }
+}
+
+/// Saves pages in the store, fenced by the run's lease.
+struct StoreSink {
+    store: Arc<dyn JobStore>,
+    lease: Lease,
+}
+
+#[async_trait]
+impl PageSink for StoreSink {
+    async fn save(&self, file: NewFile) -> Result<(), SaveError> {
+        match self.store.save_file(self.lease, file).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(SaveError::LeaseLost),
+            Err(err) => Err(SaveError::Store(err.to_string())),
+        }
+    }
+}
+
+async fn fetch_urls(rt: &Inner, p: fetch_urls::Params, ctl: Ctl, lease: Lease) -> KernelEnd {
+    let sink = StoreSink {
+        store: Arc::clone(&rt.store),
+        lease,
+    };
+    // Pages of an earlier, interrupted attempt go: the result lists only this one's.
+    if p.save {
+        match rt.store.clear_files(lease).await {
+            Ok(true) => {}
+            Ok(false) => return KernelEnd::Stopped,
+            Err(err) => return KernelEnd::Crashed(format!("clearing old pages failed: {err}")),
+        }
+    }
+    to_end(fetch_urls::run(&p, &ctl, &rt.fetcher, &sink).await)
+}
+
+/// Counts the pages `source` saved, batch by batch: the next batch is read from the store
+/// while the pool counts the current one.
+async fn count_source(rt: &Inner, source: JobId, top: usize, ctl: Ctl) -> KernelEnd {
+    let store = &rt.store;
+    let files = match store.list_files(source).await {
+        Ok(files) => files,
+        Err(err) => return KernelEnd::Crashed(format!("listing the source's pages failed: {err}")),
+    };
+    if files.is_empty() && matches!(store.get(source).await, Ok(None)) {
+        return KernelEnd::Failed(JobError::new(
+            JobErrorCode::InputGone,
+            format!("the source job {source} was deleted with its pages"),
+        ));
+    }
+    ctl.set_total(files.len() as u64);
+    let mut acc = word_count::Accumulator::new(top);
+    let mut batch = store.read_files(source, 0, WORD_COUNT_BATCH_BYTES).await;
+    loop {
+        let files = match batch {
+            Ok(files) if files.is_empty() => break,
+            Ok(files) => files,
+            Err(err) => return KernelEnd::Crashed(format!("reading the source's pages failed: {err}")),
+        };
+        let from = files.last().map_or(0, |f| f.info.index + 1);
+        let job_ctl = ctl.clone();
+        let counted = rt.cpu.run(move || {
+            let names = files.iter().map(|f| f.info.name.clone()).collect();
+            let texts: Vec<&[u8]> = files.iter().map(|f| f.content.as_slice()).collect();
+            acc.add(names, &texts, &job_ctl).map(|()| acc)
+        });
+        let next = store.read_files(source, from, WORD_COUNT_BATCH_BYTES);
+        let (counted, next) = tokio::join!(counted, next);
+        acc = match counted {
+            Ok(Ok(acc)) => acc,
+            Ok(Err(Stopped)) => return KernelEnd::Stopped,
+            Err(err) => return KernelEnd::Crashed(err.to_string()),
+        };
+        batch = next;
+    }
+    to_end(Ok::<_, Stopped>(acc.finish()))
 }
 
 async fn on_pool<T, F>(cpu: &CpuPool, f: F) -> KernelEnd
@@ -50,6 +140,7 @@ pub(super) fn outcome_of(end: KernelEnd, handle: &RunHandle, timeout_ms: u64) ->
     match end {
         KernelEnd::Done(value) => Outcome::Succeeded(value),
         KernelEnd::Stopped => stopped_outcome(handle, timeout_ms),
+        KernelEnd::Failed(error) => Outcome::Failed(error),
         KernelEnd::Crashed(why) => {
             tracing::error!(%why, "kernel crashed");
             Outcome::Failed(JobError::new(

@@ -23,6 +23,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::job::{JobClass, JobId, JobProgress};
 use crate::kinds::Progress;
+use crate::kinds::fetch_urls::Fetcher;
 use crate::store::{CancelResult, JobStore, Result};
 pub use cpu::CpuPool;
 pub use waiters::Waiters;
@@ -103,6 +104,8 @@ impl Slots {
 struct Inner {
     store: Arc<dyn JobStore>,
     cpu: CpuPool,
+    /// The HTTP client every `fetch_urls` run shares.
+    fetcher: Fetcher,
     config: RuntimeConfig,
     waiters: Waiters,
     running: Mutex<Registry>,
@@ -182,10 +185,16 @@ pub struct Runtime {
 
 impl Runtime {
     /// Starts the dispatcher. Call [`Runtime::shutdown`] to stop it.
-    pub fn start(store: Arc<dyn JobStore>, cpu: CpuPool, config: RuntimeConfig) -> Self {
+    pub fn start(
+        store: Arc<dyn JobStore>,
+        cpu: CpuPool,
+        fetcher: Fetcher,
+        config: RuntimeConfig,
+    ) -> Self {
         let inner = Arc::new(Inner {
             store,
             cpu,
+            fetcher,
             cpu_slots: Slots::new(config.max_cpu_jobs.max(1)),
             io_slots: Slots::new(config.max_io_jobs.max(1)),
             config,
@@ -197,6 +206,7 @@ impl Runtime {
         });
         inner.tasks.spawn(dispatcher::run(Arc::clone(&inner)));
         inner.tasks.spawn(rescuer::run(Arc::clone(&inner)));
+        inner.tasks.spawn(forward_side_finals(Arc::clone(&inner)));
         Self { inner }
     }
 
@@ -252,6 +262,23 @@ impl Runtime {
                 ?grace,
                 "runs still busy at the end of the shutdown grace period"
             );
+        }
+    }
+}
+
+/// Wakes the long-polls of jobs the store made final as a side effect of another write
+/// (dependents failed by their dependency), until shutdown.
+async fn forward_side_finals(rt: Arc<Inner>) {
+    use tokio::sync::broadcast::error::RecvError;
+    let mut finals = rt.store.side_finals();
+    loop {
+        tokio::select! {
+            got = finals.recv() => match got {
+                Ok(id) => rt.waiters.notify(id, None),
+                Err(RecvError::Lagged(_)) => rt.waiters.notify_all(),
+                Err(RecvError::Closed) => return,
+            },
+            () = rt.stop_claiming.cancelled() => return,
         }
     }
 }

@@ -35,7 +35,7 @@ pub(super) async fn attempt(rt: Arc<Inner>, claimed: Claimed, class: JobClass) {
             handle.stop(StopReason::Shutdown);
         }
         let kernel = match JobSpec::from_stored(job.kind, &job.params) {
-            Ok(spec) => tokio::spawn(kernel::run(rt.cpu.clone(), spec, ctl)),
+            Ok(spec) => tokio::spawn(kernel::run(Arc::clone(&rt), spec, ctl, lease)),
             Err(err) => tokio::spawn(std::future::ready(KernelEnd::Crashed(format!(
                 "stored parameters no longer parse: {err}"
             )))),

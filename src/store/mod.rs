@@ -5,6 +5,7 @@
 //! carries that attempt's [`Lease`] (its fencing token), so a stale attempt can neither finish
 //! nor overwrite a newer one. All SQL lives below this module.
 
+mod files;
 mod rows;
 pub mod sqlite;
 
@@ -16,6 +17,7 @@ use serde_json::Value;
 
 use crate::job::{Job, JobError, JobId, JobKind, JobProgress, JobSpec, JobStatus, SubmitOptions};
 
+pub use files::{FileData, FileInfo, NewFile};
 pub use sqlite::SqliteStore;
 
 /// Errors of the storage layer.
@@ -36,6 +38,9 @@ pub enum StoreError {
     WriterGone,
     #[error("{0} is in use by another faena process (one process per SQLite file)")]
     Locked(String),
+    /// A job named in `depends_on` does not exist.
+    #[error("job {0} does not exist")]
+    UnknownDependency(JobId),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -46,6 +51,8 @@ pub struct NewJob {
     pub id: JobId,
     pub spec: JobSpec,
     pub options: SubmitOptions,
+    /// Jobs that must be final before this one runs (distinct, all existing).
+    pub depends_on: Vec<JobId>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -55,9 +62,25 @@ impl NewJob {
             id: JobId::new(),
             spec,
             options,
+            depends_on: Vec::new(),
             created_at: now(),
         }
     }
+
+    /// The same job, waiting for `deps`.
+    pub fn depending_on(mut self, deps: Vec<JobId>) -> Self {
+        self.depends_on = deps;
+        self
+    }
+}
+
+/// How an inserted job starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    /// Claimable (or waiting only for dependencies that are not final yet).
+    Queued,
+    /// A dependency had already ended without succeeding: the job is failed at once.
+    Failed(JobError),
 }
 
 /// The right of one attempt to write about its job: the job id and the attempt's fencing token.
@@ -158,7 +181,10 @@ pub trait JobStore: Send + Sync + 'static {
     /// Checks that the database answers, for reads and for writes.
     async fn ping(&self) -> Result<()>;
 
-    /// Inserts a queued job; returns once it is committed.
+    /// Inserts a queued job; returns once it is committed. A job whose dependencies are not
+    /// all final waits (queued, never claimed) until they are; one whose dependency already
+    /// ended without succeeding is inserted failed (`dependency_failed`).
+    /// [`StoreError::UnknownDependency`] when a dependency does not exist.
     async fn insert(&self, job: NewJob) -> Result<Job>;
 
     async fn get(&self, id: JobId) -> Result<Option<Job>>;
@@ -208,6 +234,38 @@ pub trait JobStore: Send + Sync + 'static {
     /// expired before `now` (their runner stopped renewing it), except those in `keep` (runs
     /// the caller still has, which stop themselves).
     async fn rescue_expired(&self, now: DateTime<Utc>, keep: &[JobId]) -> Result<Recovered>;
+
+    /// Ids of jobs that became final as a consequence of another write (dependents failed
+    /// because a dependency did not succeed), published once committed, for the long-polls.
+    /// A lagging receiver should wake every waiter.
+    fn side_finals(&self) -> tokio::sync::broadcast::Receiver<JobId>;
+
+    /// Saves a file of a running attempt (fenced by its lease); `false` when the lease is
+    /// stale and nothing was written. Replaces a file of the same index.
+    async fn save_file(&self, lease: Lease, file: NewFile) -> Result<bool>;
+
+    /// Removes the files earlier attempts of the job saved (fenced); `false` when stale.
+    async fn clear_files(&self, lease: Lease) -> Result<bool>;
+
+    /// The files of a job, by index.
+    async fn list_files(&self, id: JobId) -> Result<Vec<FileInfo>>;
+
+    /// One file's description.
+    async fn file_info(&self, id: JobId, name: &str) -> Result<Option<FileInfo>>;
+
+    /// Up to `len` bytes of a file from `offset` (empty past its end; `None` if it is gone).
+    async fn read_file(
+        &self,
+        id: JobId,
+        name: &str,
+        offset: u64,
+        len: u32,
+    ) -> Result<Option<Vec<u8>>>;
+
+    /// Files of a job with their content, by index from `from_index`, as many as fit in
+    /// `max_bytes` (at least one): for reading them all in bounded batches.
+    async fn read_files(&self, id: JobId, from_index: u32, max_bytes: u64)
+    -> Result<Vec<FileData>>;
 }
 
 /// The store's clock, in milliseconds (what the database keeps).

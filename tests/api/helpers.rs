@@ -71,6 +71,7 @@ impl TestApp {
         let addr = app.local_addr();
         let stop = CancellationToken::new();
         let server = tokio::spawn(app.run_until_stopped(stop.clone().cancelled_owned()));
+        faena::kinds::fetch_urls::client::install_crypto();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(70))
             .build()

@@ -24,8 +24,8 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, Sqlite};
 
 use super::{
-    CancelResult, Claimed, DeleteResult, JobStore, Lease, LeaseState, ListFilter, NewJob, Outcome,
-    Recovered, Result, StoreError,
+    CancelResult, Claimed, DeleteResult, FileData, FileInfo, Inserted, JobStore, Lease, LeaseState,
+    ListFilter, NewFile, NewJob, Outcome, Recovered, Result, StoreError,
 };
 use crate::job::{Job, JobId, JobKind, JobProgress, JobStatus};
 use writer::{Op, Writer};
@@ -134,7 +134,7 @@ impl JobStore for SqliteStore {
     }
 
     async fn insert(&self, new: NewJob) -> Result<Job> {
-        let job = Job {
+        let mut job = Job {
             id: new.id,
             kind: new.spec.kind(),
             params: new.spec.params_json(),
@@ -143,6 +143,7 @@ impl JobStore for SqliteStore {
             timeout_ms: new.options.timeout_ms,
             attempt: 0,
             max_attempts: new.options.max_attempts,
+            depends_on: new.depends_on.clone(),
             progress: None,
             created_at: new.created_at,
             started_at: None,
@@ -150,7 +151,11 @@ impl JobStore for SqliteStore {
             result: None,
             error: None,
         };
-        self.writer.apply(|reply| Op::Insert(new, reply)).await?;
+        if let Inserted::Failed(error) = self.writer.apply(|reply| Op::Insert(new, reply)).await? {
+            job.status = JobStatus::Failed;
+            job.finished_at = Some(job.created_at);
+            job.error = Some(error);
+        }
         Ok(job)
     }
 
@@ -236,5 +241,49 @@ impl JobStore for SqliteStore {
         self.writer
             .apply(|reply| Op::Recover(Some((now, keep)), reply))
             .await
+    }
+
+    fn side_finals(&self) -> tokio::sync::broadcast::Receiver<JobId> {
+        self.writer.side_finals()
+    }
+
+    async fn save_file(&self, lease: Lease, file: NewFile) -> Result<bool> {
+        self.writer
+            .apply(|reply| Op::SaveFile { lease, file, reply })
+            .await
+    }
+
+    async fn clear_files(&self, lease: Lease) -> Result<bool> {
+        self.writer
+            .apply(|reply| Op::ClearFiles(lease, reply))
+            .await
+    }
+
+    async fn list_files(&self, id: JobId) -> Result<Vec<FileInfo>> {
+        queries::files::list(&self.reader, id).await
+    }
+
+    async fn file_info(&self, id: JobId, name: &str) -> Result<Option<FileInfo>> {
+        queries::files::one(&self.reader, id, name).await
+    }
+
+    async fn read_file(
+        &self,
+        id: JobId,
+        name: &str,
+        offset: u64,
+        len: u32,
+    ) -> Result<Option<Vec<u8>>> {
+        queries::files::read(&self.reader, id, name, offset, len).await
+    }
+
+    async fn read_files(
+        &self,
+        id: JobId,
+        from_index: u32,
+        max_bytes: u64,
+    ) -> Result<Vec<FileData>> {
+        let mut conn = self.reader.acquire().await?;
+        queries::files::read_many(&mut conn, id, from_index, max_bytes).await
     }
 }

@@ -14,13 +14,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::{Executor, SqliteConnection};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::queries::{self, RunEnd};
+use super::queries::{self, DepState, Insert, RunEnd};
 use crate::job::{JobId, JobKind, JobProgress};
 use crate::store::{
-    CancelResult, Claimed, DeleteResult, Lease, LeaseState, NewJob, Recovered, Result, StoreError,
-    now,
+    CancelResult, Claimed, DeleteResult, Inserted, Lease, LeaseState, NewFile, NewJob, Recovered,
+    Result, StoreError, now,
 };
 
 /// Most writes in one transaction.
@@ -30,7 +30,7 @@ type Reply<T> = oneshot::Sender<Result<T>>;
 
 /// A write to apply, with where to send its result.
 pub(super) enum Op {
-    Insert(NewJob, Reply<()>),
+    Insert(NewJob, Reply<Inserted>),
     Claim {
         kinds: Vec<JobKind>,
         n: usize,
@@ -55,6 +55,12 @@ pub(super) enum Op {
         Option<(chrono::DateTime<chrono::Utc>, Vec<JobId>)>,
         Reply<Recovered>,
     ),
+    SaveFile {
+        lease: Lease,
+        file: NewFile,
+        reply: Reply<bool>,
+    },
+    ClearFiles(Lease, Reply<bool>),
     /// Proves the writer task is alive and its connection answers.
     Ping(Reply<()>),
 }
@@ -62,6 +68,8 @@ pub(super) enum Op {
 /// The result of one write, held until its transaction commits.
 enum Done {
     Unit,
+    /// An insert, or why this one job was refused (the batch goes on).
+    Inserted(Result<Inserted>),
     Claimed(Vec<Claimed>),
     Lease(LeaseState),
     Applied(bool),
@@ -74,14 +82,21 @@ enum Done {
 #[derive(Debug, Clone)]
 pub(super) struct Writer {
     ops: mpsc::Sender<Op>,
+    side_finals: broadcast::Sender<JobId>,
 }
 
 impl Writer {
     /// Starts the writer task on `conn`.
     pub(super) fn start(conn: SqliteConnection) -> Self {
         let (ops, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(conn, rx));
-        Self { ops }
+        let (side_finals, _) = broadcast::channel(4096);
+        tokio::spawn(run(conn, rx, side_finals.clone()));
+        Self { ops, side_finals }
+    }
+
+    /// Jobs made final as a side effect of a committed write (see `JobStore::side_finals`).
+    pub(super) fn side_finals(&self) -> broadcast::Receiver<JobId> {
+        self.side_finals.subscribe()
     }
 
     /// Sends a write built by `op` and waits for its committed result.
@@ -95,15 +110,26 @@ impl Writer {
     }
 }
 
-async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Op>) {
+async fn run(
+    mut conn: SqliteConnection,
+    mut rx: mpsc::Receiver<Op>,
+    side_finals: broadcast::Sender<JobId>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let publish = |released: Vec<JobId>| {
+        for id in released {
+            let _ = side_finals.send(id);
+        }
+    };
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let ops = std::mem::take(&mut batch);
         match transaction(&mut conn, &ops).await {
-            Ok(done) => ops
-                .into_iter()
-                .zip(done)
-                .for_each(|(op, d)| deliver(op, Ok(d))),
+            Ok((done, released)) => {
+                ops.into_iter()
+                    .zip(done)
+                    .for_each(|(op, d)| deliver(op, Ok(d)));
+                publish(released);
+            }
             // Not any one write's fault (the lock, the disk): every write gets the error.
             Err(Failure::Transaction(err)) => {
                 tracing::error!(error = ?err, writes = ops.len(), "a batch of writes failed");
@@ -120,7 +146,10 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Op>) {
                 tracing::warn!(error = ?err, writes = ops.len(), "a write failed; retrying the batch's writes one by one");
                 for op in ops {
                     let done = match transaction(&mut conn, std::slice::from_ref(&op)).await {
-                        Ok(mut done) => Ok(done.remove(0)),
+                        Ok((mut done, released)) => {
+                            publish(released);
+                            Ok(done.remove(0))
+                        }
                         Err(Failure::Write(err)) => Err(err),
                         Err(Failure::Transaction(err)) => Err(StoreError::Write(err)),
                     };
@@ -137,9 +166,12 @@ enum Failure {
     Transaction(Arc<sqlx::Error>),
 }
 
-/// Runs `ops` in one transaction: their results once committed, or the failure (after a
-/// rollback: nothing of `ops` is kept).
-async fn transaction(conn: &mut SqliteConnection, ops: &[Op]) -> Result<Vec<Done>, Failure> {
+/// Runs `ops` in one transaction: their results once committed, with the jobs they made final
+/// as a side effect, or the failure (after a rollback: nothing of `ops` is kept).
+async fn transaction(
+    conn: &mut SqliteConnection,
+    ops: &[Op],
+) -> Result<(Vec<Done>, Vec<JobId>), Failure> {
     if conn.execute("BEGIN IMMEDIATE").await.is_err() {
         // A transaction left open by a failed rollback would block every later write: close
         // it and try once more.
@@ -148,7 +180,8 @@ async fn transaction(conn: &mut SqliteConnection, ops: &[Op]) -> Result<Vec<Done
             .await
             .map_err(|e| Failure::Transaction(Arc::new(e)))?;
     }
-    let done = match execute(conn, ops).await {
+    let mut released = Vec::new();
+    let done = match execute(conn, ops, &mut released).await {
         Ok(done) => done,
         Err(err) => {
             // Harmless if SQLite already rolled back by itself (I/O errors, a full disk).
@@ -160,11 +193,15 @@ async fn transaction(conn: &mut SqliteConnection, ops: &[Op]) -> Result<Vec<Done
         let _ = conn.execute("ROLLBACK").await;
         return Err(Failure::Transaction(Arc::new(err)));
     }
-    Ok(done)
+    Ok((done, released))
 }
 
 /// Executes `ops` in order inside the open transaction, one result per op.
-async fn execute(conn: &mut SqliteConnection, ops: &[Op]) -> Result<Vec<Done>> {
+async fn execute(
+    conn: &mut SqliteConnection,
+    ops: &[Op],
+    released: &mut Vec<JobId>,
+) -> Result<Vec<Done>> {
     let mut done = Vec::with_capacity(ops.len());
     let mut i = 0;
     while i < ops.len() {
@@ -177,8 +214,7 @@ async fn execute(conn: &mut SqliteConnection, ops: &[Op]) -> Result<Vec<Done>> {
                         _ => None,
                     })
                     .collect();
-                queries::insert_many(conn, &jobs).await?;
-                done.extend(jobs.iter().map(|_| Done::Unit));
+                done.extend(insert(conn, &jobs).await?);
                 i += jobs.len();
                 continue;
             }
@@ -190,7 +226,7 @@ async fn execute(conn: &mut SqliteConnection, ops: &[Op]) -> Result<Vec<Done>> {
                         _ => None,
                     })
                     .collect();
-                let applied = queries::finish_many(conn, &ends).await?;
+                let applied = queries::finish_many(conn, &ends, released).await?;
                 done.extend(
                     ends.iter()
                         .map(|e| Done::Applied(applied.contains(&e.lease))),
@@ -211,11 +247,17 @@ async fn execute(conn: &mut SqliteConnection, ops: &[Op]) -> Result<Vec<Done>> {
                 lease_for,
                 ..
             } => Done::Lease(queries::heartbeat(conn, *lease, *progress, *lease_for, now()).await?),
-            Op::Cancel(id, _) => Done::Cancel(Box::new(queries::cancel(conn, *id, now()).await?)),
+            Op::Cancel(id, _) => {
+                Done::Cancel(Box::new(queries::cancel(conn, *id, now(), released).await?))
+            }
             Op::Delete(id, _) => Done::Delete(queries::delete(conn, *id).await?),
             Op::Recover(expired, _) => {
-                Done::Recovered(queries::recover(conn, now(), expired.as_ref()).await?)
+                Done::Recovered(queries::recover(conn, now(), expired.as_ref(), released).await?)
             }
+            Op::SaveFile { lease, file, .. } => {
+                Done::Applied(queries::files::save(conn, *lease, file).await?)
+            }
+            Op::ClearFiles(lease, _) => Done::Applied(queries::files::clear(conn, *lease).await?),
             Op::Ping(_) => {
                 conn.execute("SELECT 1").await?;
                 Done::Unit
@@ -227,13 +269,67 @@ async fn execute(conn: &mut SqliteConnection, ops: &[Op]) -> Result<Vec<Done>> {
     Ok(done)
 }
 
+/// Inserts consecutive new jobs: those without dependencies, or whose dependencies exist, in
+/// one statement; a job naming an unknown dependency is refused alone.
+async fn insert(conn: &mut SqliteConnection, jobs: &[&NewJob]) -> Result<Vec<Done>> {
+    let mut starts = Vec::with_capacity(jobs.len());
+    let mut waits = Vec::new();
+    for &job in jobs {
+        if job.depends_on.is_empty() {
+            starts.push(Ok((0, None)));
+            continue;
+        }
+        starts.push(match queries::check_deps(conn, &job.depends_on).await {
+            Ok(DepState::Waiting(deps)) => {
+                let n = deps.len();
+                if n > 0 {
+                    waits.push((job.id, deps));
+                }
+                Ok((n, None))
+            }
+            Ok(DepState::Failed(error)) => Ok((0, Some(error))),
+            Err(err @ StoreError::UnknownDependency(_)) => Err(err),
+            Err(err) => return Err(err),
+        });
+    }
+    let rows: Vec<Insert> = jobs
+        .iter()
+        .zip(&starts)
+        .filter_map(|(&job, start)| {
+            let (waiting, failed) = start.as_ref().ok()?;
+            Some(Insert {
+                job,
+                waiting: *waiting,
+                failed: failed.clone(),
+            })
+        })
+        .collect();
+    queries::insert_many(conn, &rows).await?;
+    for (job, deps) in waits {
+        queries::add_waits(conn, job, &deps).await?;
+    }
+    Ok(starts
+        .into_iter()
+        .map(|start| {
+            Done::Inserted(start.map(|(_, failed)| match failed {
+                Some(error) => Inserted::Failed(error),
+                None => Inserted::Queued,
+            }))
+        })
+        .collect())
+}
+
 /// Sends a write's result to its caller (who may have gone away: nothing to do then).
 fn deliver(op: Op, done: Result<Done>) {
     fn send<T>(reply: Reply<T>, result: Result<T>) {
         let _ = reply.send(result);
     }
     match (op, done) {
-        (Op::Insert(_, r) | Op::Ping(r), Ok(Done::Unit)) => send(r, Ok(())),
+        (Op::Ping(r), Ok(Done::Unit)) => send(r, Ok(())),
+        (Op::Insert(_, r), Ok(Done::Inserted(i))) => send(r, i),
+        (Op::SaveFile { reply, .. } | Op::ClearFiles(_, reply), Ok(Done::Applied(a))) => {
+            send(reply, Ok(a))
+        }
         (Op::Claim { reply, .. }, Ok(Done::Claimed(c))) => send(reply, Ok(c)),
         (Op::Heartbeat { reply, .. }, Ok(Done::Lease(l))) => send(reply, Ok(l)),
         (Op::Finish { reply, .. }, Ok(Done::Applied(a))) => send(reply, Ok(a)),
@@ -247,7 +343,9 @@ fn deliver(op: Op, done: Result<Done>) {
                 Ok(_) => StoreError::Corrupt("writer result does not match its write".into()),
             };
             match op {
-                Op::Insert(_, r) | Op::Ping(r) => send(r, Err(err)),
+                Op::Ping(r) => send(r, Err(err)),
+                Op::Insert(_, r) => send(r, Err(err)),
+                Op::SaveFile { reply, .. } | Op::ClearFiles(_, reply) => send(reply, Err(err)),
                 Op::Claim { reply, .. } => send(reply, Err(err)),
                 Op::Heartbeat { reply, .. } => send(reply, Err(err)),
                 Op::Finish { reply, .. } => send(reply, Err(err)),

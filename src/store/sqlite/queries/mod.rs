@@ -1,18 +1,23 @@
 //! The SQL of the SQLite store: one small function per statement (or per short sequence),
 //! taking the connection it runs on so that the caller owns the transaction.
 
+mod deps;
+pub(super) mod files;
+
 use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use crate::job::{Job, JobId, JobKind, JobProgress};
+use crate::job::{Job, JobError, JobId, JobKind, JobProgress, JobStatus};
 use crate::store::rows::{JOB_COLUMNS, JobRow, job_columns};
 use crate::store::{
     CancelResult, Claimed, DeleteResult, Lease, LeaseState, ListFilter, NewJob, Outcome, Recovered,
     Result,
 };
+
+pub(super) use deps::{DepState, add_waits, check as check_deps};
 
 pub(super) const SELECT_BY_ID: &str =
     concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = ?1");
@@ -45,7 +50,7 @@ pub(super) fn push_claim_candidates(
         }
         q.push(
             "SELECT * FROM (SELECT id, priority, created_at FROM jobs \
-             WHERE status = 'queued' AND kind = ",
+             WHERE status = 'queued' AND waiting_on = 0 AND kind = ",
         )
         .push_bind(kind.as_str())
         .push(" AND run_after <= ")
@@ -58,26 +63,49 @@ pub(super) fn push_claim_candidates(
         .push_bind(n as i64);
 }
 
+/// A job to insert and how it starts.
+pub(super) struct Insert<'a> {
+    pub job: &'a NewJob,
+    /// Dependencies not final yet.
+    pub waiting: usize,
+    /// Set when a dependency already failed: the job is inserted failed.
+    pub failed: Option<JobError>,
+}
+
 pub(super) async fn insert_many(
     conn: &mut SqliteConnection,
-    jobs: &[&NewJob],
+    jobs: &[Insert<'_>],
 ) -> Result<(), sqlx::Error> {
     for chunk in jobs.chunks(INSERT_CHUNK) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO jobs (id, kind, params, status, priority, timeout_ms, max_attempts, \
-             run_after, created_at) ",
+             run_after, created_at, depends_on, waiting_on, finished_at, error_code, \
+             error_message) ",
         );
-        q.push_values(chunk, |mut row, job| {
+        q.push_values(chunk, |mut row, insert| {
+            let job = insert.job;
             let created = ms(job.created_at);
+            let failed = insert.failed.as_ref();
+            let deps = (!job.depends_on.is_empty())
+                .then(|| serde_json::to_string(&job.depends_on).unwrap_or_default());
             row.push_bind(job.id.to_string())
                 .push_bind(job.spec.kind().as_str())
                 .push_bind(job.spec.params_json().to_string())
-                .push_bind("queued")
+                .push_bind(if failed.is_some() { "failed" } else { "queued" })
                 .push_bind(job.options.priority)
                 .push_bind(job.options.timeout_ms as i64)
                 .push_bind(i64::from(job.options.max_attempts))
                 .push_bind(created)
-                .push_bind(created);
+                .push_bind(created)
+                .push_bind(deps)
+                .push_bind(if failed.is_some() {
+                    0
+                } else {
+                    insert.waiting as i64
+                })
+                .push_bind(failed.map(|_| created))
+                .push_bind(failed.map(|e| e.code.as_str()))
+                .push_bind(failed.map(|e| e.message.clone()));
         });
         q.build().execute(&mut *conn).await?;
     }
@@ -167,21 +195,29 @@ pub(super) struct RunEnd {
     pub at: DateTime<Utc>,
 }
 
-/// Records the ends of runs, fenced by their leases; returns the leases actually applied.
+/// Records the ends of runs, fenced by their leases, and releases the dependents of the jobs
+/// that became final (adding to `released` those it made final). Returns the leases applied.
 pub(super) async fn finish_many(
     conn: &mut SqliteConnection,
     ends: &[&RunEnd],
+    released: &mut Vec<JobId>,
 ) -> Result<HashSet<Lease>, sqlx::Error> {
     let mut applied = HashSet::with_capacity(ends.len());
     let mut finals = Vec::with_capacity(ends.len());
+    let mut became_final = Vec::new();
     for &end in ends {
         match end.outcome.final_state() {
             Some(columns) => finals.push((end, columns)),
-            None => {
-                if requeue(conn, end.lease, end.at).await? {
+            None => match requeue(conn, end.lease, end.at).await? {
+                Requeued::No => {}
+                Requeued::Yes => {
                     applied.insert(end.lease);
                 }
-            }
+                Requeued::Cancelled => {
+                    applied.insert(end.lease);
+                    became_final.push((end.lease.id, JobStatus::Cancelled));
+                }
+            },
         }
     }
     for chunk in finals.chunks(INSERT_CHUNK) {
@@ -204,16 +240,19 @@ pub(super) async fn finish_many(
         });
         q.push(
             ") AS v WHERE jobs.id = v.column1 AND jobs.fence = v.column2 \
-             AND jobs.status = 'running' RETURNING jobs.id, jobs.fence",
+             AND jobs.status = 'running' RETURNING jobs.id, jobs.fence, jobs.status",
         );
-        let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *conn).await?;
-        applied.extend(rows.into_iter().filter_map(|(id, fence)| {
-            Some(Lease {
-                id: id.parse().ok()?,
-                fence,
-            })
-        }));
+        let rows: Vec<(String, i64, String)> = q.build_query_as().fetch_all(&mut *conn).await?;
+        for (id, fence, status) in rows {
+            let (Ok(id), Ok(status)) = (id.parse(), status.parse()) else {
+                continue;
+            };
+            applied.insert(Lease { id, fence });
+            became_final.push((id, status));
+        }
     }
+    let now = ends.iter().map(|e| ms(e.at)).max().unwrap_or_default();
+    released.extend(deps::release(conn, became_final, now).await?);
     Ok(applied)
 }
 
@@ -225,13 +264,22 @@ const CANCEL_PENDING: &str = "UPDATE jobs SET status = 'cancelled', finished_at 
      error_message = 'cancelled by request while running' \
      WHERE status = 'running' AND cancel_requested = 1";
 
+/// What a hand-back did.
+enum Requeued {
+    /// The lease was stale.
+    No,
+    Yes,
+    /// A cancel was pending: the job is cancelled.
+    Cancelled,
+}
+
 /// Hands a running job back to the queue without counting its attempt (or cancels it, when a
 /// cancel is pending).
 async fn requeue(
     conn: &mut SqliteConnection,
     lease: Lease,
     now: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Requeued, sqlx::Error> {
     let cancelled = sqlx::query(sqlx::AssertSqlSafe(format!(
         "{CANCEL_PENDING} AND id = ?2 AND fence = ?3"
     )))
@@ -241,6 +289,9 @@ async fn requeue(
     .execute(&mut *conn)
     .await?
     .rows_affected();
+    if cancelled > 0 {
+        return Ok(Requeued::Cancelled);
+    }
     let updated = sqlx::query(
         "UPDATE jobs SET status = 'queued', attempt = attempt - 1, owner = NULL, \
          lease_expires_at = NULL, started_at = NULL, progress_done = NULL, \
@@ -251,13 +302,20 @@ async fn requeue(
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    Ok(cancelled + updated > 0)
+    Ok(if updated > 0 {
+        Requeued::Yes
+    } else {
+        Requeued::No
+    })
 }
 
+/// Cancels a queued job (releasing its dependents, adding to `released` those it made final)
+/// or asks a running one to stop.
 pub(super) async fn cancel(
     conn: &mut SqliteConnection,
     id: JobId,
     now: DateTime<Utc>,
+    released: &mut Vec<JobId>,
 ) -> Result<CancelResult> {
     let cancelled = sqlx::query_as::<_, JobRow>(concat!(
         "UPDATE jobs SET status = 'cancelled', finished_at = ?1, error_code = 'cancelled', \
@@ -270,7 +328,10 @@ pub(super) async fn cancel(
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(row) = cancelled {
-        return Ok(CancelResult::Cancelled(to_job(row)?));
+        let job = to_job(row)?;
+        deps::forget_waits(conn, &[job.id]).await?;
+        released.extend(deps::release(conn, vec![(job.id, JobStatus::Cancelled)], ms(now)).await?);
+        return Ok(CancelResult::Cancelled(job));
     }
     let requested = sqlx::query_as::<_, JobRow>(concat!(
         "UPDATE jobs SET cancel_requested = 1 WHERE id = ?1 AND status = 'running' RETURNING ",
@@ -320,39 +381,45 @@ const REQUEUE_INTERRUPTED: &str = "UPDATE jobs SET status = 'queued', run_after 
 /// Settles interrupted runs: every `running` job, or with `expired` only those whose lease ran
 /// out before its time, except the listed jobs. A pending cancel wins; then the job fails with
 /// `interrupted` when its attempts are used up, else it is queued again. The order of the
-/// statements matters.
+/// statements matters. Dependents of the jobs it made final are released (those this made
+/// final are added to `released`).
 pub(super) async fn recover(
     conn: &mut SqliteConnection,
     now: DateTime<Utc>,
     expired: Option<&(DateTime<Utc>, Vec<JobId>)>,
+    released: &mut Vec<JobId>,
 ) -> Result<Recovered> {
     let expired_before = expired.map(|(before, _)| ms(*before));
     let keep: Vec<String> = expired
         .map(|(_, keep)| keep.iter().map(JobId::to_string).collect())
         .unwrap_or_default();
     let keep = serde_json::to_string(&keep).unwrap_or_else(|_| "[]".into());
-    let mut counts = [0; 3];
-    for (count, settle) in
-        counts
+    let mut settled: [Vec<String>; 3] = Default::default();
+    for (ids, settle) in
+        settled
             .iter_mut()
             .zip([CANCEL_PENDING, FAIL_INTERRUPTED, REQUEUE_INTERRUPTED])
     {
-        *count = sqlx::query(sqlx::AssertSqlSafe(format!(
+        *ids = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "{settle} AND (?2 IS NULL OR lease_expires_at < ?2) \
-             AND id NOT IN (SELECT value FROM json_each(?3))"
+             AND id NOT IN (SELECT value FROM json_each(?3)) RETURNING id"
         )))
         .bind(ms(now))
         .bind(expired_before)
         .bind(&keep)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
+        .fetch_all(&mut *conn)
+        .await?;
     }
-    let [cancelled, failed, requeued] = counts;
+    let [cancelled, failed, requeued] = settled;
+    let finals = (cancelled.iter().map(|id| (id, JobStatus::Cancelled)))
+        .chain(failed.iter().map(|id| (id, JobStatus::Failed)))
+        .filter_map(|(id, status)| Some((id.parse().ok()?, status)))
+        .collect();
+    released.extend(deps::release(conn, finals, ms(now)).await?);
     Ok(Recovered {
-        requeued,
-        failed,
-        cancelled,
+        requeued: requeued.len() as u64,
+        failed: failed.len() as u64,
+        cancelled: cancelled.len() as u64,
     })
 }
 

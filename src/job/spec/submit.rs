@@ -1,0 +1,110 @@
+//! The envelope of `POST /jobs`: kind, parameters and the options of the job's runs.
+
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::error::{check_range, from_value};
+use super::{JobKind, JobSpec, SpecError, SpecErrorCode};
+use crate::job::{JobId, Limits};
+
+/// The options of a job's runs, with defaults filled in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubmitOptions {
+    pub timeout_ms: u64,
+    pub priority: i32,
+    pub max_attempts: u32,
+}
+
+/// The body of `POST /jobs`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitRequest {
+    /// The kind of job.
+    #[schema(value_type = JobKind)]
+    pub kind: String,
+    /// The kind's parameters.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub params: Option<Value>,
+    /// Deadline of one run in ms, 1 ms to 24 h (default 60 s).
+    #[schema(minimum = 1, maximum = 86_400_000)]
+    pub timeout_ms: Option<u64>,
+    /// -100..=100, higher runs first (default 0).
+    #[schema(minimum = -100, maximum = 100)]
+    pub priority: Option<i32>,
+    /// Runs allowed when a run is interrupted by a crash, 1..=25 (default 3).
+    #[schema(minimum = 1, maximum = 25)]
+    pub max_attempts: Option<u32>,
+    /// Up to 100 existing jobs that must be final before this one runs; if one of them does
+    /// not succeed, this job fails with `dependency_failed` without running.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>, max_items = 100)]
+    pub depends_on: Option<Vec<JobId>>,
+}
+
+/// Most jobs one job may depend on.
+pub const MAX_DEPENDENCIES: usize = 100;
+
+/// A validated submission.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submission {
+    pub spec: JobSpec,
+    pub options: SubmitOptions,
+    /// Distinct, in the order given.
+    pub depends_on: Vec<JobId>,
+}
+
+impl SubmitRequest {
+    /// Parses a request body (already known to be JSON).
+    pub fn from_json(body: Value) -> Result<Self, SpecError> {
+        from_value(body, "")
+    }
+
+    /// Checks everything and fills in defaults.
+    pub fn validate(self, limits: &Limits) -> Result<Submission, SpecError> {
+        let kind = JobKind::parse(&self.kind).ok_or_else(|| SpecError {
+            code: SpecErrorCode::UnknownKind,
+            field: Some("kind".into()),
+            message: format!(
+                "unknown kind `{}`; known kinds: {}",
+                self.kind.chars().take(64).collect::<String>(),
+                JobKind::ALL.map(JobKind::as_str).join(", ")
+            ),
+        })?;
+        let timeout_ms = self.timeout_ms.unwrap_or(limits.default_timeout_ms);
+        check_range("timeout_ms", timeout_ms, 1, limits.max_timeout_ms)?;
+        let priority = self.priority.unwrap_or(limits.default_priority);
+        check_range("priority", priority, -100, 100)?;
+        let max_attempts = self.max_attempts.unwrap_or(limits.default_max_attempts);
+        check_range("max_attempts", max_attempts, 1, 25)?;
+        let params = self
+            .params
+            .unwrap_or_else(|| Value::Object(Default::default()));
+        let spec = JobSpec::parse(kind, params, limits)?;
+        let options = SubmitOptions {
+            timeout_ms,
+            priority,
+            max_attempts,
+        };
+        let mut depends_on = self.depends_on.unwrap_or_default();
+        if depends_on.len() > MAX_DEPENDENCIES {
+            return Err(SpecError {
+                code: SpecErrorCode::InvalidField,
+                field: Some("depends_on".into()),
+                message: format!(
+                    "a job may depend on at most {MAX_DEPENDENCIES} jobs, got {}",
+                    depends_on.len()
+                ),
+            });
+        }
+        let mut seen = std::collections::HashSet::new();
+        depends_on.retain(|id| seen.insert(*id));
+        Ok(Submission {
+            spec,
+            options,
+            depends_on,
+        })
+    }
+}
+

@@ -1,0 +1,161 @@
+//! The SQL of saved files: fenced writes by the run that saves them, reads by anyone.
+
+use sqlx::{Sqlite, SqliteConnection};
+
+use crate::job::JobId;
+use crate::store::{FileData, FileInfo, Lease, NewFile, Result, StoreError};
+
+/// Whether `lease` still holds its running job.
+async fn holds(conn: &mut SqliteConnection, lease: Lease) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM jobs WHERE id = ?1 AND fence = ?2 AND status = 'running')",
+    )
+    .bind(lease.id.to_string())
+    .bind(lease.fence)
+    .fetch_one(&mut *conn)
+    .await
+}
+
+pub(in crate::store::sqlite) async fn save(
+    conn: &mut SqliteConnection,
+    lease: Lease,
+    file: &NewFile,
+) -> Result<bool, sqlx::Error> {
+    if !holds(conn, lease).await? {
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT OR REPLACE INTO job_files (job_id, idx, name, content_type, size, content) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .bind(lease.id.to_string())
+    .bind(i64::from(file.index))
+    .bind(&file.name)
+    .bind(&file.content_type)
+    .bind(file.content.len() as i64)
+    .bind(file.content.as_ref())
+    .execute(&mut *conn)
+    .await?;
+    Ok(true)
+}
+
+pub(in crate::store::sqlite) async fn clear(
+    conn: &mut SqliteConnection,
+    lease: Lease,
+) -> Result<bool, sqlx::Error> {
+    if !holds(conn, lease).await? {
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM job_files WHERE job_id = ?1")
+        .bind(lease.id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(true)
+}
+
+type InfoRow = (i64, String, String, i64);
+
+fn info((index, name, content_type, size): InfoRow) -> Result<FileInfo> {
+    Ok(FileInfo {
+        index: u32::try_from(index).map_err(|_| StoreError::Corrupt(format!("file {name}")))?,
+        bytes: size.max(0) as u64,
+        name,
+        content_type,
+    })
+}
+
+pub(in crate::store::sqlite) async fn list<'c, E>(conn: E, id: JobId) -> Result<Vec<FileInfo>>
+where
+    E: sqlx::Executor<'c, Database = Sqlite>,
+{
+    sqlx::query_as::<_, InfoRow>(
+        "SELECT idx, name, content_type, size FROM job_files WHERE job_id = ?1 ORDER BY idx",
+    )
+    .bind(id.to_string())
+    .fetch_all(conn)
+    .await?
+    .into_iter()
+    .map(info)
+    .collect()
+}
+
+pub(in crate::store::sqlite) async fn one<'c, E>(
+    conn: E,
+    id: JobId,
+    name: &str,
+) -> Result<Option<FileInfo>>
+where
+    E: sqlx::Executor<'c, Database = Sqlite>,
+{
+    sqlx::query_as::<_, InfoRow>(
+        "SELECT idx, name, content_type, size FROM job_files WHERE job_id = ?1 AND name = ?2",
+    )
+    .bind(id.to_string())
+    .bind(name)
+    .fetch_optional(conn)
+    .await?
+    .map(info)
+    .transpose()
+}
+
+pub(in crate::store::sqlite) async fn read<'c, E>(
+    conn: E,
+    id: JobId,
+    name: &str,
+    offset: u64,
+    len: u32,
+) -> Result<Option<Vec<u8>>>
+where
+    E: sqlx::Executor<'c, Database = Sqlite>,
+{
+    // substr() of a blob counts bytes, from 1.
+    Ok(sqlx::query_scalar(
+        "SELECT substr(content, ?3, ?4) FROM job_files WHERE job_id = ?1 AND name = ?2",
+    )
+    .bind(id.to_string())
+    .bind(name)
+    .bind(offset as i64 + 1)
+    .bind(i64::from(len))
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Files from `from` on, by index, while the running total stays within `max_bytes` (the
+/// first always counts). Sizes are read first so that no content is read and then dropped.
+pub(in crate::store::sqlite) async fn read_many(
+    conn: &mut sqlx::pool::PoolConnection<Sqlite>,
+    id: JobId,
+    from: u32,
+    max_bytes: u64,
+) -> Result<Vec<FileData>> {
+    let last: Option<i64> = sqlx::query_scalar(
+        "SELECT max(idx) FROM (SELECT idx, sum(size) OVER (ORDER BY idx) AS total, size \
+         FROM job_files WHERE job_id = ?1 AND idx >= ?2) \
+         WHERE total - size < ?3 OR total = size",
+    )
+    .bind(id.to_string())
+    .bind(i64::from(from))
+    .bind(max_bytes.min(i64::MAX as u64) as i64)
+    .fetch_one(&mut **conn)
+    .await?;
+    let Some(last) = last else {
+        return Ok(Vec::new());
+    };
+    let rows: Vec<(i64, String, String, i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT idx, name, content_type, size, content FROM job_files \
+         WHERE job_id = ?1 AND idx BETWEEN ?2 AND ?3 ORDER BY idx",
+    )
+    .bind(id.to_string())
+    .bind(i64::from(from))
+    .bind(last)
+    .fetch_all(&mut **conn)
+    .await?;
+    rows.into_iter()
+        .map(|(index, name, content_type, size, content)| {
+            Ok(FileData {
+                info: info((index, name, content_type, size))?,
+                content,
+            })
+        })
+        .collect()
+}
