@@ -289,6 +289,40 @@ async fn sigterm_hands_running_jobs_back_without_counting_the_attempt() {
     }
 }
 
+/// A job waiting for another survives a crash: after the restart its dependency runs again
+/// (its interrupted attempt counts) and then releases it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_dependent_survives_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("faena.db");
+    let mut server = Server::start(&db);
+    faena::kinds::fetch_urls::client::install_crypto();
+    let client = reqwest::Client::new();
+    let root = submit(
+        &client,
+        &server,
+        json!({"kind": "sleep", "params": {"ms": 1_000}}),
+    )
+    .await
+    .unwrap();
+    let body = json!({"kind": "sleep", "params": {"ms": 1}, "depends_on": [root]});
+    let dependent = submit(&client, &server, body).await.unwrap();
+    until_running(&client, &server, std::slice::from_ref(&root)).await;
+    server.kill();
+
+    let server = Server::start(&db);
+    let dependent = final_state(&client, &server, &dependent, Duration::from_secs(30)).await;
+    let root = get(&client, &server, &root, 0).await;
+    assert_eq!(root["status"], "succeeded", "{root}");
+    assert_eq!(root["attempt"], 2, "{root}");
+    assert_eq!(dependent["status"], "succeeded", "{dependent}");
+    assert_eq!(dependent["attempt"], 1, "{dependent}");
+    assert!(
+        dependent["started_at"].as_str() >= root["finished_at"].as_str(),
+        "{dependent} started before {root} ended"
+    );
+}
+
 #[test]
 fn migrate_applies_the_migrations_and_exits() {
     let dir = tempfile::tempdir().unwrap();

@@ -104,7 +104,8 @@ pub async fn get_file(
 }
 
 fn header_value(text: &str) -> HeaderValue {
-    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"))
+    HeaderValue::from_str(text)
+        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"))
 }
 
 /// The file's bytes, read from the store a chunk at a time.
@@ -126,7 +127,9 @@ fn chunks(
                     let next = offset + chunk.len() as u64;
                     Ok(Some((bytes::Bytes::from(chunk), next)))
                 }
-                Ok(_) => Err(std::io::Error::other("the file was deleted while it was read")),
+                Ok(_) => Err(std::io::Error::other(
+                    "the file was deleted while it was read",
+                )),
                 Err(err) => Err(std::io::Error::other(err)),
             }
         }

@@ -12,8 +12,7 @@ mod status;
 pub use id::{InvalidJobId, JobId};
 pub use limits::Limits;
 pub use spec::{
-    JobClass, JobKind, JobSpec, SpecError, SpecErrorCode, Submission, SubmitOptions,
-    SubmitRequest,
+    JobClass, JobKind, JobSpec, SpecError, SpecErrorCode, Submission, SubmitOptions, SubmitRequest,
 };
 pub use status::JobStatus;
 

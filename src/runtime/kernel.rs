@@ -95,7 +95,9 @@ async fn count_source(rt: &Inner, source: JobId, top: usize, ctl: Ctl) -> Kernel
         let files = match batch {
             Ok(files) if files.is_empty() => break,
             Ok(files) => files,
-            Err(err) => return KernelEnd::Crashed(format!("reading the source's pages failed: {err}")),
+            Err(err) => {
+                return KernelEnd::Crashed(format!("reading the source's pages failed: {err}"));
+            }
         };
         let from = files.last().map_or(0, |f| f.info.index + 1);
         let job_ctl = ctl.clone();

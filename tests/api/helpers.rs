@@ -172,6 +172,17 @@ impl TestApp {
         self.call(Method::DELETE, &format!("/jobs/{id}")).await
     }
 
+    /// `GET /jobs/{id}/files`.
+    pub async fn files(&self, id: impl Display) -> Response {
+        self.call(Method::GET, &format!("/jobs/{id}/files")).await
+    }
+
+    /// `GET /jobs/{id}/files/{name}`, `name` as it goes in the path (percent-encoded).
+    pub async fn file(&self, id: impl Display, name: &str) -> Response {
+        self.call(Method::GET, &format!("/jobs/{id}/files/{name}"))
+            .await
+    }
+
     /// `GET /jobs?{query}`.
     pub async fn list(&self, query: &str) -> Response {
         self.call(Method::GET, &format!("/jobs?{query}")).await

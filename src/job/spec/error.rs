@@ -115,4 +115,3 @@ pub(super) fn from_value<T: DeserializeOwned>(value: Value, prefix: &str) -> Res
         }
     })
 }
-

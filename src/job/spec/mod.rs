@@ -19,8 +19,8 @@ use utoipa::ToSchema;
 use crate::kinds::{count_primes, factorial, fetch_urls, sleep, word_count};
 
 use super::Limits;
-pub use error::{SpecError, SpecErrorCode};
 use error::parse_params;
+pub use error::{SpecError, SpecErrorCode};
 pub use submit::{Submission, SubmitOptions, SubmitRequest};
 
 /// The kinds of job faena runs.
@@ -157,4 +157,3 @@ impl JobSpec {
         value.unwrap_or(Value::Null)
     }
 }
-

@@ -105,10 +105,16 @@ fn dependencies_are_distinct_and_bounded() {
     let a = JobId::new();
     let b = JobId::new();
     let body = json!({"kind": "sleep", "params": {"ms": 1}, "depends_on": [a, b, a]});
-    let s = SubmitRequest::from_json(body).unwrap().validate(&Limits::default()).unwrap();
+    let s = SubmitRequest::from_json(body)
+        .unwrap()
+        .validate(&Limits::default())
+        .unwrap();
     assert_eq!(s.depends_on, vec![a, b]);
     let many: Vec<JobId> = (0..101).map(|_| JobId::new()).collect();
     let body = json!({"kind": "sleep", "params": {"ms": 1}, "depends_on": many});
-    let err = SubmitRequest::from_json(body).unwrap().validate(&Limits::default()).unwrap_err();
+    let err = SubmitRequest::from_json(body)
+        .unwrap()
+        .validate(&Limits::default())
+        .unwrap_err();
     assert_eq!(err.field.as_deref(), Some("depends_on"));
 }

@@ -15,7 +15,7 @@
 //!   (or the start of the text): a shift, an and-not and a popcount per block.
 //! - **Tally.** Counting also the words themselves walks the word starts and ends of each block
 //!   and adds each word to a [`Tally`].
-//! - **Parallelism.** [`count_texts`] cuts large texts into pieces of about 1 MiB just after
+//! - **Parallelism.** [`count_texts`] cuts large texts into pieces of about 256 KiB just after
 //!   ASCII whitespace, so that no word or character straddles two pieces, and counts the pieces
 //!   on the current rayon pool, one tally per worker, merged at the end.
 
@@ -28,9 +28,9 @@ use rayon::prelude::*;
 
 use simd::BLOCK;
 
-/// Bytes per piece in [`count_texts`]: about a millisecond of counting, a few of tallying, so
-/// `stop` is polled often.
-const PIECE: usize = 1 << 20;
+/// Bytes per piece in [`count_texts`]: well under a millisecond of counting and a millisecond
+/// of tallying, or about 10 ms when nearly every word is new, so `stop` is polled often.
+const PIECE: usize = 256 << 10;
 
 /// Counts of one text.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -127,7 +127,7 @@ pub fn split_at_whitespace(text: &[u8], piece: usize) -> Vec<&[u8]> {
 /// Counts each of `texts` (and tallies their words together if `with_tally`) in parallel on
 /// the current rayon pool. Returns the counts in the order of `texts` and the tally (empty
 /// without `with_tally`), or `None` if `stop()` returned true; it is polled before every piece
-/// of about 1 MiB.
+/// of about 256 KiB.
 pub fn count_texts(
     texts: &[&[u8]],
     with_tally: bool,

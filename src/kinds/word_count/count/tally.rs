@@ -1,5 +1,5 @@
-//! Word frequencies: a hash map from case-folded word to occurrences, one per worker, merged at
-//! the end; and the top of it, most frequent first.
+//! Word frequencies: hash maps from case-folded word to occurrences (short words packed into 16
+//! bytes), one per worker, merged at the end; and the top of them, most frequent first.
 
 use std::cmp::Ordering;
 
@@ -78,11 +78,25 @@ impl Tally {
     /// Folds `word` into `self.folded`, then counts it.
     #[cold]
     fn add_folded_slowly(&mut self, word: &[u8]) {
+        self.folded.clear();
         if word.is_ascii() {
-            self.folded.clear();
             self.folded.extend(word.iter().map(u8::to_ascii_lowercase));
         } else {
-            self.folded = String::from_utf8_lossy(word).to_lowercase().into_bytes();
+            match std::str::from_utf8(word) {
+                // `str::to_lowercase` maps each character on its own but for a final sigma;
+                // this way saves allocating a `String` per word.
+                Ok(word) if !word.contains('\u{3a3}') => {
+                    for c in word.chars().flat_map(char::to_lowercase) {
+                        let mut utf8 = [0; 4];
+                        self.folded
+                            .extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+                    }
+                }
+                _ => {
+                    let folded = String::from_utf8_lossy(word).to_lowercase();
+                    self.folded.extend_from_slice(folded.as_bytes());
+                }
+            }
         }
         let folded = &self.folded[..];
         if folded.len() <= SHORT {

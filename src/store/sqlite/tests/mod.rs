@@ -285,3 +285,6 @@ async fn runs_whose_lease_expired_are_rescued_and_others_are_left_alone() {
             .unwrap()
     );
 }
+
+mod deps;
+mod files;

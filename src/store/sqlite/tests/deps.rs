@@ -1,0 +1,179 @@
+//! Dependencies in the store: waiting jobs are never claimed, finishing releases them in the
+//! same transaction, and an unsuccessful dependency fails its dependents transitively.
+
+use super::{LEASE, sleep_job, store};
+use crate::job::{JobErrorCode, JobKind, JobStatus};
+use crate::store::{JobStore, Outcome, StoreError, now};
+
+#[tokio::test]
+async fn a_job_waits_until_all_its_dependencies_are_final() {
+    let (_dir, store) = store().await;
+    let a = store.insert(sleep_job(0, 3)).await.unwrap();
+    let b = store.insert(sleep_job(0, 3)).await.unwrap();
+    let waiting = store
+        .insert(sleep_job(100, 3).depending_on(vec![a.id, b.id]))
+        .await
+        .unwrap();
+    assert_eq!(
+        (waiting.status, waiting.depends_on.clone()),
+        (JobStatus::Queued, vec![a.id, b.id])
+    );
+    // The waiting job has the highest priority, yet only its dependencies are claimed.
+    let claimed = store
+        .claim(&[JobKind::Sleep], 10, "me", LEASE)
+        .await
+        .unwrap();
+    assert_eq!(
+        claimed.iter().map(|c| c.job.id).collect::<Vec<_>>(),
+        [a.id, b.id]
+    );
+    let done = Outcome::Succeeded(serde_json::json!({}));
+    assert!(
+        store
+            .finish(claimed[0].lease, done.clone(), None, now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .claim(&[JobKind::Sleep], 10, "me", LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .finish(claimed[1].lease, done, None, now())
+            .await
+            .unwrap()
+    );
+    let released = store
+        .claim(&[JobKind::Sleep], 10, "me", LEASE)
+        .await
+        .unwrap();
+    assert_eq!(
+        released.iter().map(|c| c.job.id).collect::<Vec<_>>(),
+        [waiting.id]
+    );
+}
+
+#[tokio::test]
+async fn an_unsuccessful_dependency_fails_its_dependents_transitively() {
+    let (_dir, store) = store().await;
+    let mut side = store.side_finals();
+    let a = store.insert(sleep_job(0, 3)).await.unwrap();
+    let b = store
+        .insert(sleep_job(0, 3).depending_on(vec![a.id]))
+        .await
+        .unwrap();
+    let c = store
+        .insert(sleep_job(0, 3).depending_on(vec![b.id]))
+        .await
+        .unwrap();
+    let d = store
+        .insert(sleep_job(0, 3).depending_on(vec![c.id, a.id]))
+        .await
+        .unwrap();
+    let claimed = store
+        .claim(&[JobKind::Sleep], 10, "me", LEASE)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let error = crate::job::JobError::new(JobErrorCode::Internal, "boom");
+    assert!(
+        store
+            .finish(claimed[0].lease, Outcome::Failed(error), None, now())
+            .await
+            .unwrap()
+    );
+    let mut failed = Vec::new();
+    for _ in 0..3 {
+        failed.push(side.recv().await.unwrap());
+    }
+    failed.sort();
+    assert_eq!(failed, [b.id, c.id, d.id]);
+    for (job, culprit) in [(b.id, a.id), (c.id, b.id), (d.id, a.id)] {
+        let job = store.get(job).await.unwrap().unwrap();
+        assert_eq!((job.status, job.attempt), (JobStatus::Failed, 0));
+        let error = job.error.unwrap();
+        assert_eq!(error.code, JobErrorCode::DependencyFailed);
+        assert!(
+            error.message.contains(&culprit.to_string()),
+            "{}",
+            error.message
+        );
+    }
+    assert!(
+        store
+            .claim(&[JobKind::Sleep], 10, "me", LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn cancelling_a_waiting_job_releases_its_dependents_and_forgets_its_waits() {
+    let (_dir, store) = store().await;
+    let a = store.insert(sleep_job(0, 3)).await.unwrap();
+    let b = store
+        .insert(sleep_job(0, 3).depending_on(vec![a.id]))
+        .await
+        .unwrap();
+    let c = store
+        .insert(sleep_job(0, 3).depending_on(vec![b.id]))
+        .await
+        .unwrap();
+    store.cancel(b.id).await.unwrap();
+    let c = store.get(c.id).await.unwrap().unwrap();
+    assert_eq!(
+        c.error.map(|e| e.code),
+        Some(JobErrorCode::DependencyFailed)
+    );
+    let waits: i64 = sqlx::query_scalar("SELECT count(*) FROM job_waits")
+        .fetch_one(&store.reader)
+        .await
+        .unwrap();
+    assert_eq!(waits, 0, "no wait outlives its jobs");
+    // `a` runs normally; nothing is left to release.
+    let claimed = store
+        .claim(&[JobKind::Sleep], 10, "me", LEASE)
+        .await
+        .unwrap();
+    assert_eq!(claimed.iter().map(|c| c.job.id).collect::<Vec<_>>(), [a.id]);
+}
+
+#[tokio::test]
+async fn an_interrupted_dependency_out_of_attempts_fails_its_dependents() {
+    let (_dir, store) = store().await;
+    let a = store.insert(sleep_job(0, 1)).await.unwrap();
+    let b = store
+        .insert(sleep_job(0, 3).depending_on(vec![a.id]))
+        .await
+        .unwrap();
+    store
+        .claim(&[JobKind::Sleep], 1, "me", LEASE)
+        .await
+        .unwrap();
+    let recovered = store.recover_interrupted().await.unwrap();
+    assert_eq!(recovered.failed, 1);
+    let b = store.get(b.id).await.unwrap().unwrap();
+    assert_eq!(
+        b.error.map(|e| e.code),
+        Some(JobErrorCode::DependencyFailed)
+    );
+}
+
+#[tokio::test]
+async fn unknown_dependencies_are_refused_and_nothing_is_stored() {
+    let (_dir, store) = store().await;
+    let a = store.insert(sleep_job(0, 3)).await.unwrap();
+    let ghost = crate::job::JobId::new();
+    let job = sleep_job(0, 3).depending_on(vec![a.id, ghost]);
+    let id = job.id;
+    match store.insert(job).await {
+        Err(StoreError::UnknownDependency(missing)) => assert_eq!(missing, ghost),
+        other => panic!("expected UnknownDependency, got {other:?}"),
+    }
+    assert!(store.get(id).await.unwrap().is_none());
+}

@@ -1,0 +1,115 @@
+//! Saved files: written only under a live lease, read back whole, by range and in bounded
+//! batches, and deleted with their job.
+
+use bytes::Bytes;
+
+use super::{LEASE, sleep_job, store};
+use crate::job::{JobKind, JobStatus};
+use crate::store::{DeleteResult, JobStore, NewFile, Outcome, now};
+
+fn file(index: u32, content: &[u8]) -> NewFile {
+    NewFile {
+        index,
+        name: format!("{index:05}-page"),
+        content_type: "text/plain".into(),
+        content: Bytes::copy_from_slice(content),
+    }
+}
+
+#[tokio::test]
+async fn files_are_fenced_listed_read_and_deleted_with_their_job() {
+    let (_dir, store) = store().await;
+    let job = store.insert(sleep_job(0, 3)).await.unwrap();
+    let claimed = store
+        .claim(&[JobKind::Sleep], 1, "me", LEASE)
+        .await
+        .unwrap();
+    let lease = claimed[0].lease;
+    let contents: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 100 * (i as usize + 1)]).collect();
+    for (i, content) in contents.iter().enumerate().rev() {
+        assert!(
+            store
+                .save_file(lease, file(i as u32, content))
+                .await
+                .unwrap()
+        );
+    }
+    let list = store.list_files(job.id).await.unwrap();
+    assert_eq!(
+        list.iter().map(|f| f.index).collect::<Vec<_>>(),
+        [0, 1, 2, 3, 4]
+    );
+    assert_eq!(list[2].bytes, 300);
+    let info = store
+        .file_info(job.id, "00003-page")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((info.index, info.content_type.as_str()), (3, "text/plain"));
+    let part = store
+        .read_file(job.id, "00004-page", 490, 20)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(part, vec![4u8; 10], "a range clipped at the end");
+    assert_eq!(
+        store
+            .read_file(job.id, "00004-page", 500, 20)
+            .await
+            .unwrap(),
+        Some(vec![])
+    );
+    assert_eq!(store.read_file(job.id, "nope", 0, 20).await.unwrap(), None);
+    // Batches: files from an index while the total stays within the budget (at least one).
+    let batch = store.read_files(job.id, 1, 500).await.unwrap();
+    assert_eq!(
+        batch.iter().map(|f| f.info.index).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert_eq!(batch[1].content, contents[2]);
+    let batch = store.read_files(job.id, 4, 1).await.unwrap();
+    assert_eq!(batch.iter().map(|f| f.info.index).collect::<Vec<_>>(), [4]);
+    assert!(store.read_files(job.id, 5, 1000).await.unwrap().is_empty());
+
+    let done = Outcome::Succeeded(serde_json::json!({}));
+    assert!(store.finish(lease, done, None, now()).await.unwrap());
+    // The run is over: its lease writes nothing more.
+    assert!(!store.save_file(lease, file(9, b"late")).await.unwrap());
+    assert!(!store.clear_files(lease).await.unwrap());
+    assert_eq!(store.list_files(job.id).await.unwrap().len(), 5);
+    assert_eq!(
+        store.get(job.id).await.unwrap().unwrap().status,
+        JobStatus::Succeeded
+    );
+    assert_eq!(store.delete(job.id).await.unwrap(), DeleteResult::Deleted);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM job_files")
+        .fetch_one(&store.reader)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}
+
+#[tokio::test]
+async fn a_new_attempt_clears_the_files_of_the_last() {
+    let (_dir, store) = store().await;
+    let job = store.insert(sleep_job(0, 3)).await.unwrap();
+    let first = store
+        .claim(&[JobKind::Sleep], 1, "me", LEASE)
+        .await
+        .unwrap()[0]
+        .lease;
+    assert!(store.save_file(first, file(0, b"old")).await.unwrap());
+    store.recover_interrupted().await.unwrap();
+    let second = store
+        .claim(&[JobKind::Sleep], 1, "me", LEASE)
+        .await
+        .unwrap()[0]
+        .lease;
+    assert!(
+        !store.clear_files(first).await.unwrap(),
+        "the stale lease clears nothing"
+    );
+    assert_eq!(store.list_files(job.id).await.unwrap().len(), 1);
+    assert!(store.clear_files(second).await.unwrap());
+    assert!(store.list_files(job.id).await.unwrap().is_empty());
+}
