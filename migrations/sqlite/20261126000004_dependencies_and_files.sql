@@ -34,3 +34,6 @@ CREATE TABLE job_files (
     PRIMARY KEY (job_id, idx),
     UNIQUE (job_id, name)
 ) STRICT;
+-- Everything but the content, in order: listing a job's files and planning the batches of a
+-- word_count read this index only, never the pages (each page fills its own table pages).
+CREATE INDEX job_files_listing ON job_files (job_id, idx, name, content_type, size);

@@ -6,11 +6,13 @@
 
 mod id;
 mod limits;
+mod result;
 pub mod spec;
 mod status;
 
 pub use id::{InvalidJobId, JobId};
 pub use limits::Limits;
+pub use result::JobResult;
 pub use spec::{
     JobClass, JobKind, JobSpec, SpecError, SpecErrorCode, Submission, SubmitOptions, SubmitRequest,
 };
@@ -46,7 +48,7 @@ pub struct Job {
     pub finished_at: Option<DateTime<Utc>>,
     /// The kind's result once `succeeded`.
     #[schema(value_type = Option<Object>)]
-    pub result: Option<Value>,
+    pub result: Option<JobResult>,
     /// Why the job did not succeed (or why its last run stopped).
     pub error: Option<JobError>,
 }

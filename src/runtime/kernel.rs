@@ -6,25 +6,25 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::Serialize;
-use serde_json::Value;
 
 use super::{CpuPool, Inner, RunHandle, StopReason};
-use crate::job::{JobError, JobErrorCode, JobId, JobSpec};
+use crate::job::{JobError, JobErrorCode, JobId, JobResult, JobSpec};
 use crate::kinds::fetch_urls::{self, PageSink, SaveError};
 use crate::kinds::{Ctl, Stopped, count_primes, factorial, sleep, word_count};
 use crate::store::{JobStore, Lease, NewFile, Outcome};
 
 /// What the kernel of a run came back with.
 pub(super) enum KernelEnd {
-    Done(Value),
+    Done(JobResult),
     Stopped,
     /// The job cannot succeed (its input is gone): failed, not retried.
     Failed(JobError),
     Crashed(String),
 }
 
-/// Bytes of saved pages read per batch of a `word_count` over a source job.
-const WORD_COUNT_BATCH_BYTES: u64 = 32 << 20;
+/// Bytes of saved pages read per batch of a `word_count` over a source job (two batches are
+/// in memory at once: the one counted and the one read).
+const WORD_COUNT_BATCH_BYTES: u64 = 8 << 20;
 
 /// Runs the kernel of `spec` for the attempt holding `lease`.
 pub(super) async fn run(rt: Arc<Inner>, spec: JobSpec, ctl: Ctl, lease: Lease) -> KernelEnd {
@@ -130,7 +130,7 @@ where
 }
 
 fn to_end<T: Serialize>(result: Result<T, Stopped>) -> KernelEnd {
-    match result.map(|out| serde_json::to_value(out)) {
+    match result.map(|out| JobResult::of(&out)) {
         Ok(Ok(value)) => KernelEnd::Done(value),
         Ok(Err(err)) => KernelEnd::Crashed(format!("result does not serialise: {err}")),
         Err(Stopped) => KernelEnd::Stopped,

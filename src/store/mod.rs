@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
-use crate::job::{Job, JobError, JobId, JobKind, JobProgress, JobSpec, JobStatus, SubmitOptions};
+use crate::job::{
+    Job, JobError, JobId, JobKind, JobProgress, JobResult, JobSpec, JobStatus, SubmitOptions,
+};
 
 pub use files::{FileData, FileInfo, NewFile};
 pub use sqlite::SqliteStore;
@@ -100,7 +101,7 @@ pub struct Claimed {
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Succeeded(Value),
+    Succeeded(JobResult),
     Failed(JobError),
     TimedOut(JobError),
     Cancelled(JobError),
@@ -110,7 +111,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// The status, result and error a final outcome records; `None` for a hand-back.
-    pub fn final_state(&self) -> Option<(JobStatus, Option<&Value>, Option<&JobError>)> {
+    pub fn final_state(&self) -> Option<(JobStatus, Option<&JobResult>, Option<&JobError>)> {
         match self {
             Self::Succeeded(v) => Some((JobStatus::Succeeded, Some(v), None)),
             Self::Failed(e) => Some((JobStatus::Failed, None, Some(e))),

@@ -5,7 +5,7 @@ use serde_json::Value;
 use sqlx::FromRow;
 
 use super::{Result, StoreError};
-use crate::job::{Job, JobError, JobErrorCode, JobId, JobKind, JobProgress, JobStatus};
+use crate::job::{Job, JobError, JobErrorCode, JobId, JobKind, JobProgress, JobResult, JobStatus};
 
 /// The columns of a job, in the order every query selects them (a literal, so that queries
 /// can be built with `concat!` and stay static strings).
@@ -98,7 +98,10 @@ impl TryFrom<JobRow> for Job {
             created_at: time(r.created_at, id_text)?,
             started_at: r.started_at.map(|t| time(t, id_text)).transpose()?,
             finished_at: r.finished_at.map(|t| time(t, id_text)).transpose()?,
-            result: r.result.as_deref().map(|t| json(t, id_text)).transpose()?,
+            result: r
+                .result
+                .map(|t| JobResult::from_json(t).map_err(|_| corrupt("result", id_text)))
+                .transpose()?,
             error,
         })
     }

@@ -30,7 +30,7 @@ async fn two_hundred_jobs_from_sixteen_clients_all_succeed() {
                 for &id in &ids {
                     let done = app.wait_final(id).await;
                     assert_eq!(done.status, JobStatus::Succeeded, "{done:?}");
-                    assert_eq!(done.result, Some(json!({"slept_ms": 0})));
+                    assert_eq!(done.result.map(|r| r.value()), Some(json!({"slept_ms": 0})));
                     assert_eq!(done.attempt, 1);
                 }
                 ids

@@ -39,7 +39,11 @@ async fn small_cpu_job_succeeds(app: &TestApp) {
         StatusCode::OK,
     )
     .await;
-    assert_eq!(job.result, Some(json!({"count": 78_498})), "{job:?}");
+    assert_eq!(
+        job.result.as_ref().map(|r| r.value()),
+        Some(json!({"count": 78_498})),
+        "{job:?}"
+    );
     assert!(
         asked.elapsed() < Duration::from_secs(5),
         "{:?}",

@@ -1,6 +1,6 @@
 //! `fetch_urls` end to end against a local [`PageServer`]: what each URL becomes (its status,
 //! size, characters and saved file, or its error code), the page size cap, the per-URL
-//! timeout, and the parameters refused at submission.
+//! timeout, and servers that break off or do not speak HTTP.
 //!
 //! The helpers at the top (an application allowed to reach loopback, a job body, the checked
 //! result of a finished job) serve the other `fetch_*` modules too.
@@ -10,12 +10,12 @@ use std::time::Duration;
 use faena::config::Config;
 use faena::job::{Job, JobProgress, JobStatus};
 use faena::kinds::fetch_urls::{Output, Page, PageErrorCode};
-use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::helpers::{TestApp, problem_at};
-use crate::pages::{CHAIN_END, PageServer, SMALL, TEXT, page_body};
+use crate::helpers::TestApp;
+use crate::pages::{CHAIN_END, PageServer, SMALL, Seen, TEXT, page_body};
 
 /// The application, allowed to fetch from loopback (where the page servers live).
 pub async fn fetch_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
@@ -61,7 +61,7 @@ pub fn output_of(job: &Job, body: &Value) -> Output {
         .collect();
     let n = urls.len() as u64;
     assert_eq!(job.progress, Some(JobProgress { done: n, total: n }));
-    let raw = job.result.clone().expect("a result");
+    let raw = job.result.clone().expect("a result").value();
     for page in raw["pages"].as_array().expect("pages") {
         let mut keys: Vec<&str> = page
             .as_object()
@@ -144,7 +144,9 @@ async fn each_url_gets_its_page_or_its_error_in_request_order() {
         pages.url("/to-ftp"),
         pages.url("/page/9?bytes=0"),
     ];
-    let (_, out) = run_fetch(&app, &fetch_job(&urls, json!({}))).await;
+    let (job, out) = run_fetch(&app, &fetch_job(&urls, json!({}))).await;
+    let defaults = json!({"urls": urls, "concurrency": 16, "url_timeout_ms": 10_000, "save": true});
+    assert_eq!(job.params, defaults, "the params as accepted");
 
     let p = &out.pages;
     let first = page_body(0, 3000);
@@ -167,8 +169,14 @@ async fn each_url_gets_its_page_or_its_error_in_request_order() {
     assert_ok(&p[9], b"", Some("00009-127.0.0.1-page-9"));
     assert_eq!((out.succeeded, out.failed), (4, 6));
 
-    // Exactly the requests the redirects call for: five hops and the page for /redirect/5,
-    // six hops and not the seventh for /redirect/6, each side of the loop once.
+    let mut seen = pages.seen().paths;
+    seen.sort_unstable();
+    assert_eq!(seen, mixed_batch_requests());
+}
+
+/// Every request the mixed batch makes, sorted: five hops and the page for /redirect/5, six
+/// hops and not the seventh for /redirect/6, each side of the loop once.
+fn mixed_batch_requests() -> Vec<String> {
     let chain = |k: u32| (1..=k).rev().map(|i| format!("/redirect/{i}"));
     let mut want: Vec<String> = chain(5).chain(chain(6)).collect();
     want.extend(
@@ -186,9 +194,7 @@ async fn each_url_gets_its_page_or_its_error_in_request_order() {
         .map(String::from),
     );
     want.sort_unstable();
-    let mut seen = pages.seen().paths;
-    seen.sort_unstable();
-    assert_eq!(seen, want);
+    want
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -244,56 +250,51 @@ async fn a_url_that_never_answers_times_out_and_the_others_succeed() {
     assert_ok(&p[2], &page_body(2, 10), Some("00002-127.0.0.1-page-2"));
     assert_eq!((out.succeeded, out.failed), (2, 1));
     // The request given up on was dropped, not left hanging.
-    let gone = |s: &crate::pages::Seen| s.in_flight == 0;
+    let gone = |s: &Seen| s.in_flight == 0;
     let seen = pages
         .wait_for("no request in flight", Duration::from_secs(2), gone)
         .await;
     assert_eq!(seen.started(), 3);
 }
 
-/// A URL that is valid but never fetched (every body below is refused).
-const SOME_URL: &str = "http://127.0.0.1:1/never-fetched";
-
-/// `fetch_urls` params that are refused, with the field at fault.
-fn invalid_params() -> Vec<(Value, &'static str)> {
-    let urls = |bad: &str| json!({"urls": [SOME_URL, SOME_URL, bad]});
-    let too_many = vec![SOME_URL; 10_001];
-    let one = |key: &str, value: Value| json!({"urls": [SOME_URL], key: value});
-    vec![
-        (urls("ftp://127.0.0.1/file"), "params.urls[2]"),
-        (urls("file:///etc/passwd"), "params.urls[2]"),
-        (urls("/page/1"), "params.urls[2]"),
-        (urls("http://"), "params.urls[2]"),
-        (json!({"urls": [SOME_URL, 5]}), "params.urls[1]"),
-        (json!({"urls": []}), "params.urls"),
-        (json!({"urls": too_many}), "params.urls"),
-        (json!({"urls": SOME_URL}), "params.urls"),
-        (json!({}), "params.urls"),
-        (one("concurrency", json!(0)), "params.concurrency"),
-        (one("concurrency", json!(1001)), "params.concurrency"),
-        (one("url_timeout_ms", json!(0)), "params.url_timeout_ms"),
-        (
-            one("url_timeout_ms", json!(300_001)),
-            "params.url_timeout_ms",
-        ),
-        (one("save", json!("yes")), "params.save"),
-        (one("extra", json!(1)), "params.extra"),
-    ]
+/// A server on 127.0.0.1 that answers every request with bytes that are not HTTP; its URL.
+async fn garbage_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    let addr = listener.local_addr().expect("its address");
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let mut request = [0; 1024];
+            let _ = conn.read(&mut request).await;
+            let _ = conn.write_all(b"this is not HTTP\r\n\r\n").await;
+        }
+    });
+    format!("http://{addr}/")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn invalid_params_are_refused_with_the_field_at_fault() {
-    let app = TestApp::spawn().await;
-    for (params, field) in invalid_params() {
-        let body = json!({"kind": "fetch_urls", "params": params});
-        let resp = app.submit(&body).await;
-        let status = StatusCode::UNPROCESSABLE_ENTITY;
-        problem_at(resp, status, "invalid_params", field).await;
-    }
-    let page = app.list_ok("limit=1000").await;
-    assert!(
-        page.jobs.is_empty(),
-        "refused bodies made jobs: {:?}",
-        page.jobs
-    );
+async fn a_broken_body_and_an_answer_that_is_not_http_fail_with_their_codes() {
+    let pages = PageServer::start().await;
+    let app = fetch_app_with(|_| {}).await;
+    let urls = vec![
+        pages.url("/broken/0"),
+        garbage_server().await,
+        pages.url("/page/2?bytes=10"),
+    ];
+    let (_, out) = run_fetch(&app, &fetch_job(&urls, json!({}))).await;
+    let p = &out.pages;
+    assert_failed(&p[0], PageErrorCode::Body, None);
+    assert_failed(&p[1], PageErrorCode::Protocol, None);
+    assert_ok(&p[2], &page_body(2, 10), Some("00002-127.0.0.1-page-2"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "bug: a redirect without a usable location ends `http_status` 302, \
+            not `bad_redirect` as PageErrorCode::BadRedirect documents"]
+async fn a_redirect_without_a_usable_location_is_a_bad_redirect() {
+    let pages = PageServer::start().await;
+    let app = fetch_app_with(|_| {}).await;
+    let urls = vec![pages.url("/redirect-nowhere"), pages.url("/redirect-bad")];
+    let (_, out) = run_fetch(&app, &fetch_job(&urls, json!({}))).await;
+    assert_failed(&out.pages[0], PageErrorCode::BadRedirect, None);
+    assert_failed(&out.pages[1], PageErrorCode::BadRedirect, None);
 }

@@ -1,9 +1,10 @@
 //! The pages a `fetch_urls` job saved, through `GET /jobs/{id}/files` and
 //! `GET /jobs/{id}/files/{name}`: listed in order, downloaded back byte for byte with the
-//! content type they were served with, nothing for `save: false`, and 404 for any other name,
-//! including names that try to climb out of the job.
+//! content type they were served with, none for `save: false` or a kind that saves nothing,
+//! and 404 for any other name, including names that try to climb out of the job.
 
-use faena::job::JobId;
+use faena::job::{JobId, JobStatus};
+use faena::kinds::fetch_urls::PageErrorCode;
 use reqwest::StatusCode;
 use reqwest::header::{
     CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, X_CONTENT_TYPE_OPTIONS,
@@ -51,6 +52,7 @@ async fn saved_pages_come_back_byte_for_byte_with_their_content_type() {
         pages.url("/text"),
         pages.url("/bare"),
         pages.url("/stream/4?bytes=2500"),
+        pages.url("/page/5?bytes=0"),
     ];
     let (job, out) = run_fetch(&app, &fetch_job(&urls, json!({}))).await;
     let big = page_body(0, 600_000);
@@ -60,12 +62,9 @@ async fn saved_pages_come_back_byte_for_byte_with_their_content_type() {
         (2, "00002-127.0.0.1-text", TEXT_TYPE, TEXT.as_bytes()),
         (3, "00003-127.0.0.1-bare", "application/octet-stream", BARE),
         (4, "00004-127.0.0.1-stream-4", PAGE_TYPE, &stream[..]),
+        (5, "00005-127.0.0.1-page-5", PAGE_TYPE, &b""[..]),
     ];
-    assert_failed(
-        &out.pages[1],
-        faena::kinds::fetch_urls::PageErrorCode::HttpStatus,
-        Some(404),
-    );
+    assert_failed(&out.pages[1], PageErrorCode::HttpStatus, Some(404));
     for (index, name, _, body) in files {
         assert_ok(&out.pages[index], body, Some(name));
     }
@@ -115,10 +114,6 @@ async fn other_names_and_jobs_are_not_found() {
         "nope",
         "00000-127.0.0.1-page-00",
         "..%2F00000-127.0.0.1-page-0",
-    ] {
-        problem(app.file(id, other).await, not_found, "file_not_found").await;
-    }
-    for other in [
         "x%2F..%2F..%2F00000-127.0.0.1-page-0",
         "%2E%2E%2Ffiles%2F00000-127.0.0.1-page-0",
     ] {
@@ -141,7 +136,7 @@ async fn other_names_and_jobs_are_not_found() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_save_false_nothing_is_saved() {
+async fn with_save_false_nothing_is_saved_nor_by_other_kinds() {
     let pages = PageServer::start().await;
     let app = fetch_app_with(|_| {}).await;
     let urls = [pages.url("/page/0?bytes=10"), pages.url("/text")];
@@ -153,4 +148,12 @@ async fn with_save_false_nothing_is_saved() {
     let not_found = StatusCode::NOT_FOUND;
     let name = "00000-127.0.0.1-page-0";
     problem(app.file(job.id, name).await, not_found, "file_not_found").await;
+
+    // A kind that never saves: an empty list too.
+    let sleep = app
+        .submit_ok(&json!({"kind": "sleep", "params": {"ms": 0}}))
+        .await;
+    assert_eq!(app.wait_final(sleep.id).await.status, JobStatus::Succeeded);
+    let listed: Value = json_of(app.files(sleep.id).await, StatusCode::OK).await;
+    assert_eq!(listed, json!({"files": []}));
 }

@@ -14,6 +14,7 @@ mod fetch;
 mod fetch_files;
 mod fetch_guard;
 mod fetch_limits;
+mod fetch_params;
 mod helpers;
 mod list;
 mod long_poll;

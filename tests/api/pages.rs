@@ -1,7 +1,7 @@
 //! [`PageServer`]: a web server for the `fetch_urls` tests, on 127.0.0.1 and a free port. It
 //! serves pages of any size (random bytes, so not UTF-8), slow pages, error statuses,
-//! redirect chains, loops and redirects elsewhere, bodies with and without `Content-Length`,
-//! and requests held until the test releases them, or forever.
+//! redirect chains, loops and redirects elsewhere or nowhere, bodies with and without
+//! `Content-Length` or broken off, and requests held until the test releases them, or forever.
 //!
 //! It records every request it starts and counts those in flight: a guard dropped with the
 //! handler's future notices a client that went away (the server drops the future when the
@@ -19,6 +19,7 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use futures_util::StreamExt;
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
@@ -88,6 +89,9 @@ impl PageServer {
             .route("/loop/{side}", get(redirect_loop))
             .route("/to-ftp", get(to_ftp))
             .route("/to-127", get(to_127))
+            .route("/redirect-nowhere", get(|| async { StatusCode::FOUND }))
+            .route("/redirect-bad", get(redirect_bad))
+            .route("/broken/{n}", get(broken))
             .route("/hold/{n}", get(hold))
             .route("/never/{n}", get(never))
             .layer(middleware::from_fn_with_state(shared.clone(), count))
@@ -125,7 +129,7 @@ impl PageServer {
         match tokio::time::timeout(within, seen.wait_for(cond)).await {
             Ok(Ok(now)) => now.clone(),
             _ => panic!(
-                "the page server did not see {what} within {within:?}: {:?}",
+                "waited {within:?} for {what}; the page server saw {:?}",
                 *self.shared.seen.borrow()
             ),
         }
@@ -242,6 +246,23 @@ async fn to_ftp(State(shared): State<Arc<Shared>>) -> Response {
 /// A redirect to the IP literal 127.0.0.1 (for a client that came through `localhost`).
 async fn to_127(State(shared): State<Arc<Shared>>) -> Response {
     found(&format!("http://127.0.0.1:{}/page/127", shared.addr.port()))
+}
+
+/// A redirect whose location is no URL (the port is out of range).
+async fn redirect_bad() -> Response {
+    found("http://127.0.0.1:99999/")
+}
+
+/// `page_body(n, 500)`, then the body breaks off: the chunked encoding never ends.
+async fn broken(Path(n): Path<u64>) -> Response {
+    let first = futures_util::stream::iter([Ok(page_body(n, 500))]);
+    let then = futures_util::stream::once(async {
+        // Pending once: the server sends the head and the first chunk before the break.
+        tokio::task::yield_now().await;
+        Err(std::io::Error::other("broken off"))
+    });
+    let body = Body::from_stream(first.chain(then));
+    ([(header::CONTENT_TYPE, PAGE_TYPE)], body).into_response()
 }
 
 /// Waits for a permit from [`PageServer::release`], then answers a small page.

@@ -48,7 +48,7 @@ async fn succeeded(app: &TestApp, job: &Job) -> Value {
         progress.total > 0 && progress.done == progress.total,
         "{progress:?}"
     );
-    done.result.expect("a result")
+    done.result.expect("a result").value()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,7 +162,7 @@ async fn submit_with_wait_answers_200_with_the_final_job() {
     assert_eq!(job.status, JobStatus::Succeeded);
     assert_eq!(job.attempt, 1);
     assert_eq!(
-        job.result,
+        job.result.as_ref().map(|r| r.value()),
         Some(json!({"results": [
             {"n": 10, "digits": 7, "trailing_zeros": 2, "leading_digits": "3628800"}
         ]}))

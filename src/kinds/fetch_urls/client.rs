@@ -82,7 +82,7 @@ impl Fetcher {
             .redirect(redirect_policy)
             .connect_timeout(config.connect_timeout)
             .user_agent(concat!("faena/", env!("CARGO_PKG_VERSION")))
-            .pool_max_idle_per_host(1024)
+            .pool_max_idle_per_host(32)
             .build()?;
         Ok(Self {
             client,

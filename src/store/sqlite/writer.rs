@@ -254,8 +254,22 @@ async fn execute(
             Op::Recover(expired, _) => {
                 Done::Recovered(queries::recover(conn, now(), expired.as_ref(), released).await?)
             }
-            Op::SaveFile { lease, file, .. } => {
-                Done::Applied(queries::files::save(conn, *lease, file).await?)
+            Op::SaveFile { .. } => {
+                let files: Vec<(Lease, &NewFile)> = ops[i..]
+                    .iter()
+                    .map_while(|op| match op {
+                        Op::SaveFile { lease, file, .. } => Some((*lease, file)),
+                        _ => None,
+                    })
+                    .collect();
+                let saved = queries::files::save_many(conn, &files).await?;
+                done.extend(
+                    files.iter().map(|(lease, file)| {
+                        Done::Applied(saved.contains(&(lease.id, file.index)))
+                    }),
+                );
+                i += files.len();
+                continue;
             }
             Op::ClearFiles(lease, _) => Done::Applied(queries::files::clear(conn, *lease).await?),
             Op::Ping(_) => {

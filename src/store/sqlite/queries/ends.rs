@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::{INSERT_CHUNK, deps, ms};
+use crate::job::JobResult;
 use crate::job::{JobId, JobProgress, JobStatus};
 use crate::store::{Lease, Outcome, Recovered, Result};
 
@@ -55,7 +56,7 @@ pub(in crate::store::sqlite) async fn finish_many(
             row.push_bind(end.lease.id.to_string())
                 .push_bind(end.lease.fence)
                 .push_bind(status.as_str())
-                .push_bind(result.map(|v| v.to_string()))
+                .push_bind(result.map(JobResult::as_str))
                 .push_bind(error.map(|e| e.code.as_str()))
                 .push_bind(error.map(|e| e.message.clone()))
                 .push_bind(end.progress.map(|p| p.done as i64))

@@ -1,6 +1,8 @@
 //! The SQL of saved files: fenced writes by the run that saves them, reads by anyone.
 
-use sqlx::{Sqlite, SqliteConnection};
+use std::collections::HashSet;
+
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use crate::job::JobId;
 use crate::store::{FileData, FileInfo, Lease, NewFile, Result, StoreError};
@@ -16,27 +18,41 @@ async fn holds(conn: &mut SqliteConnection, lease: Lease) -> Result<bool, sqlx::
     .await
 }
 
-pub(in crate::store::sqlite) async fn save(
+/// Most files in one `INSERT` (6 bound values each; SQLite allows 32766).
+const SAVE_CHUNK: usize = 1000;
+
+/// Saves files of running attempts, each only if its lease still holds, in one statement per
+/// chunk; returns the (job, index) pairs written.
+pub(in crate::store::sqlite) async fn save_many(
     conn: &mut SqliteConnection,
-    lease: Lease,
-    file: &NewFile,
-) -> Result<bool, sqlx::Error> {
-    if !holds(conn, lease).await? {
-        return Ok(false);
+    files: &[(Lease, &NewFile)],
+) -> Result<HashSet<(JobId, u32)>, sqlx::Error> {
+    let mut saved = HashSet::with_capacity(files.len());
+    for chunk in files.chunks(SAVE_CHUNK) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT OR REPLACE INTO job_files (job_id, idx, name, content_type, size, content) \
+             SELECT v.column1, v.column3, v.column4, v.column5, length(v.column6), v.column6 \
+             FROM (",
+        );
+        q.push_values(chunk, |mut row, (lease, file)| {
+            row.push_bind(lease.id.to_string())
+                .push_bind(lease.fence)
+                .push_bind(i64::from(file.index))
+                .push_bind(&file.name)
+                .push_bind(&file.content_type)
+                .push_bind(file.content.as_ref());
+        });
+        q.push(
+            ") AS v JOIN jobs ON jobs.id = v.column1 AND jobs.fence = v.column2 \
+             AND jobs.status = 'running' WHERE true RETURNING job_id, idx",
+        );
+        let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *conn).await?;
+        saved.extend(
+            rows.into_iter()
+                .filter_map(|(id, idx)| Some((id.parse().ok()?, u32::try_from(idx).ok()?))),
+        );
     }
-    sqlx::query(
-        "INSERT OR REPLACE INTO job_files (job_id, idx, name, content_type, size, content) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )
-    .bind(lease.id.to_string())
-    .bind(i64::from(file.index))
-    .bind(&file.name)
-    .bind(&file.content_type)
-    .bind(file.content.len() as i64)
-    .bind(file.content.as_ref())
-    .execute(&mut *conn)
-    .await?;
-    Ok(true)
+    Ok(saved)
 }
 
 pub(in crate::store::sqlite) async fn clear(

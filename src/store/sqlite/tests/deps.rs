@@ -27,7 +27,7 @@ async fn a_job_waits_until_all_its_dependencies_are_final() {
         claimed.iter().map(|c| c.job.id).collect::<Vec<_>>(),
         [a.id, b.id]
     );
-    let done = Outcome::Succeeded(serde_json::json!({}));
+    let done = Outcome::Succeeded(serde_json::json!({}).into());
     assert!(
         store
             .finish(claimed[0].lease, done.clone(), None, now())

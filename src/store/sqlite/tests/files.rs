@@ -71,7 +71,7 @@ async fn files_are_fenced_listed_read_and_deleted_with_their_job() {
     assert_eq!(batch.iter().map(|f| f.info.index).collect::<Vec<_>>(), [4]);
     assert!(store.read_files(job.id, 5, 1000).await.unwrap().is_empty());
 
-    let done = Outcome::Succeeded(serde_json::json!({}));
+    let done = Outcome::Succeeded(serde_json::json!({}).into());
     assert!(store.finish(lease, done, None, now()).await.unwrap());
     // The run is over: its lease writes nothing more.
     assert!(!store.save_file(lease, file(9, b"late")).await.unwrap());

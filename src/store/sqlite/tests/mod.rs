@@ -100,9 +100,9 @@ async fn a_stale_attempt_can_neither_finish_nor_overwrite() {
         "a hand-back does not count the attempt"
     );
     assert_ne!(first.lease.fence, second.lease.fence);
-    let stale = Outcome::Succeeded(json!({"slept_ms": 999}));
+    let stale = Outcome::Succeeded(json!({"slept_ms": 999}).into());
     assert!(!store.finish(first.lease, stale, None, now()).await.unwrap());
-    let ok = Outcome::Succeeded(json!({"slept_ms": 1}));
+    let ok = Outcome::Succeeded(json!({"slept_ms": 1}).into());
     assert!(
         store
             .finish(second.lease, ok.clone(), None, now())
@@ -115,7 +115,7 @@ async fn a_stale_attempt_can_neither_finish_nor_overwrite() {
     );
     let job = store.get(id).await.unwrap().unwrap();
     assert_eq!(job.status, JobStatus::Succeeded);
-    assert_eq!(job.result, Some(json!({"slept_ms": 1})));
+    assert_eq!(job.result.map(|r| r.value()), Some(json!({"slept_ms": 1})));
 }
 
 #[tokio::test]
@@ -277,7 +277,7 @@ async fn runs_whose_lease_expired_are_rescued_and_others_are_left_alone() {
         JobStatus::Failed
     );
     // The rescued attempt's runner can no longer write.
-    let stale = Outcome::Succeeded(json!({"slept_ms": 1}));
+    let stale = Outcome::Succeeded(json!({"slept_ms": 1}).into());
     assert!(
         !store
             .finish(claimed[0].lease, stale, None, now())
