@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use faena::job::{Job, JobErrorCode, JobId, JobStatus};
+use faena::job::{Job, JobErrorCode, JobId, JobProgress, JobStatus};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -162,6 +162,7 @@ async fn cancel_drops_the_requests_in_flight_and_starts_no_more() {
     assert_eq!(done.status, JobStatus::Cancelled, "{done:?}");
     assert_eq!(done.error.map(|e| e.code), Some(JobErrorCode::Cancelled));
     assert_eq!(done.result, None);
+    assert_eq!(done.progress, Some(JobProgress { done: 0, total: 20 }));
     assert_stopped_fetching(&app, &pages).await;
 }
 
@@ -178,6 +179,7 @@ async fn a_job_past_its_deadline_drops_its_requests_and_starts_no_more() {
         Some(JobErrorCode::TimedOut)
     );
     assert_eq!((done.attempt, done.result.as_ref()), (1, None));
+    assert_eq!(done.progress, Some(JobProgress { done: 0, total: 20 }));
     let ran = done.finished_at.expect("finished") - done.started_at.expect("started");
     let ran = ran.to_std().expect("finished after it started");
     assert!(

@@ -221,7 +221,7 @@ fn found(location: &str) -> Response {
     (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
 }
 
-/// `/redirect/k` → `/redirect/{k-1}` → … → `/redirect/1` → [`CHAIN_END`]: k redirects.
+/// `/redirect/k` → `/redirect/{k-1}` → … → `/redirect/1` → [`CHAIN_END`]: k redirects (k ≥ 1).
 async fn redirect(Path(k): Path<u32>) -> Response {
     match k {
         0 | 1 => found(CHAIN_END),
