@@ -288,13 +288,11 @@ async fn a_broken_body_and_an_answer_that_is_not_http_fail_with_their_codes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: a redirect without a usable location ends `http_status` 302, \
-            not `bad_redirect` as PageErrorCode::BadRedirect documents"]
 async fn a_redirect_without_a_usable_location_is_a_bad_redirect() {
     let pages = PageServer::start().await;
     let app = fetch_app_with(|_| {}).await;
     let urls = vec![pages.url("/redirect-nowhere"), pages.url("/redirect-bad")];
     let (_, out) = run_fetch(&app, &fetch_job(&urls, json!({}))).await;
-    assert_failed(&out.pages[0], PageErrorCode::BadRedirect, None);
-    assert_failed(&out.pages[1], PageErrorCode::BadRedirect, None);
+    assert_failed(&out.pages[0], PageErrorCode::BadRedirect, Some(302));
+    assert_failed(&out.pages[1], PageErrorCode::BadRedirect, Some(302));
 }

@@ -118,6 +118,15 @@ impl Fetcher {
             .await
             .map_err(classify)?;
         let status = response.status();
+        if status.is_redirection() && status != reqwest::StatusCode::NOT_MODIFIED {
+            // The policy follows every redirect it can: one that comes back had no usable
+            // `Location`.
+            return Err(PageError {
+                code: PageErrorCode::BadRedirect,
+                status: Some(status.as_u16()),
+                message: format!("the server answered {status} without a usable location"),
+            });
+        }
         if !status.is_success() {
             return Err(PageError::with_status(status.as_u16()));
         }

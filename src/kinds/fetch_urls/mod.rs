@@ -127,7 +127,8 @@ pub struct Output {
 pub struct Page {
     pub url: String,
     pub ok: bool,
-    /// HTTP status of the last response, when one came.
+    /// HTTP status of the final response: set when the page succeeded, or failed with
+    /// `http_status` or `bad_redirect`.
     pub status: Option<u16>,
     /// Size of the body in bytes.
     pub bytes: Option<u64>,
