@@ -6,6 +6,7 @@
 
 use axum::Json;
 use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -17,10 +18,7 @@ use super::AppState;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::JobIdPath;
 use crate::job::JobId;
-use crate::store::{FileInfo, JobStore};
-
-/// Bytes read from the store per chunk of a download.
-const CHUNK: u32 = 256 * 1024;
+use crate::store::FileInfo;
 
 pub fn router() -> axum::Router<AppState> {
     axum::Router::new()
@@ -57,7 +55,7 @@ pub async fn list_files(
     Ok(Json(FileList { files }))
 }
 
-/// Download one saved file, streamed, with the content type it was served with.
+/// Download one saved file, with the content type it was served with, as an attachment.
 #[utoipa::path(
     get, path = "/jobs/{id}/files/{name}", tag = "files",
     params(
@@ -65,19 +63,20 @@ pub async fn list_files(
         ("name" = String, Path, description = "File name, as listed"),
     ),
     responses(
-        (status = 200, description = "The file's bytes", content_type = "application/octet-stream"),
+        (status = 200, description = "The file's bytes, with the `Content-Type` the page was served with and `Content-Disposition: attachment`", content_type = "application/octet-stream"),
         (status = 400, description = "Id not a UUID", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such job or file", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_file(
     State(state): State<AppState>,
-    Path((id, name)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult<Response> {
+    let Path((id, name)) = path.map_err(|_| ApiError::NotFound)?;
     let id: JobId = id
         .parse()
         .map_err(|e: crate::job::InvalidJobId| ApiError::InvalidId(e.to_string()))?;
-    let store = state.runtime.store().clone();
+    let store = state.runtime.store();
     let Some(info) = store.file_info(id, &name).await? else {
         return Err(match store.get(id).await? {
             Some(_) => ApiError::FileNotFound(id, name.chars().take(128).collect()),
@@ -85,11 +84,17 @@ pub async fn get_file(
         });
     };
     let headers = [
-        (header::CONTENT_TYPE, header_value(&info.content_type)),
+        (
+            header::CONTENT_TYPE,
+            header_value(&info.content_type, "application/octet-stream"),
+        ),
         (header::CONTENT_LENGTH, HeaderValue::from(info.bytes)),
         (
             header::CONTENT_DISPOSITION,
-            header_value(&format!("attachment; filename=\"{}\"", info.name)),
+            header_value(
+                &format!("attachment; filename=\"{}\"", info.name),
+                "attachment",
+            ),
         ),
         (
             header::X_CONTENT_TYPE_OPTIONS,
@@ -100,38 +105,17 @@ pub async fn get_file(
             HeaderValue::from_static("sandbox; default-src 'none'"),
         ),
     ];
-    Ok((headers, Body::from_stream(chunks(store, id, info))).into_response())
+    // One read: SQLite loads a whole BLOB to take any part of it, so reading in chunks would
+    // read the page once per chunk. Pages are bounded by `--fetch-max-page-bytes`.
+    let len = u32::try_from(info.bytes).unwrap_or(u32::MAX);
+    let content = store
+        .read_file(id, &info.name, 0, len)
+        .await?
+        .ok_or_else(|| ApiError::FileNotFound(id, info.name.clone()))?;
+    Ok((headers, Body::from(content)).into_response())
 }
 
-fn header_value(text: &str) -> HeaderValue {
-    HeaderValue::from_str(text)
-        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"))
-}
-
-/// The file's bytes, read from the store a chunk at a time.
-fn chunks(
-    store: std::sync::Arc<dyn JobStore>,
-    id: JobId,
-    info: FileInfo,
-) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
-    futures_util::stream::try_unfold(0u64, move |offset| {
-        let store = store.clone();
-        let name = info.name.clone();
-        let size = info.bytes;
-        async move {
-            if offset >= size {
-                return Ok(None);
-            }
-            match store.read_file(id, &name, offset, CHUNK).await {
-                Ok(Some(chunk)) if !chunk.is_empty() => {
-                    let next = offset + chunk.len() as u64;
-                    Ok(Some((bytes::Bytes::from(chunk), next)))
-                }
-                Ok(_) => Err(std::io::Error::other(
-                    "the file was deleted while it was read",
-                )),
-                Err(err) => Err(std::io::Error::other(err)),
-            }
-        }
-    })
+/// `text` as a header value, or `fallback` when it cannot be one.
+fn header_value(text: &str, fallback: &'static str) -> HeaderValue {
+    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static(fallback))
 }

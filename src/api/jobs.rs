@@ -14,7 +14,7 @@ use super::AppState;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{ApiQuery, JobIdPath, JsonBody};
 use crate::job::{Job, JobId, JobKind, JobSpec, JobStatus, Submission, SubmitRequest};
-use crate::store::{CancelResult, DeleteResult, ListFilter, NewJob};
+use crate::store::{CancelResult, DeleteResult, ListFilter, NewJob, StoreError};
 
 /// Longest long-poll.
 pub const MAX_WAIT_MS: u64 = 60_000;
@@ -112,7 +112,17 @@ pub async fn submit(
     let wait = query.wait()?;
     let submission = SubmitRequest::from_json(body)?.validate(&state.limits)?;
     let new = prepare(&state, submission).await?;
-    let job = state.runtime.store().insert(new).await?;
+    let source = match &new.spec {
+        JobSpec::WordCount(p) => p.source_job,
+        _ => None,
+    };
+    let job = match state.runtime.store().insert(new).await {
+        // The source was deleted between its check and the insert.
+        Err(StoreError::UnknownDependency(id)) if Some(id) == source => {
+            return Err(ApiError::UnknownSource(id));
+        }
+        other => other?,
+    };
     state.runtime.submitted();
     let job = if wait.is_zero() {
         job
@@ -149,7 +159,11 @@ async fn prepare(state: &AppState, submission: Submission) -> ApiResult<NewJob> 
                 job.kind
             )));
         }
-        if job.params.get("save") == Some(&serde_json::Value::Bool(false)) {
+        let saves = matches!(
+            JobSpec::from_stored(job.kind, &job.params),
+            Ok(JobSpec::FetchUrls(ref p)) if p.save
+        );
+        if !saves {
             return Err(ApiError::InvalidSource(format!(
                 "source_job {source} does not save its pages (save: false)"
             )));

@@ -22,8 +22,8 @@ pub(super) enum KernelEnd {
     Crashed(String),
 }
 
-/// Bytes of saved pages read per batch of a `word_count` over a source job (two batches are
-/// in memory at once: the one counted and the one read).
+/// Bytes of saved pages read per batch of a `word_count` over a source job (plus at most one
+/// page; two batches are in memory at once: the one counted and the one read).
 const WORD_COUNT_BATCH_BYTES: u64 = 8 << 20;
 
 /// Runs the kernel of `spec` for the attempt holding `lease`.
@@ -75,21 +75,26 @@ async fn fetch_urls(rt: &Inner, p: fetch_urls::Params, ctl: Ctl, lease: Lease) -
 }
 
 /// Counts the pages `source` saved, batch by batch: the next batch is read from the store
-/// while the pool counts the current one.
+/// while the pool counts the current one. Fails with `input_gone` if the pages go (the source
+/// was deleted) before all of them were counted.
 async fn count_source(rt: &Inner, source: JobId, top: usize, ctl: Ctl) -> KernelEnd {
     let store = &rt.store;
-    let files = match store.list_files(source).await {
-        Ok(files) => files,
-        Err(err) => return KernelEnd::Crashed(format!("listing the source's pages failed: {err}")),
-    };
-    if files.is_empty() && matches!(store.get(source).await, Ok(None)) {
-        return KernelEnd::Failed(JobError::new(
+    let gone = || {
+        KernelEnd::Failed(JobError::new(
             JobErrorCode::InputGone,
             format!("the source job {source} was deleted with its pages"),
-        ));
+        ))
+    };
+    let listed = match store.list_files(source).await {
+        Ok(files) => files.len(),
+        Err(err) => return KernelEnd::Crashed(format!("listing the source's pages failed: {err}")),
+    };
+    if listed == 0 && matches!(store.get(source).await, Ok(None)) {
+        return gone();
     }
-    ctl.set_total(files.len() as u64);
+    ctl.set_total(listed as u64);
     let mut acc = word_count::Accumulator::new(top);
+    let mut counted = 0;
     let mut batch = store.read_files(source, 0, WORD_COUNT_BATCH_BYTES).await;
     loop {
         let files = match batch {
@@ -99,23 +104,34 @@ async fn count_source(rt: &Inner, source: JobId, top: usize, ctl: Ctl) -> Kernel
                 return KernelEnd::Crashed(format!("reading the source's pages failed: {err}"));
             }
         };
+        counted += files.len();
         let from = files.last().map_or(0, |f| f.info.index + 1);
         let job_ctl = ctl.clone();
-        let counted = rt.cpu.run(move || {
+        let counting = rt.cpu.run(move || {
             let names = files.iter().map(|f| f.info.name.clone()).collect();
             let texts: Vec<&[u8]> = files.iter().map(|f| f.content.as_slice()).collect();
             acc.add(names, &texts, &job_ctl).map(|()| acc)
         });
-        let next = store.read_files(source, from, WORD_COUNT_BATCH_BYTES);
-        let (counted, next) = tokio::join!(counted, next);
-        acc = match counted {
+        let next = async {
+            if counted >= listed {
+                Ok(Vec::new())
+            } else {
+                store.read_files(source, from, WORD_COUNT_BATCH_BYTES).await
+            }
+        };
+        let (done, next) = tokio::join!(counting, next);
+        acc = match done {
             Ok(Ok(acc)) => acc,
             Ok(Err(Stopped)) => return KernelEnd::Stopped,
             Err(err) => return KernelEnd::Crashed(err.to_string()),
         };
         batch = next;
     }
-    to_end(Ok::<_, Stopped>(acc.finish()))
+    if counted != listed {
+        return gone();
+    }
+    // Ranking folds and sorts every distinct word: CPU work, on the pool too.
+    on_pool(&rt.cpu, move || Ok::<_, Stopped>(acc.finish())).await
 }
 
 async fn on_pool<T, F>(cpu: &CpuPool, f: F) -> KernelEnd

@@ -263,8 +263,9 @@ pub trait JobStore: Send + Sync + 'static {
         len: u32,
     ) -> Result<Option<Vec<u8>>>;
 
-    /// Files of a job with their content, by index from `from_index`, as many as fit in
-    /// `max_bytes` (at least one): for reading them all in bounded batches.
+    /// Files of a job with their content, by index from `from_index`, as long as the bytes
+    /// before each stay under `max_bytes` (at least one file): for reading them all in batches
+    /// of about `max_bytes` (plus at most one page).
     async fn read_files(&self, id: JobId, from_index: u32, max_bytes: u64)
     -> Result<Vec<FileData>>;
 }

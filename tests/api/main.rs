@@ -23,3 +23,4 @@ mod pages;
 mod priority;
 mod requests;
 mod submit;
+mod word_count;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use reqwest::{Url, redirect};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::guard::{self, GuardError, GuardedResolver, Policy};
 use super::{PageError, PageErrorCode};
@@ -22,7 +22,8 @@ pub struct FetchConfig {
     pub policy: Policy,
     /// Largest page body kept, in bytes; a larger page fails with `too_large`.
     pub max_page_bytes: u64,
-    /// Requests in flight across all jobs.
+    /// Requests in flight across all jobs, counting a fetched page until it is saved: with
+    /// `max_page_bytes`, it bounds the pages held in memory.
     pub max_in_flight: usize,
     /// Connect timeout of one connection.
     pub connect_timeout: Duration,
@@ -39,12 +40,15 @@ impl Default for FetchConfig {
     }
 }
 
-/// A page fetched: its final status, content type and body.
+/// A page fetched: its final status, content type and body, and its place among the
+/// requests in flight, held until the page is dropped (so saving it counts as in flight too,
+/// and the pages in memory stay within `max_in_flight`).
 #[derive(Debug)]
 pub struct Fetched {
     pub status: u16,
     pub content_type: Option<String>,
     pub body: Bytes,
+    pub slot: Option<OwnedSemaphorePermit>,
 }
 
 /// The shared client. Cheap to clone.
@@ -94,13 +98,15 @@ impl Fetcher {
 
     /// Fetches `url` within `timeout` (counted once a global slot is free).
     pub async fn fetch(&self, url: &Url, timeout: Duration) -> Result<Fetched, PageError> {
-        let _permit = self
-            .in_flight
-            .acquire()
+        let slot = Arc::clone(&self.in_flight)
+            .acquire_owned()
             .await
             .map_err(|_| PageError::new(PageErrorCode::Internal, "the fetcher is closed"))?;
         match tokio::time::timeout(timeout, self.get(url)).await {
-            Ok(result) => result,
+            Ok(result) => result.map(|page| Fetched {
+                slot: Some(slot),
+                ..page
+            }),
             Err(_) => Err(PageError::new(
                 PageErrorCode::Timeout,
                 format!("no complete answer within {} ms", timeout.as_millis()),
@@ -150,6 +156,7 @@ impl Fetcher {
             status: status.as_u16(),
             content_type,
             body: body.freeze(),
+            slot: None,
         })
     }
 }

@@ -207,7 +207,7 @@ impl PageError {
 /// Where saved pages go (the job store, under the run's lease).
 #[async_trait]
 pub trait PageSink: Send + Sync {
-    /// Saves one page; `Err(Stopped)` when the run lost its lease and must stop.
+    /// Saves one page; [`SaveError::LeaseLost`] when the run lost its lease and must stop.
     async fn save(&self, file: NewFile) -> Result<(), SaveError>;
 }
 

@@ -203,84 +203,101 @@ async fn execute(
     released: &mut Vec<JobId>,
 ) -> Result<Vec<Done>> {
     let mut done = Vec::with_capacity(ops.len());
-    let mut i = 0;
-    while i < ops.len() {
-        let one = match &ops[i] {
-            Op::Insert(..) => {
-                let jobs: Vec<&NewJob> = ops[i..]
-                    .iter()
-                    .map_while(|op| match op {
-                        Op::Insert(job, _) => Some(job),
-                        _ => None,
-                    })
-                    .collect();
-                done.extend(insert(conn, &jobs).await?);
-                i += jobs.len();
-                continue;
-            }
-            Op::Finish { .. } => {
-                let ends: Vec<&RunEnd> = ops[i..]
-                    .iter()
-                    .map_while(|op| match op {
-                        Op::Finish { end, .. } => Some(end),
-                        _ => None,
-                    })
-                    .collect();
-                let applied = queries::finish_many(conn, &ends, released).await?;
-                done.extend(
-                    ends.iter()
-                        .map(|e| Done::Applied(applied.contains(&e.lease))),
-                );
-                i += ends.len();
-                continue;
-            }
-            Op::Claim {
-                kinds,
-                n,
-                owner,
-                lease,
-                ..
-            } => Done::Claimed(queries::claim(conn, kinds, *n, owner, *lease, now()).await?),
-            Op::Heartbeat {
-                lease,
-                progress,
-                lease_for,
-                ..
-            } => Done::Lease(queries::heartbeat(conn, *lease, *progress, *lease_for, now()).await?),
-            Op::Cancel(id, _) => {
-                Done::Cancel(Box::new(queries::cancel(conn, *id, now(), released).await?))
-            }
-            Op::Delete(id, _) => Done::Delete(queries::delete(conn, *id).await?),
-            Op::Recover(expired, _) => {
-                Done::Recovered(queries::recover(conn, now(), expired.as_ref(), released).await?)
-            }
-            Op::SaveFile { .. } => {
-                let files: Vec<(Lease, &NewFile)> = ops[i..]
-                    .iter()
-                    .map_while(|op| match op {
-                        Op::SaveFile { lease, file, .. } => Some((*lease, file)),
-                        _ => None,
-                    })
-                    .collect();
-                let saved = queries::files::save_many(conn, &files).await?;
-                done.extend(
-                    files.iter().map(|(lease, file)| {
-                        Done::Applied(saved.contains(&(lease.id, file.index)))
-                    }),
-                );
-                i += files.len();
-                continue;
-            }
-            Op::ClearFiles(lease, _) => Done::Applied(queries::files::clear(conn, *lease).await?),
-            Op::Ping(_) => {
-                conn.execute("SELECT 1").await?;
-                Done::Unit
-            }
-        };
-        done.push(one);
-        i += 1;
+    while done.len() < ops.len() {
+        let results = execute_run(conn, &ops[done.len()..], released).await?;
+        done.extend(results);
     }
     Ok(done)
+}
+
+/// Executes the writes at the head of `ops`: a run of consecutive inserts, finishes or saved
+/// files as one multi-row statement, anything else alone. One result per write executed.
+async fn execute_run(
+    conn: &mut SqliteConnection,
+    ops: &[Op],
+    released: &mut Vec<JobId>,
+) -> Result<Vec<Done>> {
+    let head = std::mem::discriminant(&ops[0]);
+    let run = ops
+        .iter()
+        .take_while(|op| std::mem::discriminant(*op) == head);
+    Ok(match &ops[0] {
+        Op::Insert(..) => {
+            let jobs: Vec<&NewJob> = run
+                .filter_map(|op| match op {
+                    Op::Insert(job, _) => Some(job),
+                    _ => None,
+                })
+                .collect();
+            insert(conn, &jobs).await?
+        }
+        Op::Finish { .. } => {
+            let ends: Vec<&RunEnd> = run
+                .filter_map(|op| match op {
+                    Op::Finish { end, .. } => Some(end),
+                    _ => None,
+                })
+                .collect();
+            let applied = queries::finish_many(conn, &ends, released).await?;
+            let applied = |e: &&RunEnd| Done::Applied(applied.contains(&e.lease));
+            ends.iter().map(applied).collect()
+        }
+        Op::SaveFile { .. } => {
+            let files: Vec<(Lease, &NewFile)> = run
+                .filter_map(|op| match op {
+                    Op::SaveFile { lease, file, .. } => Some((*lease, file)),
+                    _ => None,
+                })
+                .collect();
+            let saved = queries::files::save_many(conn, &files).await?;
+            let saved = |(lease, file): &(Lease, &NewFile)| {
+                Done::Applied(saved.contains(&(lease.id, file.index)))
+            };
+            files.iter().map(saved).collect()
+        }
+        op => vec![execute_one(conn, op, released).await?],
+    })
+}
+
+/// Executes one write that is not batched with its neighbours.
+async fn execute_one(
+    conn: &mut SqliteConnection,
+    op: &Op,
+    released: &mut Vec<JobId>,
+) -> Result<Done> {
+    Ok(match op {
+        Op::Claim {
+            kinds,
+            n,
+            owner,
+            lease,
+            ..
+        } => Done::Claimed(queries::claim(conn, kinds, *n, owner, *lease, now()).await?),
+        Op::Heartbeat {
+            lease,
+            progress,
+            lease_for,
+            ..
+        } => Done::Lease(queries::heartbeat(conn, *lease, *progress, *lease_for, now()).await?),
+        Op::Cancel(id, _) => {
+            Done::Cancel(Box::new(queries::cancel(conn, *id, now(), released).await?))
+        }
+        Op::Delete(id, _) => Done::Delete(queries::delete(conn, *id).await?),
+        Op::Recover(expired, _) => {
+            Done::Recovered(queries::recover(conn, now(), expired.as_ref(), released).await?)
+        }
+        Op::ClearFiles(lease, _) => Done::Applied(queries::files::clear(conn, *lease).await?),
+        Op::Ping(_) => {
+            conn.execute("SELECT 1").await?;
+            Done::Unit
+        }
+        // `execute_run` takes these, in runs; never here.
+        Op::Insert(..) | Op::Finish { .. } | Op::SaveFile { .. } => {
+            return Err(StoreError::Corrupt(
+                "a batched write was executed alone".into(),
+            ));
+        }
+    })
 }
 
 /// Inserts consecutive new jobs: those without dependencies, or whose dependencies exist, in

@@ -136,8 +136,9 @@ where
     .await?)
 }
 
-/// Files from `from` on, by index, while the running total stays within `max_bytes` (the
-/// first always counts). Sizes are read first so that no content is read and then dropped.
+/// Files from `from` on, by index, as long as the bytes before each stay under `max_bytes` (so
+/// a batch ends with the file that crosses the budget, and holds at least one file). Sizes are
+/// read first, from the listing index, so that no content is read and then dropped.
 pub(in crate::store::sqlite) async fn read_many(
     conn: &mut sqlx::pool::PoolConnection<Sqlite>,
     id: JobId,
