@@ -78,32 +78,62 @@ pub fn find_in<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a Gua
     None
 }
 
+/// Lookups of the system resolver running at once. Each holds a blocking thread until
+/// `getaddrinfo` returns, even when the fetch that asked has given up, so a resolver that never
+/// answers can hold at most this many of tokio's blocking threads (which the CPU pool also
+/// enters through).
+pub const MAX_LOOKUPS: usize = 64;
+
 /// A reqwest DNS resolver that resolves with the system resolver and returns only the addresses
 /// its [`Policy`] allows. Install it with `ClientBuilder::dns_resolver`.
 #[derive(Debug, Clone)]
 pub struct GuardedResolver {
     policy: Arc<Policy>,
+    lookups: Arc<tokio::sync::Semaphore>,
 }
 
 impl GuardedResolver {
     /// A resolver enforcing `policy`.
     pub fn new(policy: Arc<Policy>) -> Self {
-        Self { policy }
+        Self {
+            policy,
+            lookups: Arc::new(tokio::sync::Semaphore::new(MAX_LOOKUPS)),
+        }
     }
+}
+
+/// Resolves `host` with the system resolver on a blocking thread that keeps its lookup
+/// permit until `getaddrinfo` returns.
+async fn lookup(
+    lookups: Arc<tokio::sync::Semaphore>,
+    host: &str,
+) -> std::io::Result<Vec<SocketAddr>> {
+    use std::net::ToSocketAddrs;
+    let permit = lookups
+        .acquire_owned()
+        .await
+        .map_err(|_| std::io::Error::other("the resolver is closed"))?;
+    let owned = host.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        (owned.as_str(), 0).to_socket_addrs().map(Iterator::collect)
+    })
+    .await
+    .map_err(std::io::Error::other)?
 }
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let policy = Arc::clone(&self.policy);
+        let lookups = Arc::clone(&self.lookups);
         Box::pin(async move {
             let host = name.as_str();
-            let found =
-                tokio::net::lookup_host((host, 0))
-                    .await
-                    .map_err(|source| GuardError::Dns {
-                        host: host.to_owned(),
-                        source,
-                    })?;
+            let found = lookup(lookups, host)
+                .await
+                .map_err(|source| GuardError::Dns {
+                    host: host.to_owned(),
+                    source,
+                })?;
             let kept = keep_allowed(&policy, host, found)?;
             Ok(Box::new(kept.into_iter()) as Addrs)
         })

@@ -281,3 +281,21 @@ async fn find_in_sees_through_reqwest_errors() {
     assert_eq!(found.reason(), Some(Loopback));
     assert!(find_in(&io::Error::other("unrelated")).is_none());
 }
+
+#[tokio::test]
+async fn a_lookup_holds_its_permit_until_the_system_resolver_returns() {
+    let lookups = Arc::new(tokio::sync::Semaphore::new(1));
+    let found = super::super::lookup(Arc::clone(&lookups), "localhost")
+        .await
+        .expect("localhost resolves from /etc/hosts");
+    assert!(!found.is_empty());
+    assert!(found.iter().all(|a| a.ip().is_loopback()), "{found:?}");
+    assert_eq!(lookups.available_permits(), 1, "the permit is back");
+    // With no permit free, a lookup waits instead of taking another blocking thread.
+    let held = Arc::clone(&lookups).acquire_owned().await.unwrap();
+    let waiting = super::super::lookup(Arc::clone(&lookups), "localhost");
+    tokio::pin!(waiting);
+    assert!(futures_util::poll!(waiting.as_mut()).is_pending());
+    drop(held);
+    assert!(waiting.await.is_ok());
+}
