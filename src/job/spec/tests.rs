@@ -26,7 +26,19 @@ fn defaults_are_filled_in() {
 
 #[test]
 fn errors_name_the_field_at_fault() {
-    let cases = [
+    for (body, code, field) in bad_submissions() {
+        let err = submit(body.clone()).expect_err(&body.to_string());
+        assert_eq!(
+            (err.code, err.field.as_deref()),
+            (code, Some(field)),
+            "{body}: {err}"
+        );
+    }
+}
+
+/// Bad submissions, with the code and the field their error must name.
+fn bad_submissions() -> Vec<(Value, SpecErrorCode, &'static str)> {
+    vec![
         (json!({"params": {}}), SpecErrorCode::InvalidField, "kind"),
         (json!({"kind": "nope"}), SpecErrorCode::UnknownKind, "kind"),
         (
@@ -89,15 +101,7 @@ fn errors_name_the_field_at_fault() {
             SpecErrorCode::InvalidParams,
             "params.urls[1]",
         ),
-    ];
-    for (body, code, field) in cases {
-        let err = submit(body.clone()).expect_err(&body.to_string());
-        assert_eq!(
-            (err.code, err.field.as_deref()),
-            (code, Some(field)),
-            "{body}: {err}"
-        );
-    }
+    ]
 }
 
 #[test]

@@ -140,7 +140,7 @@ where
 /// a batch ends with the file that crosses the budget, and holds at least one file). Sizes are
 /// read first, from the listing index, so that no content is read and then dropped.
 pub(in crate::store::sqlite) async fn read_many(
-    conn: &mut sqlx::pool::PoolConnection<Sqlite>,
+    conn: &mut SqliteConnection,
     id: JobId,
     from: u32,
     max_bytes: u64,
@@ -153,7 +153,7 @@ pub(in crate::store::sqlite) async fn read_many(
     .bind(id.to_string())
     .bind(i64::from(from))
     .bind(max_bytes.min(i64::MAX as u64) as i64)
-    .fetch_one(&mut **conn)
+    .fetch_one(&mut *conn)
     .await?;
     let Some(last) = last else {
         return Ok(Vec::new());
@@ -165,7 +165,7 @@ pub(in crate::store::sqlite) async fn read_many(
     .bind(id.to_string())
     .bind(i64::from(from))
     .bind(last)
-    .fetch_all(&mut **conn)
+    .fetch_all(&mut *conn)
     .await?;
     rows.into_iter()
         .map(|(index, name, content_type, size, content)| {

@@ -5,7 +5,7 @@ use bytes::Bytes;
 
 use super::{LEASE, sleep_job, store};
 use crate::job::{JobKind, JobStatus};
-use crate::store::{DeleteResult, JobStore, NewFile, Outcome, now};
+use crate::store::{DeleteResult, JobStore, Lease, NewFile, Outcome, now};
 
 fn file(index: u32, content: &[u8]) -> NewFile {
     NewFile {
@@ -16,9 +16,8 @@ fn file(index: u32, content: &[u8]) -> NewFile {
     }
 }
 
-#[tokio::test]
-async fn files_are_fenced_listed_read_and_deleted_with_their_job() {
-    let (_dir, store) = store().await;
+/// A claimed sleep job with five files of 100, 200, ... 500 bytes saved under its lease.
+async fn job_with_files(store: &super::SqliteStore) -> (crate::job::Job, Lease, Vec<Vec<u8>>) {
     let job = store.insert(sleep_job(0, 3)).await.unwrap();
     let claimed = store
         .claim(&[JobKind::Sleep], 1, "me", LEASE)
@@ -34,6 +33,13 @@ async fn files_are_fenced_listed_read_and_deleted_with_their_job() {
                 .unwrap()
         );
     }
+    (job, lease, contents)
+}
+
+#[tokio::test]
+async fn files_are_listed_and_read_whole_by_range_and_in_batches() {
+    let (_dir, store) = store().await;
+    let (job, _, contents) = job_with_files(&store).await;
     let list = store.list_files(job.id).await.unwrap();
     assert_eq!(
         list.iter().map(|f| f.index).collect::<Vec<_>>(),
@@ -60,7 +66,7 @@ async fn files_are_fenced_listed_read_and_deleted_with_their_job() {
         Some(vec![])
     );
     assert_eq!(store.read_file(job.id, "nope", 0, 20).await.unwrap(), None);
-    // Batches: files from an index while the total stays within the budget (at least one).
+    // Batches: files from an index while the bytes before each stay under the budget.
     let batch = store.read_files(job.id, 1, 500).await.unwrap();
     assert_eq!(
         batch.iter().map(|f| f.info.index).collect::<Vec<_>>(),
@@ -70,7 +76,12 @@ async fn files_are_fenced_listed_read_and_deleted_with_their_job() {
     let batch = store.read_files(job.id, 4, 1).await.unwrap();
     assert_eq!(batch.iter().map(|f| f.info.index).collect::<Vec<_>>(), [4]);
     assert!(store.read_files(job.id, 5, 1000).await.unwrap().is_empty());
+}
 
+#[tokio::test]
+async fn a_finished_run_saves_nothing_more_and_files_go_with_their_job() {
+    let (_dir, store) = store().await;
+    let (job, lease, _) = job_with_files(&store).await;
     let done = Outcome::Succeeded(serde_json::json!({}).into());
     assert!(store.finish(lease, done, None, now()).await.unwrap());
     // The run is over: its lease writes nothing more.
