@@ -15,15 +15,8 @@ RUNS=${1:-3}
 PEERS=${PEERS:-../shared/peers}
 VENV=${PEERS_VENV:-/opt/peers-venv}
 PORT=${FAENA_BENCH_PORT:-18090}
-WORK=$(mktemp -d)
 FAENA=target/release/faena
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-say() { printf '\n## %s\n' "$*"; }
-now() { date +%s.%N; }
-secs() { python3 -c "print(f'{$2 - $1:.3f}')"; }
+. bench/lib.sh
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 start_faena() { # $1: name, rest: extra flags; sets URL
@@ -48,7 +41,7 @@ job() {
 }
 
 say "machine"
-echo "$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}'), kernel $(uname -r)"
+machine
 echo "faena $(git rev-parse --short HEAD), $(rustc --version)"
 command -v primesieve > /dev/null && echo "primesieve $(primesieve --version | head -n1)"
 date -u +%Y-%m-%dT%H:%MZ

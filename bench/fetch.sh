@@ -17,17 +17,10 @@ VENV=${PEERS_VENV:-/opt/peers-venv}
 PORT=${FAENA_BENCH_PORT:-18090}
 PAGES_PORT=${PAGES_PORT:-18091}
 N=10000
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-say() { printf '\n## %s\n' "$*"; }
-now() { date +%s.%N; }
-secs() { python3 -c "print(f'{$2 - $1:.3f}')"; }
+. bench/lib.sh
 
 say "machine"
-echo "$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}'), kernel $(uname -r)"
+machine
 echo "faena $(git rev-parse --short HEAD), $(rustc --version), $(wc --version | head -n1)"
 date -u +%Y-%m-%dT%H:%MZ
 

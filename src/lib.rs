@@ -9,12 +9,14 @@
 //! - [`store`]: the durable queue ([`store::JobStore`]) and its SQLite implementation.
 //! - [`runtime`]: the dispatcher, the runner of one attempt, the CPU pool, long-poll waiters.
 //! - [`kinds`]: the kernels (`count_primes`, `factorial`, `sleep`), pure and cancellable.
-//! - [`app`], [`config`], [`cli`], [`telemetry`]: building and running the server.
+//! - [`app`], [`config`], [`cli`], [`telemetry`]: building and running the server;
+//!   [`error_chain`]: an error's causes, as text or by type.
 
 pub mod api;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod error_chain;
 pub mod job;
 pub mod kinds;
 pub mod runtime;

@@ -82,13 +82,7 @@ async fn serve(config: Config) -> ExitCode {
 
 /// Logs an error with its causes and gives the failure exit code.
 fn fail(err: &dyn std::error::Error) -> ExitCode {
-    let mut msg = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        source = s.source();
-    }
+    let msg = crate::error_chain::text(err);
     tracing::error!("{msg}");
     eprintln!("faena: {msg}");
     ExitCode::FAILURE

@@ -53,7 +53,7 @@ impl PageSink for StoreSink {
         match self.store.save_file(self.lease, file).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(SaveError::LeaseLost),
-            Err(err) => Err(SaveError::Store(err.to_string())),
+            Err(err) => Err(SaveError::Store(crate::error_chain::text(&err))),
         }
     }
 }

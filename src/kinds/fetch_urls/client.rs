@@ -11,6 +11,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::guard::{self, GuardError, GuardedResolver, Policy};
 use super::{PageError, PageErrorCode};
+use crate::error_chain;
 
 /// Most redirects followed for one URL.
 pub const MAX_REDIRECTS: usize = 5;
@@ -212,17 +213,13 @@ fn classify(err: reqwest::Error) -> PageError {
     if let Some(found) = guard::find_in(&err) {
         return guard_error(found);
     }
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
-    while let Some(e) = source {
-        if let Some(redirect) = e.downcast_ref::<RedirectError>() {
-            let code = match redirect {
-                RedirectError::Scheme(_) => PageErrorCode::BadRedirect,
-                RedirectError::Loop => PageErrorCode::RedirectLoop,
-                RedirectError::TooMany => PageErrorCode::TooManyRedirects,
-            };
-            return PageError::new(code, redirect.to_string());
-        }
-        source = e.source();
+    if let Some(redirect) = error_chain::find::<RedirectError>(&err) {
+        let code = match redirect {
+            RedirectError::Scheme(_) => PageErrorCode::BadRedirect,
+            RedirectError::Loop => PageErrorCode::RedirectLoop,
+            RedirectError::TooMany => PageErrorCode::TooManyRedirects,
+        };
+        return PageError::new(code, redirect.to_string());
     }
     let code = if err.is_timeout() {
         PageErrorCode::Timeout
@@ -235,17 +232,6 @@ fn classify(err: reqwest::Error) -> PageError {
     } else {
         PageErrorCode::Protocol
     };
-    PageError::new(code, error_chain(&err))
-}
-
-/// The error and its causes on one line (reqwest's own message hides the cause).
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    text
+    // reqwest's own message hides the cause.
+    PageError::new(code, error_chain::text(&err))
 }

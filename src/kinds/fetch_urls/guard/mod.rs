@@ -68,14 +68,7 @@ impl GuardError {
 
 /// Finds a [`GuardError`] in the source chain of `err` (`err` included).
 pub fn find_in<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a GuardError> {
-    let mut cur = Some(err);
-    while let Some(e) = cur {
-        if let Some(found) = e.downcast_ref::<GuardError>() {
-            return Some(found);
-        }
-        cur = e.source();
-    }
-    None
+    crate::error_chain::find(err)
 }
 
 /// Lookups of the system resolver running at once. Each holds a blocking thread until

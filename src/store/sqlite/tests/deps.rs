@@ -1,8 +1,8 @@
 //! Dependencies in the store: waiting jobs are never claimed, finishing releases them in the
 //! same transaction, and an unsuccessful dependency fails its dependents transitively.
 
-use super::{LEASE, sleep_job, store};
-use crate::job::{JobErrorCode, JobKind, JobStatus};
+use super::{claim_sleeps, ids, sleep_job, store};
+use crate::job::{JobErrorCode, JobStatus};
 use crate::store::{JobStore, Outcome, StoreError, now};
 
 #[tokio::test]
@@ -19,14 +19,8 @@ async fn a_job_waits_until_all_its_dependencies_are_final() {
         (JobStatus::Queued, vec![a.id, b.id])
     );
     // The waiting job has the highest priority, yet only its dependencies are claimed.
-    let claimed = store
-        .claim(&[JobKind::Sleep], 10, "me", LEASE)
-        .await
-        .unwrap();
-    assert_eq!(
-        claimed.iter().map(|c| c.job.id).collect::<Vec<_>>(),
-        [a.id, b.id]
-    );
+    let claimed = claim_sleeps(&store, 10).await;
+    assert_eq!(ids(&claimed), [a.id, b.id]);
     let done = Outcome::Succeeded(serde_json::json!({}).into());
     assert!(
         store
@@ -34,27 +28,15 @@ async fn a_job_waits_until_all_its_dependencies_are_final() {
             .await
             .unwrap()
     );
-    assert!(
-        store
-            .claim(&[JobKind::Sleep], 10, "me", LEASE)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(claim_sleeps(&store, 10).await.is_empty());
     assert!(
         store
             .finish(claimed[1].lease, done, None, now())
             .await
             .unwrap()
     );
-    let released = store
-        .claim(&[JobKind::Sleep], 10, "me", LEASE)
-        .await
-        .unwrap();
-    assert_eq!(
-        released.iter().map(|c| c.job.id).collect::<Vec<_>>(),
-        [waiting.id]
-    );
+    let released = claim_sleeps(&store, 10).await;
+    assert_eq!(ids(&released), [waiting.id]);
 }
 
 #[tokio::test]
@@ -74,10 +56,7 @@ async fn an_unsuccessful_dependency_fails_its_dependents_transitively() {
         .insert(sleep_job(0, 3).depending_on(vec![c.id, a.id]))
         .await
         .unwrap();
-    let claimed = store
-        .claim(&[JobKind::Sleep], 10, "me", LEASE)
-        .await
-        .unwrap();
+    let claimed = claim_sleeps(&store, 10).await;
     assert_eq!(claimed.len(), 1);
     let error = crate::job::JobError::new(JobErrorCode::Internal, "boom");
     assert!(
@@ -103,13 +82,7 @@ async fn an_unsuccessful_dependency_fails_its_dependents_transitively() {
             error.message
         );
     }
-    assert!(
-        store
-            .claim(&[JobKind::Sleep], 10, "me", LEASE)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(claim_sleeps(&store, 10).await.is_empty());
 }
 
 #[tokio::test]
@@ -136,11 +109,8 @@ async fn cancelling_a_waiting_job_releases_its_dependents_and_forgets_its_waits(
         .unwrap();
     assert_eq!(waits, 0, "no wait outlives its jobs");
     // `a` runs normally; nothing is left to release.
-    let claimed = store
-        .claim(&[JobKind::Sleep], 10, "me", LEASE)
-        .await
-        .unwrap();
-    assert_eq!(claimed.iter().map(|c| c.job.id).collect::<Vec<_>>(), [a.id]);
+    let claimed = claim_sleeps(&store, 10).await;
+    assert_eq!(ids(&claimed), [a.id]);
 }
 
 #[tokio::test]
@@ -151,10 +121,7 @@ async fn an_interrupted_dependency_out_of_attempts_fails_its_dependents() {
         .insert(sleep_job(0, 3).depending_on(vec![a.id]))
         .await
         .unwrap();
-    store
-        .claim(&[JobKind::Sleep], 1, "me", LEASE)
-        .await
-        .unwrap();
+    claim_sleeps(&store, 1).await;
     let recovered = store.recover_interrupted().await.unwrap();
     assert_eq!(recovered.failed, 1);
     let b = store.get(b.id).await.unwrap().unwrap();

@@ -3,8 +3,8 @@
 
 use bytes::Bytes;
 
-use super::{LEASE, sleep_job, store};
-use crate::job::{JobKind, JobStatus};
+use super::{claim_sleeps, sleep_job, store};
+use crate::job::JobStatus;
 use crate::store::{DeleteResult, JobStore, Lease, NewFile, Outcome, now};
 
 fn file(index: u32, content: &[u8]) -> NewFile {
@@ -19,10 +19,7 @@ fn file(index: u32, content: &[u8]) -> NewFile {
 /// A claimed sleep job with five files of 100, 200, ... 500 bytes saved under its lease.
 async fn job_with_files(store: &super::SqliteStore) -> (crate::job::Job, Lease, Vec<Vec<u8>>) {
     let job = store.insert(sleep_job(0, 3)).await.unwrap();
-    let claimed = store
-        .claim(&[JobKind::Sleep], 1, "me", LEASE)
-        .await
-        .unwrap();
+    let claimed = claim_sleeps(store, 1).await;
     let lease = claimed[0].lease;
     let contents: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 100 * (i as usize + 1)]).collect();
     for (i, content) in contents.iter().enumerate().rev() {
@@ -104,18 +101,10 @@ async fn a_finished_run_saves_nothing_more_and_files_go_with_their_job() {
 async fn a_new_attempt_clears_the_files_of_the_last() {
     let (_dir, store) = store().await;
     let job = store.insert(sleep_job(0, 3)).await.unwrap();
-    let first = store
-        .claim(&[JobKind::Sleep], 1, "me", LEASE)
-        .await
-        .unwrap()[0]
-        .lease;
+    let first = claim_sleeps(&store, 1).await[0].lease;
     assert!(store.save_file(first, file(0, b"old")).await.unwrap());
     store.recover_interrupted().await.unwrap();
-    let second = store
-        .claim(&[JobKind::Sleep], 1, "me", LEASE)
-        .await
-        .unwrap()[0]
-        .lease;
+    let second = claim_sleeps(&store, 1).await[0].lease;
     assert!(
         !store.clear_files(first).await.unwrap(),
         "the stale lease clears nothing"

@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{SqliteOptions, SqliteStore, queries};
-use crate::job::{JobErrorCode, JobKind, JobSpec, JobStatus, Limits, SubmitOptions};
-use crate::store::{JobStore, NewJob, Outcome, now};
+use crate::job::{JobErrorCode, JobId, JobKind, JobSpec, JobStatus, Limits, SubmitOptions};
+use crate::store::{Claimed, JobStore, NewJob, Outcome, now};
 
 const LEASE: Duration = Duration::from_secs(15);
 
@@ -18,6 +18,19 @@ async fn store() -> (tempfile::TempDir, SqliteStore) {
         .await
         .unwrap();
     (dir, store)
+}
+
+/// Claims up to `n` queued sleep jobs for the owner "me".
+async fn claim_sleeps(store: &SqliteStore, n: usize) -> Vec<Claimed> {
+    store
+        .claim(&[JobKind::Sleep], n, "me", LEASE)
+        .await
+        .unwrap()
+}
+
+/// The ids of claimed jobs, in claim order.
+fn ids(claimed: &[Claimed]) -> Vec<JobId> {
+    claimed.iter().map(|c| c.job.id).collect()
 }
 
 fn sleep_job(priority: i32, max_attempts: u32) -> NewJob {
@@ -35,36 +48,20 @@ fn sleep_job(priority: i32, max_attempts: u32) -> NewJob {
 #[tokio::test]
 async fn claims_highest_priority_then_oldest_and_only_as_many_as_asked() {
     let (_dir, store) = store().await;
-    let mut ids = Vec::new();
+    let mut inserted = Vec::new();
     for priority in [0, 5, 0, 5, -3] {
-        ids.push(store.insert(sleep_job(priority, 3)).await.unwrap().id);
+        inserted.push(store.insert(sleep_job(priority, 3)).await.unwrap().id);
     }
-    let first = store
-        .claim(&[JobKind::Sleep], 3, "me", LEASE)
-        .await
-        .unwrap();
-    let order: Vec<_> = first.iter().map(|c| c.job.id).collect();
-    assert_eq!(order, [ids[1], ids[3], ids[0]]);
+    let first = claim_sleeps(&store, 3).await;
+    assert_eq!(ids(&first), [inserted[1], inserted[3], inserted[0]]);
     assert!(
         first
             .iter()
             .all(|c| c.job.status == JobStatus::Running && c.job.attempt == 1)
     );
-    let rest = store
-        .claim(&[JobKind::Sleep], 10, "me", LEASE)
-        .await
-        .unwrap();
-    assert_eq!(
-        rest.iter().map(|c| c.job.id).collect::<Vec<_>>(),
-        [ids[2], ids[4]]
-    );
-    assert!(
-        store
-            .claim(&[JobKind::Sleep], 10, "me", LEASE)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    let rest = claim_sleeps(&store, 10).await;
+    assert_eq!(ids(&rest), [inserted[2], inserted[4]]);
+    assert!(claim_sleeps(&store, 10).await.is_empty());
     assert!(
         store
             .claim(&[JobKind::Factorial], 10, "me", LEASE)
