@@ -16,7 +16,7 @@ use std::time::Duration;
 use sqlx::{Executor, SqliteConnection};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::queries::{self, DepState, Insert, RunEnd};
+use super::queries::{self, DepState, Effects, Insert, RunEnd};
 use crate::job::{JobId, JobKind, JobProgress};
 use crate::store::{
     CancelResult, Claimed, DeleteResult, Inserted, Lease, LeaseState, NewFile, NewJob, Recovered,
@@ -116,6 +116,8 @@ async fn run(
     side_finals: broadcast::Sender<JobId>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    // Whether `job_waits` may have rows (see `Effects::waits`); unknown at start.
+    let mut waits = true;
     let publish = |released: Vec<JobId>| {
         for id in released {
             let _ = side_finals.send(id);
@@ -123,7 +125,7 @@ async fn run(
     };
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let ops = std::mem::take(&mut batch);
-        match transaction(&mut conn, &ops).await {
+        match transaction(&mut conn, &ops, &mut waits).await {
             Ok((done, released)) => {
                 ops.into_iter()
                     .zip(done)
@@ -145,7 +147,8 @@ async fn run(
             Err(Failure::Write(err)) => {
                 tracing::warn!(error = ?err, writes = ops.len(), "a write failed; retrying the batch's writes one by one");
                 for op in ops {
-                    let done = match transaction(&mut conn, std::slice::from_ref(&op)).await {
+                    let one = std::slice::from_ref(&op);
+                    let done = match transaction(&mut conn, one, &mut waits).await {
                         Ok((mut done, released)) => {
                             publish(released);
                             Ok(done.remove(0))
@@ -167,11 +170,20 @@ enum Failure {
 }
 
 /// Runs `ops` in one transaction: their results once committed, with the jobs they made final
-/// as a side effect, or the failure (after a rollback: nothing of `ops` is kept).
+/// as a side effect, or the failure (after a rollback: nothing of `ops` is kept). `waits` is
+/// what the writer knows of `job_waits` (see `Effects::waits`), updated once committed.
 async fn transaction(
     conn: &mut SqliteConnection,
     ops: &[Op],
+    waits: &mut bool,
 ) -> Result<(Vec<Done>, Vec<JobId>), Failure> {
+    let mut effects = Effects {
+        released: Vec::new(),
+        waits: *waits,
+    };
+    // Until this transaction commits, assume nothing about `job_waits` (a rollback may bring
+    // back rows it deleted).
+    *waits = true;
     if conn.execute("BEGIN IMMEDIATE").await.is_err() {
         // A transaction left open by a failed rollback would block every later write: close
         // it and try once more.
@@ -180,8 +192,7 @@ async fn transaction(
             .await
             .map_err(|e| Failure::Transaction(Arc::new(e)))?;
     }
-    let mut released = Vec::new();
-    let done = match execute(conn, ops, &mut released).await {
+    let done = match execute(conn, ops, &mut effects).await {
         Ok(done) => done,
         Err(err) => {
             // Harmless if SQLite already rolled back by itself (I/O errors, a full disk).
@@ -193,18 +204,19 @@ async fn transaction(
         let _ = conn.execute("ROLLBACK").await;
         return Err(Failure::Transaction(Arc::new(err)));
     }
-    Ok((done, released))
+    *waits = effects.waits;
+    Ok((done, effects.released))
 }
 
 /// Executes `ops` in order inside the open transaction, one result per op.
 async fn execute(
     conn: &mut SqliteConnection,
     ops: &[Op],
-    released: &mut Vec<JobId>,
+    effects: &mut Effects,
 ) -> Result<Vec<Done>> {
     let mut done = Vec::with_capacity(ops.len());
     while done.len() < ops.len() {
-        let results = execute_run(conn, &ops[done.len()..], released).await?;
+        let results = execute_run(conn, &ops[done.len()..], effects).await?;
         done.extend(results);
     }
     Ok(done)
@@ -215,7 +227,7 @@ async fn execute(
 async fn execute_run(
     conn: &mut SqliteConnection,
     ops: &[Op],
-    released: &mut Vec<JobId>,
+    effects: &mut Effects,
 ) -> Result<Vec<Done>> {
     let head = std::mem::discriminant(&ops[0]);
     let run = ops
@@ -229,6 +241,9 @@ async fn execute_run(
                     _ => None,
                 })
                 .collect();
+            if jobs.iter().any(|job| !job.depends_on.is_empty()) {
+                effects.waits = true;
+            }
             insert(conn, &jobs).await?
         }
         Op::Finish { .. } => {
@@ -238,7 +253,7 @@ async fn execute_run(
                     _ => None,
                 })
                 .collect();
-            let applied = queries::finish_many(conn, &ends, released).await?;
+            let applied = queries::finish_many(conn, &ends, effects).await?;
             let applied = |e: &&RunEnd| Done::Applied(applied.contains(&e.lease));
             ends.iter().map(applied).collect()
         }
@@ -255,16 +270,12 @@ async fn execute_run(
             };
             files.iter().map(saved).collect()
         }
-        op => vec![execute_one(conn, op, released).await?],
+        op => vec![execute_one(conn, op, effects).await?],
     })
 }
 
 /// Executes one write that is not batched with its neighbours.
-async fn execute_one(
-    conn: &mut SqliteConnection,
-    op: &Op,
-    released: &mut Vec<JobId>,
-) -> Result<Done> {
+async fn execute_one(conn: &mut SqliteConnection, op: &Op, effects: &mut Effects) -> Result<Done> {
     Ok(match op {
         Op::Claim {
             kinds,
@@ -280,11 +291,11 @@ async fn execute_one(
             ..
         } => Done::Lease(queries::heartbeat(conn, *lease, *progress, *lease_for, now()).await?),
         Op::Cancel(id, _) => {
-            Done::Cancel(Box::new(queries::cancel(conn, *id, now(), released).await?))
+            Done::Cancel(Box::new(queries::cancel(conn, *id, now(), effects).await?))
         }
         Op::Delete(id, _) => Done::Delete(queries::delete(conn, *id).await?),
         Op::Recover(expired, _) => {
-            Done::Recovered(queries::recover(conn, now(), expired.as_ref(), released).await?)
+            Done::Recovered(queries::recover(conn, now(), expired.as_ref(), effects).await?)
         }
         Op::ClearFiles(lease, _) => Done::Applied(queries::files::clear(conn, *lease).await?),
         Op::Ping(_) => {

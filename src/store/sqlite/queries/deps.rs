@@ -72,16 +72,37 @@ pub(in crate::store::sqlite) async fn add_waits(
     Ok(())
 }
 
+/// What the writes of one transaction did beyond their own rows, and what the writer knows
+/// of `job_waits` across transactions.
+#[derive(Debug)]
+pub(in crate::store::sqlite) struct Effects {
+    /// Dependents made final (failed), to publish once committed.
+    pub released: Vec<JobId>,
+    /// `false` once `job_waits` was seen empty, until a job that waits is inserted: releasing
+    /// then costs nothing, not even a probe (the writer is the only one to write it).
+    pub waits: bool,
+}
+
 /// Releases the dependents of `finals` (jobs that just became final, with their status): a
 /// dependent of one that did not succeed fails with `dependency_failed` (and releases its
-/// own dependents in turn); otherwise it waits for one job fewer. Returns the dependents it
-/// made final. One cheap probe when nothing depends on `finals`, the common case.
+/// own dependents in turn); otherwise it waits for one job fewer. The dependents it makes
+/// final go to `effects.released`. Nothing at all while no job waits, the common case.
 pub(in crate::store::sqlite) async fn release(
     conn: &mut SqliteConnection,
     finals: Vec<(JobId, JobStatus)>,
     now: i64,
-) -> Result<Vec<JobId>, sqlx::Error> {
-    let mut made_final = Vec::new();
+    effects: &mut Effects,
+) -> Result<(), sqlx::Error> {
+    if !effects.waits || finals.is_empty() {
+        return Ok(());
+    }
+    let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM job_waits)")
+        .fetch_one(&mut *conn)
+        .await?;
+    if !any {
+        effects.waits = false;
+        return Ok(());
+    }
     let mut frontier = finals;
     while !frontier.is_empty() {
         let ids = serde_json::to_string(&frontier.iter().map(|(id, _)| id).collect::<Vec<_>>())
@@ -111,13 +132,13 @@ pub(in crate::store::sqlite) async fn release(
             .execute(&mut *conn)
             .await?;
         forget_waits(conn, &failed).await?;
-        made_final.extend(&failed);
+        effects.released.extend(&failed);
         frontier = failed
             .into_iter()
             .map(|id| (id, JobStatus::Failed))
             .collect();
     }
-    Ok(made_final)
+    Ok(())
 }
 
 /// Fails the waiting dependents of the jobs of `frontier` that did not succeed, naming the

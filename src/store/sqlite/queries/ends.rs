@@ -7,7 +7,8 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use super::{INSERT_CHUNK, deps, ms};
+use super::deps::{self, Effects};
+use super::{INSERT_CHUNK, ms};
 use crate::job::JobResult;
 use crate::job::{JobId, JobProgress, JobStatus};
 use crate::store::{Lease, Outcome, Recovered, Result};
@@ -21,11 +22,11 @@ pub(in crate::store::sqlite) struct RunEnd {
 }
 
 /// Records the ends of runs, fenced by their leases, and releases the dependents of the jobs
-/// that became final (adding to `released` those it made final). Returns the leases applied.
+/// that became final (adding to `effects` those it made final). Returns the leases applied.
 pub(in crate::store::sqlite) async fn finish_many(
     conn: &mut SqliteConnection,
     ends: &[&RunEnd],
-    released: &mut Vec<JobId>,
+    effects: &mut Effects,
 ) -> Result<HashSet<Lease>, sqlx::Error> {
     let mut applied = HashSet::with_capacity(ends.len());
     let mut finals = Vec::with_capacity(ends.len());
@@ -77,7 +78,7 @@ pub(in crate::store::sqlite) async fn finish_many(
         }
     }
     let now = ends.iter().map(|e| ms(e.at)).max().unwrap_or_default();
-    released.extend(deps::release(conn, became_final, now).await?);
+    deps::release(conn, became_final, now, effects).await?;
     Ok(applied)
 }
 
@@ -149,12 +150,12 @@ const REQUEUE_INTERRUPTED: &str = "UPDATE jobs SET status = 'queued', run_after 
 /// out before its time, except the listed jobs. A pending cancel wins; then the job fails with
 /// `interrupted` when its attempts are used up, else it is queued again. The order of the
 /// statements matters. Dependents of the jobs it made final are released (those this made
-/// final are added to `released`).
+/// final are added to `effects`).
 pub(in crate::store::sqlite) async fn recover(
     conn: &mut SqliteConnection,
     now: DateTime<Utc>,
     expired: Option<&(DateTime<Utc>, Vec<JobId>)>,
-    released: &mut Vec<JobId>,
+    effects: &mut Effects,
 ) -> Result<Recovered> {
     let expired_before = expired.map(|(before, _)| ms(*before));
     let keep: Vec<String> = expired
@@ -182,7 +183,7 @@ pub(in crate::store::sqlite) async fn recover(
         .chain(failed.iter().map(|id| (id, JobStatus::Failed)))
         .filter_map(|(id, status)| Some((id.parse().ok()?, status)))
         .collect();
-    released.extend(deps::release(conn, finals, ms(now)).await?);
+    deps::release(conn, finals, ms(now), effects).await?;
     Ok(Recovered {
         requeued: requeued.len() as u64,
         failed: failed.len() as u64,

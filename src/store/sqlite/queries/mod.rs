@@ -16,7 +16,7 @@ use crate::store::{
     CancelResult, Claimed, DeleteResult, Lease, LeaseState, ListFilter, NewJob, Result,
 };
 
-pub(super) use deps::{DepState, add_waits, check as check_deps};
+pub(super) use deps::{DepState, Effects, add_waits, check as check_deps};
 pub(super) use ends::{RunEnd, finish_many, recover};
 
 pub(super) const SELECT_BY_ID: &str =
@@ -187,13 +187,13 @@ pub(super) async fn heartbeat(
     })
 }
 
-/// Cancels a queued job (releasing its dependents, adding to `released` those it made final)
+/// Cancels a queued job (releasing its dependents, adding to `effects` those it made final)
 /// or asks a running one to stop.
 pub(super) async fn cancel(
     conn: &mut SqliteConnection,
     id: JobId,
     now: DateTime<Utc>,
-    released: &mut Vec<JobId>,
+    effects: &mut Effects,
 ) -> Result<CancelResult> {
     let cancelled = sqlx::query_as::<_, JobRow>(concat!(
         "UPDATE jobs SET status = 'cancelled', finished_at = ?1, error_code = 'cancelled', \
@@ -208,7 +208,7 @@ pub(super) async fn cancel(
     if let Some(row) = cancelled {
         let job = to_job(row)?;
         deps::forget_waits(conn, &[job.id]).await?;
-        released.extend(deps::release(conn, vec![(job.id, JobStatus::Cancelled)], ms(now)).await?);
+        deps::release(conn, vec![(job.id, JobStatus::Cancelled)], ms(now), effects).await?;
         return Ok(CancelResult::Cancelled(job));
     }
     let requested = sqlx::query_as::<_, JobRow>(concat!(
