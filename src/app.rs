@@ -46,8 +46,11 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: &Config) -> Result<Self, AppError> {
-        let store = store::open(&config.database_url, &config.sqlite()).await?;
-        let recovered = store.recover_interrupted().await?;
+        let store = store::open(&config.database_url, &config.store()).await?;
+        let runtime_config = config.runtime();
+        let recovered = store
+            .recover_interrupted(&runtime_config.instance_id)
+            .await?;
         if recovered.requeued + recovered.failed + recovered.cancelled > 0 {
             tracing::warn!(
                 requeued = recovered.requeued,
@@ -58,7 +61,7 @@ impl Application {
         }
         let cpu = CpuPool::new(config.cpu_threads())?;
         let fetcher = Fetcher::new(&config.fetch())?;
-        let runtime = Runtime::start(store, cpu, fetcher, config.runtime());
+        let runtime = Runtime::start(store, cpu, fetcher, runtime_config);
         let state = AppState {
             runtime: runtime.clone(),
             limits: Arc::new(config.limits()),

@@ -9,6 +9,8 @@ use crate::job::Limits;
 use crate::kinds::fetch_urls::FetchConfig;
 use crate::kinds::fetch_urls::guard::{Allow, Policy};
 use crate::runtime::RuntimeConfig;
+use crate::store::StoreOptions;
+use crate::store::postgres::PgOptions;
 use crate::store::sqlite::SqliteOptions;
 
 /// Format of the log lines.
@@ -34,7 +36,8 @@ pub struct Config {
     #[arg(long, env = "FAENA_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// Database: `sqlite://PATH` (created if missing).
+    /// Database: `sqlite://PATH` (created if missing; one faena process per file) or
+    /// `postgres://USER:PASSWORD@HOST/DB` (any number of faena instances share its queue).
     #[arg(
         long,
         env = "FAENA_DATABASE_URL",
@@ -74,9 +77,15 @@ pub struct Config {
     #[arg(long, env = "FAENA_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
 
-    /// Lease of a running job; renewed every third of it.
+    /// Lease of a running job: when its instance stops renewing it for this long, another
+    /// instance takes the job over.
     #[arg(long, env = "FAENA_LEASE_MS", default_value_t = 15_000, value_parser = clap::value_parser!(u64).range(300..=3_600_000))]
     pub lease_ms: u64,
+
+    /// How often a running job's lease is renewed, and how often expired leases are looked
+    /// for; at most a third of the lease [default: a third of the lease, at most 5 s].
+    #[arg(long, env = "FAENA_HEARTBEAT_MS", value_parser = clap::value_parser!(u64).range(100..=1_200_000))]
+    pub heartbeat_ms: Option<u64>,
 
     /// How often an idle dispatcher looks at the queue.
     #[arg(long, env = "FAENA_POLL_INTERVAL_MS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
@@ -85,6 +94,10 @@ pub struct Config {
     /// Time given to running jobs to stop at shutdown.
     #[arg(long, env = "FAENA_SHUTDOWN_GRACE_MS", default_value_t = 8_000)]
     pub shutdown_grace_ms: u64,
+
+    /// PostgreSQL connections of this instance.
+    #[arg(long, env = "FAENA_PG_MAX_CONNECTIONS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(2..=1000))]
+    pub pg_max_connections: u32,
 
     /// SQLite durability.
     #[arg(long, env = "FAENA_SQLITE_SYNCHRONOUS", value_enum, default_value_t = SqliteSync::Full)]
@@ -120,13 +133,26 @@ pub struct Config {
     #[arg(long, env = "FAENA_MAX_FETCH_CONCURRENCY", default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_fetch_concurrency: u32,
 
-    /// Name of this instance in the jobs it runs [default: faena-PID].
+    /// Name of this instance in the jobs it runs; on PostgreSQL a restarted instance takes
+    /// back at once the runs its previous life left under this name, so it must be unique
+    /// among live instances [default: HOSTNAME-PID].
     #[arg(long, env = "FAENA_INSTANCE_ID")]
     pub instance_id: Option<String>,
 }
 
 fn parse_allow(s: &str) -> Result<Allow, String> {
     Policy::parse_allow(s.trim())
+}
+
+/// `HOSTNAME-PID`: unique among the processes of one machine, and stable across restarts in
+/// a container (same host name, PID 1), so a restarted replica recovers its own runs at once.
+fn default_instance_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "faena".into());
+    format!("{host}-{}", std::process::id())
 }
 
 fn cores() -> usize {
@@ -165,13 +191,11 @@ impl Config {
 
     pub fn runtime(&self) -> RuntimeConfig {
         RuntimeConfig {
-            instance_id: self
-                .instance_id
-                .clone()
-                .unwrap_or_else(|| format!("faena-{}", std::process::id())),
+            instance_id: self.instance_id.clone().unwrap_or_else(default_instance_id),
             max_cpu_jobs: self.max_cpu_jobs.map_or_else(cores, usize::from),
             max_io_jobs: self.max_io_jobs as usize,
             lease: Duration::from_millis(self.lease_ms),
+            heartbeat: Duration::from_millis(self.heartbeat_ms()),
             poll_interval: Duration::from_millis(self.poll_interval_ms),
         }
     }
@@ -188,10 +212,22 @@ impl Config {
         }
     }
 
-    pub fn sqlite(&self) -> SqliteOptions {
-        SqliteOptions {
-            synchronous_full: self.sqlite_synchronous == SqliteSync::Full,
-            ..SqliteOptions::default()
+    /// The heartbeat period: as given, but never more than a third of the lease.
+    pub fn heartbeat_ms(&self) -> u64 {
+        let third = (self.lease_ms / 3).max(1);
+        self.heartbeat_ms.unwrap_or(third.min(5_000)).min(third)
+    }
+
+    pub fn store(&self) -> StoreOptions {
+        StoreOptions {
+            sqlite: SqliteOptions {
+                synchronous_full: self.sqlite_synchronous == SqliteSync::Full,
+                ..SqliteOptions::default()
+            },
+            postgres: PgOptions {
+                max_connections: self.pg_max_connections,
+                ..PgOptions::default()
+            },
         }
     }
 }

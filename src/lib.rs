@@ -6,11 +6,11 @@
 //!
 //! - [`api`]: the HTTP routes (one module per resource), problem+json errors, OpenAPI.
 //! - [`job`]: the job, its states, its kinds and their typed, validated parameters.
-//! - [`store`]: the durable queue ([`store::JobStore`]) and its SQLite implementation.
+//! - [`store`]: the durable queue ([`store::JobStore`]) on SQLite or PostgreSQL.
 //! - [`runtime`]: the dispatcher, the runner of one attempt, the CPU pool, long-poll waiters.
 //! - [`kinds`]: the kernels (`count_primes`, `factorial`, `sleep`), pure and cancellable.
 //! - [`app`], [`config`], [`cli`], [`telemetry`]: building and running the server;
-//!   [`error_chain`]: an error's causes, as text or by type.
+//!   [`error_chain`]: an error's causes, as text or by type; [`testing`]: test support.
 
 pub mod api;
 pub mod app;
@@ -22,3 +22,5 @@ pub mod kinds;
 pub mod runtime;
 pub mod store;
 pub mod telemetry;
+#[doc(hidden)]
+pub mod testing;

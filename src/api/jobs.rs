@@ -214,6 +214,10 @@ async fn wait_final(state: &AppState, id: JobId, wait: Duration) -> ApiResult<Op
         if job.is_final() || tokio::time::Instant::now() >= deadline || stopping.is_cancelled() {
             return Ok(Some(state.with_live_progress(job)));
         }
+        // Where other processes share the store, a lost notification costs at most a recheck.
+        let wake = state.runtime.recheck().map_or(deadline, |every| {
+            deadline.min(tokio::time::Instant::now() + every)
+        });
         tokio::select! {
             () = notified => {
                 if let Some(job) = watch.final_job() {
@@ -221,7 +225,7 @@ async fn wait_final(state: &AppState, id: JobId, wait: Duration) -> ApiResult<Op
                 }
                 // Woken without the final job (a bulk change): read it again.
             }
-            () = tokio::time::sleep_until(deadline) => {}
+            () = tokio::time::sleep_until(wake) => {}
             () = stopping.cancelled() => {}
         }
     }

@@ -8,7 +8,6 @@ use clap::{Parser, Subcommand};
 
 use crate::app::{Application, shutdown_signal};
 use crate::config::{Config, LogFormat};
-use crate::store::sqlite::SqliteStore;
 
 /// faena: a job-execution service.
 #[derive(Debug, Parser)]
@@ -43,9 +42,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Serve(config) => serve(*config).await,
         Command::Migrate { database_url } => {
             crate::telemetry::init(LogFormat::Text);
-            match SqliteStore::migrate(&database_url).await {
+            match crate::store::migrate(&database_url).await {
                 Ok(n) => {
-                    println!("{database_url}: {n} migrations applied");
+                    let shown = crate::store::redact(&database_url);
+                    println!("{shown}: {n} migrations applied");
                     ExitCode::SUCCESS
                 }
                 Err(err) => fail(&err),
@@ -70,7 +70,7 @@ async fn serve(config: Config) -> ExitCode {
     };
     tracing::info!(
         address = %app.local_addr(),
-        database = %config.database_url,
+        database = %crate::store::redact(&config.database_url),
         cpu_threads = config.cpu_threads(),
         "faena listening on http://{}", app.local_addr()
     );

@@ -39,6 +39,8 @@ pub struct RuntimeConfig {
     pub max_io_jobs: usize,
     /// How long a claim holds a job without a heartbeat.
     pub lease: Duration,
+    /// How often a run renews its lease, and how often expired leases are looked for.
+    pub heartbeat: Duration,
     /// How often the dispatcher looks at the queue when nothing wakes it.
     pub poll_interval: Duration,
 }
@@ -206,7 +208,7 @@ impl Runtime {
         });
         inner.tasks.spawn(dispatcher::run(Arc::clone(&inner)));
         inner.tasks.spawn(rescuer::run(Arc::clone(&inner)));
-        inner.tasks.spawn(forward_side_finals(Arc::clone(&inner)));
+        inner.tasks.spawn(forward_events(Arc::clone(&inner)));
         Self { inner }
     }
 
@@ -240,6 +242,15 @@ impl Runtime {
         (total > 0).then_some(JobProgress { done, total })
     }
 
+    /// How often a long-poll reads its job again when nothing woke it: only where other
+    /// processes share the store, whose notifications may be lost.
+    pub fn recheck(&self) -> Option<Duration> {
+        self.inner
+            .store
+            .shared()
+            .then_some(self.inner.config.poll_interval)
+    }
+
     /// A token that trips when shutdown begins (long-polls answer early).
     pub fn stopping(&self) -> CancellationToken {
         self.inner.stop_claiming.clone()
@@ -266,19 +277,31 @@ impl Runtime {
     }
 }
 
-/// Wakes the long-polls of jobs the store made final as a side effect of another write
-/// (dependents failed by their dependency), until shutdown.
-async fn forward_side_finals(rt: Arc<Inner>) {
+/// Acts on what the store reports beyond this process's own writes, until shutdown: wakes the
+/// long-polls of jobs made final elsewhere (dependents failed by their dependency, runs
+/// settled by a rescue, jobs finished by another instance), the dispatcher when another
+/// instance queued work, and stops runs that another instance was asked to cancel.
+async fn forward_events(rt: Arc<Inner>) {
+    use crate::store::StoreEvent;
     use tokio::sync::broadcast::error::RecvError;
-    let mut finals = rt.store.side_finals();
+    let mut events = rt.store.events();
     loop {
-        tokio::select! {
-            got = finals.recv() => match got {
-                Ok(id) => rt.waiters.notify(id, None),
-                Err(RecvError::Lagged(_)) => rt.waiters.notify_all(),
+        let event = tokio::select! {
+            got = events.recv() => match got {
+                Ok(event) => event,
+                Err(RecvError::Lagged(_)) => StoreEvent::Missed,
                 Err(RecvError::Closed) => return,
             },
             () = rt.stop_claiming.cancelled() => return,
+        };
+        match event {
+            StoreEvent::Final(id) => rt.waiters.notify(id, None),
+            StoreEvent::Queued => rt.wake.notify_one(),
+            StoreEvent::CancelRequested(id) => rt.stop_or_remember(id),
+            StoreEvent::Missed => {
+                rt.waiters.notify_all();
+                rt.wake.notify_one();
+            }
         }
     }
 }

@@ -1,8 +1,9 @@
-//! The lease rescuer: every lease period, runs whose lease expired (their runner stopped
+//! The lease rescuer: every heartbeat period, runs whose lease expired (their runner stopped
 //! renewing it) are settled in the store: queued again while attempts remain, else failed with
 //! `interrupted`, or cancelled when a cancel is pending. With one process per SQLite file this
 //! only catches a runner that died; with instances sharing a database it is how one picks up
-//! another's work.
+//! the work of another that died, within a lease and a heartbeat period of its last renewal.
+//! Every instance runs it: a run goes to the first that settles it.
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use super::Inner;
 use crate::store::now;
 
 pub(super) async fn run(rt: Arc<Inner>) {
-    let mut tick = tokio::time::interval(rt.config.lease);
+    let mut tick = tokio::time::interval(rt.config.heartbeat);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     loop {
@@ -26,8 +27,8 @@ pub(super) async fn run(rt: Arc<Inner>) {
                     cancelled = r.cancelled,
                     "rescued runs whose lease had expired"
                 );
-                // Their long-polls re-read the jobs; the dispatcher looks at the queue.
-                rt.waiters.notify_all();
+                // The store reports the jobs it made final (their long-polls); the dispatcher
+                // looks at the queue.
                 rt.wake.notify_one();
             }
             Ok(_) => {}

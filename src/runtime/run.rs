@@ -86,11 +86,13 @@ async fn supervise(
     }
 }
 
-/// Renews the lease every third of it; stops the run when a cancel was requested elsewhere,
-/// when the lease was lost, or when renewals have failed for two thirds of the lease (before
-/// it can expire and the job be handed to another run while this one goes on).
+/// Renews the lease every heartbeat period; stops the run when a cancel was requested
+/// elsewhere, when the lease was lost, or when renewals have failed for so long that the next
+/// one could come too late (before the lease can expire and the job be handed to another run
+/// while this one goes on).
 async fn heartbeats(rt: Arc<Inner>, lease: Lease, handle: RunHandle) {
-    let period = rt.config.lease / 3;
+    let period = rt.config.heartbeat;
+    let give_up = rt.config.lease.saturating_sub(period);
     let mut beat = tokio::time::interval(period);
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     beat.tick().await;
@@ -111,7 +113,7 @@ async fn heartbeats(rt: Arc<Inner>, lease: Lease, handle: RunHandle) {
             Ok(LeaseState::Lost) => handle.stop(StopReason::LeaseLost),
             Err(err) => {
                 tracing::warn!(error = ?err, "lease renewal failed");
-                if renewed.elapsed() >= 2 * period {
+                if renewed.elapsed() >= give_up {
                     handle.stop(StopReason::LeaseLost);
                 }
             }

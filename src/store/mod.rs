@@ -1,13 +1,18 @@
 //! Durable job storage: the [`JobStore`] trait, the one seam between the runtime and the
-//! database, and its SQLite implementation.
+//! database, and its implementations on SQLite (one process) and PostgreSQL (any number of
+//! processes sharing one queue), both built on [`sql`].
 //!
 //! The store is the queue: nothing waits in memory. Every write about a running attempt
 //! carries that attempt's [`Lease`] (its fencing token), so a stale attempt can neither finish
 //! nor overwrite a newer one. All SQL lives below this module.
 
 mod files;
+pub mod postgres;
 mod rows;
+mod sql;
 pub mod sqlite;
+#[cfg(test)]
+mod tests;
 
 use std::time::Duration;
 
@@ -19,7 +24,6 @@ use crate::job::{
 };
 
 pub use files::{FileData, FileInfo, NewFile};
-pub use sqlite::SqliteStore;
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -176,11 +180,30 @@ pub struct Recovered {
     pub cancelled: u64,
 }
 
+/// What happened in the store that this process did not do itself and may care about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreEvent {
+    /// A job became final (a dependent failed by its dependency, a run settled by a rescue,
+    /// or any final state reached by another process): its long-polls should look again.
+    Final(JobId),
+    /// Another process made jobs claimable: look at the queue.
+    Queued,
+    /// Another process asked for a running job to be stopped.
+    CancelRequested(JobId),
+    /// Events may have been lost (a connection to the database dropped): look at everything
+    /// again.
+    Missed,
+}
+
 /// The durable queue and record of jobs.
 #[async_trait]
 pub trait JobStore: Send + Sync + 'static {
     /// Checks that the database answers, for reads and for writes.
     async fn ping(&self) -> Result<()>;
+
+    /// Whether other processes use the same database (then their changes come as
+    /// [`JobStore::events`], which a pooler may drop: poll as well).
+    fn shared(&self) -> bool;
 
     /// Inserts a queued job; returns once it is committed. A job whose dependencies are not
     /// all final waits (queued, never claimed) until they are; one whose dependency already
@@ -229,17 +252,21 @@ pub trait JobStore: Send + Sync + 'static {
 
     /// At start: the runs left `running` by a crash are queued again while attempts remain,
     /// else failed with `interrupted`; those with an accepted cancel pending are cancelled.
-    async fn recover_interrupted(&self) -> Result<Recovered>;
+    /// Where processes share the database, only the runs of `owner` (this instance's name, so
+    /// those of its previous life) and those whose lease expired; the others are alive.
+    async fn recover_interrupted(&self, owner: &str) -> Result<Recovered>;
 
     /// While running: settles, like [`JobStore::recover_interrupted`], the runs whose lease
     /// expired before `now` (their runner stopped renewing it), except those in `keep` (runs
     /// the caller still has, which stop themselves).
     async fn rescue_expired(&self, now: DateTime<Utc>, keep: &[JobId]) -> Result<Recovered>;
 
-    /// Ids of jobs that became final as a consequence of another write (dependents failed
-    /// because a dependency did not succeed), published once committed, for the long-polls.
-    /// A lagging receiver should wake every waiter.
-    fn side_finals(&self) -> tokio::sync::broadcast::Receiver<JobId>;
+    /// What changed beyond the writes of this process's own callers: jobs that became final
+    /// as a consequence of another write (dependents failed because a dependency did not
+    /// succeed, runs settled by a rescue), and everything other processes did that concerns
+    /// this one. Published once committed. A lagging receiver should act as on
+    /// [`StoreEvent::Missed`].
+    fn events(&self) -> tokio::sync::broadcast::Receiver<StoreEvent>;
 
     /// Saves a file of a running attempt (fenced by its lease); `false` when the lease is
     /// stale and nothing was written. Replaces a file of the same index.
@@ -276,14 +303,70 @@ pub fn now() -> DateTime<Utc> {
     DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
 }
 
-/// Opens the store named by `url` and applies its migrations.
-pub async fn open(
-    url: &str,
-    options: &sqlite::SqliteOptions,
-) -> Result<std::sync::Arc<dyn JobStore>> {
+/// How to open a store.
+#[derive(Debug, Clone, Default)]
+pub struct StoreOptions {
+    pub sqlite: sqlite::SqliteOptions,
+    pub postgres: postgres::PgOptions,
+}
+
+/// Opens the store named by `url` (`sqlite:` or `postgres:`) and applies its migrations.
+pub async fn open(url: &str, options: &StoreOptions) -> Result<std::sync::Arc<dyn JobStore>> {
     if url.starts_with("sqlite:") {
-        Ok(std::sync::Arc::new(SqliteStore::open(url, options).await?))
+        Ok(std::sync::Arc::new(
+            sqlite::open(url, &options.sqlite).await?,
+        ))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(std::sync::Arc::new(
+            postgres::open(url, &options.postgres).await?,
+        ))
     } else {
         Err(StoreError::Url(url.chars().take(32).collect()))
+    }
+}
+
+/// Applies pending migrations to the database at `url`; returns how many are applied in all.
+pub async fn migrate(url: &str) -> Result<usize> {
+    if url.starts_with("sqlite:") {
+        sqlite::migrate(url).await
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        postgres::migrate(url).await
+    } else {
+        Err(StoreError::Url(url.chars().take(32).collect()))
+    }
+}
+
+/// `url` without its password, for logs.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((user, host)) => match user.split_once(':') {
+            Some((name, _)) => format!("{scheme}://{name}:***@{host}{path}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod redact_tests {
+    #[test]
+    fn passwords_are_hidden_and_nothing_else_changes() {
+        for (url, shown) in [
+            (
+                "postgres://u:secret@db:5432/q",
+                "postgres://u:***@db:5432/q",
+            ),
+            ("postgres://u:p@ss@db/q", "postgres://u:***@db/q"),
+            ("postgres://u@db/q", "postgres://u@db/q"),
+            ("postgres://db/q?user=a", "postgres://db/q?user=a"),
+            ("sqlite://data/faena.db", "sqlite://data/faena.db"),
+            ("sqlite::memory:", "sqlite::memory:"),
+        ] {
+            assert_eq!(super::redact(url), shown, "{url}");
+        }
     }
 }

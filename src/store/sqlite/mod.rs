@@ -1,5 +1,5 @@
-//! The SQLite store: one file in WAL mode, one writer task with group commit ([`writer`]) and
-//! a pool of read-only connections.
+//! The SQLite store: one file in WAL mode, one writer with group commit (on a pool of one
+//! connection) and a pool of read-only connections; [`SqliteDialect`] holds its statements.
 //!
 //! SQLite allows one writer at a time. Funnelling every write through a single connection
 //! makes writers queue in-process instead of spinning on `SQLITE_BUSY`, and lets one commit
@@ -9,26 +9,27 @@
 mod queries;
 #[cfg(test)]
 mod tests;
-mod writer;
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
-use sqlx::{ConnectOptions, Sqlite};
+use sqlx::{ConnectOptions, Executor, Sqlite, Transaction};
+use tokio::sync::broadcast;
 
+use super::sql::{DepState, Dialect, Effects, Insert, Interrupted, RunEnd, SqlStore};
 use super::{
-    CancelResult, Claimed, DeleteResult, FileData, FileInfo, Inserted, JobStore, Lease, LeaseState,
-    ListFilter, NewFile, NewJob, Outcome, Recovered, Result, StoreError,
+    CancelResult, Claimed, DeleteResult, FileData, FileInfo, Lease, LeaseState, ListFilter,
+    NewFile, Recovered, Result, StoreError,
 };
-use crate::job::{Job, JobId, JobKind, JobProgress, JobStatus};
-use writer::{Op, Writer};
+use crate::job::{Job, JobId, JobKind, JobProgress};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -55,17 +56,10 @@ impl Default for SqliteOptions {
 }
 
 /// Jobs in a SQLite database.
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    writer: Writer,
-    reader: SqlitePool,
-    /// An exclusive lock on `<database>.lock`, held while the store lives: a second process
-    /// on the same file would take over this one's running jobs at its start.
-    _lock: Option<Arc<std::fs::File>>,
-}
+pub(crate) type SqliteStore = SqlStore<SqliteDialect>;
 
 /// Takes the exclusive lock that makes this process the only one on `db`.
-fn lock(db: &Path) -> Result<Option<Arc<std::fs::File>>> {
+fn lock(db: &Path) -> Result<Option<std::fs::File>> {
     if db.as_os_str().is_empty() || db == Path::new(":memory:") {
         return Ok(None);
     }
@@ -78,212 +72,206 @@ fn lock(db: &Path) -> Result<Option<Arc<std::fs::File>>> {
         .open(&path)
         .map_err(sqlx::Error::Io)?;
     match file.try_lock() {
-        Ok(()) => Ok(Some(Arc::new(file))),
+        Ok(()) => Ok(Some(file)),
         Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked(db.display().to_string())),
         Err(std::fs::TryLockError::Error(err)) => Err(sqlx::Error::Io(err).into()),
     }
 }
 
-impl SqliteStore {
-    /// Opens (creating if needed) the database at `url` and applies pending migrations.
-    pub async fn open(url: &str, options: &SqliteOptions) -> Result<Self> {
-        let connect = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(if options.synchronous_full {
-                SqliteSynchronous::Full
-            } else {
-                SqliteSynchronous::Normal
-            })
-            .busy_timeout(options.busy_timeout)
-            .foreign_keys(true);
-        if let Some(dir) = connect.get_filename().parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
-        }
-        let lock = lock(connect.get_filename())?;
-        let mut conn = connect.connect().await?;
-        MIGRATOR.run(&mut conn).await?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(options.readers.max(1))
-            .connect_with(connect.read_only(true))
-            .await?;
-        Ok(Self {
-            writer: Writer::start(conn),
-            reader,
-            _lock: lock,
+/// Opens (creating if needed) the database at `url` and applies pending migrations. One
+/// process per file: a second one is refused ([`StoreError::Locked`]).
+pub(crate) async fn open(url: &str, options: &SqliteOptions) -> Result<SqliteStore> {
+    let connect = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(if options.synchronous_full {
+            SqliteSynchronous::Full
+        } else {
+            SqliteSynchronous::Normal
         })
+        .busy_timeout(options.busy_timeout)
+        .foreign_keys(true);
+    if let Some(dir) = connect.get_filename().parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
     }
-
-    /// Applies pending migrations to the database at `url`; returns how many are applied.
-    pub async fn migrate(url: &str) -> Result<usize> {
-        let store = Self::open(url, &SqliteOptions::default()).await?;
-        let applied = sqlx::query_scalar::<Sqlite, i64>("SELECT count(*) FROM _sqlx_migrations")
-            .fetch_one(&store.reader)
-            .await?;
-        Ok(applied as usize)
-    }
+    let lock = lock(connect.get_filename())?;
+    let mut conn = connect.connect().await?;
+    MIGRATOR.run(&mut conn).await?;
+    drop(conn);
+    // The one write connection, kept for the life of the store.
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .test_before_acquire(false)
+        .connect_with(connect.clone())
+        .await?;
+    let reader = SqlitePoolOptions::new()
+        .max_connections(options.readers.max(1))
+        .connect_with(connect.read_only(true))
+        .await?;
+    let (events, _) = broadcast::channel(4096);
+    Ok(SqlStore::new(
+        SqliteDialect,
+        writer,
+        reader,
+        events,
+        Box::new(lock),
+    ))
 }
 
+/// Applies pending migrations to the database at `url`; returns how many are applied.
+pub(crate) async fn migrate(url: &str) -> Result<usize> {
+    let store = open(url, &SqliteOptions::default()).await?;
+    let applied = sqlx::query_scalar::<Sqlite, i64>("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(store.reader())
+        .await?;
+    Ok(applied as usize)
+}
+
+/// The statements of SQLite.
+pub(crate) struct SqliteDialect;
+
 #[async_trait]
-impl JobStore for SqliteStore {
-    async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.reader).await?;
-        self.writer.apply(Op::Ping).await
+impl Dialect for SqliteDialect {
+    type Db = Sqlite;
+    const SHARED: bool = false;
+
+    async fn begin(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        // Take the write lock at once: a deferred transaction could fail on its first write.
+        pool.begin_with("BEGIN IMMEDIATE").await
     }
 
-    async fn insert(&self, new: NewJob) -> Result<Job> {
-        let mut job = Job {
-            id: new.id,
-            kind: new.spec.kind(),
-            params: new.spec.params_json(),
-            status: JobStatus::Queued,
-            priority: new.options.priority,
-            timeout_ms: new.options.timeout_ms,
-            attempt: 0,
-            max_attempts: new.options.max_attempts,
-            depends_on: new.depends_on.clone(),
-            progress: None,
-            created_at: new.created_at,
-            started_at: None,
-            finished_at: None,
-            result: None,
-            error: None,
-        };
-        if let Inserted::Failed(error) = self.writer.apply(|reply| Op::Insert(new, reply)).await? {
-            job.status = JobStatus::Failed;
-            job.finished_at = Some(job.created_at);
-            job.error = Some(error);
-        }
-        Ok(job)
+    fn retryable(_: &sqlx::Error) -> bool {
+        // The only writer of its file: nothing to wait out.
+        false
     }
 
-    async fn get(&self, id: JobId) -> Result<Option<Job>> {
-        queries::get(&self.reader, id).await
+    async fn ping(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+        conn.execute("SELECT 1").await.map(drop)
     }
 
-    async fn list(&self, filter: &ListFilter) -> Result<Vec<Job>> {
-        queries::list(&self.reader, filter).await
+    async fn check_deps(conn: &mut SqliteConnection, deps: &[JobId]) -> Result<DepState> {
+        queries::check_deps(conn, deps).await
+    }
+
+    async fn insert_many(
+        conn: &mut SqliteConnection,
+        jobs: &[Insert<'_>],
+    ) -> Result<(), sqlx::Error> {
+        queries::insert_many(conn, jobs).await
+    }
+
+    async fn add_waits(
+        conn: &mut SqliteConnection,
+        job: JobId,
+        deps: &[JobId],
+    ) -> Result<(), sqlx::Error> {
+        queries::add_waits(conn, job, deps).await
     }
 
     async fn claim(
-        &self,
+        conn: &mut SqliteConnection,
         kinds: &[JobKind],
         n: usize,
         owner: &str,
         lease: Duration,
+        now: DateTime<Utc>,
     ) -> Result<Vec<Claimed>> {
-        if n == 0 || kinds.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.writer
-            .apply(|reply| Op::Claim {
-                kinds: kinds.to_vec(),
-                n,
-                owner: owner.to_string(),
-                lease,
-                reply,
-            })
-            .await
+        queries::claim(conn, kinds, n, owner, lease, now).await
     }
 
     async fn heartbeat(
-        &self,
+        conn: &mut SqliteConnection,
         lease: Lease,
         progress: Option<JobProgress>,
         lease_for: Duration,
+        now: DateTime<Utc>,
     ) -> Result<LeaseState> {
-        self.writer
-            .apply(|reply| Op::Heartbeat {
-                lease,
-                progress,
-                lease_for,
-                reply,
-            })
-            .await
+        queries::heartbeat(conn, lease, progress, lease_for, now).await
     }
 
-    async fn finish(
-        &self,
-        lease: Lease,
-        outcome: Outcome,
-        progress: Option<JobProgress>,
-        at: DateTime<Utc>,
-    ) -> Result<bool> {
-        self.writer
-            .apply(|reply| Op::Finish {
-                end: queries::RunEnd {
-                    lease,
-                    outcome,
-                    progress,
-                    at,
-                },
-                reply,
-            })
-            .await
+    async fn finish_many(
+        conn: &mut SqliteConnection,
+        ends: &[&RunEnd],
+        effects: &mut Effects,
+    ) -> Result<HashSet<Lease>, sqlx::Error> {
+        queries::finish_many(conn, ends, effects).await
     }
 
-    async fn cancel(&self, id: JobId) -> Result<CancelResult> {
-        self.writer.apply(|reply| Op::Cancel(id, reply)).await
+    async fn cancel(
+        conn: &mut SqliteConnection,
+        id: JobId,
+        now: DateTime<Utc>,
+        effects: &mut Effects,
+    ) -> Result<CancelResult> {
+        queries::cancel(conn, id, now, effects).await
     }
 
-    async fn delete(&self, id: JobId) -> Result<DeleteResult> {
-        self.writer.apply(|reply| Op::Delete(id, reply)).await
+    async fn delete(conn: &mut SqliteConnection, id: JobId) -> Result<DeleteResult> {
+        queries::delete(conn, id).await
     }
 
-    async fn recover_interrupted(&self) -> Result<Recovered> {
-        self.writer.apply(|reply| Op::Recover(None, reply)).await
+    async fn recover(
+        conn: &mut SqliteConnection,
+        now: DateTime<Utc>,
+        which: &Interrupted,
+        effects: &mut Effects,
+    ) -> Result<Recovered> {
+        queries::recover(conn, now, which, effects).await
     }
 
-    async fn rescue_expired(&self, now: DateTime<Utc>, keep: &[JobId]) -> Result<Recovered> {
-        let keep = keep.to_vec();
-        self.writer
-            .apply(|reply| Op::Recover(Some((now, keep)), reply))
-            .await
+    async fn save_files(
+        conn: &mut SqliteConnection,
+        files: &[(Lease, &NewFile)],
+    ) -> Result<HashSet<(JobId, u32)>, sqlx::Error> {
+        queries::files::save_many(conn, files).await
     }
 
-    fn side_finals(&self) -> tokio::sync::broadcast::Receiver<JobId> {
-        self.writer.side_finals()
+    async fn clear_files(conn: &mut SqliteConnection, lease: Lease) -> Result<bool, sqlx::Error> {
+        queries::files::clear(conn, lease).await
     }
 
-    async fn save_file(&self, lease: Lease, file: NewFile) -> Result<bool> {
-        self.writer
-            .apply(|reply| Op::SaveFile { lease, file, reply })
-            .await
+    async fn publish(&self, _: &mut SqliteConnection, _: &Effects) -> Result<(), sqlx::Error> {
+        Ok(())
     }
 
-    async fn clear_files(&self, lease: Lease) -> Result<bool> {
-        self.writer
-            .apply(|reply| Op::ClearFiles(lease, reply))
-            .await
+    async fn get(pool: &SqlitePool, id: JobId) -> Result<Option<Job>> {
+        queries::get(pool, id).await
     }
 
-    async fn list_files(&self, id: JobId) -> Result<Vec<FileInfo>> {
-        queries::files::list(&self.reader, id).await
+    async fn list(pool: &SqlitePool, filter: &ListFilter) -> Result<Vec<Job>> {
+        queries::list(pool, filter).await
     }
 
-    async fn file_info(&self, id: JobId, name: &str) -> Result<Option<FileInfo>> {
-        queries::files::one(&self.reader, id, name).await
+    async fn list_files(pool: &SqlitePool, id: JobId) -> Result<Vec<FileInfo>> {
+        queries::files::list(pool, id).await
+    }
+
+    async fn file_info(pool: &SqlitePool, id: JobId, name: &str) -> Result<Option<FileInfo>> {
+        queries::files::one(pool, id, name).await
     }
 
     async fn read_file(
-        &self,
+        pool: &SqlitePool,
         id: JobId,
         name: &str,
         offset: u64,
         len: u32,
     ) -> Result<Option<Vec<u8>>> {
-        queries::files::read(&self.reader, id, name, offset, len).await
+        queries::files::read(pool, id, name, offset, len).await
     }
 
     async fn read_files(
-        &self,
+        pool: &SqlitePool,
         id: JobId,
         from_index: u32,
         max_bytes: u64,
     ) -> Result<Vec<FileData>> {
-        let mut conn = self.reader.acquire().await?;
+        let mut conn = pool.acquire().await?;
         queries::files::read_many(&mut conn, id, from_index, max_bytes).await
     }
 }

@@ -8,17 +8,9 @@
 
 use sqlx::SqliteConnection;
 
-use crate::job::{JobError, JobErrorCode, JobId, JobStatus};
+use crate::job::{JobId, JobStatus};
+use crate::store::sql::{DepState, Effects, dependency_failed};
 use crate::store::{Result, StoreError};
-
-/// Where the dependencies of a new job stand.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(in crate::store::sqlite) enum DepState {
-    /// Those not final yet (possibly none: the job can run).
-    Waiting(Vec<JobId>),
-    /// One of them already ended without succeeding.
-    Failed(JobError),
-}
 
 /// Reads the state of `deps` (distinct ids); [`StoreError::UnknownDependency`] for the first
 /// that does not exist.
@@ -43,19 +35,13 @@ pub(in crate::store::sqlite) async fn check(
         match status_of(&dep) {
             None => return Err(StoreError::UnknownDependency(dep)),
             Some(JobStatus::Succeeded) => {}
-            Some(status) if status.is_final() => return Ok(DepState::Failed(failed(dep, status))),
+            Some(status) if status.is_final() => {
+                return Ok(DepState::Failed(dependency_failed(dep, status)));
+            }
             Some(_) => waiting.push(dep),
         }
     }
     Ok(DepState::Waiting(waiting))
-}
-
-/// The error of a job whose dependency `dep` ended `status`.
-pub(in crate::store::sqlite) fn failed(dep: JobId, status: JobStatus) -> JobError {
-    JobError::new(
-        JobErrorCode::DependencyFailed,
-        format!("dependency {dep} ended {status} instead of succeeding"),
-    )
 }
 
 /// Records that `job` waits for `deps` (none of them final).
@@ -70,17 +56,6 @@ pub(in crate::store::sqlite) async fn add_waits(
         .execute(&mut *conn)
         .await?;
     Ok(())
-}
-
-/// What the writes of one transaction did beyond their own rows, and what the writer knows
-/// of `job_waits` across transactions.
-#[derive(Debug)]
-pub(in crate::store::sqlite) struct Effects {
-    /// Dependents made final (failed), to publish once committed.
-    pub released: Vec<JobId>,
-    /// `false` once `job_waits` was seen empty, until a job that waits is inserted: releasing
-    /// then costs nothing, not even a probe (the writer is the only one to write it).
-    pub waits: bool,
 }
 
 /// Releases the dependents of `finals` (jobs that just became final, with their status): a
@@ -132,6 +107,7 @@ pub(in crate::store::sqlite) async fn release(
             .execute(&mut *conn)
             .await?;
         forget_waits(conn, &failed).await?;
+        effects.queued = true;
         effects.released.extend(&failed);
         frontier = failed
             .into_iter()

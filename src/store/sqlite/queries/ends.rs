@@ -7,19 +7,11 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use super::deps::{self, Effects};
+use super::deps;
 use super::{INSERT_CHUNK, ms};
-use crate::job::JobResult;
-use crate::job::{JobId, JobProgress, JobStatus};
-use crate::store::{Lease, Outcome, Recovered, Result};
-
-/// How one run ended, to record.
-pub(in crate::store::sqlite) struct RunEnd {
-    pub lease: Lease,
-    pub outcome: Outcome,
-    pub progress: Option<JobProgress>,
-    pub at: DateTime<Utc>,
-}
+use crate::job::{JobId, JobResult, JobStatus};
+use crate::store::sql::{Effects, Interrupted, RunEnd};
+use crate::store::{Lease, Recovered, Result};
 
 /// Records the ends of runs, fenced by their leases, and releases the dependents of the jobs
 /// that became final (adding to `effects` those it made final). Returns the leases applied.
@@ -146,21 +138,24 @@ const REQUEUE_INTERRUPTED: &str = "UPDATE jobs SET status = 'queued', run_after 
      owner = NULL, lease_expires_at = NULL, started_at = NULL, progress_done = NULL, \
      progress_total = NULL WHERE status = 'running'";
 
-/// Settles interrupted runs: every `running` job, or with `expired` only those whose lease ran
-/// out before its time, except the listed jobs. A pending cancel wins; then the job fails with
+/// Settles interrupted runs: every `running` job at start (this process is the only one on
+/// the file), or only those whose lease ran out before a time, except the listed jobs. A pending cancel wins; then the job fails with
 /// `interrupted` when its attempts are used up, else it is queued again. The order of the
 /// statements matters. Dependents of the jobs it made final are released (those this made
 /// final are added to `effects`).
 pub(in crate::store::sqlite) async fn recover(
     conn: &mut SqliteConnection,
     now: DateTime<Utc>,
-    expired: Option<&(DateTime<Utc>, Vec<JobId>)>,
+    which: &Interrupted,
     effects: &mut Effects,
 ) -> Result<Recovered> {
-    let expired_before = expired.map(|(before, _)| ms(*before));
-    let keep: Vec<String> = expired
-        .map(|(_, keep)| keep.iter().map(JobId::to_string).collect())
-        .unwrap_or_default();
+    let (expired_before, keep): (_, Vec<String>) = match which {
+        Interrupted::AtStart { .. } => (None, Vec::new()),
+        Interrupted::Expired { before, keep } => (
+            Some(ms(*before)),
+            keep.iter().map(JobId::to_string).collect(),
+        ),
+    };
     let keep = serde_json::to_string(&keep).unwrap_or_else(|_| "[]".into());
     let mut settled: [Vec<String>; 3] = Default::default();
     for (ids, settle) in
@@ -182,7 +177,9 @@ pub(in crate::store::sqlite) async fn recover(
     let finals = (cancelled.iter().map(|id| (id, JobStatus::Cancelled)))
         .chain(failed.iter().map(|id| (id, JobStatus::Failed)))
         .filter_map(|(id, status)| Some((id.parse().ok()?, status)))
-        .collect();
+        .collect::<Vec<(JobId, JobStatus)>>();
+    effects.released.extend(finals.iter().map(|(id, _)| *id));
+    effects.queued |= !requeued.is_empty();
     deps::release(conn, finals, ms(now), effects).await?;
     Ok(Recovered {
         requeued: requeued.len() as u64,

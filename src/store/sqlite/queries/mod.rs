@@ -10,14 +10,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use crate::job::{Job, JobError, JobId, JobKind, JobProgress, JobStatus};
+use crate::job::{Job, JobId, JobKind, JobProgress, JobStatus};
 use crate::store::rows::{JOB_COLUMNS, JobRow, job_columns};
-use crate::store::{
-    CancelResult, Claimed, DeleteResult, Lease, LeaseState, ListFilter, NewJob, Result,
-};
+use crate::store::sql::{Effects, Insert};
+use crate::store::{CancelResult, Claimed, DeleteResult, Lease, LeaseState, ListFilter, Result};
 
-pub(super) use deps::{DepState, Effects, add_waits, check as check_deps};
-pub(super) use ends::{RunEnd, finish_many, recover};
+pub(super) use deps::{add_waits, check as check_deps};
+pub(super) use ends::{finish_many, recover};
 
 pub(super) const SELECT_BY_ID: &str =
     concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = ?1");
@@ -61,15 +60,6 @@ pub(super) fn push_claim_candidates(
     }
     q.push(") ORDER BY priority DESC, created_at, id LIMIT ")
         .push_bind(n as i64);
-}
-
-/// A job to insert and how it starts.
-pub(super) struct Insert<'a> {
-    pub job: &'a NewJob,
-    /// Dependencies not final yet.
-    pub waiting: usize,
-    /// Set when a dependency already failed: the job is inserted failed.
-    pub failed: Option<JobError>,
 }
 
 pub(super) async fn insert_many(

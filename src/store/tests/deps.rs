@@ -1,13 +1,15 @@
 //! Dependencies in the store: waiting jobs are never claimed, finishing releases them in the
 //! same transaction, and an unsuccessful dependency fails its dependents transitively.
 
-use super::{claim_sleeps, ids, sleep_job, store};
+use super::{Backend, claim_sleeps, ids, sleep_job, store};
 use crate::job::{JobErrorCode, JobStatus};
-use crate::store::{JobStore, Outcome, StoreError, now};
+use crate::store::{Outcome, StoreError, StoreEvent, now};
 
-#[tokio::test]
-async fn a_job_waits_until_all_its_dependencies_are_final() {
-    let (_dir, store) = store().await;
+async fn a_job_waits_until_all_its_dependencies_are_final(backend: Backend) {
+    let Some(store) = store(backend, "a_job_waits_until_all_its_dependencies_are_final").await
+    else {
+        return;
+    };
     let a = store.insert(sleep_job(0, 3)).await.unwrap();
     let b = store.insert(sleep_job(0, 3)).await.unwrap();
     let waiting = store
@@ -39,10 +41,16 @@ async fn a_job_waits_until_all_its_dependencies_are_final() {
     assert_eq!(ids(&released), [waiting.id]);
 }
 
-#[tokio::test]
-async fn an_unsuccessful_dependency_fails_its_dependents_transitively() {
-    let (_dir, store) = store().await;
-    let mut side = store.side_finals();
+async fn an_unsuccessful_dependency_fails_its_dependents_transitively(backend: Backend) {
+    let Some(store) = store(
+        backend,
+        "an_unsuccessful_dependency_fails_its_dependents_transitively",
+    )
+    .await
+    else {
+        return;
+    };
+    let mut events = store.events();
     let a = store.insert(sleep_job(0, 3)).await.unwrap();
     let b = store
         .insert(sleep_job(0, 3).depending_on(vec![a.id]))
@@ -67,7 +75,7 @@ async fn an_unsuccessful_dependency_fails_its_dependents_transitively() {
     );
     let mut failed = Vec::new();
     for _ in 0..3 {
-        failed.push(side.recv().await.unwrap());
+        failed.push(final_event(&mut events).await);
     }
     failed.sort();
     assert_eq!(failed, [b.id, c.id, d.id]);
@@ -85,9 +93,15 @@ async fn an_unsuccessful_dependency_fails_its_dependents_transitively() {
     assert!(claim_sleeps(&store, 10).await.is_empty());
 }
 
-#[tokio::test]
-async fn cancelling_a_waiting_job_releases_its_dependents_and_forgets_its_waits() {
-    let (_dir, store) = store().await;
+async fn cancelling_a_waiting_job_releases_its_dependents_and_forgets_its_waits(backend: Backend) {
+    let Some(store) = store(
+        backend,
+        "cancelling_a_waiting_job_releases_its_dependents_and_forgets_its_waits",
+    )
+    .await
+    else {
+        return;
+    };
     let a = store.insert(sleep_job(0, 3)).await.unwrap();
     let b = store
         .insert(sleep_job(0, 3).depending_on(vec![a.id]))
@@ -103,26 +117,29 @@ async fn cancelling_a_waiting_job_releases_its_dependents_and_forgets_its_waits(
         c.error.map(|e| e.code),
         Some(JobErrorCode::DependencyFailed)
     );
-    let waits: i64 = sqlx::query_scalar("SELECT count(*) FROM job_waits")
-        .fetch_one(&store.reader)
-        .await
-        .unwrap();
+    let waits = store.count_rows("job_waits").await;
     assert_eq!(waits, 0, "no wait outlives its jobs");
     // `a` runs normally; nothing is left to release.
     let claimed = claim_sleeps(&store, 10).await;
     assert_eq!(ids(&claimed), [a.id]);
 }
 
-#[tokio::test]
-async fn an_interrupted_dependency_out_of_attempts_fails_its_dependents() {
-    let (_dir, store) = store().await;
+async fn an_interrupted_dependency_out_of_attempts_fails_its_dependents(backend: Backend) {
+    let Some(store) = store(
+        backend,
+        "an_interrupted_dependency_out_of_attempts_fails_its_dependents",
+    )
+    .await
+    else {
+        return;
+    };
     let a = store.insert(sleep_job(0, 1)).await.unwrap();
     let b = store
         .insert(sleep_job(0, 3).depending_on(vec![a.id]))
         .await
         .unwrap();
     claim_sleeps(&store, 1).await;
-    let recovered = store.recover_interrupted().await.unwrap();
+    let recovered = store.recover_interrupted("me").await.unwrap();
     assert_eq!(recovered.failed, 1);
     let b = store.get(b.id).await.unwrap().unwrap();
     assert_eq!(
@@ -131,9 +148,15 @@ async fn an_interrupted_dependency_out_of_attempts_fails_its_dependents() {
     );
 }
 
-#[tokio::test]
-async fn unknown_dependencies_are_refused_and_nothing_is_stored() {
-    let (_dir, store) = store().await;
+async fn unknown_dependencies_are_refused_and_nothing_is_stored(backend: Backend) {
+    let Some(store) = store(
+        backend,
+        "unknown_dependencies_are_refused_and_nothing_is_stored",
+    )
+    .await
+    else {
+        return;
+    };
     let a = store.insert(sleep_job(0, 3)).await.unwrap();
     let ghost = crate::job::JobId::new();
     let job = sleep_job(0, 3).depending_on(vec![a.id, ghost]);
@@ -143,4 +166,23 @@ async fn unknown_dependencies_are_refused_and_nothing_is_stored() {
         other => panic!("expected UnknownDependency, got {other:?}"),
     }
     assert!(store.get(id).await.unwrap().is_none());
+}
+
+on_both_stores!(
+    a_job_waits_until_all_its_dependencies_are_final,
+    an_unsuccessful_dependency_fails_its_dependents_transitively,
+    cancelling_a_waiting_job_releases_its_dependents_and_forgets_its_waits,
+    an_interrupted_dependency_out_of_attempts_fails_its_dependents,
+    unknown_dependencies_are_refused_and_nothing_is_stored,
+);
+
+/// The next job the store reports final as a side effect (other events skipped).
+async fn final_event(
+    events: &mut tokio::sync::broadcast::Receiver<StoreEvent>,
+) -> crate::job::JobId {
+    loop {
+        if let StoreEvent::Final(id) = events.recv().await.unwrap() {
+            return id;
+        }
+    }
 }

@@ -1,6 +1,6 @@
-//! The single writer of a SQLite database, with group commit.
+//! The single writer of a process, with group commit.
 //!
-//! Every write goes through one task that owns the one write connection. It takes whatever
+//! Every write goes through one task. It takes whatever
 //! writes are waiting (up to [`MAX_BATCH`]), runs them in one transaction, commits once, and
 //! only then answers each caller: a submission is acknowledged only once it is durable, yet
 //! under load one `fsync` covers many writes. Consecutive inserts, and consecutive finishes,
@@ -9,22 +9,31 @@
 //! A batch is all or nothing. If any write in it fails (or the commit does), the transaction
 //! is rolled back and every write of the batch runs again alone, in its own transaction, so
 //! that a failure reaches only the caller whose write failed and nothing half-done is kept.
+//! A batch that failed for a reason the database calls transient (a deadlock between
+//! processes sharing it) is first run again whole.
+//!
+//! SQLite allows one writer at a time: its pool holds one connection. PostgreSQL takes a
+//! connection from its pool for each batch, so a connection lost with the server is replaced
+//! by the next batch.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::{Executor, SqliteConnection};
+use sqlx::Pool;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::queries::{self, DepState, Effects, Insert, RunEnd};
+use super::{Conn, DepState, Dialect, Effects, Insert, Interrupted, RunEnd};
 use crate::job::{JobId, JobKind, JobProgress};
 use crate::store::{
     CancelResult, Claimed, DeleteResult, Inserted, Lease, LeaseState, NewFile, NewJob, Recovered,
-    Result, StoreError, now,
+    Result, StoreError, StoreEvent, now,
 };
 
 /// Most writes in one transaction.
 const MAX_BATCH: usize = 512;
+
+/// How many times a batch that failed for a transient reason is run again whole.
+const RETRIES: u32 = 3;
 
 type Reply<T> = oneshot::Sender<Result<T>>;
 
@@ -50,11 +59,8 @@ pub(super) enum Op {
     },
     Cancel(JobId, Reply<CancelResult>),
     Delete(JobId, Reply<DeleteResult>),
-    /// Settles interrupted runs: all of them, or those whose lease expired before a time.
-    Recover(
-        Option<(chrono::DateTime<chrono::Utc>, Vec<JobId>)>,
-        Reply<Recovered>,
-    ),
+    /// Settles interrupted runs.
+    Recover(Interrupted, Reply<Recovered>),
     SaveFile {
         lease: Lease,
         file: NewFile,
@@ -79,24 +85,25 @@ enum Done {
 }
 
 /// Handle to the writer task.
-#[derive(Debug, Clone)]
-pub(super) struct Writer {
+pub(super) struct Writer<D> {
     ops: mpsc::Sender<Op>,
-    side_finals: broadcast::Sender<JobId>,
+    _dialect: std::marker::PhantomData<fn() -> D>,
 }
 
-impl Writer {
-    /// Starts the writer task on `conn`.
-    pub(super) fn start(conn: SqliteConnection) -> Self {
+impl<D: Dialect> Writer<D> {
+    /// Starts the writer task, writing on `pool` and publishing on `events` the jobs its
+    /// writes made final as a side effect (see `JobStore::events`).
+    pub(super) fn start(
+        dialect: Arc<D>,
+        pool: Pool<D::Db>,
+        events: broadcast::Sender<StoreEvent>,
+    ) -> Self {
         let (ops, rx) = mpsc::channel(4 * MAX_BATCH);
-        let (side_finals, _) = broadcast::channel(4096);
-        tokio::spawn(run(conn, rx, side_finals.clone()));
-        Self { ops, side_finals }
-    }
-
-    /// Jobs made final as a side effect of a committed write (see `JobStore::side_finals`).
-    pub(super) fn side_finals(&self) -> broadcast::Receiver<JobId> {
-        self.side_finals.subscribe()
+        tokio::spawn(run(dialect, pool, rx, events));
+        Self {
+            ops,
+            _dialect: std::marker::PhantomData,
+        }
     }
 
     /// Sends a write built by `op` and waits for its committed result.
@@ -110,22 +117,31 @@ impl Writer {
     }
 }
 
-async fn run(
-    mut conn: SqliteConnection,
+async fn run<D: Dialect>(
+    dialect: Arc<D>,
+    pool: Pool<D::Db>,
     mut rx: mpsc::Receiver<Op>,
-    side_finals: broadcast::Sender<JobId>,
+    events: broadcast::Sender<StoreEvent>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // Whether `job_waits` may have rows (see `Effects::waits`); unknown at start.
     let mut waits = true;
     let publish = |released: Vec<JobId>| {
         for id in released {
-            let _ = side_finals.send(id);
+            let _ = events.send(StoreEvent::Final(id));
         }
     };
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let ops = std::mem::take(&mut batch);
-        match transaction(&mut conn, &ops, &mut waits).await {
+        let mut result = transaction(&*dialect, &pool, &ops, &mut waits).await;
+        for _ in 0..RETRIES {
+            if !result.as_ref().is_err_and(transient::<D>) {
+                break;
+            }
+            tracing::debug!("a batch of writes failed for a transient reason; running it again");
+            result = transaction(&*dialect, &pool, &ops, &mut waits).await;
+        }
+        match result {
             Ok((done, released)) => {
                 ops.into_iter()
                     .zip(done)
@@ -148,7 +164,7 @@ async fn run(
                 tracing::warn!(error = ?err, writes = ops.len(), "a write failed; retrying the batch's writes one by one");
                 for op in ops {
                     let one = std::slice::from_ref(&op);
-                    let done = match transaction(&mut conn, one, &mut waits).await {
+                    let done = match transaction(&*dialect, &pool, one, &mut waits).await {
                         Ok((mut done, released)) => {
                             publish(released);
                             Ok(done.remove(0))
@@ -169,54 +185,87 @@ enum Failure {
     Transaction(Arc<sqlx::Error>),
 }
 
+/// Whether running the transaction again may well succeed.
+fn transient<D: Dialect>(failure: &Failure) -> bool {
+    match failure {
+        Failure::Write(StoreError::Database(err)) => D::retryable(err),
+        Failure::Write(StoreError::Write(err)) | Failure::Transaction(err) => D::retryable(err),
+        Failure::Write(_) => false,
+    }
+}
+
 /// Runs `ops` in one transaction: their results once committed, with the jobs they made final
 /// as a side effect, or the failure (after a rollback: nothing of `ops` is kept). `waits` is
 /// what the writer knows of `job_waits` (see `Effects::waits`), updated once committed.
-async fn transaction(
-    conn: &mut SqliteConnection,
+async fn transaction<D: Dialect>(
+    dialect: &D,
+    pool: &Pool<D::Db>,
     ops: &[Op],
     waits: &mut bool,
 ) -> Result<(Vec<Done>, Vec<JobId>), Failure> {
-    let mut effects = Effects {
-        released: Vec::new(),
-        waits: *waits,
-    };
+    let mut effects = Effects::new(*waits || D::SHARED);
     // Until this transaction commits, assume nothing about `job_waits` (a rollback may bring
     // back rows it deleted).
     *waits = true;
-    if conn.execute("BEGIN IMMEDIATE").await.is_err() {
-        // A transaction left open by a failed rollback would block every later write: close
-        // it and try once more.
-        let _ = conn.execute("ROLLBACK").await;
-        conn.execute("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| Failure::Transaction(Arc::new(e)))?;
-    }
-    let done = match execute(conn, ops, &mut effects).await {
+    let mut tx = D::begin(pool)
+        .await
+        .map_err(|e| Failure::Transaction(Arc::new(e)))?;
+    let done = match execute::<D>(&mut tx, ops, &mut effects).await {
         Ok(done) => done,
         Err(err) => {
-            // Harmless if SQLite already rolled back by itself (I/O errors, a full disk).
-            let _ = conn.execute("ROLLBACK").await;
+            // Harmless if the database already rolled back by itself (I/O errors, a full
+            // disk, a lost connection).
+            let _ = tx.rollback().await;
             return Err(Failure::Write(err));
         }
     };
-    if let Err(err) = conn.execute("COMMIT").await {
-        let _ = conn.execute("ROLLBACK").await;
+    observe(ops, &done, &mut effects);
+    if let Err(err) = dialect.publish(&mut tx, &effects).await {
+        let _ = tx.rollback().await;
+        return Err(Failure::Transaction(Arc::new(err)));
+    }
+    if let Err(err) = tx.commit().await {
         return Err(Failure::Transaction(Arc::new(err)));
     }
     *waits = effects.waits;
     Ok((done, effects.released))
 }
 
+/// Adds to `effects` what the results of `ops` say for other processes: jobs made final or
+/// claimable, cancels of running jobs.
+fn observe(ops: &[Op], done: &[Done], effects: &mut Effects) {
+    for (op, done) in ops.iter().zip(done) {
+        match (op, done) {
+            (Op::Insert(job, _), Done::Inserted(Ok(Inserted::Failed(_)))) => {
+                effects.finals.push(job.id);
+            }
+            (Op::Insert(..), Done::Inserted(Ok(Inserted::Queued))) => effects.queued = true,
+            (Op::Finish { end, .. }, Done::Applied(true)) => {
+                // A hand-back queues the job again, or cancels it when a cancel is pending.
+                effects.queued |= end.outcome == crate::store::Outcome::Requeue;
+                effects.finals.push(end.lease.id);
+            }
+            (Op::Cancel(id, _), Done::Cancel(result)) => match **result {
+                CancelResult::Cancelled(_) => effects.finals.push(*id),
+                CancelResult::Requested(_) => effects.cancels.push(*id),
+                CancelResult::AlreadyFinal(_) | CancelResult::NotFound => {}
+            },
+            (Op::Recover(..), Done::Recovered(r)) if r.requeued > 0 => effects.queued = true,
+            _ => {}
+        }
+    }
+    effects.finals.extend_from_slice(&effects.released);
+}
+
 /// Executes `ops` in order inside the open transaction, one result per op.
-async fn execute(
-    conn: &mut SqliteConnection,
+async fn execute<D: Dialect>(
+    conn: &mut Conn<D>,
     ops: &[Op],
     effects: &mut Effects,
 ) -> Result<Vec<Done>> {
     let mut done = Vec::with_capacity(ops.len());
     while done.len() < ops.len() {
-        let results = execute_run(conn, &ops[done.len()..], effects).await?;
+        let results = execute_run::<D>(conn, &ops[done.len()..], effects).await?;
         done.extend(results);
     }
     Ok(done)
@@ -224,8 +273,8 @@ async fn execute(
 
 /// Executes the writes at the head of `ops`: a run of consecutive inserts, finishes or saved
 /// files as one multi-row statement, anything else alone. One result per write executed.
-async fn execute_run(
-    conn: &mut SqliteConnection,
+async fn execute_run<D: Dialect>(
+    conn: &mut Conn<D>,
     ops: &[Op],
     effects: &mut Effects,
 ) -> Result<Vec<Done>> {
@@ -244,7 +293,7 @@ async fn execute_run(
             if jobs.iter().any(|job| !job.depends_on.is_empty()) {
                 effects.waits = true;
             }
-            insert(conn, &jobs).await?
+            insert::<D>(conn, &jobs).await?
         }
         Op::Finish { .. } => {
             let ends: Vec<&RunEnd> = run
@@ -253,7 +302,7 @@ async fn execute_run(
                     _ => None,
                 })
                 .collect();
-            let applied = queries::finish_many(conn, &ends, effects).await?;
+            let applied = D::finish_many(conn, &ends, effects).await?;
             let applied = |e: &&RunEnd| Done::Applied(applied.contains(&e.lease));
             ends.iter().map(applied).collect()
         }
@@ -264,18 +313,22 @@ async fn execute_run(
                     _ => None,
                 })
                 .collect();
-            let saved = queries::files::save_many(conn, &files).await?;
+            let saved = D::save_files(conn, &files).await?;
             let saved = |(lease, file): &(Lease, &NewFile)| {
                 Done::Applied(saved.contains(&(lease.id, file.index)))
             };
             files.iter().map(saved).collect()
         }
-        op => vec![execute_one(conn, op, effects).await?],
+        op => vec![execute_one::<D>(conn, op, effects).await?],
     })
 }
 
 /// Executes one write that is not batched with its neighbours.
-async fn execute_one(conn: &mut SqliteConnection, op: &Op, effects: &mut Effects) -> Result<Done> {
+async fn execute_one<D: Dialect>(
+    conn: &mut Conn<D>,
+    op: &Op,
+    effects: &mut Effects,
+) -> Result<Done> {
     Ok(match op {
         Op::Claim {
             kinds,
@@ -283,23 +336,19 @@ async fn execute_one(conn: &mut SqliteConnection, op: &Op, effects: &mut Effects
             owner,
             lease,
             ..
-        } => Done::Claimed(queries::claim(conn, kinds, *n, owner, *lease, now()).await?),
+        } => Done::Claimed(D::claim(conn, kinds, *n, owner, *lease, now()).await?),
         Op::Heartbeat {
             lease,
             progress,
             lease_for,
             ..
-        } => Done::Lease(queries::heartbeat(conn, *lease, *progress, *lease_for, now()).await?),
-        Op::Cancel(id, _) => {
-            Done::Cancel(Box::new(queries::cancel(conn, *id, now(), effects).await?))
-        }
-        Op::Delete(id, _) => Done::Delete(queries::delete(conn, *id).await?),
-        Op::Recover(expired, _) => {
-            Done::Recovered(queries::recover(conn, now(), expired.as_ref(), effects).await?)
-        }
-        Op::ClearFiles(lease, _) => Done::Applied(queries::files::clear(conn, *lease).await?),
+        } => Done::Lease(D::heartbeat(conn, *lease, *progress, *lease_for, now()).await?),
+        Op::Cancel(id, _) => Done::Cancel(Box::new(D::cancel(conn, *id, now(), effects).await?)),
+        Op::Delete(id, _) => Done::Delete(D::delete(conn, *id).await?),
+        Op::Recover(which, _) => Done::Recovered(D::recover(conn, now(), which, effects).await?),
+        Op::ClearFiles(lease, _) => Done::Applied(D::clear_files(conn, *lease).await?),
         Op::Ping(_) => {
-            conn.execute("SELECT 1").await?;
+            D::ping(conn).await?;
             Done::Unit
         }
         // `execute_run` takes these, in runs; never here.
@@ -313,7 +362,7 @@ async fn execute_one(conn: &mut SqliteConnection, op: &Op, effects: &mut Effects
 
 /// Inserts consecutive new jobs: those without dependencies, or whose dependencies exist, in
 /// one statement; a job naming an unknown dependency is refused alone.
-async fn insert(conn: &mut SqliteConnection, jobs: &[&NewJob]) -> Result<Vec<Done>> {
+async fn insert<D: Dialect>(conn: &mut Conn<D>, jobs: &[&NewJob]) -> Result<Vec<Done>> {
     let mut starts = Vec::with_capacity(jobs.len());
     let mut waits = Vec::new();
     for &job in jobs {
@@ -321,7 +370,7 @@ async fn insert(conn: &mut SqliteConnection, jobs: &[&NewJob]) -> Result<Vec<Don
             starts.push(Ok((0, None)));
             continue;
         }
-        starts.push(match queries::check_deps(conn, &job.depends_on).await {
+        starts.push(match D::check_deps(conn, &job.depends_on).await {
             Ok(DepState::Waiting(deps)) => {
                 let n = deps.len();
                 if n > 0 {
@@ -346,9 +395,9 @@ async fn insert(conn: &mut SqliteConnection, jobs: &[&NewJob]) -> Result<Vec<Don
             })
         })
         .collect();
-    queries::insert_many(conn, &rows).await?;
+    D::insert_many(conn, &rows).await?;
     for (job, deps) in waits {
-        queries::add_waits(conn, job, &deps).await?;
+        D::add_waits(conn, job, &deps).await?;
     }
     Ok(starts
         .into_iter()

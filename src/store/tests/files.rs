@@ -3,9 +3,9 @@
 
 use bytes::Bytes;
 
-use super::{claim_sleeps, sleep_job, store};
+use super::{Backend, claim_sleeps, sleep_job, store};
 use crate::job::JobStatus;
-use crate::store::{DeleteResult, JobStore, Lease, NewFile, Outcome, now};
+use crate::store::{DeleteResult, Lease, NewFile, Outcome, now};
 
 fn file(index: u32, content: &[u8]) -> NewFile {
     NewFile {
@@ -17,7 +17,7 @@ fn file(index: u32, content: &[u8]) -> NewFile {
 }
 
 /// A claimed sleep job with five files of 100, 200, ... 500 bytes saved under its lease.
-async fn job_with_files(store: &super::SqliteStore) -> (crate::job::Job, Lease, Vec<Vec<u8>>) {
+async fn job_with_files(store: &super::TestStore) -> (crate::job::Job, Lease, Vec<Vec<u8>>) {
     let job = store.insert(sleep_job(0, 3)).await.unwrap();
     let claimed = claim_sleeps(store, 1).await;
     let lease = claimed[0].lease;
@@ -33,9 +33,15 @@ async fn job_with_files(store: &super::SqliteStore) -> (crate::job::Job, Lease, 
     (job, lease, contents)
 }
 
-#[tokio::test]
-async fn files_are_listed_and_read_whole_by_range_and_in_batches() {
-    let (_dir, store) = store().await;
+async fn files_are_listed_and_read_whole_by_range_and_in_batches(backend: Backend) {
+    let Some(store) = store(
+        backend,
+        "files_are_listed_and_read_whole_by_range_and_in_batches",
+    )
+    .await
+    else {
+        return;
+    };
     let (job, _, contents) = job_with_files(&store).await;
     let list = store.list_files(job.id).await.unwrap();
     assert_eq!(
@@ -75,9 +81,15 @@ async fn files_are_listed_and_read_whole_by_range_and_in_batches() {
     assert!(store.read_files(job.id, 5, 1000).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn a_finished_run_saves_nothing_more_and_files_go_with_their_job() {
-    let (_dir, store) = store().await;
+async fn a_finished_run_saves_nothing_more_and_files_go_with_their_job(backend: Backend) {
+    let Some(store) = store(
+        backend,
+        "a_finished_run_saves_nothing_more_and_files_go_with_their_job",
+    )
+    .await
+    else {
+        return;
+    };
     let (job, lease, _) = job_with_files(&store).await;
     let done = Outcome::Succeeded(serde_json::json!({}).into());
     assert!(store.finish(lease, done, None, now()).await.unwrap());
@@ -90,20 +102,18 @@ async fn a_finished_run_saves_nothing_more_and_files_go_with_their_job() {
         JobStatus::Succeeded
     );
     assert_eq!(store.delete(job.id).await.unwrap(), DeleteResult::Deleted);
-    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM job_files")
-        .fetch_one(&store.reader)
-        .await
-        .unwrap();
+    let left = store.count_rows("job_files").await;
     assert_eq!(left, 0);
 }
 
-#[tokio::test]
-async fn a_new_attempt_clears_the_files_of_the_last() {
-    let (_dir, store) = store().await;
+async fn a_new_attempt_clears_the_files_of_the_last(backend: Backend) {
+    let Some(store) = store(backend, "a_new_attempt_clears_the_files_of_the_last").await else {
+        return;
+    };
     let job = store.insert(sleep_job(0, 3)).await.unwrap();
     let first = claim_sleeps(&store, 1).await[0].lease;
     assert!(store.save_file(first, file(0, b"old")).await.unwrap());
-    store.recover_interrupted().await.unwrap();
+    store.recover_interrupted("me").await.unwrap();
     let second = claim_sleeps(&store, 1).await[0].lease;
     assert!(
         !store.clear_files(first).await.unwrap(),
@@ -113,3 +123,9 @@ async fn a_new_attempt_clears_the_files_of_the_last() {
     assert!(store.clear_files(second).await.unwrap());
     assert!(store.list_files(job.id).await.unwrap().is_empty());
 }
+
+on_both_stores!(
+    files_are_listed_and_read_whole_by_range_and_in_batches,
+    a_finished_run_saves_nothing_more_and_files_go_with_their_job,
+    a_new_attempt_clears_the_files_of_the_last,
+);

@@ -1,0 +1,263 @@
+//! The PostgreSQL store: any number of faena instances on one database share one queue.
+//!
+//! Writes go through the same group-commit writer as SQLite's, on a connection of the pool;
+//! claims lock with `FOR UPDATE SKIP LOCKED`, so instances never wait for each other's
+//! candidates; every write about a run is fenced by its lease. Instances tell each other
+//! about new work, finished jobs and cancels with `LISTEN/NOTIFY` ([`events`]). Migrations
+//! (`migrations/postgres`) are applied at start under an advisory lock, so instances starting
+//! together apply them once. The database's current schema (`search_path`, e.g. from
+//! `?options=-c%20search_path%3Dname` in the URL) holds the tables and names the notification
+//! channel: two deployments in two schemas of one database do not hear each other.
+
+mod events;
+mod queries;
+
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Executor, PgConnection, Postgres, Transaction};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use super::sql::{DepState, Dialect, Effects, Insert, Interrupted, RunEnd, SqlStore};
+use super::{
+    CancelResult, Claimed, DeleteResult, FileData, FileInfo, Lease, LeaseState, ListFilter,
+    NewFile, Recovered, Result,
+};
+use crate::job::{Job, JobId, JobKind, JobProgress};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Tuning of the PostgreSQL store.
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// Connections of the pool (the writer takes one per batch, reads the others).
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before failing.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Jobs in a PostgreSQL database.
+pub(crate) type PgStore = SqlStore<PgDialect>;
+
+/// Opens the database at `url`, applies pending migrations and starts listening for what
+/// other instances do.
+pub(crate) async fn open(url: &str, options: &PgOptions) -> Result<PgStore> {
+    let connect = PgConnectOptions::from_str(url)?;
+    let pool = PgPoolOptions::new()
+        .max_connections(options.max_connections.max(2))
+        .acquire_timeout(options.acquire_timeout)
+        .connect_with(connect.clone())
+        .await?;
+    MIGRATOR.run(&pool).await?;
+    let schema: String = sqlx::query_scalar("SELECT current_schema()")
+        .fetch_one(&pool)
+        .await?;
+    let channel = format!("faena_{schema}");
+    let sender = uuid::Uuid::now_v7().simple().to_string();
+    // The listener's own connection, kept for as long as it lives.
+    let listener_pool = PgPoolOptions::new()
+        .max_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .acquire_timeout(options.acquire_timeout)
+        .connect_lazy_with(connect);
+    let (events, _) = broadcast::channel(4096);
+    let stop = CancellationToken::new();
+    tokio::spawn(events::listen(
+        listener_pool,
+        channel.clone(),
+        sender.clone(),
+        events.clone(),
+        stop.clone(),
+    ));
+    let dialect = PgDialect { channel, sender };
+    Ok(SqlStore::new(
+        dialect,
+        pool.clone(),
+        pool,
+        events,
+        Box::new(stop.drop_guard()),
+    ))
+}
+
+/// Applies pending migrations to the database at `url`; returns how many are applied.
+pub(crate) async fn migrate(url: &str) -> Result<usize> {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(PgConnectOptions::from_str(url)?)
+        .await?;
+    MIGRATOR.run(&pool).await?;
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&pool)
+        .await?;
+    Ok(applied as usize)
+}
+
+/// The statements of PostgreSQL, and where this instance sends its notifications.
+pub(crate) struct PgDialect {
+    channel: String,
+    /// This process's token in the notifications it sends.
+    sender: String,
+}
+
+#[async_trait]
+impl Dialect for PgDialect {
+    type Db = Postgres;
+    const SHARED: bool = true;
+
+    async fn begin(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        pool.begin().await
+    }
+
+    fn retryable(err: &sqlx::Error) -> bool {
+        // serialization_failure, deadlock_detected: transactions of two instances crossed.
+        err.as_database_error()
+            .and_then(|e| e.code())
+            .is_some_and(|code| code == "40001" || code == "40P01")
+    }
+
+    async fn ping(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        conn.execute("SELECT 1").await.map(drop)
+    }
+
+    async fn check_deps(conn: &mut PgConnection, deps: &[JobId]) -> Result<DepState> {
+        queries::deps::check(conn, deps).await
+    }
+
+    async fn insert_many(conn: &mut PgConnection, jobs: &[Insert<'_>]) -> Result<(), sqlx::Error> {
+        queries::insert_many(conn, jobs).await
+    }
+
+    async fn add_waits(
+        conn: &mut PgConnection,
+        job: JobId,
+        deps: &[JobId],
+    ) -> Result<(), sqlx::Error> {
+        queries::deps::add_waits(conn, job, deps).await
+    }
+
+    async fn claim(
+        conn: &mut PgConnection,
+        kinds: &[JobKind],
+        n: usize,
+        owner: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Claimed>> {
+        queries::claim(conn, kinds, n, owner, lease, now).await
+    }
+
+    async fn heartbeat(
+        conn: &mut PgConnection,
+        lease: Lease,
+        progress: Option<JobProgress>,
+        lease_for: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<LeaseState> {
+        queries::heartbeat(conn, lease, progress, lease_for, now).await
+    }
+
+    async fn finish_many(
+        conn: &mut PgConnection,
+        ends: &[&RunEnd],
+        effects: &mut Effects,
+    ) -> Result<HashSet<Lease>, sqlx::Error> {
+        queries::ends::finish_many(conn, ends, effects).await
+    }
+
+    async fn cancel(
+        conn: &mut PgConnection,
+        id: JobId,
+        now: DateTime<Utc>,
+        effects: &mut Effects,
+    ) -> Result<CancelResult> {
+        queries::cancel(conn, id, now, effects).await
+    }
+
+    async fn delete(conn: &mut PgConnection, id: JobId) -> Result<DeleteResult> {
+        queries::delete(conn, id).await
+    }
+
+    async fn recover(
+        conn: &mut PgConnection,
+        now: DateTime<Utc>,
+        which: &Interrupted,
+        effects: &mut Effects,
+    ) -> Result<Recovered> {
+        queries::ends::recover(conn, now, which, effects).await
+    }
+
+    async fn save_files(
+        conn: &mut PgConnection,
+        files: &[(Lease, &NewFile)],
+    ) -> Result<HashSet<(JobId, u32)>, sqlx::Error> {
+        queries::files::save_many(conn, files).await
+    }
+
+    async fn clear_files(conn: &mut PgConnection, lease: Lease) -> Result<bool, sqlx::Error> {
+        queries::files::clear(conn, lease).await
+    }
+
+    async fn publish(&self, conn: &mut PgConnection, effects: &Effects) -> Result<(), sqlx::Error> {
+        let payloads = events::payloads(&self.sender, effects);
+        if payloads.is_empty() {
+            return Ok(());
+        }
+        sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
+            .bind(&self.channel)
+            .bind(payloads)
+            .execute(&mut *conn)
+            .await
+            .map(drop)
+    }
+
+    async fn get(pool: &PgPool, id: JobId) -> Result<Option<Job>> {
+        queries::get(pool, id).await
+    }
+
+    async fn list(pool: &PgPool, filter: &ListFilter) -> Result<Vec<Job>> {
+        queries::list(pool, filter).await
+    }
+
+    async fn list_files(pool: &PgPool, id: JobId) -> Result<Vec<FileInfo>> {
+        queries::files::list(pool, id).await
+    }
+
+    async fn file_info(pool: &PgPool, id: JobId, name: &str) -> Result<Option<FileInfo>> {
+        queries::files::one(pool, id, name).await
+    }
+
+    async fn read_file(
+        pool: &PgPool,
+        id: JobId,
+        name: &str,
+        offset: u64,
+        len: u32,
+    ) -> Result<Option<Vec<u8>>> {
+        queries::files::read(pool, id, name, offset, len).await
+    }
+
+    async fn read_files(
+        pool: &PgPool,
+        id: JobId,
+        from_index: u32,
+        max_bytes: u64,
+    ) -> Result<Vec<FileData>> {
+        let mut conn = pool.acquire().await?;
+        queries::files::read_many(&mut conn, id, from_index, max_bytes).await
+    }
+}

@@ -1,0 +1,210 @@
+//! How runs end, on PostgreSQL: recorded finishes (fenced by their leases, one statement for
+//! a whole batch), hand-backs at shutdown, and the settling of runs whose instance died or
+//! lost its lease. Each releases the dependents of the jobs it made final.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::{deps, uuid, uuids};
+use crate::job::{JobId, JobResult, JobStatus};
+use crate::store::sql::{Effects, Interrupted, RunEnd};
+use crate::store::{Lease, Recovered, Result};
+
+/// Records the ends of runs, fenced by their leases, and releases the dependents of the jobs
+/// that became final (adding to `effects` those it made final). Returns the leases applied.
+pub(in crate::store::postgres) async fn finish_many(
+    conn: &mut PgConnection,
+    ends: &[&RunEnd],
+    effects: &mut Effects,
+) -> Result<HashSet<Lease>, sqlx::Error> {
+    let mut applied = HashSet::with_capacity(ends.len());
+    let mut became_final = Vec::new();
+    let mut finals = Finals::default();
+    for &end in ends {
+        match end.outcome.final_state() {
+            Some((status, result, error)) => {
+                finals.id.push(uuid(end.lease.id));
+                finals.fence.push(end.lease.fence);
+                finals.status.push(status.as_str());
+                finals.result.push(result.map(JobResult::as_str));
+                finals.code.push(error.map(|e| e.code.as_str()));
+                finals.message.push(error.map(|e| e.message.as_str()));
+                finals.done.push(end.progress.map(|p| p.done as i64));
+                finals.total.push(end.progress.map(|p| p.total as i64));
+                finals.at.push(end.at);
+            }
+            None => match requeue(conn, end.lease, end.at).await? {
+                Requeued::No => {}
+                Requeued::Yes => {
+                    applied.insert(end.lease);
+                }
+                Requeued::Cancelled => {
+                    applied.insert(end.lease);
+                    became_final.push((end.lease.id, JobStatus::Cancelled));
+                }
+            },
+        }
+    }
+    if !finals.id.is_empty() {
+        let rows: Vec<(Uuid, i64, String)> = sqlx::query_as(
+            "UPDATE jobs SET status = v.status, result = v.result::json, \
+             error_code = v.code, error_message = v.message, finished_at = v.at, owner = NULL, \
+             lease_expires_at = NULL, progress_done = coalesce(v.done, jobs.progress_done), \
+             progress_total = coalesce(v.total, jobs.progress_total) \
+             FROM unnest($1::uuid[], $2::int8[], $3::text[], $4::text[], $5::text[], \
+                         $6::text[], $7::int8[], $8::int8[], $9::timestamptz[]) \
+                  AS v(id, fence, status, result, code, message, done, total, at) \
+             WHERE jobs.id = v.id AND jobs.fence = v.fence AND jobs.status = 'running' \
+             RETURNING jobs.id, jobs.fence, jobs.status",
+        )
+        .bind(finals.id)
+        .bind(finals.fence)
+        .bind(finals.status)
+        .bind(finals.result)
+        .bind(finals.code)
+        .bind(finals.message)
+        .bind(finals.done)
+        .bind(finals.total)
+        .bind(finals.at)
+        .fetch_all(&mut *conn)
+        .await?;
+        for (id, fence, status) in rows {
+            let Ok(status) = status.parse() else {
+                continue;
+            };
+            let id = JobId::from(id);
+            applied.insert(Lease { id, fence });
+            became_final.push((id, status));
+        }
+    }
+    let now = ends.iter().map(|e| e.at).max().unwrap_or_else(Utc::now);
+    deps::release(conn, became_final, now, effects).await?;
+    Ok(applied)
+}
+
+/// The columns of the final ends of runs, one array each.
+#[derive(Default)]
+struct Finals<'a> {
+    id: Vec<Uuid>,
+    fence: Vec<i64>,
+    status: Vec<&'static str>,
+    result: Vec<Option<&'a str>>,
+    code: Vec<Option<&'static str>>,
+    message: Vec<Option<&'a str>>,
+    done: Vec<Option<i64>>,
+    total: Vec<Option<i64>>,
+    at: Vec<DateTime<Utc>>,
+}
+
+/// A cancel that was accepted is final: a run handed back (or found interrupted) with a cancel
+/// pending ends `cancelled` instead of going back to the queue.
+const CANCEL_PENDING: &str = "UPDATE jobs SET status = 'cancelled', finished_at = $1, \
+     owner = NULL, lease_expires_at = NULL, error_code = 'cancelled', \
+     error_message = 'cancelled by request while running' \
+     WHERE status = 'running' AND cancel_requested";
+
+/// What a hand-back did.
+enum Requeued {
+    /// The lease was stale.
+    No,
+    Yes,
+    /// A cancel was pending: the job is cancelled.
+    Cancelled,
+}
+
+/// Hands a running job back to the queue without counting its attempt (or cancels it, when a
+/// cancel is pending).
+async fn requeue(
+    conn: &mut PgConnection,
+    lease: Lease,
+    now: DateTime<Utc>,
+) -> Result<Requeued, sqlx::Error> {
+    let cancelled = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{CANCEL_PENDING} AND id = $2 AND fence = $3"
+    )))
+    .bind(now)
+    .bind(uuid(lease.id))
+    .bind(lease.fence)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if cancelled > 0 {
+        return Ok(Requeued::Cancelled);
+    }
+    let updated = sqlx::query(
+        "UPDATE jobs SET status = 'queued', attempt = attempt - 1, owner = NULL, \
+         lease_expires_at = NULL, started_at = NULL, progress_done = NULL, \
+         progress_total = NULL WHERE id = $1 AND fence = $2 AND status = 'running'",
+    )
+    .bind(uuid(lease.id))
+    .bind(lease.fence)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(if updated > 0 {
+        Requeued::Yes
+    } else {
+        Requeued::No
+    })
+}
+
+/// A running job whose run was interrupted, out of attempts: failed.
+const FAIL_INTERRUPTED: &str = "UPDATE jobs SET status = 'failed', finished_at = $1, \
+     owner = NULL, lease_expires_at = NULL, error_code = 'interrupted', \
+     error_message = 'its run was interrupted (the process stopped or lost the lease) \
+     and no attempts were left' WHERE status = 'running' AND attempt >= max_attempts";
+
+/// A running job whose run was interrupted: queued again (the attempt counts).
+const REQUEUE_INTERRUPTED: &str = "UPDATE jobs SET status = 'queued', run_after = $1, \
+     owner = NULL, lease_expires_at = NULL, started_at = NULL, progress_done = NULL, \
+     progress_total = NULL WHERE status = 'running'";
+
+/// Settles interrupted runs: at start, those of this instance's name and those whose lease
+/// expired (other instances may be alive: their runs are left alone); while running, those
+/// whose lease ran out before a time, except the listed jobs. A pending cancel wins; then the
+/// job fails with `interrupted` when its attempts are used up, else it is queued again. Any
+/// number of instances may do this at once: each row goes to the first.
+pub(in crate::store::postgres) async fn recover(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    which: &Interrupted,
+    effects: &mut Effects,
+) -> Result<Recovered> {
+    let (owner, before, keep) = match which {
+        Interrupted::AtStart { owner } => (Some(owner.as_str()), now, Vec::new()),
+        Interrupted::Expired { before, keep } => (None, *before, uuids(keep.iter().copied())),
+    };
+    let mut settled: [Vec<Uuid>; 3] = Default::default();
+    for (ids, settle) in
+        settled
+            .iter_mut()
+            .zip([CANCEL_PENDING, FAIL_INTERRUPTED, REQUEUE_INTERRUPTED])
+    {
+        *ids = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "{settle} AND (owner = $2 OR lease_expires_at < $3) AND NOT (id = ANY($4)) \
+             RETURNING id"
+        )))
+        .bind(now)
+        .bind(owner)
+        .bind(before)
+        .bind(&keep)
+        .fetch_all(&mut *conn)
+        .await?;
+    }
+    let [cancelled, failed, requeued] = settled;
+    let finals: Vec<(JobId, JobStatus)> = (cancelled.iter().map(|id| (id, JobStatus::Cancelled)))
+        .chain(failed.iter().map(|id| (id, JobStatus::Failed)))
+        .map(|(id, status)| (JobId::from(*id), status))
+        .collect();
+    effects.released.extend(finals.iter().map(|(id, _)| *id));
+    effects.queued |= !requeued.is_empty();
+    deps::release(conn, finals, now, effects).await?;
+    Ok(Recovered {
+        requeued: requeued.len() as u64,
+        failed: failed.len() as u64,
+        cancelled: cancelled.len() as u64,
+    })
+}

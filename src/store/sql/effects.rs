@@ -1,0 +1,84 @@
+//! The values the writer and the dialects pass each other: rows to insert, ends of runs,
+//! which interrupted runs to settle, and what a transaction did beyond its own rows.
+
+use chrono::{DateTime, Utc};
+
+use crate::job::{JobError, JobErrorCode, JobId, JobProgress, JobStatus};
+use crate::store::{Lease, NewJob, Outcome};
+
+/// Where the dependencies of a new job stand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DepState {
+    /// Those not final yet (possibly none: the job can run).
+    Waiting(Vec<JobId>),
+    /// One of them already ended without succeeding.
+    Failed(JobError),
+}
+
+/// The error of a job whose dependency `dep` ended `status`.
+pub(crate) fn dependency_failed(dep: JobId, status: JobStatus) -> JobError {
+    JobError::new(
+        JobErrorCode::DependencyFailed,
+        format!("dependency {dep} ended {status} instead of succeeding"),
+    )
+}
+
+/// A job to insert and how it starts.
+pub(crate) struct Insert<'a> {
+    pub job: &'a NewJob,
+    /// Dependencies not final yet.
+    pub waiting: usize,
+    /// Set when a dependency already failed: the job is inserted failed.
+    pub failed: Option<JobError>,
+}
+
+/// How one run ended, to record.
+#[derive(Debug)]
+pub(crate) struct RunEnd {
+    pub lease: Lease,
+    pub outcome: Outcome,
+    pub progress: Option<JobProgress>,
+    pub at: DateTime<Utc>,
+}
+
+/// Which interrupted runs to settle.
+#[derive(Debug, Clone)]
+pub(crate) enum Interrupted {
+    /// At the start of a process: those its predecessor left. Every running job where one
+    /// process owns the database; those of `owner` or whose lease expired where several share
+    /// it.
+    AtStart { owner: String },
+    /// Those whose lease expired before `before`, except `keep` (runs the caller still has).
+    Expired {
+        before: DateTime<Utc>,
+        keep: Vec<JobId>,
+    },
+}
+
+/// What the writes of one transaction did beyond their own rows, and what the writer knows
+/// of `job_waits` across transactions.
+#[derive(Debug, Default)]
+pub(crate) struct Effects {
+    /// Jobs made final as a consequence of another write (dependents failed, interrupted
+    /// runs settled): their long-polls are told once committed.
+    pub released: Vec<JobId>,
+    /// `false` once `job_waits` was seen empty, until a job that waits is inserted: releasing
+    /// then costs nothing, not even a probe. Only where this process is the only writer.
+    pub waits: bool,
+    /// Every job the transaction made final (for other processes' long-polls).
+    pub finals: Vec<JobId>,
+    /// Whether it made jobs claimable (inserted, handed back, re-queued or released them).
+    pub queued: bool,
+    /// Running jobs it asked to stop.
+    pub cancels: Vec<JobId>,
+}
+
+impl Effects {
+    /// The effects of a new transaction, given what the writer knows of `job_waits`.
+    pub(crate) fn new(waits: bool) -> Self {
+        Self {
+            waits,
+            ..Self::default()
+        }
+    }
+}

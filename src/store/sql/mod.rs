@@ -1,0 +1,347 @@
+//! What the SQL stores share: the [`Dialect`] trait (the statements of one database), the
+//! group-commit [`writer`] and [`SqlStore`], the [`JobStore`] built from the two.
+//!
+//! SQLite and PostgreSQL differ in their SQL, their transactions and whether other processes
+//! write to the same database; they do not differ in what a write means. So the batching,
+//! the all-or-nothing transactions, the fencing and the release of dependents are written
+//! once, here, and each database supplies its statements.
+
+mod effects;
+mod writer;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{Database, Pool, Transaction};
+use tokio::sync::broadcast;
+
+use super::{
+    CancelResult, Claimed, DeleteResult, FileData, FileInfo, Inserted, JobStore, Lease, LeaseState,
+    ListFilter, NewFile, NewJob, Outcome, Recovered, Result, StoreEvent,
+};
+use crate::job::{Job, JobId, JobKind, JobProgress, JobStatus};
+pub(crate) use effects::{DepState, Effects, Insert, Interrupted, RunEnd, dependency_failed};
+use writer::{Op, Writer};
+
+/// The connection a dialect's statements run on.
+pub(crate) type Conn<D> = <<D as Dialect>::Db as Database>::Connection;
+
+/// The statements of one database. Writes run inside a transaction the writer opened (on
+/// `conn`) and commits; reads run on the reader pool.
+#[async_trait]
+pub(crate) trait Dialect: Send + Sync + 'static {
+    type Db: Database;
+
+    /// Whether other processes write to the same database (then nothing may be assumed about
+    /// the tables between two transactions).
+    const SHARED: bool;
+
+    /// Opens a write transaction.
+    async fn begin(pool: &Pool<Self::Db>) -> Result<Transaction<'static, Self::Db>, sqlx::Error>;
+
+    /// Whether a failed transaction may simply be run again (a deadlock, a serialization
+    /// failure).
+    fn retryable(err: &sqlx::Error) -> bool;
+
+    async fn ping(conn: &mut Conn<Self>) -> Result<(), sqlx::Error>;
+
+    /// Where the dependencies of a new job stand; `StoreError::UnknownDependency` for the
+    /// first that does not exist. Where another process could finish them meanwhile, holds
+    /// them (shared) until commit.
+    async fn check_deps(conn: &mut Conn<Self>, deps: &[JobId]) -> Result<DepState>;
+
+    async fn insert_many(conn: &mut Conn<Self>, jobs: &[Insert<'_>]) -> Result<(), sqlx::Error>;
+
+    /// Records that `job` waits for `deps` (none of them final).
+    async fn add_waits(
+        conn: &mut Conn<Self>,
+        job: JobId,
+        deps: &[JobId],
+    ) -> Result<(), sqlx::Error>;
+
+    async fn claim(
+        conn: &mut Conn<Self>,
+        kinds: &[JobKind],
+        n: usize,
+        owner: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Claimed>>;
+
+    async fn heartbeat(
+        conn: &mut Conn<Self>,
+        lease: Lease,
+        progress: Option<JobProgress>,
+        lease_for: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<LeaseState>;
+
+    /// Records the ends of runs, fenced by their leases, and releases the dependents of the
+    /// jobs that became final. Returns the leases applied.
+    async fn finish_many(
+        conn: &mut Conn<Self>,
+        ends: &[&RunEnd],
+        effects: &mut Effects,
+    ) -> Result<HashSet<Lease>, sqlx::Error>;
+
+    /// Cancels a queued job (releasing its dependents) or asks a running one to stop.
+    async fn cancel(
+        conn: &mut Conn<Self>,
+        id: JobId,
+        now: DateTime<Utc>,
+        effects: &mut Effects,
+    ) -> Result<CancelResult>;
+
+    async fn delete(conn: &mut Conn<Self>, id: JobId) -> Result<DeleteResult>;
+
+    /// Settles interrupted runs (see [`Interrupted`]); the jobs it made final go to
+    /// `effects.released`.
+    async fn recover(
+        conn: &mut Conn<Self>,
+        now: DateTime<Utc>,
+        which: &Interrupted,
+        effects: &mut Effects,
+    ) -> Result<Recovered>;
+
+    /// Saves files of running attempts, each only if its lease holds; the (job, index) pairs
+    /// written.
+    async fn save_files(
+        conn: &mut Conn<Self>,
+        files: &[(Lease, &NewFile)],
+    ) -> Result<HashSet<(JobId, u32)>, sqlx::Error>;
+
+    async fn clear_files(conn: &mut Conn<Self>, lease: Lease) -> Result<bool, sqlx::Error>;
+
+    /// Tells the other processes on the database what the transaction did (delivered when it
+    /// commits). Nothing to do where no other process writes.
+    async fn publish(&self, conn: &mut Conn<Self>, effects: &Effects) -> Result<(), sqlx::Error>;
+
+    async fn get(pool: &Pool<Self::Db>, id: JobId) -> Result<Option<Job>>;
+    async fn list(pool: &Pool<Self::Db>, filter: &ListFilter) -> Result<Vec<Job>>;
+    async fn list_files(pool: &Pool<Self::Db>, id: JobId) -> Result<Vec<FileInfo>>;
+    async fn file_info(pool: &Pool<Self::Db>, id: JobId, name: &str) -> Result<Option<FileInfo>>;
+    async fn read_file(
+        pool: &Pool<Self::Db>,
+        id: JobId,
+        name: &str,
+        offset: u64,
+        len: u32,
+    ) -> Result<Option<Vec<u8>>>;
+    async fn read_files(
+        pool: &Pool<Self::Db>,
+        id: JobId,
+        from_index: u32,
+        max_bytes: u64,
+    ) -> Result<Vec<FileData>>;
+}
+
+/// A [`JobStore`] on a SQL database: writes through the group-commit writer, reads on a pool.
+pub(crate) struct SqlStore<D: Dialect> {
+    writer: Writer<D>,
+    reader: Pool<D::Db>,
+    events: broadcast::Sender<StoreEvent>,
+    /// What must live as long as the store (a lock file, a listener task).
+    _keep: Box<dyn std::any::Any + Send + Sync>,
+}
+
+impl<D: Dialect> std::fmt::Debug for SqlStore<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore").finish_non_exhaustive()
+    }
+}
+
+impl<D: Dialect> SqlStore<D> {
+    /// A store writing through `writer` (one connection for SQLite, any for PostgreSQL) and
+    /// reading on `reader`; `events` carries what other writes did (see
+    /// [`JobStore::events`]).
+    pub(crate) fn new(
+        dialect: D,
+        writer: Pool<D::Db>,
+        reader: Pool<D::Db>,
+        events: broadcast::Sender<StoreEvent>,
+        keep: Box<dyn std::any::Any + Send + Sync>,
+    ) -> Self {
+        Self {
+            writer: Writer::start(std::sync::Arc::new(dialect), writer, events.clone()),
+            reader,
+            events,
+            _keep: keep,
+        }
+    }
+
+    pub(crate) fn reader(&self) -> &Pool<D::Db> {
+        &self.reader
+    }
+}
+
+/// The job an insert creates, as long as it is queued.
+fn queued(new: &NewJob) -> Job {
+    Job {
+        id: new.id,
+        kind: new.spec.kind(),
+        params: new.spec.params_json(),
+        status: JobStatus::Queued,
+        priority: new.options.priority,
+        timeout_ms: new.options.timeout_ms,
+        attempt: 0,
+        max_attempts: new.options.max_attempts,
+        depends_on: new.depends_on.clone(),
+        progress: None,
+        created_at: new.created_at,
+        started_at: None,
+        finished_at: None,
+        result: None,
+        error: None,
+    }
+}
+
+#[async_trait]
+impl<D: Dialect> JobStore for SqlStore<D> {
+    async fn ping(&self) -> Result<()> {
+        D::get(&self.reader, JobId::default()).await?;
+        self.writer.apply(Op::Ping).await
+    }
+
+    fn shared(&self) -> bool {
+        D::SHARED
+    }
+
+    async fn insert(&self, new: NewJob) -> Result<Job> {
+        let mut job = queued(&new);
+        if let Inserted::Failed(error) = self.writer.apply(|reply| Op::Insert(new, reply)).await? {
+            job.status = JobStatus::Failed;
+            job.finished_at = Some(job.created_at);
+            job.error = Some(error);
+        }
+        Ok(job)
+    }
+
+    async fn get(&self, id: JobId) -> Result<Option<Job>> {
+        D::get(&self.reader, id).await
+    }
+
+    async fn list(&self, filter: &ListFilter) -> Result<Vec<Job>> {
+        D::list(&self.reader, filter).await
+    }
+
+    async fn claim(
+        &self,
+        kinds: &[JobKind],
+        n: usize,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Vec<Claimed>> {
+        if n == 0 || kinds.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.writer
+            .apply(|reply| Op::Claim {
+                kinds: kinds.to_vec(),
+                n,
+                owner: owner.to_string(),
+                lease,
+                reply,
+            })
+            .await
+    }
+
+    async fn heartbeat(
+        &self,
+        lease: Lease,
+        progress: Option<JobProgress>,
+        lease_for: Duration,
+    ) -> Result<LeaseState> {
+        self.writer
+            .apply(|reply| Op::Heartbeat {
+                lease,
+                progress,
+                lease_for,
+                reply,
+            })
+            .await
+    }
+
+    async fn finish(
+        &self,
+        lease: Lease,
+        outcome: Outcome,
+        progress: Option<JobProgress>,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let end = RunEnd {
+            lease,
+            outcome,
+            progress,
+            at,
+        };
+        self.writer.apply(|reply| Op::Finish { end, reply }).await
+    }
+
+    async fn cancel(&self, id: JobId) -> Result<CancelResult> {
+        self.writer.apply(|reply| Op::Cancel(id, reply)).await
+    }
+
+    async fn delete(&self, id: JobId) -> Result<DeleteResult> {
+        self.writer.apply(|reply| Op::Delete(id, reply)).await
+    }
+
+    async fn recover_interrupted(&self, owner: &str) -> Result<Recovered> {
+        let which = Interrupted::AtStart {
+            owner: owner.to_string(),
+        };
+        self.writer.apply(|reply| Op::Recover(which, reply)).await
+    }
+
+    async fn rescue_expired(&self, now: DateTime<Utc>, keep: &[JobId]) -> Result<Recovered> {
+        let which = Interrupted::Expired {
+            before: now,
+            keep: keep.to_vec(),
+        };
+        self.writer.apply(|reply| Op::Recover(which, reply)).await
+    }
+
+    fn events(&self) -> broadcast::Receiver<StoreEvent> {
+        self.events.subscribe()
+    }
+
+    async fn save_file(&self, lease: Lease, file: NewFile) -> Result<bool> {
+        self.writer
+            .apply(|reply| Op::SaveFile { lease, file, reply })
+            .await
+    }
+
+    async fn clear_files(&self, lease: Lease) -> Result<bool> {
+        self.writer
+            .apply(|reply| Op::ClearFiles(lease, reply))
+            .await
+    }
+
+    async fn list_files(&self, id: JobId) -> Result<Vec<FileInfo>> {
+        D::list_files(&self.reader, id).await
+    }
+
+    async fn file_info(&self, id: JobId, name: &str) -> Result<Option<FileInfo>> {
+        D::file_info(&self.reader, id, name).await
+    }
+
+    async fn read_file(
+        &self,
+        id: JobId,
+        name: &str,
+        offset: u64,
+        len: u32,
+    ) -> Result<Option<Vec<u8>>> {
+        D::read_file(&self.reader, id, name, offset, len).await
+    }
+
+    async fn read_files(
+        &self,
+        id: JobId,
+        from_index: u32,
+        max_bytes: u64,
+    ) -> Result<Vec<FileData>> {
+        D::read_files(&self.reader, id, from_index, max_bytes).await
+    }
+}

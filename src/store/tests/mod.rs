@@ -1,0 +1,425 @@
+//! The store contract, run on SQLite and on PostgreSQL from the same code: claim order,
+//! fencing of stale attempts, hand-back and crash recovery, rescue of expired leases, batch
+//! isolation, dependencies and saved files.
+//!
+//! Each test is an `async fn(Backend)`; [`on_both_stores!`] makes a `#[tokio::test]` of it per
+//! backend (`store::tests::sqlite::NAME`, `store::tests::postgres::NAME`). PostgreSQL tests
+//! use a fresh schema each (see [`crate::testing`]) and skip, saying so, when none is
+//! configured.
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::job::{JobErrorCode, JobId, JobKind, JobSpec, JobStatus, Limits, SubmitOptions};
+use crate::store::{Claimed, JobStore, NewJob, Outcome, now};
+use crate::testing::PgScratch;
+
+const LEASE: Duration = Duration::from_secs(15);
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A store on a database of its own, which goes when this is dropped (after the store).
+pub(crate) struct TestStore {
+    store: Arc<dyn JobStore>,
+    _db: Scratch,
+}
+
+enum Scratch {
+    Sqlite(tempfile::TempDir),
+    Postgres(PgScratch),
+}
+
+impl Deref for TestStore {
+    type Target = dyn JobStore;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.store
+    }
+}
+
+impl TestStore {
+    /// How many rows `table` holds.
+    pub(crate) async fn count_rows(&self, table: &str) -> i64 {
+        use sqlx::Connection;
+        let sql = sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}"));
+        match &self._db {
+            Scratch::Sqlite(dir) => {
+                let url = format!("sqlite://{}/faena.db", dir.path().display());
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+            }
+            Scratch::Postgres(scratch) => {
+                let mut conn = sqlx::PgConnection::connect(&scratch.url).await.unwrap();
+                sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+            }
+        }
+    }
+
+    /// Another handle on the same store, for spawned tasks.
+    pub(crate) fn handle(&self) -> Arc<dyn JobStore> {
+        Arc::clone(&self.store)
+    }
+}
+
+/// A fresh store on `backend`; `None` when the test must skip (no PostgreSQL configured).
+pub(crate) async fn store(backend: Backend, test: &str) -> Option<TestStore> {
+    let options = crate::store::StoreOptions::default();
+    Some(match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}/faena.db", dir.path().display());
+            TestStore {
+                store: crate::store::open(&url, &options).await.unwrap(),
+                _db: Scratch::Sqlite(dir),
+            }
+        }
+        Backend::Postgres => {
+            let scratch = PgScratch::create(test).await?;
+            TestStore {
+                store: crate::store::open(&scratch.url, &options).await.unwrap(),
+                _db: Scratch::Postgres(scratch),
+            }
+        }
+    })
+}
+
+/// Makes a `#[tokio::test]` per backend of each `async fn NAME(Backend)` listed.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::store::tests::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::store::tests::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+/// Claims up to `n` queued sleep jobs for the owner "me".
+async fn claim_sleeps(store: &TestStore, n: usize) -> Vec<Claimed> {
+    store
+        .claim(&[JobKind::Sleep], n, "me", LEASE)
+        .await
+        .unwrap()
+}
+
+/// The ids of claimed jobs, in claim order.
+fn ids(claimed: &[Claimed]) -> Vec<JobId> {
+    claimed.iter().map(|c| c.job.id).collect()
+}
+
+fn sleep_job(priority: i32, max_attempts: u32) -> NewJob {
+    let spec = JobSpec::parse(JobKind::Sleep, json!({"ms": 1}), &Limits::default()).unwrap();
+    NewJob::new(
+        spec,
+        SubmitOptions {
+            timeout_ms: 1000,
+            priority,
+            max_attempts,
+        },
+    )
+}
+
+async fn claims_highest_priority_then_oldest_and_only_as_many_as_asked(backend: Backend) {
+    let Some(store) = store(
+        backend,
+        "claims_highest_priority_then_oldest_and_only_as_many_as_asked",
+    )
+    .await
+    else {
+        return;
+    };
+    let mut inserted = Vec::new();
+    for priority in [0, 5, 0, 5, -3] {
+        inserted.push(store.insert(sleep_job(priority, 3)).await.unwrap().id);
+    }
+    let first = claim_sleeps(&store, 3).await;
+    assert_eq!(ids(&first), [inserted[1], inserted[3], inserted[0]]);
+    assert!(
+        first
+            .iter()
+            .all(|c| c.job.status == JobStatus::Running && c.job.attempt == 1)
+    );
+    let rest = claim_sleeps(&store, 10).await;
+    assert_eq!(ids(&rest), [inserted[2], inserted[4]]);
+    assert!(claim_sleeps(&store, 10).await.is_empty());
+    assert!(
+        store
+            .claim(&[JobKind::Factorial], 10, "me", LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn a_stale_attempt_can_neither_finish_nor_overwrite(backend: Backend) {
+    let Some(store) = store(backend, "a_stale_attempt_can_neither_finish_nor_overwrite").await
+    else {
+        return;
+    };
+    let id = store.insert(sleep_job(0, 3)).await.unwrap().id;
+    let first = store
+        .claim(&[JobKind::Sleep], 1, "a", LEASE)
+        .await
+        .unwrap()
+        .remove(0);
+    // Handed back (shutdown) and claimed again: the first lease is now stale.
+    assert!(
+        store
+            .finish(first.lease, Outcome::Requeue, None, now())
+            .await
+            .unwrap()
+    );
+    let second = store
+        .claim(&[JobKind::Sleep], 1, "b", LEASE)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        second.job.attempt, 1,
+        "a hand-back does not count the attempt"
+    );
+    assert_ne!(first.lease.fence, second.lease.fence);
+    let stale = Outcome::Succeeded(json!({"slept_ms": 999}).into());
+    assert!(!store.finish(first.lease, stale, None, now()).await.unwrap());
+    let ok = Outcome::Succeeded(json!({"slept_ms": 1}).into());
+    assert!(
+        store
+            .finish(second.lease, ok.clone(), None, now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store.finish(second.lease, ok, None, now()).await.unwrap(),
+        "final is final"
+    );
+    let job = store.get(id).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Succeeded);
+    assert_eq!(job.result.map(|r| r.value()), Some(json!({"slept_ms": 1})));
+}
+
+async fn recovery_requeues_while_attempts_remain_and_fails_the_rest(backend: Backend) {
+    let Some(store) = store(
+        backend,
+        "recovery_requeues_while_attempts_remain_and_fails_the_rest",
+    )
+    .await
+    else {
+        return;
+    };
+    let retry = store.insert(sleep_job(0, 2)).await.unwrap().id;
+    let last = store.insert(sleep_job(0, 1)).await.unwrap().id;
+    let queued = store.insert(sleep_job(-1, 1)).await.unwrap().id;
+    // Claimed by this instance's previous life, which crashed.
+    store
+        .claim(&[JobKind::Sleep], 2, "me", LEASE)
+        .await
+        .unwrap();
+    let recovered = store.recover_interrupted("me").await.unwrap();
+    assert_eq!((recovered.requeued, recovered.failed), (1, 1));
+    let retry = store.get(retry).await.unwrap().unwrap();
+    assert_eq!((retry.status, retry.attempt), (JobStatus::Queued, 1));
+    let last = store.get(last).await.unwrap().unwrap();
+    assert_eq!(last.status, JobStatus::Failed);
+    assert_eq!(last.error.map(|e| e.code), Some(JobErrorCode::Interrupted));
+    assert_eq!(
+        store.get(queued).await.unwrap().unwrap().status,
+        JobStatus::Queued
+    );
+}
+
+async fn an_accepted_cancel_survives_a_hand_back_and_a_crash(backend: Backend) {
+    let Some(store) = store(
+        backend,
+        "an_accepted_cancel_survives_a_hand_back_and_a_crash",
+    )
+    .await
+    else {
+        return;
+    };
+    let handed_back = store.insert(sleep_job(1, 3)).await.unwrap().id;
+    let crashed = store.insert(sleep_job(0, 3)).await.unwrap().id;
+    let claimed = store
+        .claim(&[JobKind::Sleep], 2, "me", LEASE)
+        .await
+        .unwrap();
+    for id in [handed_back, crashed] {
+        assert!(matches!(
+            store.cancel(id).await.unwrap(),
+            crate::store::CancelResult::Requested(_)
+        ));
+    }
+    // Shutdown hands the first run back; the process dies before the second one ends.
+    assert!(
+        store
+            .finish(claimed[0].lease, Outcome::Requeue, None, now())
+            .await
+            .unwrap()
+    );
+    let recovered = store.recover_interrupted("me").await.unwrap();
+    assert_eq!((recovered.requeued, recovered.cancelled), (0, 1));
+    for id in [handed_back, crashed] {
+        let job = store.get(id).await.unwrap().unwrap();
+        assert_eq!(job.status, JobStatus::Cancelled, "{job:?}");
+        assert_eq!(job.error.map(|e| e.code), Some(JobErrorCode::Cancelled));
+    }
+    assert!(
+        store
+            .claim(&[JobKind::Sleep], 2, "b", LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn a_failing_write_fails_only_its_caller(backend: Backend) {
+    let Some(store) = store(backend, "a_failing_write_fails_only_its_caller").await else {
+        return;
+    };
+    let first = sleep_job(0, 3);
+    let duplicate = first.clone();
+    store.insert(first).await.unwrap();
+    // Spawned together on this single-threaded runtime, all nine writes are queued before the
+    // writer runs, so they share one batch with the write that fails.
+    let dup = tokio::spawn({
+        let store = store.handle();
+        async move { store.insert(duplicate).await }
+    });
+    let others: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.handle();
+            let job = sleep_job(0, 3);
+            let id = job.id;
+            (id, tokio::spawn(async move { store.insert(job).await }))
+        })
+        .collect();
+    assert!(
+        dup.await.unwrap().is_err(),
+        "a second job with the same id is refused"
+    );
+    for (id, task) in others {
+        assert_eq!(task.await.unwrap().unwrap().id, id);
+        assert_eq!(
+            store.get(id).await.unwrap().unwrap().status,
+            JobStatus::Queued
+        );
+    }
+}
+
+async fn runs_whose_lease_expired_are_rescued_and_others_are_left_alone(backend: Backend) {
+    let Some(store) = store(
+        backend,
+        "runs_whose_lease_expired_are_rescued_and_others_are_left_alone",
+    )
+    .await
+    else {
+        return;
+    };
+    let retry = store.insert(sleep_job(1, 3)).await.unwrap().id;
+    let last = store.insert(sleep_job(0, 1)).await.unwrap().id;
+    let claimed = store.claim(&[JobKind::Sleep], 2, "a", LEASE).await.unwrap();
+    let nothing = store.rescue_expired(now(), &[]).await.unwrap();
+    assert_eq!(
+        (nothing.requeued, nothing.failed, nothing.cancelled),
+        (0, 0, 0)
+    );
+    let later = now() + chrono::Duration::minutes(1);
+    let kept = store.rescue_expired(later, &[retry, last]).await.unwrap();
+    assert_eq!(
+        (kept.requeued, kept.failed),
+        (0, 0),
+        "runs still here are left alone"
+    );
+    let rescued = store.rescue_expired(later, &[]).await.unwrap();
+    assert_eq!((rescued.requeued, rescued.failed), (1, 1));
+    assert_eq!(
+        store.get(retry).await.unwrap().unwrap().status,
+        JobStatus::Queued
+    );
+    assert_eq!(
+        store.get(last).await.unwrap().unwrap().status,
+        JobStatus::Failed
+    );
+    // The rescued attempt's runner can no longer write.
+    let stale = Outcome::Succeeded(json!({"slept_ms": 1}).into());
+    assert!(
+        !store
+            .finish(claimed[0].lease, stale, None, now())
+            .await
+            .unwrap()
+    );
+}
+
+/// At start, SQLite settles every run (one process per file: whatever runs is its own
+/// predecessor's); PostgreSQL only this instance's own runs and expired ones, never those of
+/// other live instances.
+async fn recovery_at_start_leaves_the_runs_of_live_instances_alone(backend: Backend) {
+    let Some(store) = store(
+        backend,
+        "recovery_at_start_leaves_the_runs_of_live_instances_alone",
+    )
+    .await
+    else {
+        return;
+    };
+    let mine = store.insert(sleep_job(2, 3)).await.unwrap().id;
+    let theirs = store.insert(sleep_job(1, 3)).await.unwrap().id;
+    let expired = store.insert(sleep_job(0, 3)).await.unwrap().id;
+    store
+        .claim(&[JobKind::Sleep], 1, "me", LEASE)
+        .await
+        .unwrap();
+    store
+        .claim(&[JobKind::Sleep], 1, "alive", LEASE)
+        .await
+        .unwrap();
+    store
+        .claim(&[JobKind::Sleep], 1, "dead", Duration::ZERO)
+        .await
+        .unwrap();
+    // Its lease ends at the claim's millisecond: let the clock pass it.
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    let recovered = store.recover_interrupted("me").await.unwrap();
+    let status = |id| {
+        let store = &store;
+        async move { store.get(id).await.unwrap().unwrap().status }
+    };
+    let theirs_after = match backend {
+        Backend::Sqlite => (3, JobStatus::Queued),
+        Backend::Postgres => (2, JobStatus::Running),
+    };
+    assert_eq!((recovered.requeued, status(theirs).await), theirs_after);
+    assert_eq!(status(mine).await, JobStatus::Queued);
+    assert_eq!(status(expired).await, JobStatus::Queued);
+}
+
+on_both_stores!(
+    recovery_at_start_leaves_the_runs_of_live_instances_alone,
+    claims_highest_priority_then_oldest_and_only_as_many_as_asked,
+    a_stale_attempt_can_neither_finish_nor_overwrite,
+    recovery_requeues_while_attempts_remain_and_fails_the_rest,
+    an_accepted_cancel_survives_a_hand_back_and_a_crash,
+    a_failing_write_fails_only_its_caller,
+    runs_whose_lease_expired_are_rescued_and_others_are_left_alone,
+);
+
+mod deps;
+mod files;
