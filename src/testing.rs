@@ -6,6 +6,7 @@
 //! pass, unless `FAENA_TEST_REQUIRE_POSTGRES=1` (set by `.ci/run`), which turns the skip into a
 //! failure.
 
+use std::io::Write;
 use std::str::FromStr;
 
 use sqlx::postgres::{PgConnectOptions, PgConnection};
@@ -16,8 +17,9 @@ pub const POSTGRES_URL_VAR: &str = "FAENA_TEST_POSTGRES_URL";
 /// The variable that makes a missing PostgreSQL a failure.
 pub const REQUIRE_POSTGRES_VAR: &str = "FAENA_TEST_REQUIRE_POSTGRES";
 
-/// A fresh, empty schema on the test PostgreSQL server, dropped (with everything in it) when
-/// this is dropped. Two tests never see each other's tables or notifications.
+/// A fresh, empty schema on the test PostgreSQL server, dropped (with everything in it, and
+/// after ending the sessions still connected to it) when this is dropped. Two tests never see
+/// each other's tables or notifications.
 #[derive(Debug)]
 pub struct PgScratch {
     /// A URL for faena whose `search_path` is the schema.
@@ -37,7 +39,11 @@ impl PgScratch {
             if std::env::var(REQUIRE_POSTGRES_VAR).is_ok_and(|v| v == "1") {
                 panic!("{test}: {POSTGRES_URL_VAR} is not set but {REQUIRE_POSTGRES_VAR}=1");
             }
-            eprintln!("SKIPPED {test}: no PostgreSQL configured (set {POSTGRES_URL_VAR})");
+            // Straight to stderr: the test harness would capture (and hide) eprintln!.
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test}: no PostgreSQL configured (set {POSTGRES_URL_VAR})"
+            );
             return None;
         };
         let schema = format!("faena_test_{}", uuid::Uuid::now_v7().simple());
@@ -47,7 +53,7 @@ impl PgScratch {
             .unwrap_or_else(|e| panic!("{test}: creating schema {schema}: {e}"));
         let sep = if admin.contains('?') { '&' } else { '?' };
         Some(Self {
-            url: format!("{admin}{sep}options[search_path]={schema}"),
+            url: format!("{admin}{sep}options[search_path]={schema}&application_name={schema}"),
             admin,
             schema,
         })
@@ -73,6 +79,16 @@ impl Drop for PgScratch {
                 .ok()?;
             rt.block_on(async {
                 let mut conn = connect(&admin).await;
+                // A server still running (its test failed, or its runtime cannot run it any
+                // more) would hold locks the drop waits for: end its sessions first.
+                sqlx::query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE application_name = $1",
+                )
+                .bind(&schema)
+                .execute(&mut conn)
+                .await
+                .ok()?;
                 conn.execute(sqlx::AssertSqlSafe(format!(
                     "DROP SCHEMA IF EXISTS {schema} CASCADE"
                 )))

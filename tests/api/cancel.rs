@@ -46,7 +46,9 @@ async fn wait_progress(app: &TestApp, id: JobId) -> JobProgress {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queued_job_is_cancelled_at_once_and_never_runs() {
-    let app = TestApp::spawn_with(|c| c.max_io_jobs = 1).await;
+    let Some(app) = TestApp::spawn_with(|c| c.max_io_jobs = 1).await else {
+        return;
+    };
     let blocker = app.submit_ok(&sleep(60_000)).await;
     app.wait_running(blocker.id).await;
     let queued = app.submit_ok(&sleep(0)).await;
@@ -75,7 +77,9 @@ async fn a_queued_job_is_cancelled_at_once_and_never_runs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_sleep_stops_promptly() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let job = app.submit_ok(&sleep(60_000)).await;
     assert_eq!(app.wait_running(job.id).await.status, JobStatus::Running);
 
@@ -104,7 +108,9 @@ async fn a_running_sleep_stops_promptly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_cpu_job_stops_promptly_and_frees_its_slot() {
-    let app = TestApp::spawn_with(|c| c.max_cpu_jobs = Some(1)).await;
+    let Some(app) = TestApp::spawn_with(|c| c.max_cpu_jobs = Some(1)).await else {
+        return;
+    };
     // Counting primes below 10^12 takes far longer than this test may.
     let long = app.submit_ok(&primes(0, 1_000_000_000_000)).await;
     assert_eq!(app.wait_running(long.id).await.status, JobStatus::Running);
@@ -150,7 +156,9 @@ async fn a_running_cpu_job_stops_promptly_and_frees_its_slot() {
 async fn a_cancel_before_the_run_registers_still_stops_it() {
     // Cancel right after submitting, without waiting: whichever side of the claim (queued,
     // claimed but not yet registered, running) the cancel lands on, the job ends cancelled.
-    let app = TestApp::spawn_with(|c| c.max_cpu_jobs = Some(1)).await;
+    let Some(app) = TestApp::spawn_with(|c| c.max_cpu_jobs = Some(1)).await else {
+        return;
+    };
     for _ in 0..5 {
         let job = app.submit_ok(&primes(0, 1_000_000_000_000)).await;
         cancel_ok(&app, &job).await;

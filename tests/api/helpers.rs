@@ -1,5 +1,9 @@
 //! [`TestApp`]: the application on a free port with its own temporary database, and typed
 //! methods for every route, so that tests read as a sequence of requests and expectations.
+//!
+//! The database is the test binary's [`crate::BACKEND`]: a SQLite file in a temporary
+//! directory, or a fresh schema on the test PostgreSQL server. Without a PostgreSQL server
+//! configured, [`TestApp::spawn`] prints that the test skipped and returns `None`.
 
 use std::fmt::Display;
 use std::net::SocketAddr;
@@ -10,6 +14,7 @@ use faena::api::jobs::JobPage;
 use faena::app::{AppError, Application};
 use faena::config::Config;
 use faena::job::{Job, JobId, JobStatus};
+use faena::testing::PgScratch;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::Value;
@@ -32,6 +37,39 @@ enum Turn {
     Alone(RwLockWriteGuard<'static, ()>),
 }
 
+/// Which database the servers of a test binary use.
+#[allow(dead_code)] // Each binary uses one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The database of one server, deleted when dropped.
+#[allow(dead_code)] // Held for its `Drop`.
+enum Database {
+    Sqlite(TempDir),
+    Postgres(PgScratch),
+}
+
+impl Database {
+    /// A fresh database for `test` and its URL; `None` when the test must skip.
+    async fn create(test: &str) -> Option<(Self, String)> {
+        Some(match crate::BACKEND {
+            Backend::Sqlite => {
+                let dir = TempDir::new().expect("a temporary directory");
+                let url = format!("sqlite://{}/faena.db", dir.path().display());
+                (Self::Sqlite(dir), url)
+            }
+            Backend::Postgres => {
+                let scratch = PgScratch::create(test).await?;
+                let url = scratch.url.clone();
+                (Self::Postgres(scratch), url)
+            }
+        })
+    }
+}
+
 /// A running application and a client for it. Dropping it shuts the server down.
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -39,33 +77,36 @@ pub struct TestApp {
     stop: CancellationToken,
     server: Option<JoinHandle<Result<(), AppError>>>,
     // Dropped after the server has stopped (fields drop after `Drop::drop`).
-    _db: TempDir,
+    _db: Database,
     _turn: Turn,
 }
 
 impl TestApp {
-    /// The application with its default settings.
-    pub async fn spawn() -> Self {
+    /// The application with its default settings; `None` when the test must skip.
+    pub async fn spawn() -> Option<Self> {
         Self::spawn_with(|_| {}).await
     }
 
     /// The application with settings changed by `tweak`.
-    pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Self {
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Option<Self> {
         let turn = Turn::Shared(SERVERS.read().await);
         Self::start(tweak, turn).await
     }
 
     /// Like [`TestApp::spawn_with`], but no other test's server runs while this one lives.
-    pub async fn spawn_alone_with(tweak: impl FnOnce(&mut Config)) -> Self {
+    pub async fn spawn_alone_with(tweak: impl FnOnce(&mut Config)) -> Option<Self> {
         let turn = Turn::Alone(SERVERS.write().await);
         Self::start(tweak, turn).await
     }
 
-    async fn start(tweak: impl FnOnce(&mut Config), turn: Turn) -> Self {
+    async fn start(tweak: impl FnOnce(&mut Config), turn: Turn) -> Option<Self> {
         init_tracing();
-        let db = TempDir::new().expect("a temporary directory");
-        let mut config =
-            Config::with_defaults(format!("sqlite://{}/faena.db", db.path().display()));
+        let test = std::thread::current()
+            .name()
+            .unwrap_or("a test")
+            .to_string();
+        let (db, url) = Database::create(&test).await?;
+        let mut config = Config::with_defaults(url);
         tweak(&mut config);
         let app = Application::build(&config).await.expect("the app builds");
         let addr = app.local_addr();
@@ -76,14 +117,14 @@ impl TestApp {
             .timeout(Duration::from_secs(70))
             .build()
             .expect("a reqwest client");
-        Self {
+        Some(Self {
             addr,
             client,
             stop,
             server: Some(server),
             _db: db,
             _turn: turn,
-        }
+        })
     }
 
     pub fn url(&self, path: &str) -> String {

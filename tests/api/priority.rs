@@ -51,7 +51,9 @@ const EXPECTED: [&str; 5] = ["p100", "p50 first", "p50 second", "p0", "p-10"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn io_jobs_run_highest_priority_first_then_oldest_first() {
-    let app = TestApp::spawn_with(|c| c.max_io_jobs = 1).await;
+    let Some(app) = TestApp::spawn_with(|c| c.max_io_jobs = 1).await else {
+        return;
+    };
     let blocker = json!({"kind": "sleep", "params": {"ms": 60_000}});
     assert_eq!(run_order(&app, blocker, &JOBS).await, EXPECTED);
 }
@@ -59,7 +61,9 @@ async fn io_jobs_run_highest_priority_first_then_oldest_first() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blocker_of_another_class_does_not_hold_up_the_queue() {
     // With the only CPU slot busy, I/O jobs still run: the classes have separate slots.
-    let app = TestApp::spawn_with(|c| c.max_cpu_jobs = Some(1)).await;
+    let Some(app) = TestApp::spawn_with(|c| c.max_cpu_jobs = Some(1)).await else {
+        return;
+    };
     let cpu = app
         .submit_ok(&json!({"kind": "count_primes",
                            "params": {"start": 0, "end": 1_000_000_000_000_u64}}))
