@@ -60,6 +60,28 @@ impl PgScratch {
     }
 }
 
+impl PgScratch {
+    /// Ends every session connected through [`PgScratch::url`] (as a database restart or a
+    /// network cut would); returns how many.
+    pub async fn terminate_sessions(&self) -> usize {
+        let mut conn = connect(&self.admin).await;
+        let ended = terminate(&mut conn, &self.schema).await;
+        let _ = conn.close().await;
+        ended.expect("pg_terminate_backend")
+    }
+}
+
+/// Ends the sessions whose application name is `schema` (those of [`PgScratch::url`]).
+async fn terminate(conn: &mut PgConnection, schema: &str) -> Result<usize, sqlx::Error> {
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+    )
+    .bind(schema)
+    .fetch_all(conn)
+    .await?;
+    Ok(ended.into_iter().filter(|&e| e).count())
+}
+
 async fn connect(url: &str) -> PgConnection {
     PgConnectOptions::from_str(url)
         .unwrap_or_else(|e| panic!("{POSTGRES_URL_VAR}={url} is not a PostgreSQL URL: {e}"))
@@ -81,14 +103,7 @@ impl Drop for PgScratch {
                 let mut conn = connect(&admin).await;
                 // A server still running (its test failed, or its runtime cannot run it any
                 // more) would hold locks the drop waits for: end its sessions first.
-                sqlx::query(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                     WHERE application_name = $1",
-                )
-                .bind(&schema)
-                .execute(&mut conn)
-                .await
-                .ok()?;
+                terminate(&mut conn, &schema).await.ok()?;
                 conn.execute(sqlx::AssertSqlSafe(format!(
                     "DROP SCHEMA IF EXISTS {schema} CASCADE"
                 )))

@@ -1,164 +1,27 @@
 //! Process tests: the real `faena` binary, killed with SIGKILL mid-run and stopped with
 //! SIGTERM, restarted on the same database.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+mod support;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::{Server, final_state, get, submit, until_running};
 
-/// A running `faena serve`.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    log: Arc<Mutex<String>>,
-}
-
-impl Server {
-    fn start(db: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_faena"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--database-url"])
-            .arg(format!("sqlite://{}", db.display()))
-            .args(["--max-cpu-jobs", "2", "--cpu-threads", "2"])
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("faena starts");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel();
-        let sink = Arc::clone(&log);
-        // Drain stderr for the whole life of the child, so it never blocks on a full pipe.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("listening on http://").nth(1) {
-                    let addr = rest.split_whitespace().next().unwrap_or("").to_string();
-                    let _ = tx.send(addr);
-                }
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("faena did not start:\n{}", log.lock().unwrap()));
-        Server {
-            child,
-            addr: addr.parse().expect("listen address"),
-            log,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn kill(&mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
-    }
-
-    fn terminate(&mut self) -> (std::process::ExitStatus, Duration) {
-        let started = Instant::now();
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill -TERM");
-        assert!(status.success());
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return (status, started.elapsed());
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(15),
-                "faena did not exit after SIGTERM:\n{}",
-                self.log.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn submit(client: &reqwest::Client, server: &Server, body: Value) -> Option<String> {
-    let resp = client
-        .post(server.url("/jobs"))
-        .json(&body)
-        .send()
-        .await
-        .ok()?;
-    if resp.status() != reqwest::StatusCode::ACCEPTED {
-        return None;
-    }
-    let job: Value = resp.json().await.ok()?;
-    Some(job["id"].as_str()?.to_string())
-}
-
-async fn get(client: &reqwest::Client, server: &Server, id: &str, wait_ms: u64) -> Value {
-    client
-        .get(server.url(&format!("/jobs/{id}?wait_ms={wait_ms}")))
-        .send()
-        .await
-        .expect("GET job")
-        .json()
-        .await
-        .expect("job JSON")
-}
-
-/// Long-polls until the job is final (at most `limit`).
-async fn final_state(
-    client: &reqwest::Client,
-    server: &Server,
-    id: &str,
-    limit: Duration,
-) -> Value {
-    let started = Instant::now();
-    loop {
-        let job = get(client, server, id, 5_000).await;
-        let status = job["status"].as_str().unwrap_or("");
-        if !matches!(status, "queued" | "running") {
-            return job;
-        }
-        assert!(started.elapsed() < limit, "job {id} is still {status}");
-    }
-}
-
-/// Polls until `cond` holds for the job list (the condition is about jobs already submitted).
-async fn until_running(client: &reqwest::Client, server: &Server, ids: &[String]) {
-    let started = Instant::now();
-    loop {
-        let mut all = true;
-        for id in ids {
-            all &= get(client, server, id, 0).await["status"] == "running";
-        }
-        if all {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "jobs never ran"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// `faena serve` on the SQLite file `db`, with two CPU slots.
+fn start(db: &Path) -> Server {
+    let url = format!("sqlite://{}", db.display());
+    Server::start(&url, &["--max-cpu-jobs", "2", "--cpu-threads", "2"])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_run_loses_no_accepted_job() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("faena.db");
-    let mut server = Server::start(&db);
+    let mut server = start(&db);
     faena::kinds::fetch_urls::client::install_crypto();
     let client = reqwest::Client::new();
 
@@ -220,7 +83,7 @@ async fn sigkill_mid_run_loses_no_accepted_job() {
     spammer.await.unwrap();
     let accepted = accepted.lock().unwrap().clone();
 
-    let server = Server::start(&db);
+    let server = start(&db);
     let big_job = final_state(&client, &server, &big, Duration::from_secs(30)).await;
     assert_eq!(big_job["status"], "failed", "{big_job}");
     assert_eq!(big_job["error"]["code"], "interrupted");
@@ -252,7 +115,7 @@ async fn sigkill_mid_run_loses_no_accepted_job() {
 async fn sigterm_hands_running_jobs_back_without_counting_the_attempt() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("faena.db");
-    let mut server = Server::start(&db);
+    let mut server = start(&db);
     faena::kinds::fetch_urls::client::install_crypto();
     let client = reqwest::Client::new();
     let cpu = submit(
@@ -276,7 +139,7 @@ async fn sigterm_hands_running_jobs_back_without_counting_the_attempt() {
     assert!(status.success(), "exit status {status}");
     assert!(took < Duration::from_secs(10), "shutdown took {took:?}");
 
-    let server = Server::start(&db);
+    let server = start(&db);
     for id in [&cpu, &io] {
         let job = get(&client, &server, id, 0).await;
         assert!(
@@ -295,7 +158,7 @@ async fn sigterm_hands_running_jobs_back_without_counting_the_attempt() {
 async fn a_waiting_dependent_survives_a_crash() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("faena.db");
-    let mut server = Server::start(&db);
+    let mut server = start(&db);
     faena::kinds::fetch_urls::client::install_crypto();
     let client = reqwest::Client::new();
     let root = submit(
@@ -310,7 +173,7 @@ async fn a_waiting_dependent_survives_a_crash() {
     until_running(&client, &server, std::slice::from_ref(&root)).await;
     server.kill();
 
-    let server = Server::start(&db);
+    let server = start(&db);
     let dependent = final_state(&client, &server, &dependent, Duration::from_secs(30)).await;
     let root = get(&client, &server, &root, 0).await;
     assert_eq!(root["status"], "succeeded", "{root}");

@@ -39,6 +39,9 @@ pub struct Job {
     /// Number of runs started so far (0 while never started).
     pub attempt: u32,
     pub max_attempts: u32,
+    /// The faena instance (`--instance-id`) running the job, or that ran its last attempt;
+    /// null while it never ran.
+    pub instance: Option<String>,
     /// Jobs this one waits for: it runs once all of them are final, and fails with
     /// `dependency_failed` if one of them did not succeed.
     pub depends_on: Vec<JobId>,

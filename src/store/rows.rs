@@ -13,7 +13,7 @@ macro_rules! job_columns {
     () => {
         "id, kind, params, status, priority, timeout_ms, attempt, max_attempts, fence, \
          progress_done, progress_total, created_at, started_at, finished_at, result, \
-         error_code, error_message, depends_on"
+         error_code, error_message, depends_on, owner"
     };
 }
 pub(crate) use job_columns;
@@ -42,6 +42,7 @@ pub struct JobRow {
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub depends_on: Option<String>,
+    pub owner: Option<String>,
 }
 
 fn corrupt(what: &str, id: &str) -> StoreError {
@@ -88,6 +89,7 @@ impl TryFrom<JobRow> for Job {
             attempt: u32::try_from(r.attempt).map_err(|_| corrupt("attempt", id_text))?,
             max_attempts: u32::try_from(r.max_attempts)
                 .map_err(|_| corrupt("max_attempts", id_text))?,
+            instance: r.owner,
             depends_on: match r.depends_on.as_deref() {
                 Some(text) => {
                     serde_json::from_str(text).map_err(|_| corrupt("depends_on", id_text))?

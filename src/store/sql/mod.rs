@@ -187,6 +187,7 @@ fn queued(new: &NewJob) -> Job {
         timeout_ms: new.options.timeout_ms,
         attempt: 0,
         max_attempts: new.options.max_attempts,
+        instance: None,
         depends_on: new.depends_on.clone(),
         progress: None,
         created_at: new.created_at,

@@ -51,7 +51,7 @@ pub(in crate::store::postgres) async fn finish_many(
     if !finals.id.is_empty() {
         let rows: Vec<(Uuid, i64, String)> = sqlx::query_as(
             "UPDATE jobs SET status = v.status, result = v.result::json, \
-             error_code = v.code, error_message = v.message, finished_at = v.at, owner = NULL, \
+             error_code = v.code, error_message = v.message, finished_at = v.at, \
              lease_expires_at = NULL, progress_done = coalesce(v.done, jobs.progress_done), \
              progress_total = coalesce(v.total, jobs.progress_total) \
              FROM unnest($1::uuid[], $2::int8[], $3::text[], $4::text[], $5::text[], \
@@ -102,7 +102,7 @@ struct Finals<'a> {
 /// A cancel that was accepted is final: a run handed back (or found interrupted) with a cancel
 /// pending ends `cancelled` instead of going back to the queue.
 const CANCEL_PENDING: &str = "UPDATE jobs SET status = 'cancelled', finished_at = $1, \
-     owner = NULL, lease_expires_at = NULL, error_code = 'cancelled', \
+     lease_expires_at = NULL, error_code = 'cancelled', \
      error_message = 'cancelled by request while running' \
      WHERE status = 'running' AND cancel_requested";
 
@@ -135,7 +135,7 @@ async fn requeue(
         return Ok(Requeued::Cancelled);
     }
     let updated = sqlx::query(
-        "UPDATE jobs SET status = 'queued', attempt = attempt - 1, owner = NULL, \
+        "UPDATE jobs SET status = 'queued', attempt = attempt - 1, \
          lease_expires_at = NULL, started_at = NULL, progress_done = NULL, \
          progress_total = NULL WHERE id = $1 AND fence = $2 AND status = 'running'",
     )
@@ -153,13 +153,13 @@ async fn requeue(
 
 /// A running job whose run was interrupted, out of attempts: failed.
 const FAIL_INTERRUPTED: &str = "UPDATE jobs SET status = 'failed', finished_at = $1, \
-     owner = NULL, lease_expires_at = NULL, error_code = 'interrupted', \
+     lease_expires_at = NULL, error_code = 'interrupted', \
      error_message = 'its run was interrupted (the process stopped or lost the lease) \
      and no attempts were left' WHERE status = 'running' AND attempt >= max_attempts";
 
 /// A running job whose run was interrupted: queued again (the attempt counts).
 const REQUEUE_INTERRUPTED: &str = "UPDATE jobs SET status = 'queued', run_after = $1, \
-     owner = NULL, lease_expires_at = NULL, started_at = NULL, progress_done = NULL, \
+     lease_expires_at = NULL, started_at = NULL, progress_done = NULL, \
      progress_total = NULL WHERE status = 'running'";
 
 /// Settles interrupted runs: at start, those of this instance's name and those whose lease

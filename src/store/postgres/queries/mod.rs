@@ -32,7 +32,7 @@ macro_rules! pg_job_columns {
          (extract(epoch FROM jobs.started_at) * 1000)::int8 AS started_at, \
          (extract(epoch FROM jobs.finished_at) * 1000)::int8 AS finished_at, \
          jobs.result::text AS result, jobs.error_code, jobs.error_message, \
-         jobs.depends_on::text AS depends_on"
+         jobs.depends_on::text AS depends_on, jobs.owner"
     };
 }
 const SELECT_BY_ID: &str = concat!("SELECT ", pg_job_columns!(), " FROM jobs WHERE id = $1");

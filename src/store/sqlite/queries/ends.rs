@@ -41,7 +41,7 @@ pub(in crate::store::sqlite) async fn finish_many(
     for chunk in finals.chunks(INSERT_CHUNK) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "UPDATE jobs SET status = v.column3, result = v.column4, error_code = v.column5, \
-             error_message = v.column6, finished_at = v.column9, owner = NULL, \
+             error_message = v.column6, finished_at = v.column9, \
              lease_expires_at = NULL, progress_done = coalesce(v.column7, jobs.progress_done), \
              progress_total = coalesce(v.column8, jobs.progress_total) FROM (",
         );
@@ -78,7 +78,7 @@ pub(in crate::store::sqlite) async fn finish_many(
 /// A cancel that was accepted is final: a run handed back (or found interrupted) with a cancel
 /// pending ends `cancelled` instead of going back to the queue.
 const CANCEL_PENDING: &str = "UPDATE jobs SET status = 'cancelled', finished_at = ?1, \
-     owner = NULL, lease_expires_at = NULL, error_code = 'cancelled', \
+     lease_expires_at = NULL, error_code = 'cancelled', \
      error_message = 'cancelled by request while running' \
      WHERE status = 'running' AND cancel_requested = 1";
 
@@ -111,7 +111,7 @@ async fn requeue(
         return Ok(Requeued::Cancelled);
     }
     let updated = sqlx::query(
-        "UPDATE jobs SET status = 'queued', attempt = attempt - 1, owner = NULL, \
+        "UPDATE jobs SET status = 'queued', attempt = attempt - 1, \
          lease_expires_at = NULL, started_at = NULL, progress_done = NULL, \
          progress_total = NULL WHERE id = ?1 AND fence = ?2 AND status = 'running'",
     )
@@ -129,13 +129,13 @@ async fn requeue(
 
 /// A running job whose run was interrupted, out of attempts: failed.
 const FAIL_INTERRUPTED: &str = "UPDATE jobs SET status = 'failed', finished_at = ?1, \
-     owner = NULL, lease_expires_at = NULL, error_code = 'interrupted', \
+     lease_expires_at = NULL, error_code = 'interrupted', \
      error_message = 'its run was interrupted (the process stopped or lost the lease) \
      and no attempts were left' WHERE status = 'running' AND attempt >= max_attempts";
 
 /// A running job whose run was interrupted: queued again (the attempt counts).
 const REQUEUE_INTERRUPTED: &str = "UPDATE jobs SET status = 'queued', run_after = ?1, \
-     owner = NULL, lease_expires_at = NULL, started_at = NULL, progress_done = NULL, \
+     lease_expires_at = NULL, started_at = NULL, progress_done = NULL, \
      progress_total = NULL WHERE status = 'running'";
 
 /// Settles interrupted runs: every `running` job at start (this process is the only one on
