@@ -97,18 +97,4 @@ echo "queued $(sqlite3 "$WORK/memory/faena.db" "select count(*) from jobs where 
 stop_faena
 
 say "peer: FastAPI + Celery + Redis, no-op jobs, load_noop.py --n 5000 --c 32 --mode closed --poll-ms 5"
-if [ -x "$VENV/bin/celery" ] && redis-cli -h 127.0.0.1 ping > /dev/null 2>&1; then
-  (cd "$PEERS" && "$VENV/bin/celery" -A celery_app worker -c 2 -P prefork --loglevel=WARNING \
-    > "$WORK/celery.log" 2>&1) & PIDS+=($!)
-  (cd "$PEERS" && "$VENV/bin/uvicorn" api:app --host 127.0.0.1 --port 8000 --workers 1 \
-    --log-level warning --no-access-log > "$WORK/api.log" 2>&1) & PIDS+=($!)
-  for _ in $(seq 100); do curl -sf -o /dev/null -X POST 127.0.0.1:8000/jobs -H 'content-type: application/json' -d '{"kind":"noop","params":{}}' && break; sleep 0.2; done
-  for i in $(seq "$RUNS"); do
-    redis-cli -h 127.0.0.1 flushall > /dev/null
-    "$VENV/bin/python" "$PEERS/load_noop.py" --url http://127.0.0.1:8000 --n 5000 --c 32 --mode closed --poll-ms 5
-  done
-  pkill -f "celery -A celery_app" || true
-  pkill -f "uvicorn api:app" || true
-else
-  echo "peer skipped (no $VENV/bin/celery or no Redis on 127.0.0.1:6379)"
-fi
+peer_celery_noop "$RUNS" 5000 32

@@ -11,3 +11,24 @@ secs() { python3 -c "print(f'{$2 - $1:.3f}')"; }
 machine() {
   echo "$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}'), kernel $(uname -r)"
 }
+
+# The peer FastAPI + Celery + Redis (../shared/peers) on no-op jobs: RUNS runs of
+# load_noop.py with N jobs from C clients, closed loop. Needs PEERS, VENV and Redis on
+# 127.0.0.1:6379; prints a note instead when they are missing.
+peer_celery_noop() { # $1: runs, $2: jobs, $3: clients
+  if ! [ -x "$VENV/bin/celery" ] || ! redis-cli -h 127.0.0.1 ping > /dev/null 2>&1; then
+    echo "peer skipped (no $VENV/bin/celery or no Redis on 127.0.0.1:6379)"
+    return
+  fi
+  (cd "$PEERS" && "$VENV/bin/celery" -A celery_app worker -c 2 -P prefork --loglevel=WARNING \
+    > "$WORK/celery.log" 2>&1) & PIDS+=($!)
+  (cd "$PEERS" && "$VENV/bin/uvicorn" api:app --host 127.0.0.1 --port 8000 --workers 1 \
+    --log-level warning --no-access-log > "$WORK/api.log" 2>&1) & PIDS+=($!)
+  for _ in $(seq 100); do curl -sf -o /dev/null -X POST 127.0.0.1:8000/jobs -H 'content-type: application/json' -d '{"kind":"noop","params":{}}' && break; sleep 0.2; done
+  for _ in $(seq "$1"); do
+    redis-cli -h 127.0.0.1 flushall > /dev/null
+    "$VENV/bin/python" "$PEERS/load_noop.py" --url http://127.0.0.1:8000 --n "$2" --c "$3" --mode closed --poll-ms 5
+  done
+  pkill -f "celery -A celery_app" || true
+  pkill -f "uvicorn api:app" || true
+}

@@ -1,7 +1,10 @@
-//! `faena bench`: a load generator that drives a running server over HTTP. Each of C clients
+//! `faena bench`: a load generator that drives running servers over HTTP. Each of C clients
 //! submits a job, long-polls it to its end, and starts the next, until N jobs are done; it
-//! prints the rate and the latency percentiles of submission and of submit-to-done. With
-//! `--submit-only` the clients only submit (to fill a queue, or to measure intake alone).
+//! prints the rate and the latency percentiles of submission, of submit-to-done and of pickup
+//! (from the job's creation to the start of its run, as the server recorded them, to the
+//! millisecond). Given several URLs (instances sharing a database), job k goes to URL
+//! k mod n. With `--submit-only` the clients only submit (to fill a queue, or to measure
+//! intake alone).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,9 +16,9 @@ use serde_json::{Value, json};
 /// Options of `faena bench`.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// Base URL of the server.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    pub url: String,
+    /// Base URL of the server; several, comma-separated, to spread jobs over instances.
+    #[arg(long, default_value = "http://127.0.0.1:8080", value_delimiter = ',')]
+    pub url: Vec<String>,
     /// Kind of the jobs.
     #[arg(long, default_value = "sleep")]
     pub kind: String,
@@ -49,6 +52,7 @@ pub enum BenchError {
 struct Samples {
     submit: Vec<Duration>,
     done: Vec<Duration>,
+    pickup: Vec<Duration>,
     not_succeeded: u64,
 }
 
@@ -65,11 +69,16 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
     let mut tasks = Vec::new();
     for _ in 0..args.clients.max(1) {
         let (client, body, next) = (client.clone(), Arc::clone(&body), Arc::clone(&next));
-        let (url, submit_only) = (args.url.clone(), args.submit_only);
+        let (urls, submit_only) = (args.url.clone(), args.submit_only);
         tasks.push(tokio::spawn(async move {
             let mut samples = Samples::default();
-            while next.fetch_add(1, Ordering::Relaxed) < args.jobs {
-                one_job(&client, &url, &body, submit_only, &mut samples).await?;
+            loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                if k >= args.jobs {
+                    break;
+                }
+                let url = &urls[(k % urls.len() as u64) as usize];
+                one_job(&client, url, &body, submit_only, &mut samples).await?;
             }
             Ok::<_, BenchError>(samples)
         }));
@@ -79,6 +88,7 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
         let s = task.await.expect("bench client panicked")?;
         all.submit.extend(s.submit);
         all.done.extend(s.done);
+        all.pickup.extend(s.pickup);
         all.not_succeeded += s.not_succeeded;
     }
     let elapsed = started.elapsed();
@@ -117,6 +127,16 @@ async fn one_job(
             .await?;
     }
     samples.done.push(t0.elapsed());
+    let time = |field: &str| {
+        job[field]
+            .as_str()
+            .and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok())
+    };
+    if let (Some(created), Some(started)) = (time("created_at"), time("started_at")) {
+        samples
+            .pickup
+            .push((started - created).to_std().unwrap_or_default());
+    }
     if job["status"] != "succeeded" {
         samples.not_succeeded += 1;
     }
@@ -136,6 +156,7 @@ fn print_report(args: &BenchArgs, elapsed: Duration, all: &mut Samples) {
     use std::io::Write as _;
     all.submit.sort();
     all.done.sort();
+    all.pickup.sort();
     let n = all.submit.len();
     let what = if args.submit_only {
         "submitted"
@@ -143,14 +164,20 @@ fn print_report(args: &BenchArgs, elapsed: Duration, all: &mut Samples) {
         "done"
     };
     let mut report = format!(
-        "faena bench: {n} {} jobs {what}, {} clients, {:.3} s, {:.0} jobs/s, {} not succeeded\n",
+        "faena bench: {n} {} jobs {what}, {} clients, {} server(s), {:.3} s, {:.0} jobs/s, \
+         {} not succeeded\n",
         args.kind,
         args.clients,
+        args.url.len(),
         elapsed.as_secs_f64(),
         n as f64 / elapsed.as_secs_f64(),
         all.not_succeeded
     );
-    for (name, s) in [("submit", &all.submit), ("submit-to-done", &all.done)] {
+    for (name, s) in [
+        ("submit", &all.submit),
+        ("submit-to-done", &all.done),
+        ("pickup", &all.pickup),
+    ] {
         if !s.is_empty() {
             let _ = writeln!(
                 report,
