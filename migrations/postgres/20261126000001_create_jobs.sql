@@ -41,7 +41,10 @@ CREATE TABLE jobs (
     -- The ids the job waits for, as submitted (a JSON array; NULL for none), and how many of
     -- them are not final yet. A queued job is claimable only once `waiting_on` is 0.
     depends_on       json,
-    waiting_on       bigint NOT NULL DEFAULT 0 CHECK (waiting_on >= 0)
+    waiting_on       bigint NOT NULL DEFAULT 0 CHECK (waiting_on >= 0),
+    -- Set (under the row lock) by every job that starts waiting for this one: the write
+    -- that makes it final learns from its own row whether it has dependents to release.
+    has_dependents   boolean NOT NULL DEFAULT false
 );
 
 -- The claim order, per kind: highest priority, then oldest. Waiting jobs stay out of it.

@@ -19,7 +19,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Executor, PgConnection, Postgres, Transaction};
+use sqlx::{Executor, PgConnection, Postgres};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -84,7 +84,10 @@ pub(crate) async fn open(url: &str, options: &PgOptions) -> Result<PgStore> {
         events.clone(),
         stop.clone(),
     ));
-    let dialect = PgDialect { channel, sender };
+    let dialect = PgDialect {
+        channel_ident: format!("\"{}\"", channel.replace('"', "\"\"")),
+        sender,
+    };
     Ok(SqlStore::new(
         dialect,
         pool.clone(),
@@ -109,7 +112,8 @@ pub(crate) async fn migrate(url: &str) -> Result<usize> {
 
 /// The statements of PostgreSQL, and where this instance sends its notifications.
 pub(crate) struct PgDialect {
-    channel: String,
+    /// The notification channel, quoted as an identifier.
+    channel_ident: String,
     /// This process's token in the notifications it sends.
     sender: String,
 }
@@ -119,8 +123,27 @@ impl Dialect for PgDialect {
     type Db = Postgres;
     const SHARED: bool = true;
 
-    async fn begin(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-        pool.begin().await
+    async fn begin(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        conn.execute("BEGIN").await.map(drop)
+    }
+
+    async fn commit(&self, conn: &mut PgConnection, effects: &Effects) -> Result<(), sqlx::Error> {
+        // One simple query: the notifications (of our own making: hex ids and letters) and the
+        // commit, in one round trip.
+        let mut sql = String::new();
+        for payload in events::payloads(&self.sender, effects) {
+            sql.push_str(&format!(
+                "NOTIFY {}, '{}'; ",
+                self.channel_ident,
+                payload.replace('\'', "''")
+            ));
+        }
+        sql.push_str("COMMIT");
+        conn.execute(sqlx::AssertSqlSafe(sql)).await.map(drop)
+    }
+
+    async fn rollback(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        conn.execute("ROLLBACK").await.map(drop)
     }
 
     fn retryable(err: &sqlx::Error) -> bool {
@@ -210,19 +233,6 @@ impl Dialect for PgDialect {
 
     async fn clear_files(conn: &mut PgConnection, lease: Lease) -> Result<bool, sqlx::Error> {
         queries::files::clear(conn, lease).await
-    }
-
-    async fn publish(&self, conn: &mut PgConnection, effects: &Effects) -> Result<(), sqlx::Error> {
-        let payloads = events::payloads(&self.sender, effects);
-        if payloads.is_empty() {
-            return Ok(());
-        }
-        sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
-            .bind(&self.channel)
-            .bind(payloads)
-            .execute(&mut *conn)
-            .await
-            .map(drop)
     }
 
     async fn get(pool: &PgPool, id: JobId) -> Result<Option<Job>> {

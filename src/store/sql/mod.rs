@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::{Database, Pool, Transaction};
+use sqlx::{Database, Pool};
 use tokio::sync::broadcast;
 
 use super::{
@@ -38,8 +38,15 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     /// the tables between two transactions).
     const SHARED: bool;
 
-    /// Opens a write transaction.
-    async fn begin(pool: &Pool<Self::Db>) -> Result<Transaction<'static, Self::Db>, sqlx::Error>;
+    /// Opens a write transaction on `conn`.
+    async fn begin(conn: &mut Conn<Self>) -> Result<(), sqlx::Error>;
+
+    /// Commits the open transaction, telling the other processes on the database what it did
+    /// (see [`Effects`]) in the same round trip, so that they hear of it exactly when it is
+    /// committed. Nothing to tell where no other process writes.
+    async fn commit(&self, conn: &mut Conn<Self>, effects: &Effects) -> Result<(), sqlx::Error>;
+
+    async fn rollback(conn: &mut Conn<Self>) -> Result<(), sqlx::Error>;
 
     /// Whether a failed transaction may simply be run again (a deadlock, a serialization
     /// failure).
@@ -113,10 +120,6 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     ) -> Result<HashSet<(JobId, u32)>, sqlx::Error>;
 
     async fn clear_files(conn: &mut Conn<Self>, lease: Lease) -> Result<bool, sqlx::Error>;
-
-    /// Tells the other processes on the database what the transaction did (delivered when it
-    /// commits). Nothing to do where no other process writes.
-    async fn publish(&self, conn: &mut Conn<Self>, effects: &Effects) -> Result<(), sqlx::Error>;
 
     async fn get(pool: &Pool<Self::Db>, id: JobId) -> Result<Option<Job>>;
     async fn list(pool: &Pool<Self::Db>, filter: &ListFilter) -> Result<Vec<Job>>;

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Pool;
+use sqlx::pool::PoolConnection;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::{Conn, DepState, Dialect, Effects, Insert, Interrupted, RunEnd};
@@ -207,28 +208,37 @@ async fn transaction<D: Dialect>(
     // Until this transaction commits, assume nothing about `job_waits` (a rollback may bring
     // back rows it deleted).
     *waits = true;
-    let mut tx = D::begin(pool)
+    let mut conn = pool
+        .acquire()
         .await
         .map_err(|e| Failure::Transaction(Arc::new(e)))?;
-    let done = match execute::<D>(&mut tx, ops, &mut effects).await {
+    if let Err(err) = D::begin(&mut conn).await {
+        // Whatever state it is in, this connection is not to be used again.
+        conn.close_on_drop();
+        return Err(Failure::Transaction(Arc::new(err)));
+    }
+    let done = match execute::<D>(&mut conn, ops, &mut effects).await {
         Ok(done) => done,
         Err(err) => {
-            // Harmless if the database already rolled back by itself (I/O errors, a full
-            // disk, a lost connection).
-            let _ = tx.rollback().await;
+            rollback::<D>(conn).await;
             return Err(Failure::Write(err));
         }
     };
     observe(ops, &done, &mut effects);
-    if let Err(err) = dialect.publish(&mut tx, &effects).await {
-        let _ = tx.rollback().await;
-        return Err(Failure::Transaction(Arc::new(err)));
-    }
-    if let Err(err) = tx.commit().await {
+    if let Err(err) = dialect.commit(&mut conn, &effects).await {
+        rollback::<D>(conn).await;
         return Err(Failure::Transaction(Arc::new(err)));
     }
     *waits = effects.waits;
     Ok((done, effects.released))
+}
+
+/// Rolls back the open transaction of `conn` (harmless if the database already did: I/O
+/// errors, a full disk); a connection that cannot is closed rather than reused.
+async fn rollback<D: Dialect>(mut conn: PoolConnection<D::Db>) {
+    if D::rollback(&mut conn).await.is_err() {
+        conn.close_on_drop();
+    }
 }
 
 /// Adds to `effects` what the results of `ops` say for other processes: jobs made final or

@@ -21,7 +21,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{ConnectOptions, Executor, Sqlite, Transaction};
+use sqlx::{ConnectOptions, Executor, Sqlite};
 use tokio::sync::broadcast;
 
 use super::sql::{DepState, Dialect, Effects, Insert, Interrupted, RunEnd, SqlStore};
@@ -140,9 +140,24 @@ impl Dialect for SqliteDialect {
     type Db = Sqlite;
     const SHARED: bool = false;
 
-    async fn begin(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+    async fn begin(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
         // Take the write lock at once: a deferred transaction could fail on its first write.
-        pool.begin_with("BEGIN IMMEDIATE").await
+        match conn.execute("BEGIN IMMEDIATE").await {
+            Ok(_) => Ok(()),
+            Err(_) => {
+                // A transaction left open by a failed rollback: close it and try once more.
+                let _ = conn.execute("ROLLBACK").await;
+                conn.execute("BEGIN IMMEDIATE").await.map(drop)
+            }
+        }
+    }
+
+    async fn commit(&self, conn: &mut SqliteConnection, _: &Effects) -> Result<(), sqlx::Error> {
+        conn.execute("COMMIT").await.map(drop)
+    }
+
+    async fn rollback(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+        conn.execute("ROLLBACK").await.map(drop)
     }
 
     fn retryable(_: &sqlx::Error) -> bool {
@@ -233,10 +248,6 @@ impl Dialect for SqliteDialect {
 
     async fn clear_files(conn: &mut SqliteConnection, lease: Lease) -> Result<bool, sqlx::Error> {
         queries::files::clear(conn, lease).await
-    }
-
-    async fn publish(&self, _: &mut SqliteConnection, _: &Effects) -> Result<(), sqlx::Error> {
-        Ok(())
     }
 
     async fn get(pool: &SqlitePool, id: JobId) -> Result<Option<Job>> {

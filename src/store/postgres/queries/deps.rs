@@ -14,18 +14,22 @@ use crate::job::{JobId, JobStatus};
 use crate::store::sql::{DepState, Effects, dependency_failed};
 use crate::store::{Result, StoreError};
 
-/// Reads the state of `deps` (distinct ids) and holds their rows until commit: a dependency
-/// cannot become final, and release its dependents, before this job's wait is visible.
+/// Reads the state of `deps` (distinct ids) and marks them as having dependents, which holds
+/// their rows until commit: a dependency cannot become final before this job's wait is
+/// visible, and the write that makes it final sees the mark on its own row.
 /// [`StoreError::UnknownDependency`] for the first that does not exist.
 pub(in crate::store::postgres) async fn check(
     conn: &mut PgConnection,
     deps: &[JobId],
 ) -> Result<DepState> {
-    let rows: Vec<(Uuid, String)> =
-        sqlx::query_as("SELECT id, status FROM jobs WHERE id = ANY($1) ORDER BY id FOR SHARE")
-            .bind(uuids(deps.iter().copied()))
-            .fetch_all(&mut *conn)
-            .await?;
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(
+        "UPDATE jobs SET has_dependents = true FROM \
+         (SELECT id FROM jobs WHERE id = ANY($1) ORDER BY id FOR UPDATE) AS d \
+         WHERE jobs.id = d.id RETURNING jobs.id, jobs.status",
+    )
+    .bind(uuids(deps.iter().copied()))
+    .fetch_all(&mut *conn)
+    .await?;
     let status_of = |id: &JobId| {
         rows.iter()
             .find(|(row, _)| row == id.as_uuid())

@@ -49,7 +49,7 @@ pub(in crate::store::postgres) async fn finish_many(
         }
     }
     if !finals.id.is_empty() {
-        let rows: Vec<(Uuid, i64, String)> = sqlx::query_as(
+        let rows: Vec<(Uuid, i64, String, bool)> = sqlx::query_as(
             "UPDATE jobs SET status = v.status, result = v.result::json, \
              error_code = v.code, error_message = v.message, finished_at = v.at, \
              lease_expires_at = NULL, progress_done = coalesce(v.done, jobs.progress_done), \
@@ -58,7 +58,7 @@ pub(in crate::store::postgres) async fn finish_many(
                          $6::text[], $7::int8[], $8::int8[], $9::timestamptz[]) \
                   AS v(id, fence, status, result, code, message, done, total, at) \
              WHERE jobs.id = v.id AND jobs.fence = v.fence AND jobs.status = 'running' \
-             RETURNING jobs.id, jobs.fence, jobs.status",
+             RETURNING jobs.id, jobs.fence, jobs.status, jobs.has_dependents",
         )
         .bind(finals.id)
         .bind(finals.fence)
@@ -71,13 +71,13 @@ pub(in crate::store::postgres) async fn finish_many(
         .bind(finals.at)
         .fetch_all(&mut *conn)
         .await?;
-        for (id, fence, status) in rows {
-            let Ok(status) = status.parse() else {
-                continue;
-            };
+        for (id, fence, status, has_dependents) in rows {
             let id = JobId::from(id);
             applied.insert(Lease { id, fence });
-            became_final.push((id, status));
+            // Only those with dependents have anything to release (see `deps::check`).
+            if let (true, Ok(status)) = (has_dependents, status.parse()) {
+                became_final.push((id, status));
+            }
         }
     }
     let now = ends.iter().map(|e| e.at).max().unwrap_or_else(Utc::now);
