@@ -116,12 +116,25 @@ pub async fn submit(
         JobSpec::WordCount(p) => p.source_job,
         _ => None,
     };
+    // Known not final from before the insert on, so that its end cannot come first.
+    let id = new.id;
+    let waiters = state.runtime.waiters();
+    waiters.expect(id);
     let job = match state.runtime.store().insert(new).await {
-        // The source was deleted between its check and the insert.
-        Err(StoreError::UnknownDependency(id)) if Some(id) == source => {
-            return Err(ApiError::UnknownSource(id));
+        Ok(job) if job.is_final() => {
+            waiters.forget(id);
+            job
         }
-        other => other?,
+        Ok(job) => job,
+        // The source was deleted between its check and the insert.
+        Err(StoreError::UnknownDependency(dep)) if Some(dep) == source => {
+            waiters.forget(id);
+            return Err(ApiError::UnknownSource(dep));
+        }
+        Err(err) => {
+            waiters.forget(id);
+            return Err(err.into());
+        }
     };
     state.runtime.submitted();
     let job = if wait.is_zero() {
@@ -202,17 +215,25 @@ async fn wait_final(state: &AppState, id: JobId, wait: Duration) -> ApiResult<Op
     let store = state.runtime.store();
     let deadline = tokio::time::Instant::now() + wait;
     let stopping = state.runtime.stopping();
+    let mut first = true;
     loop {
         // Watch before reading, so that a finish between the read and the wait is not missed.
         let watch = state.runtime.waiters().watch(id);
         let notified = watch.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let Some(job) = store.get(id).await? else {
-            return Ok(None);
-        };
-        if job.is_final() || tokio::time::Instant::now() >= deadline || stopping.is_cancelled() {
-            return Ok(Some(state.with_live_progress(job)));
+        // A job submitted here and not ended since needs no read before the wait (only the
+        // first time round: a wake-up without the final job reads it).
+        let skip_read =
+            std::mem::take(&mut first) && !wait.is_zero() && state.runtime.waiters().is_pending(id);
+        if !skip_read {
+            let Some(job) = store.get(id).await? else {
+                return Ok(None);
+            };
+            let now = tokio::time::Instant::now();
+            if job.is_final() || now >= deadline || stopping.is_cancelled() {
+                return Ok(Some(state.with_live_progress(job)));
+            }
         }
         // Where other processes share the store, a lost notification costs at most a recheck.
         let wake = state.runtime.recheck().map_or(deadline, |every| {

@@ -1,8 +1,14 @@
 //! Who waits for which job: long-polls park here until the job they watch reaches a final
 //! state (or their own time runs out). Whoever finishes a job hands the final job over, so the
 //! waiters need not read it back from the store.
+//!
+//! The waiters also know which jobs submitted here are surely not final yet ([`Waiters::
+//! expect`]): every way a job becomes final ends in [`Waiters::notify`] (or, when events may
+//! have been lost, [`Waiters::notify_all`]), which forgets it. A long-poll of such a job can
+//! start waiting without reading it first: under load that read is most of the database work
+//! of a long-poll.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use tokio::sync::Notify;
@@ -29,17 +35,28 @@ impl Watch {
     }
 }
 
-/// A map from job id to its [`Watch`]. Entries live as long as a waiter holds them.
+/// A map from job id to its [`Watch`] (entries live as long as a waiter holds them), and the
+/// jobs known not to be final.
 #[derive(Debug, Default)]
 pub struct Waiters {
-    map: Mutex<HashMap<JobId, Weak<Watch>>>,
+    inner: Mutex<Inner>,
 }
+
+#[derive(Debug, Default)]
+struct Inner {
+    watches: HashMap<JobId, Weak<Watch>>,
+    pending: HashSet<JobId>,
+}
+
+/// Most jobs remembered as not final (beyond, long-polls read them first, as any other).
+const MAX_PENDING: usize = 100_000;
 
 impl Waiters {
     /// The watch of `id`. Create (and `enable`) a `notified()` future from it *before* reading
     /// the job, so that a finish between the read and the wait is not missed.
     pub fn watch(&self, id: JobId) -> Arc<Watch> {
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = self.lock();
+        let map = &mut inner.watches;
         if let Some(w) = map.get(&id).and_then(Weak::upgrade) {
             return w;
         }
@@ -51,14 +68,37 @@ impl Waiters {
         w
     }
 
-    /// Wakes every waiter (they read their job again): for changes made in bulk.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Remembers that `id` is not final (call before the job can possibly end: before it is
+    /// even inserted).
+    pub fn expect(&self, id: JobId) {
+        let mut inner = self.lock();
+        if inner.pending.len() < MAX_PENDING {
+            inner.pending.insert(id);
+        }
+    }
+
+    /// Whether `id` is surely not final (see [`Waiters::expect`]).
+    pub fn is_pending(&self, id: JobId) -> bool {
+        self.lock().pending.contains(&id)
+    }
+
+    /// Forgets `id` without waking anyone (its insert failed).
+    pub fn forget(&self, id: JobId) {
+        self.lock().pending.remove(&id);
+    }
+
+    /// Wakes every waiter (they read their job again) and forgets what was pending: for
+    /// changes made in bulk, or events that may have been lost.
     pub fn notify_all(&self) {
-        let entries: Vec<_> = self
-            .map
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain()
-            .collect();
+        let entries: Vec<_> = {
+            let mut inner = self.lock();
+            inner.pending.clear();
+            inner.watches.drain().collect()
+        };
         for (_, w) in entries {
             if let Some(w) = w.upgrade() {
                 w.notify.notify_waiters();
@@ -68,11 +108,11 @@ impl Waiters {
 
     /// Wakes everyone waiting for `id`, handing over the final job when it is known.
     pub fn notify(&self, id: JobId, done: Option<Job>) {
-        let entry = self
-            .map
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id);
+        let entry = {
+            let mut inner = self.lock();
+            inner.pending.remove(&id);
+            inner.watches.remove(&id)
+        };
         if let Some(w) = entry.and_then(|w| w.upgrade()) {
             if let Some(job) = done {
                 let _ = w.done.set(job);
@@ -99,5 +139,19 @@ mod tests {
         assert!(w.final_job().is_none());
         // The entry is gone once notified; a new watcher gets a fresh one.
         assert!(!Arc::ptr_eq(&w, &waiters.watch(id)));
+    }
+
+    #[test]
+    fn a_pending_job_is_forgotten_by_any_notify() {
+        let waiters = Waiters::default();
+        let (a, b, c) = (JobId::new(), JobId::new(), JobId::new());
+        for id in [a, b, c] {
+            waiters.expect(id);
+        }
+        waiters.notify(a, None);
+        waiters.forget(b);
+        assert!(!waiters.is_pending(a) && !waiters.is_pending(b) && waiters.is_pending(c));
+        waiters.notify_all();
+        assert!(!waiters.is_pending(c));
     }
 }
