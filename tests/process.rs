@@ -203,3 +203,23 @@ fn migrate_applies_the_migrations_and_exits() {
         format!("{url}: {files} migrations applied")
     );
 }
+
+/// `faena ready` (the container health check) exits 0 for a ready server and 1 for none.
+#[test]
+fn ready_tells_a_ready_server_from_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("faena.db"));
+    let ready = |url: &str| {
+        Command::new(env!("CARGO_BIN_EXE_faena"))
+            .args(["ready", "--url", url])
+            .output()
+            .expect("faena ready runs")
+    };
+    let up = ready(&server.url(""));
+    assert!(up.status.success(), "{up:?}");
+    let addr = server.addr;
+    drop(server);
+    let down = ready(&format!("http://{addr}"));
+    assert_eq!(down.status.code(), Some(1), "{down:?}");
+    assert!(String::from_utf8_lossy(&down.stderr).contains(&addr.to_string()));
+}
