@@ -78,7 +78,7 @@ for _ in $(seq "$RUNS"); do
   fresh_schema
   start_instances 3 "$PGURL"
   "$FAENA" bench --url "$URLS" -n "$JOBS" -c "$CLIENTS"
-  echo "jobs per instance: $(psql -tA "$PG" -c "set search_path = $SCHEMA" -c "select string_agg(owner || '=' || n, ' ' order by owner) from (select owner, count(*) n from jobs group by owner) t")"
+  echo "jobs per instance: $(psql -qtA "$PG" -c "set search_path = $SCHEMA" -c "select string_agg(owner || '=' || n, ' ' order by owner) from (select owner, count(*) n from jobs group by owner) t")"
   stop_instances
 done
 
