@@ -33,3 +33,17 @@ pub struct FileData {
     pub info: FileInfo,
     pub content: Vec<u8>,
 }
+
+/// A file's description as the stores select it: index, name, content type, size.
+pub(crate) type InfoRow = (i64, String, String, i64);
+
+/// [`InfoRow`] → [`FileInfo`].
+pub(crate) fn info((index, name, content_type, size): InfoRow) -> super::Result<FileInfo> {
+    Ok(FileInfo {
+        index: u32::try_from(index)
+            .map_err(|_| super::StoreError::Corrupt(format!("file {name}")))?,
+        bytes: size.max(0) as u64,
+        name,
+        content_type,
+    })
+}

@@ -6,7 +6,7 @@
 //! carries that attempt's [`Lease`] (its fencing token), so a stale attempt can neither finish
 //! nor overwrite a newer one. All SQL lives below this module.
 
-mod files;
+pub(crate) mod files;
 pub mod postgres;
 mod rows;
 mod sql;

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::FromRow;
 
-use super::{Result, StoreError};
+use super::{Claimed, Lease, Result, StoreError};
 use crate::job::{Job, JobError, JobErrorCode, JobId, JobKind, JobProgress, JobResult, JobStatus};
 
 /// The columns of a job, in the order every query selects them (a literal, so that queries
@@ -107,4 +107,28 @@ impl TryFrom<JobRow> for Job {
             error,
         })
     }
+}
+
+/// The jobs a claim's `UPDATE … RETURNING` gave, with their leases, in claim order (highest
+/// priority, then oldest): RETURNING comes in no set order.
+pub fn claimed_in_order(rows: Vec<JobRow>) -> Result<Vec<Claimed>> {
+    let mut claimed = rows
+        .into_iter()
+        .map(|row| {
+            let fence = row.fence;
+            let job = Job::try_from(row)?;
+            Ok(Claimed {
+                lease: Lease { id: job.id, fence },
+                job,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    claimed.sort_by(|a, b| {
+        (b.job.priority, a.job.created_at, a.job.id).cmp(&(
+            a.job.priority,
+            b.job.created_at,
+            b.job.id,
+        ))
+    });
+    Ok(claimed)
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::job::{JobError, JobErrorCode, JobId, JobProgress, JobStatus};
-use crate::store::{Lease, NewJob, Outcome};
+use crate::store::{Lease, NewJob, Outcome, Result, StoreError};
 
 /// Where the dependencies of a new job stand.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,8 +15,27 @@ pub(crate) enum DepState {
     Failed(JobError),
 }
 
+impl DepState {
+    /// Where `deps` stand given the statuses `found` of those that exist;
+    /// [`StoreError::UnknownDependency`] for the first that does not.
+    pub(crate) fn of(deps: &[JobId], found: &[(JobId, JobStatus)]) -> Result<Self> {
+        let mut waiting = Vec::new();
+        for &dep in deps {
+            match found.iter().find(|(id, _)| *id == dep).map(|(_, s)| *s) {
+                None => return Err(StoreError::UnknownDependency(dep)),
+                Some(JobStatus::Succeeded) => {}
+                Some(status) if status.is_final() => {
+                    return Ok(Self::Failed(dependency_failed(dep, status)));
+                }
+                Some(_) => waiting.push(dep),
+            }
+        }
+        Ok(Self::Waiting(waiting))
+    }
+}
+
 /// The error of a job whose dependency `dep` ended `status`.
-pub(crate) fn dependency_failed(dep: JobId, status: JobStatus) -> JobError {
+fn dependency_failed(dep: JobId, status: JobStatus) -> JobError {
     JobError::new(
         JobErrorCode::DependencyFailed,
         format!("dependency {dep} ended {status} instead of succeeding"),

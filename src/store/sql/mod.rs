@@ -22,7 +22,7 @@ use super::{
     ListFilter, NewFile, NewJob, Outcome, Recovered, Result, StoreEvent,
 };
 use crate::job::{Job, JobId, JobKind, JobProgress, JobStatus};
-pub(crate) use effects::{DepState, Effects, Insert, Interrupted, RunEnd, dependency_failed};
+pub(crate) use effects::{DepState, Effects, Insert, Interrupted, RunEnd};
 use writer::{Op, Writer};
 
 /// The connection a dialect's statements run on.

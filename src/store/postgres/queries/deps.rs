@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::{uuid, uuids};
 use crate::job::{JobId, JobStatus};
-use crate::store::sql::{DepState, Effects, dependency_failed};
-use crate::store::{Result, StoreError};
+use crate::store::Result;
+use crate::store::sql::{DepState, Effects};
 
 /// Reads the state of `deps` (distinct ids) and marks them as having dependents, which holds
 /// their rows until commit: a dependency cannot become final before this job's wait is
@@ -30,23 +30,11 @@ pub(in crate::store::postgres) async fn check(
     .bind(uuids(deps.iter().copied()))
     .fetch_all(&mut *conn)
     .await?;
-    let status_of = |id: &JobId| {
-        rows.iter()
-            .find(|(row, _)| row == id.as_uuid())
-            .and_then(|(_, status)| status.parse::<JobStatus>().ok())
-    };
-    let mut waiting = Vec::new();
-    for &dep in deps {
-        match status_of(&dep) {
-            None => return Err(StoreError::UnknownDependency(dep)),
-            Some(JobStatus::Succeeded) => {}
-            Some(status) if status.is_final() => {
-                return Ok(DepState::Failed(dependency_failed(dep, status)));
-            }
-            Some(_) => waiting.push(dep),
-        }
-    }
-    Ok(DepState::Waiting(waiting))
+    let found: Vec<(JobId, JobStatus)> = rows
+        .iter()
+        .filter_map(|(id, status)| Some((JobId::from(*id), status.parse().ok()?)))
+        .collect();
+    DepState::of(deps, &found)
 }
 
 pub(in crate::store::postgres) async fn add_waits(

@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use super::uuid;
 use crate::job::JobId;
-use crate::store::{FileData, FileInfo, Lease, NewFile, Result, StoreError};
+use crate::store::files::{InfoRow, info};
+use crate::store::{FileData, FileInfo, Lease, NewFile, Result};
 
 /// Saves files of running attempts, each only if its lease still holds, in one statement;
 /// returns the (job, index) pairs written.
@@ -75,17 +76,6 @@ pub(in crate::store::postgres) async fn clear(
         .execute(&mut *conn)
         .await?;
     Ok(true)
-}
-
-type InfoRow = (i64, String, String, i64);
-
-fn info((index, name, content_type, size): InfoRow) -> Result<FileInfo> {
-    Ok(FileInfo {
-        index: u32::try_from(index).map_err(|_| StoreError::Corrupt(format!("file {name}")))?,
-        bytes: size.max(0) as u64,
-        name,
-        content_type,
-    })
 }
 
 pub(in crate::store::postgres) async fn list<'c, E>(conn: E, id: JobId) -> Result<Vec<FileInfo>>

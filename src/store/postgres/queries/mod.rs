@@ -17,7 +17,7 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::job::{Job, JobId, JobKind, JobProgress, JobStatus};
-use crate::store::rows::JobRow;
+use crate::store::rows::{JobRow, claimed_in_order};
 use crate::store::sql::{Effects, Insert};
 use crate::store::{CancelResult, Claimed, DeleteResult, Lease, LeaseState, ListFilter, Result};
 
@@ -169,26 +169,7 @@ pub(super) async fn claim(
     .bind(lease_until(now, lease))
     .fetch_all(&mut *conn)
     .await?;
-    let mut claimed = rows
-        .into_iter()
-        .map(|row| {
-            let fence = row.fence;
-            let job = to_job(row)?;
-            Ok(Claimed {
-                lease: Lease { id: job.id, fence },
-                job,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    // RETURNING comes in no set order; start them in claim order.
-    claimed.sort_by(|a, b| {
-        (b.job.priority, a.job.created_at, a.job.id).cmp(&(
-            a.job.priority,
-            b.job.created_at,
-            b.job.id,
-        ))
-    });
-    Ok(claimed)
+    claimed_in_order(rows)
 }
 
 pub(super) async fn heartbeat(

@@ -9,8 +9,8 @@
 use sqlx::SqliteConnection;
 
 use crate::job::{JobId, JobStatus};
-use crate::store::sql::{DepState, Effects, dependency_failed};
-use crate::store::{Result, StoreError};
+use crate::store::Result;
+use crate::store::sql::{DepState, Effects};
 
 /// Reads the state of `deps` (distinct ids); [`StoreError::UnknownDependency`] for the first
 /// that does not exist.
@@ -24,24 +24,11 @@ pub(in crate::store::sqlite) async fn check(
             .bind(ids)
             .fetch_all(&mut *conn)
             .await?;
-    let status_of = |id: &JobId| {
-        let id = id.to_string();
-        rows.iter()
-            .find(|(row, _)| *row == id)
-            .and_then(|(_, status)| status.parse::<JobStatus>().ok())
-    };
-    let mut waiting = Vec::new();
-    for &dep in deps {
-        match status_of(&dep) {
-            None => return Err(StoreError::UnknownDependency(dep)),
-            Some(JobStatus::Succeeded) => {}
-            Some(status) if status.is_final() => {
-                return Ok(DepState::Failed(dependency_failed(dep, status)));
-            }
-            Some(_) => waiting.push(dep),
-        }
-    }
-    Ok(DepState::Waiting(waiting))
+    let found: Vec<(JobId, JobStatus)> = rows
+        .iter()
+        .filter_map(|(id, status)| Some((id.parse().ok()?, status.parse().ok()?)))
+        .collect();
+    DepState::of(deps, &found)
 }
 
 /// Records that `job` waits for `deps` (none of them final).

@@ -5,7 +5,8 @@ use std::collections::HashSet;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use crate::job::JobId;
-use crate::store::{FileData, FileInfo, Lease, NewFile, Result, StoreError};
+use crate::store::files::{InfoRow, info};
+use crate::store::{FileData, FileInfo, Lease, NewFile, Result};
 
 /// Whether `lease` still holds its running job.
 async fn holds(conn: &mut SqliteConnection, lease: Lease) -> Result<bool, sqlx::Error> {
@@ -67,17 +68,6 @@ pub(in crate::store::sqlite) async fn clear(
         .execute(&mut *conn)
         .await?;
     Ok(true)
-}
-
-type InfoRow = (i64, String, String, i64);
-
-fn info((index, name, content_type, size): InfoRow) -> Result<FileInfo> {
-    Ok(FileInfo {
-        index: u32::try_from(index).map_err(|_| StoreError::Corrupt(format!("file {name}")))?,
-        bytes: size.max(0) as u64,
-        name,
-        content_type,
-    })
 }
 
 pub(in crate::store::sqlite) async fn list<'c, E>(conn: E, id: JobId) -> Result<Vec<FileInfo>>

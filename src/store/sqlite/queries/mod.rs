@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use crate::job::{Job, JobId, JobKind, JobProgress, JobStatus};
-use crate::store::rows::{JOB_COLUMNS, JobRow, job_columns};
+use crate::store::rows::{JOB_COLUMNS, JobRow, claimed_in_order, job_columns};
 use crate::store::sql::{Effects, Insert};
 use crate::store::{CancelResult, Claimed, DeleteResult, Lease, LeaseState, ListFilter, Result};
 
@@ -124,29 +124,8 @@ pub(super) async fn claim(
         .push(" WHERE id IN (");
     push_claim_candidates(&mut q, kinds, n, now);
     q.push(") RETURNING ").push(JOB_COLUMNS);
-    let mut claimed = q
-        .build_query_as::<JobRow>()
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .map(|row| {
-            let fence = row.fence;
-            let job = to_job(row)?;
-            Ok(Claimed {
-                lease: Lease { id: job.id, fence },
-                job,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    // RETURNING comes in no set order; start them in claim order.
-    claimed.sort_by(|a, b| {
-        (b.job.priority, a.job.created_at, a.job.id).cmp(&(
-            a.job.priority,
-            b.job.created_at,
-            b.job.id,
-        ))
-    });
-    Ok(claimed)
+    let rows = q.build_query_as::<JobRow>().fetch_all(&mut *conn).await?;
+    claimed_in_order(rows)
 }
 
 pub(super) async fn heartbeat(
