@@ -9,6 +9,7 @@
 mod support;
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -266,4 +267,62 @@ async fn dropped_database_connections_lose_nothing() {
         let job = final_state(&client, server, &id, Duration::from_secs(30)).await;
         assert_eq!(job["status"], "succeeded", "{job}");
     }
+}
+
+/// Serves `body` as text/plain to every request on a loopback port, for as long as the test
+/// runs; returns the page's URL.
+fn page_server(body: &'static str) -> String {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            let mut reader = BufReader::new(stream);
+            // The request head, up to its blank line.
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let mut stream = reader.into_inner();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\
+                 connection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    format!("http://{addr}/page")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_saved_on_one_instance_are_served_and_counted_by_another() {
+    let Some(db) = PgScratch::create("pages_saved_on_one_instance").await else {
+        return;
+    };
+    let client = client();
+    let body = "the quick brown fox\njumps over the lazy dog\n";
+    let url = page_server(body);
+    let fetcher = instance(&db, "fetcher", &["--fetch-allow-private"]);
+    let fetch = json!({"kind": "fetch_urls", "params": {"urls": [url, url]}});
+    let fetch = submit(&client, &fetcher, fetch).await.unwrap();
+    let fetched = final_state(&client, &fetcher, &fetch, Duration::from_secs(30)).await;
+    assert_eq!(fetched["result"]["succeeded"], 2, "{fetched}");
+    assert_eq!(fetched["instance"], "fetcher", "only one instance was up");
+    let reader = instance(&db, "reader", &[]);
+    let name = fetched["result"]["pages"][1]["file"].as_str().unwrap();
+    let page = client
+        .get(reader.url(&format!("/jobs/{fetch}/files/{name}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), reqwest::StatusCode::OK);
+    assert_eq!(page.text().await.unwrap(), body);
+    // Counted where only the other instance can run it.
+    drop(fetcher);
+    let count = json!({"kind": "word_count", "params": {"source_job": fetch}});
+    let count = submit(&client, &reader, count).await.unwrap();
+    let counted = final_state(&client, &reader, &count, Duration::from_secs(30)).await;
+    assert_eq!(counted["instance"], "reader", "{counted}");
+    assert_eq!(counted["result"]["total_words"], 18, "{counted}");
 }
