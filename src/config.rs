@@ -135,7 +135,7 @@ pub struct Config {
 
     /// Name of this instance in the jobs it runs; on PostgreSQL a restarted instance takes
     /// back at once the runs its previous life left under this name, so it must be unique
-    /// among live instances [default: HOSTNAME-PID].
+    /// among live instances [default: HOSTNAME-PID-XXXX, XXXX random].
     #[arg(long, env = "FAENA_INSTANCE_ID")]
     pub instance_id: Option<String>,
 }
@@ -144,15 +144,18 @@ fn parse_allow(s: &str) -> Result<Allow, String> {
     Policy::parse_allow(s.trim())
 }
 
-/// `HOSTNAME-PID`: unique among the processes of one machine, and stable across restarts in
-/// a container (same host name, PID 1), so a restarted replica recovers its own runs at once.
+/// `HOSTNAME-PID-XXXX` (4 random hex digits): distinct even for containers that share a host
+/// name and run as PID 1. New at every start, so a restarted instance leaves its previous
+/// life's runs to the lease rescue; give a stable `--instance-id` to take them back at once.
 fn default_instance_id() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "faena".into());
-    format!("{host}-{}", std::process::id())
+    let random = *uuid::Uuid::now_v7().as_bytes();
+    let pid = std::process::id();
+    format!("{host}-{pid}-{:02x}{:02x}", random[14], random[15])
 }
 
 fn cores() -> usize {

@@ -99,23 +99,29 @@ async fn heartbeats(rt: Arc<Inner>, lease: Lease, handle: RunHandle) {
     let mut renewed = Instant::now();
     loop {
         beat.tick().await;
-        match rt
+        // A renewal that hangs (a stalled connection, a pool with no free connection) must not
+        // let the run outlive its lease: past `give_up`, stop whatever the store says later.
+        let left = give_up.saturating_sub(renewed.elapsed());
+        let renewal = rt
             .store
-            .heartbeat(lease, progress_of(&handle), rt.config.lease)
-            .await
-        {
-            Ok(LeaseState::Held { cancel_requested }) => {
+            .heartbeat(lease, progress_of(&handle), rt.config.lease);
+        match tokio::time::timeout(left, renewal).await {
+            Ok(Ok(LeaseState::Held { cancel_requested })) => {
                 renewed = Instant::now();
                 if cancel_requested {
                     handle.stop(StopReason::Cancelled);
                 }
             }
-            Ok(LeaseState::Lost) => handle.stop(StopReason::LeaseLost),
-            Err(err) => {
+            Ok(Ok(LeaseState::Lost)) => handle.stop(StopReason::LeaseLost),
+            Ok(Err(err)) => {
                 tracing::warn!(error = ?err, "lease renewal failed");
                 if renewed.elapsed() >= give_up {
                     handle.stop(StopReason::LeaseLost);
                 }
+            }
+            Err(_) => {
+                tracing::warn!(?give_up, "lease renewal still unanswered; stopping the run");
+                handle.stop(StopReason::LeaseLost);
             }
         }
     }

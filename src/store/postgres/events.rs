@@ -105,13 +105,33 @@ async fn listen_once(
     listener.listen(channel).await?;
     // Anything sent before LISTEN took effect is unknown.
     let _ = events.send(StoreEvent::Missed);
-    while let Some(note) = listener.try_recv().await? {
-        for event in parse(note.payload(), me) {
-            let _ = events.send(event);
+    loop {
+        // A connection that only reads would never notice it is half-open: after a quiet
+        // spell, make sure the server still answers on it.
+        match tokio::time::timeout(QUIET, listener.try_recv()).await {
+            Ok(Ok(Some(note))) => {
+                for event in parse(note.payload(), me) {
+                    let _ = events.send(event);
+                }
+            }
+            Ok(Ok(None)) => return Ok(()),
+            Ok(Err(err)) => return Err(err),
+            Err(_) => {
+                let ping = sqlx::query("SELECT 1").execute(&mut listener);
+                match tokio::time::timeout(PING_TIMEOUT, ping).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(err)) => return Err(err),
+                    Err(_) => return Err(sqlx::Error::PoolTimedOut),
+                }
+            }
         }
     }
-    Ok(())
 }
+
+/// How long the listener waits for a notification before checking its connection.
+const QUIET: Duration = Duration::from_secs(10);
+/// How long that check may take before the connection is given up for dead.
+const PING_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[cfg(test)]
 mod tests {

@@ -35,7 +35,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// Tuning of the PostgreSQL store.
 #[derive(Debug, Clone)]
 pub struct PgOptions {
-    /// Connections of the pool (the writer takes one per batch, reads the others).
+    /// Connections for reads (the writer has two of its own, the listener one).
     pub max_connections: u32,
     /// How long a request waits for a free connection before failing.
     pub acquire_timeout: Duration,
@@ -56,13 +56,23 @@ pub(crate) type PgStore = SqlStore<PgDialect>;
 /// Opens the database at `url`, applies pending migrations and starts listening for what
 /// other instances do.
 pub(crate) async fn open(url: &str, options: &PgOptions) -> Result<PgStore> {
-    let connect = PgConnectOptions::from_str(url)?;
+    // A session that stalls inside a transaction (its instance paused or cut off) would hold
+    // the row locks of its runs, and every rescue waiting on them, until the server noticed
+    // the dead connection: end it after a few seconds instead (no batch idles that long).
+    let connect =
+        PgConnectOptions::from_str(url)?.options([("idle_in_transaction_session_timeout", "5s")]);
     let pool = PgPoolOptions::new()
         .max_connections(options.max_connections.max(2))
         .acquire_timeout(options.acquire_timeout)
         .connect_with(connect.clone())
         .await?;
     MIGRATOR.run(&pool).await?;
+    // The writer's own connections: a burst of reads never keeps a write (a heartbeat) waiting.
+    let writer = PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(options.acquire_timeout)
+        .connect_with(connect.clone())
+        .await?;
     let schema: String = sqlx::query_scalar("SELECT current_schema()")
         .fetch_one(&pool)
         .await?;
@@ -90,7 +100,7 @@ pub(crate) async fn open(url: &str, options: &PgOptions) -> Result<PgStore> {
     };
     Ok(SqlStore::new(
         dialect,
-        pool.clone(),
+        writer,
         pool,
         events,
         Box::new(stop.drop_guard()),

@@ -99,13 +99,6 @@ struct Finals<'a> {
     at: Vec<DateTime<Utc>>,
 }
 
-/// A cancel that was accepted is final: a run handed back (or found interrupted) with a cancel
-/// pending ends `cancelled` instead of going back to the queue.
-const CANCEL_PENDING: &str = "UPDATE jobs SET status = 'cancelled', finished_at = $1, \
-     lease_expires_at = NULL, error_code = 'cancelled', \
-     error_message = 'cancelled by request while running' \
-     WHERE status = 'running' AND cancel_requested";
-
 /// What a hand-back did.
 enum Requeued {
     /// The lease was stale.
@@ -115,52 +108,65 @@ enum Requeued {
     Cancelled,
 }
 
-/// Hands a running job back to the queue without counting its attempt (or cancels it, when a
-/// cancel is pending).
+/// Hands a running job back to the queue without counting its attempt, or cancels it when a
+/// cancel is pending (an accepted cancel is final). One statement: a cancel committed by
+/// another instance meanwhile is seen under the row lock, never lost between two statements.
 async fn requeue(
     conn: &mut PgConnection,
     lease: Lease,
     now: DateTime<Utc>,
 ) -> Result<Requeued, sqlx::Error> {
-    let cancelled = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{CANCEL_PENDING} AND id = $2 AND fence = $3"
-    )))
-    .bind(now)
-    .bind(uuid(lease.id))
-    .bind(lease.fence)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if cancelled > 0 {
-        return Ok(Requeued::Cancelled);
-    }
-    let updated = sqlx::query(
-        "UPDATE jobs SET status = 'queued', attempt = attempt - 1, \
-         lease_expires_at = NULL, started_at = NULL, progress_done = NULL, \
-         progress_total = NULL WHERE id = $1 AND fence = $2 AND status = 'running'",
+    let status: Option<String> = sqlx::query_scalar(
+        "UPDATE jobs SET \
+         status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END, \
+         attempt = CASE WHEN cancel_requested THEN attempt ELSE attempt - 1 END, \
+         finished_at = CASE WHEN cancel_requested THEN $3 END, \
+         error_code = CASE WHEN cancel_requested THEN 'cancelled' END, \
+         error_message = CASE WHEN cancel_requested \
+             THEN 'cancelled by request while running' END, \
+         started_at = CASE WHEN cancel_requested THEN started_at END, \
+         progress_done = CASE WHEN cancel_requested THEN progress_done END, \
+         progress_total = CASE WHEN cancel_requested THEN progress_total END, \
+         lease_expires_at = NULL \
+         WHERE id = $1 AND fence = $2 AND status = 'running' RETURNING status",
     )
     .bind(uuid(lease.id))
     .bind(lease.fence)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    Ok(if updated > 0 {
-        Requeued::Yes
-    } else {
-        Requeued::No
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(match status.as_deref() {
+        None => Requeued::No,
+        Some("cancelled") => Requeued::Cancelled,
+        Some(_) => Requeued::Yes,
     })
 }
 
-/// A running job whose run was interrupted, out of attempts: failed.
-const FAIL_INTERRUPTED: &str = "UPDATE jobs SET status = 'failed', finished_at = $1, \
-     lease_expires_at = NULL, error_code = 'interrupted', \
-     error_message = 'its run was interrupted (the process stopped or lost the lease) \
-     and no attempts were left' WHERE status = 'running' AND attempt >= max_attempts";
-
-/// A running job whose run was interrupted: queued again (the attempt counts).
-const REQUEUE_INTERRUPTED: &str = "UPDATE jobs SET status = 'queued', run_after = $1, \
-     lease_expires_at = NULL, started_at = NULL, progress_done = NULL, \
-     progress_total = NULL WHERE status = 'running'";
+/// Settles interrupted runs in one statement, each row by what it holds under its lock: a
+/// pending cancel wins (`cancelled`); then, with its attempts used up, `failed` with
+/// `interrupted`; else queued again (the attempt counts). Rows another transaction holds
+/// (a live instance writing about its run) are skipped, left to the next round.
+const SETTLE: &str = "UPDATE jobs SET \
+     status = CASE WHEN cancel_requested THEN 'cancelled' \
+         WHEN attempt >= max_attempts THEN 'failed' ELSE 'queued' END, \
+     finished_at = CASE WHEN cancel_requested OR attempt >= max_attempts THEN $1 END, \
+     error_code = CASE WHEN cancel_requested THEN 'cancelled' \
+         WHEN attempt >= max_attempts THEN 'interrupted' END, \
+     error_message = CASE WHEN cancel_requested THEN 'cancelled by request while running' \
+         WHEN attempt >= max_attempts THEN 'its run was interrupted (the process stopped \
+         or lost the lease) and no attempts were left' END, \
+     run_after = CASE WHEN cancel_requested OR attempt >= max_attempts THEN run_after \
+         ELSE $1 END, \
+     started_at = CASE WHEN cancel_requested OR attempt >= max_attempts THEN started_at END, \
+     progress_done = CASE WHEN cancel_requested OR attempt >= max_attempts \
+         THEN progress_done END, \
+     progress_total = CASE WHEN cancel_requested OR attempt >= max_attempts \
+         THEN progress_total END, \
+     lease_expires_at = NULL \
+     FROM (SELECT id FROM jobs WHERE status = 'running' \
+           AND (owner = $2 OR lease_expires_at < $3) AND NOT (id = ANY($4)) \
+           ORDER BY id FOR UPDATE SKIP LOCKED) AS r \
+     WHERE jobs.id = r.id RETURNING jobs.id, jobs.status";
 
 /// Settles interrupted runs: at start, those of this instance's name and those whose lease
 /// expired (other instances may be alive: their runs are left alone); while running, those
@@ -177,34 +183,31 @@ pub(in crate::store::postgres) async fn recover(
         Interrupted::AtStart { owner } => (Some(owner.as_str()), now, Vec::new()),
         Interrupted::Expired { before, keep } => (None, *before, uuids(keep.iter().copied())),
     };
-    let mut settled: [Vec<Uuid>; 3] = Default::default();
-    for (ids, settle) in
-        settled
-            .iter_mut()
-            .zip([CANCEL_PENDING, FAIL_INTERRUPTED, REQUEUE_INTERRUPTED])
-    {
-        *ids = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "{settle} AND (owner = $2 OR lease_expires_at < $3) AND NOT (id = ANY($4)) \
-             RETURNING id"
-        )))
+    let settled: Vec<(Uuid, String)> = sqlx::query_as(SETTLE)
         .bind(now)
         .bind(owner)
         .bind(before)
         .bind(&keep)
         .fetch_all(&mut *conn)
         .await?;
+    let mut recovered = Recovered::default();
+    let mut finals = Vec::new();
+    for (id, status) in settled {
+        let id = JobId::from(id);
+        match status.as_str() {
+            "cancelled" => {
+                recovered.cancelled += 1;
+                finals.push((id, JobStatus::Cancelled));
+            }
+            "failed" => {
+                recovered.failed += 1;
+                finals.push((id, JobStatus::Failed));
+            }
+            _ => recovered.requeued += 1,
+        }
     }
-    let [cancelled, failed, requeued] = settled;
-    let finals: Vec<(JobId, JobStatus)> = (cancelled.iter().map(|id| (id, JobStatus::Cancelled)))
-        .chain(failed.iter().map(|id| (id, JobStatus::Failed)))
-        .map(|(id, status)| (JobId::from(*id), status))
-        .collect();
     effects.released.extend(finals.iter().map(|(id, _)| *id));
-    effects.queued |= !requeued.is_empty();
+    effects.queued |= recovered.requeued > 0;
     deps::release(conn, finals, now, effects).await?;
-    Ok(Recovered {
-        requeued: requeued.len() as u64,
-        failed: failed.len() as u64,
-        cancelled: cancelled.len() as u64,
-    })
+    Ok(recovered)
 }

@@ -199,13 +199,33 @@ pub(super) async fn heartbeat(
 }
 
 /// Cancels a queued job (releasing its dependents, adding to `effects` those it made final)
-/// or asks a running one to stop.
+/// or asks a running one to stop. Another instance may move the job between the two tries
+/// (a hand-back, a rescue): then it tries again.
 pub(super) async fn cancel(
     conn: &mut PgConnection,
     id: JobId,
     now: DateTime<Utc>,
     effects: &mut Effects,
 ) -> Result<CancelResult> {
+    loop {
+        if let Some(done) = try_cancel(conn, id, now, effects).await? {
+            return Ok(done);
+        }
+        match get(&mut *conn, id).await? {
+            Some(job) if job.is_final() => return Ok(CancelResult::AlreadyFinal(job)),
+            Some(_) => continue,
+            None => return Ok(CancelResult::NotFound),
+        }
+    }
+}
+
+/// Cancels the job if it is queued, or asks for its stop if it is running; `None` otherwise.
+async fn try_cancel(
+    conn: &mut PgConnection,
+    id: JobId,
+    now: DateTime<Utc>,
+    effects: &mut Effects,
+) -> Result<Option<CancelResult>> {
     let cancelled = sqlx::query_as::<_, JobRow>(concat!(
         "UPDATE jobs SET status = 'cancelled', finished_at = $1, error_code = 'cancelled', \
          error_message = 'cancelled by request before it started' \
@@ -220,7 +240,7 @@ pub(super) async fn cancel(
         let job = to_job(row)?;
         deps::forget_waits(conn, &[job.id]).await?;
         deps::release(conn, vec![(job.id, JobStatus::Cancelled)], now, effects).await?;
-        return Ok(CancelResult::Cancelled(job));
+        return Ok(Some(CancelResult::Cancelled(job)));
     }
     let requested = sqlx::query_as::<_, JobRow>(concat!(
         "UPDATE jobs SET cancel_requested = true WHERE id = $1 AND status = 'running' \
@@ -230,13 +250,9 @@ pub(super) async fn cancel(
     .bind(uuid(id))
     .fetch_optional(&mut *conn)
     .await?;
-    if let Some(row) = requested {
-        return Ok(CancelResult::Requested(to_job(row)?));
-    }
-    Ok(match get(&mut *conn, id).await? {
-        Some(job) => CancelResult::AlreadyFinal(job),
-        None => CancelResult::NotFound,
-    })
+    requested
+        .map(|row| Ok(CancelResult::Requested(to_job(row)?)))
+        .transpose()
 }
 
 pub(super) async fn delete(conn: &mut PgConnection, id: JobId) -> Result<DeleteResult> {
