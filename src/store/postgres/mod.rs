@@ -68,8 +68,11 @@ pub(crate) async fn open(url: &str, options: &PgOptions) -> Result<PgStore> {
         .await?;
     MIGRATOR.run(&pool).await?;
     // The writer's own connections: a burst of reads never keeps a write (a heartbeat) waiting.
+    // No ping before each batch (a round trip): a batch on a dead connection fails, and the
+    // writer closes a connection it cannot roll back.
     let writer = PgPoolOptions::new()
         .max_connections(2)
+        .test_before_acquire(false)
         .acquire_timeout(options.acquire_timeout)
         .connect_with(connect.clone())
         .await?;
