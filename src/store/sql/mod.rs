@@ -7,6 +7,7 @@
 //! once, here, and each database supplies its statements.
 
 mod effects;
+mod execute;
 mod writer;
 
 use std::collections::HashSet;

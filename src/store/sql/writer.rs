@@ -23,11 +23,12 @@ use sqlx::Pool;
 use sqlx::pool::PoolConnection;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::{Conn, DepState, Dialect, Effects, Insert, Interrupted, RunEnd};
+use super::execute::{execute, observe};
+use super::{Dialect, Effects, Interrupted, RunEnd};
 use crate::job::{JobId, JobKind, JobProgress};
 use crate::store::{
     CancelResult, Claimed, DeleteResult, Inserted, Lease, LeaseState, NewFile, NewJob, Recovered,
-    Result, StoreError, StoreEvent, now,
+    Result, StoreError, StoreEvent,
 };
 
 /// Most writes in one transaction.
@@ -36,7 +37,7 @@ const MAX_BATCH: usize = 512;
 /// How many times a batch that failed for a transient reason is run again whole.
 const RETRIES: u32 = 3;
 
-type Reply<T> = oneshot::Sender<Result<T>>;
+pub(super) type Reply<T> = oneshot::Sender<Result<T>>;
 
 /// A write to apply, with where to send its result.
 pub(super) enum Op {
@@ -73,7 +74,7 @@ pub(super) enum Op {
 }
 
 /// The result of one write, held until its transaction commits.
-enum Done {
+pub(super) enum Done {
     Unit,
     /// An insert, or why this one job was refused (the batch goes on).
     Inserted(Result<Inserted>),
@@ -239,185 +240,6 @@ async fn rollback<D: Dialect>(mut conn: PoolConnection<D::Db>) {
     if D::rollback(&mut conn).await.is_err() {
         conn.close_on_drop();
     }
-}
-
-/// Adds to `effects` what the results of `ops` say for other processes: jobs made final or
-/// claimable, cancels of running jobs.
-fn observe(ops: &[Op], done: &[Done], effects: &mut Effects) {
-    for (op, done) in ops.iter().zip(done) {
-        match (op, done) {
-            (Op::Insert(job, _), Done::Inserted(Ok(Inserted::Failed(_)))) => {
-                effects.finals.push(job.id);
-            }
-            (Op::Insert(..), Done::Inserted(Ok(Inserted::Queued))) => effects.queued = true,
-            (Op::Finish { end, .. }, Done::Applied(true)) => {
-                // A hand-back queues the job again, or cancels it when a cancel is pending.
-                effects.queued |= end.outcome == crate::store::Outcome::Requeue;
-                effects.finals.push(end.lease.id);
-            }
-            (Op::Cancel(id, _), Done::Cancel(result)) => match **result {
-                CancelResult::Cancelled(_) => effects.finals.push(*id),
-                CancelResult::Requested(_) => effects.cancels.push(*id),
-                CancelResult::AlreadyFinal(_) | CancelResult::NotFound => {}
-            },
-            (Op::Recover(..), Done::Recovered(r)) if r.requeued > 0 => effects.queued = true,
-            _ => {}
-        }
-    }
-    effects.finals.extend_from_slice(&effects.released);
-}
-
-/// Executes `ops` in order inside the open transaction, one result per op.
-async fn execute<D: Dialect>(
-    conn: &mut Conn<D>,
-    ops: &[Op],
-    effects: &mut Effects,
-) -> Result<Vec<Done>> {
-    let mut done = Vec::with_capacity(ops.len());
-    while done.len() < ops.len() {
-        let results = execute_run::<D>(conn, &ops[done.len()..], effects).await?;
-        done.extend(results);
-    }
-    Ok(done)
-}
-
-/// Executes the writes at the head of `ops`: a run of consecutive inserts, finishes or saved
-/// files as one multi-row statement, anything else alone. One result per write executed.
-async fn execute_run<D: Dialect>(
-    conn: &mut Conn<D>,
-    ops: &[Op],
-    effects: &mut Effects,
-) -> Result<Vec<Done>> {
-    let head = std::mem::discriminant(&ops[0]);
-    let run = ops
-        .iter()
-        .take_while(|op| std::mem::discriminant(*op) == head);
-    Ok(match &ops[0] {
-        Op::Insert(..) => {
-            let jobs: Vec<&NewJob> = run
-                .filter_map(|op| match op {
-                    Op::Insert(job, _) => Some(job),
-                    _ => None,
-                })
-                .collect();
-            if jobs.iter().any(|job| !job.depends_on.is_empty()) {
-                effects.waits = true;
-            }
-            insert::<D>(conn, &jobs).await?
-        }
-        Op::Finish { .. } => {
-            let ends: Vec<&RunEnd> = run
-                .filter_map(|op| match op {
-                    Op::Finish { end, .. } => Some(end),
-                    _ => None,
-                })
-                .collect();
-            let applied = D::finish_many(conn, &ends, effects).await?;
-            let applied = |e: &&RunEnd| Done::Applied(applied.contains(&e.lease));
-            ends.iter().map(applied).collect()
-        }
-        Op::SaveFile { .. } => {
-            let files: Vec<(Lease, &NewFile)> = run
-                .filter_map(|op| match op {
-                    Op::SaveFile { lease, file, .. } => Some((*lease, file)),
-                    _ => None,
-                })
-                .collect();
-            let saved = D::save_files(conn, &files).await?;
-            let saved = |(lease, file): &(Lease, &NewFile)| {
-                Done::Applied(saved.contains(&(lease.id, file.index)))
-            };
-            files.iter().map(saved).collect()
-        }
-        op => vec![execute_one::<D>(conn, op, effects).await?],
-    })
-}
-
-/// Executes one write that is not batched with its neighbours.
-async fn execute_one<D: Dialect>(
-    conn: &mut Conn<D>,
-    op: &Op,
-    effects: &mut Effects,
-) -> Result<Done> {
-    Ok(match op {
-        Op::Claim {
-            kinds,
-            n,
-            owner,
-            lease,
-            ..
-        } => Done::Claimed(D::claim(conn, kinds, *n, owner, *lease, now()).await?),
-        Op::Heartbeat {
-            lease,
-            progress,
-            lease_for,
-            ..
-        } => Done::Lease(D::heartbeat(conn, *lease, *progress, *lease_for, now()).await?),
-        Op::Cancel(id, _) => Done::Cancel(Box::new(D::cancel(conn, *id, now(), effects).await?)),
-        Op::Delete(id, _) => Done::Delete(D::delete(conn, *id).await?),
-        Op::Recover(which, _) => Done::Recovered(D::recover(conn, now(), which, effects).await?),
-        Op::ClearFiles(lease, _) => Done::Applied(D::clear_files(conn, *lease).await?),
-        Op::Ping(_) => {
-            D::ping(conn).await?;
-            Done::Unit
-        }
-        // `execute_run` takes these, in runs; never here.
-        Op::Insert(..) | Op::Finish { .. } | Op::SaveFile { .. } => {
-            return Err(StoreError::Corrupt(
-                "a batched write was executed alone".into(),
-            ));
-        }
-    })
-}
-
-/// Inserts consecutive new jobs: those without dependencies, or whose dependencies exist, in
-/// one statement; a job naming an unknown dependency is refused alone.
-async fn insert<D: Dialect>(conn: &mut Conn<D>, jobs: &[&NewJob]) -> Result<Vec<Done>> {
-    let mut starts = Vec::with_capacity(jobs.len());
-    let mut waits = Vec::new();
-    for &job in jobs {
-        if job.depends_on.is_empty() {
-            starts.push(Ok((0, None)));
-            continue;
-        }
-        starts.push(match D::check_deps(conn, &job.depends_on).await {
-            Ok(DepState::Waiting(deps)) => {
-                let n = deps.len();
-                if n > 0 {
-                    waits.push((job.id, deps));
-                }
-                Ok((n, None))
-            }
-            Ok(DepState::Failed(error)) => Ok((0, Some(error))),
-            Err(err @ StoreError::UnknownDependency(_)) => Err(err),
-            Err(err) => return Err(err),
-        });
-    }
-    let rows: Vec<Insert> = jobs
-        .iter()
-        .zip(&starts)
-        .filter_map(|(&job, start)| {
-            let (waiting, failed) = start.as_ref().ok()?;
-            Some(Insert {
-                job,
-                waiting: *waiting,
-                failed: failed.clone(),
-            })
-        })
-        .collect();
-    D::insert_many(conn, &rows).await?;
-    for (job, deps) in waits {
-        D::add_waits(conn, job, &deps).await?;
-    }
-    Ok(starts
-        .into_iter()
-        .map(|start| {
-            Done::Inserted(start.map(|(_, failed)| match failed {
-                Some(error) => Inserted::Failed(error),
-                None => Inserted::Queued,
-            }))
-        })
-        .collect())
 }
 
 /// Sends a write's result to its caller (who may have gone away: nothing to do then).

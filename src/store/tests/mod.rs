@@ -7,111 +7,18 @@
 //! use a fresh schema each (see [`crate::testing`]) and skip, saying so, when none is
 //! configured.
 
-use std::ops::Deref;
-use std::sync::Arc;
+#[macro_use]
+mod harness;
+
 use std::time::Duration;
 
 use serde_json::json;
 
 use crate::job::{JobErrorCode, JobId, JobKind, JobSpec, JobStatus, Limits, SubmitOptions};
-use crate::store::{Claimed, JobStore, NewJob, Outcome, now};
-use crate::testing::PgScratch;
+use crate::store::{Claimed, NewJob, Outcome, now};
+pub(crate) use harness::{Backend, TestStore, store};
 
 const LEASE: Duration = Duration::from_secs(15);
-
-/// Which database a test runs on.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// A store on a database of its own, which goes when this is dropped (after the store).
-pub(crate) struct TestStore {
-    store: Arc<dyn JobStore>,
-    _db: Scratch,
-}
-
-enum Scratch {
-    Sqlite(tempfile::TempDir),
-    Postgres(PgScratch),
-}
-
-impl Deref for TestStore {
-    type Target = dyn JobStore;
-
-    fn deref(&self) -> &Self::Target {
-        &*self.store
-    }
-}
-
-impl TestStore {
-    /// How many rows `table` holds.
-    pub(crate) async fn count_rows(&self, table: &str) -> i64 {
-        use sqlx::Connection;
-        let sql = sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}"));
-        match &self._db {
-            Scratch::Sqlite(dir) => {
-                let url = format!("sqlite://{}/faena.db", dir.path().display());
-                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-                sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
-            }
-            Scratch::Postgres(scratch) => {
-                let mut conn = sqlx::PgConnection::connect(&scratch.url).await.unwrap();
-                sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
-            }
-        }
-    }
-
-    /// Another handle on the same store, for spawned tasks.
-    pub(crate) fn handle(&self) -> Arc<dyn JobStore> {
-        Arc::clone(&self.store)
-    }
-}
-
-/// A fresh store on `backend`; `None` when the test must skip (no PostgreSQL configured).
-pub(crate) async fn store(backend: Backend, test: &str) -> Option<TestStore> {
-    let options = crate::store::StoreOptions::default();
-    Some(match backend {
-        Backend::Sqlite => {
-            let dir = tempfile::tempdir().unwrap();
-            let url = format!("sqlite://{}/faena.db", dir.path().display());
-            TestStore {
-                store: crate::store::open(&url, &options).await.unwrap(),
-                _db: Scratch::Sqlite(dir),
-            }
-        }
-        Backend::Postgres => {
-            let scratch = PgScratch::create(test).await?;
-            TestStore {
-                store: crate::store::open(&scratch.url, &options).await.unwrap(),
-                _db: Scratch::Postgres(scratch),
-            }
-        }
-    })
-}
-
-/// Makes a `#[tokio::test]` per backend of each `async fn NAME(Backend)` listed.
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name($crate::store::tests::Backend::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name($crate::store::tests::Backend::Postgres).await;
-                }
-            )*
-        }
-    };
-}
 
 /// Claims up to `n` queued sleep jobs for the owner "me".
 async fn claim_sleeps(store: &TestStore, n: usize) -> Vec<Claimed> {
