@@ -56,8 +56,8 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     async fn ping(conn: &mut Conn<Self>) -> Result<(), sqlx::Error>;
 
     /// Where the dependencies of a new job stand; `StoreError::UnknownDependency` for the
-    /// first that does not exist. Where another process could finish them meanwhile, holds
-    /// them (shared) until commit.
+    /// first that does not exist. Where another process could finish them meanwhile, locks
+    /// them until commit, so that none becomes final unseen.
     async fn check_deps(conn: &mut Conn<Self>, deps: &[JobId]) -> Result<DepState>;
 
     async fn insert_many(conn: &mut Conn<Self>, jobs: &[Insert<'_>]) -> Result<(), sqlx::Error>;
@@ -205,7 +205,7 @@ fn queued(new: &NewJob) -> Job {
 #[async_trait]
 impl<D: Dialect> JobStore for SqlStore<D> {
     async fn ping(&self) -> Result<()> {
-        D::get(&self.reader, JobId::default()).await?;
+        D::ping(&mut *self.reader.acquire().await?).await?;
         self.writer.apply(Op::Ping).await
     }
 

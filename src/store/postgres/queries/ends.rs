@@ -207,7 +207,6 @@ pub(in crate::store::postgres) async fn recover(
         }
     }
     effects.released.extend(finals.iter().map(|(id, _)| *id));
-    effects.queued |= recovered.requeued > 0;
     deps::release(conn, finals, now, effects).await?;
     Ok(recovered)
 }

@@ -179,7 +179,6 @@ pub(in crate::store::sqlite) async fn recover(
         .filter_map(|(id, status)| Some((id.parse().ok()?, status)))
         .collect::<Vec<(JobId, JobStatus)>>();
     effects.released.extend(finals.iter().map(|(id, _)| *id));
-    effects.queued |= !requeued.is_empty();
     deps::release(conn, finals, ms(now), effects).await?;
     Ok(Recovered {
         requeued: requeued.len() as u64,
