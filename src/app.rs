@@ -32,6 +32,8 @@ pub enum AppError {
     Pool(#[from] rayon::ThreadPoolBuildError),
     #[error(transparent)]
     Fetch(#[from] crate::kinds::fetch_urls::client::ClientError),
+    #[error(transparent)]
+    Keys(#[from] crate::api::auth::KeyError),
     #[error("serving failed")]
     Serve(#[source] std::io::Error),
 }
@@ -65,8 +67,9 @@ impl Application {
         let state = AppState {
             runtime: runtime.clone(),
             limits: Arc::new(config.limits()),
+            max_queued: config.max_queued_jobs,
         };
-        let router = api::router(state, config.max_body_bytes);
+        let router = api::router(state, config.api()?);
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| AppError::Bind {

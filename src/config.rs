@@ -5,13 +5,15 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use crate::job::Limits;
+use crate::api::ApiOptions;
+use crate::api::auth::{ApiKeys, KeyError};
+use crate::job::{Backoff, Limits};
 use crate::kinds::fetch_urls::FetchConfig;
 use crate::kinds::fetch_urls::guard::{Allow, Policy};
 use crate::runtime::RuntimeConfig;
-use crate::store::StoreOptions;
 use crate::store::postgres::PgOptions;
 use crate::store::sqlite::SqliteOptions;
+use crate::store::{Retention, StoreOptions};
 
 /// Format of the log lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -73,9 +75,59 @@ pub struct Config {
     #[arg(long, env = "FAENA_MAX_FACTORIAL_N", default_value_t = crate::kinds::factorial::DEFAULT_MAX_N, value_parser = clap::value_parser!(u64).range(0..=100_000_000))]
     pub max_factorial_n: u64,
 
-    /// Largest request body in bytes.
-    #[arg(long, env = "FAENA_MAX_BODY_BYTES", default_value_t = 1 << 20)]
-    pub max_body_bytes: usize,
+    /// Largest request body in bytes (more: 413).
+    #[arg(long, env = "FAENA_MAX_BODY_BYTES", default_value_t = 1 << 20, value_parser = clap::value_parser!(u64).range(1..=(1 << 30)))]
+    pub max_body_bytes: u64,
+
+    /// Most jobs queued (waiting ones included, all instances) before submissions get 429;
+    /// 0 for no cap. Counted every second, so it may be passed by a second's submissions.
+    #[arg(long, env = "FAENA_MAX_QUEUED_JOBS", default_value_t = 100_000)]
+    pub max_queued_jobs: u64,
+
+    /// Requests in progress at once (health checks aside); more get 503 `overloaded` at once.
+    #[arg(long, env = "FAENA_MAX_CONCURRENT_REQUESTS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_concurrent_requests: u32,
+
+    /// Deadline of a request, on top of its `wait_ms` (past it: 503 `timeout`).
+    #[arg(long, env = "FAENA_REQUEST_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub request_timeout_ms: u64,
+
+    /// API keys, comma-separated (16 to 512 printable ASCII characters each). With keys,
+    /// every route but /healthz and /readyz needs `Authorization: Bearer <key>`, and each
+    /// job is visible only to the key that created it.
+    #[arg(
+        long,
+        env = "FAENA_API_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub api_keys: Vec<String>,
+
+    /// A file of API keys, one per line: the key, or its SHA-256 as 64 hex digits.
+    #[arg(long, env = "FAENA_API_KEYS_FILE")]
+    pub api_keys_file: Option<String>,
+
+    /// Wait before the first retry of a job that failed with a retryable error; doubles at
+    /// each attempt (with jitter: half of it to all of it).
+    #[arg(long, env = "FAENA_RETRY_BACKOFF_MS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub retry_backoff_ms: u64,
+
+    /// Longest wait between two attempts.
+    #[arg(long, env = "FAENA_RETRY_BACKOFF_MAX_MS", default_value_t = 300_000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    pub retry_backoff_max_ms: u64,
+
+    /// Seconds a succeeded or cancelled job (and its saved pages) is kept after it ended;
+    /// 0 keeps them forever.
+    #[arg(long, env = "FAENA_RETAIN_SUCCEEDED_SECS", default_value_t = 86_400)]
+    pub retain_succeeded_secs: u64,
+
+    /// Seconds a failed or timed-out job is kept after it ended; 0 keeps them forever.
+    #[arg(long, env = "FAENA_RETAIN_FAILED_SECS", default_value_t = 604_800)]
+    pub retain_failed_secs: u64,
+
+    /// How often expired jobs are pruned.
+    #[arg(long, env = "FAENA_PRUNE_INTERVAL_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(10..=86_400_000))]
+    pub prune_interval_ms: u64,
 
     /// Lease of a running job: when its instance stops renewing it for this long, another
     /// instance takes the job over.
@@ -192,6 +244,16 @@ impl Config {
         }
     }
 
+    /// The HTTP limits and the API keys (read from their file).
+    pub fn api(&self) -> Result<ApiOptions, KeyError> {
+        Ok(ApiOptions {
+            max_body_bytes: usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX),
+            max_in_flight: self.max_concurrent_requests as usize,
+            request_timeout: Duration::from_millis(self.request_timeout_ms),
+            keys: ApiKeys::new(&self.api_keys, self.api_keys_file.as_deref())?,
+        })
+    }
+
     pub fn runtime(&self) -> RuntimeConfig {
         RuntimeConfig {
             instance_id: self.instance_id.clone().unwrap_or_else(default_instance_id),
@@ -200,6 +262,15 @@ impl Config {
             lease: Duration::from_millis(self.lease_ms),
             heartbeat: Duration::from_millis(self.heartbeat_ms()),
             poll_interval: Duration::from_millis(self.poll_interval_ms),
+            count_queued_every: (self.max_queued_jobs > 0).then_some(Duration::from_secs(1)),
+            retention: Retention {
+                succeeded: (self.retain_succeeded_secs > 0)
+                    .then(|| Duration::from_secs(self.retain_succeeded_secs)),
+                failed: (self.retain_failed_secs > 0)
+                    .then(|| Duration::from_secs(self.retain_failed_secs)),
+                ..Retention::default()
+            },
+            prune_every: Duration::from_millis(self.prune_interval_ms),
         }
     }
 
@@ -221,8 +292,16 @@ impl Config {
         self.heartbeat_ms.unwrap_or(third.min(5_000)).min(third)
     }
 
+    pub fn backoff(&self) -> Backoff {
+        Backoff {
+            base: Duration::from_millis(self.retry_backoff_ms),
+            max: Duration::from_millis(self.retry_backoff_max_ms.max(self.retry_backoff_ms)),
+        }
+    }
+
     pub fn store(&self) -> StoreOptions {
         StoreOptions {
+            backoff: self.backoff(),
             sqlite: SqliteOptions {
                 synchronous_full: self.sqlite_synchronous == SqliteSync::Full,
                 ..SqliteOptions::default()

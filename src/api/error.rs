@@ -68,6 +68,20 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("{0}")]
     Unavailable(&'static str),
+    #[error("missing or unknown API key (send `Authorization: Bearer <key>`)")]
+    Unauthorized,
+    #[error("{0}")]
+    InvalidHeader(String),
+    #[error("the Idempotency-Key was already used with a different request (job {0})")]
+    IdempotencyKeyReused(JobId),
+    #[error("{queued} jobs are queued, the limit is {limit}; try again later")]
+    QueueFull { queued: u64, limit: u64 },
+    #[error("too many requests in progress; try again later")]
+    Overloaded,
+    #[error("the request took longer than {0} ms")]
+    Timeout(u64),
+    #[error("the job store is unreachable; try again later")]
+    StoreUnavailable(#[source] StoreError),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -76,6 +90,7 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::UnknownDependency(id) => Self::UnknownDependency(id),
+            err if err.is_unavailable() => Self::StoreUnavailable(err),
             err => Self::Internal(Box::new(err)),
         }
     }
@@ -102,6 +117,13 @@ impl ApiError {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Unavailable(_) => "unavailable",
+            Self::Unauthorized => "unauthorized",
+            Self::InvalidHeader(_) => "invalid_header",
+            Self::IdempotencyKeyReused(_) => "idempotency_key_reused",
+            Self::QueueFull { .. } => "queue_full",
+            Self::Overloaded => "overloaded",
+            Self::Timeout(_) => "timeout",
+            Self::StoreUnavailable(_) => "store_unavailable",
             Self::Internal(_) => "internal",
         }
     }
@@ -117,7 +139,14 @@ impl ApiError {
             Self::JobNotFound(_) | Self::NotFound | Self::FileNotFound(..) => StatusCode::NOT_FOUND,
             Self::JobFinal(..) | Self::JobNotFinal(..) => StatusCode::CONFLICT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Overloaded | Self::Timeout(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::InvalidHeader(_) => StatusCode::BAD_REQUEST,
+            Self::IdempotencyKeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::QueueFull { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -129,6 +158,16 @@ impl ApiError {
             Self::InvalidId(_) => Some("id".into()),
             Self::UnknownDependency(_) => Some("depends_on".into()),
             Self::UnknownSource(_) | Self::InvalidSource(_) => Some("params.source_job".into()),
+            Self::IdempotencyKeyReused(_) => Some("Idempotency-Key".into()),
+            _ => None,
+        }
+    }
+
+    /// Seconds a client should wait before trying again, for the errors that pass.
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            Self::QueueFull { .. } | Self::Overloaded | Self::Timeout(_) => Some(1),
+            Self::StoreUnavailable(_) | Self::Unavailable(_) => Some(5),
             _ => None,
         }
     }
@@ -150,10 +189,27 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let Self::Internal(cause) = &self {
-            tracing::error!(error = ?cause, "request failed with an internal error");
+        match &self {
+            Self::Internal(cause) => {
+                tracing::error!(error = ?cause, "request failed with an internal error");
+            }
+            Self::StoreUnavailable(cause) => {
+                tracing::warn!(error = ?cause, "request refused: the job store is unreachable");
+            }
+            _ => {}
         }
-        problem_response(self.status(), &self.problem())
+        let mut response = problem_response(self.status(), &self.problem());
+        let headers = response.headers_mut();
+        if let Some(seconds) = self.retry_after() {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if matches!(self, Self::Unauthorized) {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"faena\""),
+            );
+        }
+        response
     }
 }
 

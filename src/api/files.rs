@@ -15,8 +15,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::AppState;
+use super::auth::Caller;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::JobIdPath;
+use super::jobs::check_visible;
 use crate::job::JobId;
 use crate::store::FileInfo;
 
@@ -45,8 +47,10 @@ pub struct FileList {
 )]
 pub async fn list_files(
     State(state): State<AppState>,
+    caller: Caller,
     JobIdPath(id): JobIdPath,
 ) -> ApiResult<Json<FileList>> {
+    check_visible(&state, &caller, id).await?;
     let store = state.runtime.store();
     let files = store.list_files(id).await?;
     if files.is_empty() && store.get(id).await?.is_none() {
@@ -70,12 +74,14 @@ pub async fn list_files(
 )]
 pub async fn get_file(
     State(state): State<AppState>,
+    caller: Caller,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult<Response> {
     let Path((id, name)) = path.map_err(|_| ApiError::NotFound)?;
     let id: JobId = id
         .parse()
         .map_err(|e: crate::job::InvalidJobId| ApiError::InvalidId(e.to_string()))?;
+    check_visible(&state, &caller, id).await?;
     let store = state.runtime.store();
     let Some(info) = store.file_info(id, &name).await? else {
         return Err(match store.get(id).await? {

@@ -10,9 +10,10 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::AppState;
+use super::auth::Caller;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{ApiQuery, JobIdPath, JsonBody};
+use super::{AppState, idempotency};
 use crate::job::{Job, JobId, JobKind, JobSpec, JobStatus, Submission, SubmitRequest};
 use crate::store::{CancelResult, DeleteResult, ListFilter, NewJob, StoreError};
 
@@ -106,12 +107,29 @@ fn with_location(status: StatusCode, job: Job) -> Response {
 )]
 pub async fn submit(
     State(state): State<AppState>,
+    caller: Caller,
     ApiQuery(query): ApiQuery<WaitQuery>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let wait = query.wait()?;
+    let idempotency = idempotency::key_of(&headers, &body)?;
     let submission = SubmitRequest::from_json(body)?.validate(&state.limits)?;
-    let new = prepare(&state, submission).await?;
+    if let Some(key) = &idempotency
+        && let Some(job) = idempotency::existing(&state, &caller, key).await?
+    {
+        return Ok(with_location(StatusCode::OK, job));
+    }
+    if state.max_queued > 0 && state.runtime.queued() >= state.max_queued {
+        return Err(ApiError::QueueFull {
+            queued: state.runtime.queued(),
+            limit: state.max_queued,
+        });
+    }
+    let run_after = submission.options.run_after;
+    let mut new = prepare(&state, &caller, submission).await?;
+    new.tenant = caller.tenant.clone();
+    new.idempotency = idempotency.clone();
     let source = match &new.spec {
         JobSpec::WordCount(p) => p.source_job,
         _ => None,
@@ -131,12 +149,23 @@ pub async fn submit(
             waiters.forget(id);
             return Err(ApiError::UnknownSource(dep));
         }
+        // The same key was used by a request that committed first.
+        Err(err) if idempotency.is_some() && err.is_unique_violation() => {
+            waiters.forget(id);
+            let key = idempotency.as_ref().expect("checked above");
+            return match idempotency::existing(&state, &caller, key).await? {
+                Some(job) => Ok(with_location(StatusCode::OK, job)),
+                None => Err(err.into()),
+            };
+        }
         Err(err) => {
             waiters.forget(id);
             return Err(err.into());
         }
     };
-    state.runtime.submitted();
+    state
+        .runtime
+        .submitted(run_after.filter(|at| *at > job.created_at));
     let job = if wait.is_zero() {
         job
     } else {
@@ -151,7 +180,7 @@ pub async fn submit(
 }
 
 /// The job to insert: a `word_count` over a source job checks that source and depends on it.
-async fn prepare(state: &AppState, submission: Submission) -> ApiResult<NewJob> {
+async fn prepare(state: &AppState, caller: &Caller, submission: Submission) -> ApiResult<NewJob> {
     let Submission {
         spec,
         options,
@@ -165,6 +194,7 @@ async fn prepare(state: &AppState, submission: Submission) -> ApiResult<NewJob> 
             .store()
             .get(source)
             .await?
+            .filter(|job| caller.sees(job.tenant.as_deref()))
             .ok_or(ApiError::UnknownSource(source))?;
         if job.kind != JobKind::FetchUrls {
             return Err(ApiError::InvalidSource(format!(
@@ -185,6 +215,15 @@ async fn prepare(state: &AppState, submission: Submission) -> ApiResult<NewJob> 
             depends_on.push(source);
         }
     }
+    // Jobs of other API keys do not exist for this caller.
+    if caller.tenant.is_some() {
+        for &dep in &depends_on {
+            let visible = state.runtime.store().get(dep).await?;
+            if !visible.is_some_and(|job| caller.sees(job.tenant.as_deref())) {
+                return Err(ApiError::UnknownDependency(dep));
+            }
+        }
+    }
     Ok(NewJob::new(spec, options).depending_on(depends_on))
 }
 
@@ -200,14 +239,27 @@ async fn prepare(state: &AppState, submission: Submission) -> ApiResult<NewJob> 
 )]
 pub async fn get_job(
     State(state): State<AppState>,
+    caller: Caller,
     JobIdPath(id): JobIdPath,
     ApiQuery(query): ApiQuery<WaitQuery>,
 ) -> ApiResult<Json<Job>> {
     let wait = query.wait()?;
+    check_visible(&state, &caller, id).await?;
     wait_final(&state, id, wait)
         .await?
         .map(Json)
         .ok_or(ApiError::JobNotFound(id))
+}
+
+/// 404 for a job of another API key (nothing to check without keys).
+pub(super) async fn check_visible(state: &AppState, caller: &Caller, id: JobId) -> ApiResult<()> {
+    if caller.tenant.is_none() {
+        return Ok(());
+    }
+    match state.runtime.store().get(id).await? {
+        Some(job) if caller.sees(job.tenant.as_deref()) => Ok(()),
+        _ => Err(ApiError::JobNotFound(id)),
+    }
 }
 
 /// The job, once final or after `wait` (whichever comes first), with live progress.
@@ -263,6 +315,7 @@ async fn wait_final(state: &AppState, id: JobId, wait: Duration) -> ApiResult<Op
 )]
 pub async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<JobPage>> {
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
@@ -284,6 +337,7 @@ pub async fn list(
         kind: query.kind,
         before,
         limit: limit + 1,
+        tenant: caller.tenant,
     };
     let mut jobs = state.runtime.store().list(&filter).await?;
     let next_cursor = if jobs.len() > limit as usize {
@@ -315,8 +369,10 @@ pub async fn list(
 )]
 pub async fn cancel(
     State(state): State<AppState>,
+    caller: Caller,
     JobIdPath(id): JobIdPath,
 ) -> ApiResult<(StatusCode, Json<Job>)> {
+    check_visible(&state, &caller, id).await?;
     let job = match state.runtime.cancel(id).await? {
         CancelResult::Cancelled(job) => job,
         CancelResult::Requested(job) => wait_final(&state, id, CANCEL_WAIT).await?.unwrap_or(job),
@@ -339,8 +395,10 @@ pub async fn cancel(
 )]
 pub async fn delete_job(
     State(state): State<AppState>,
+    caller: Caller,
     JobIdPath(id): JobIdPath,
 ) -> ApiResult<StatusCode> {
+    check_visible(&state, &caller, id).await?;
     match state.runtime.store().delete(id).await? {
         DeleteResult::Deleted => Ok(StatusCode::NO_CONTENT),
         DeleteResult::NotFinal(status) => Err(ApiError::JobNotFinal(id, status)),

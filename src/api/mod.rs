@@ -1,19 +1,22 @@
 //! The HTTP API: one module per resource, each with its own router, merged here with the
 //! layers every route shares (request ids, tracing, body limit, panics as problems).
 
+pub mod auth;
 pub mod error;
 pub mod extract;
 mod files;
+pub mod guard;
 mod health;
+mod idempotency;
 pub mod jobs;
 pub mod openapi;
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
 use axum::response::{IntoResponse, Response};
+use axum::{Router, middleware};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -28,6 +31,19 @@ use extract::BodyLimit;
 pub struct AppState {
     pub runtime: Runtime,
     pub limits: Arc<Limits>,
+    /// Most jobs queued (waiting included) before submissions get 429; 0 for no cap.
+    pub max_queued: u64,
+}
+
+/// The HTTP-level limits and the API keys.
+#[derive(Debug, Clone)]
+pub struct ApiOptions {
+    pub max_body_bytes: usize,
+    /// Requests in progress at once (health checks aside); more get 503 `overloaded`.
+    pub max_in_flight: usize,
+    /// Deadline of a request (plus its `wait_ms`); past it, 503 `timeout`.
+    pub request_timeout: std::time::Duration,
+    pub keys: auth::ApiKeys,
 }
 
 impl AppState {
@@ -43,17 +59,34 @@ impl AppState {
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole API, ready to serve.
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
-    Router::new()
+pub fn router(state: AppState, options: ApiOptions) -> Router {
+    let guarded = Router::new()
         .merge(jobs::router())
         .merge(files::router())
-        .merge(health::router())
         .merge(openapi::router())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .with_state(state)
-        .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(axum::Extension(BodyLimit(max_body_bytes)))
+        .with_state(state.clone())
+        .layer(middleware::from_fn_with_state(
+            Arc::new(options.keys),
+            auth::require_key,
+        ))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(guard::Guard::new(
+                options.max_in_flight,
+                options.request_timeout,
+            )),
+            guard::guard,
+        ));
+    Router::new()
+        .merge(
+            health::router()
+                .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+                .with_state(state),
+        )
+        .merge(guarded)
+        .layer(DefaultBodyLimit::max(options.max_body_bytes))
+        .layer(axum::Extension(BodyLimit(options.max_body_bytes)))
         .layer(CatchPanicLayer::custom(|_| panic_response()))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {

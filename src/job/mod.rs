@@ -7,12 +7,14 @@
 mod id;
 mod limits;
 mod result;
+mod retry;
 pub mod spec;
 mod status;
 
 pub use id::{InvalidJobId, JobId};
 pub use limits::Limits;
 pub use result::JobResult;
+pub use retry::{Backoff, MAX_SHIFT as RETRY_MAX_SHIFT};
 pub use spec::{
     JobClass, JobKind, JobSpec, SpecError, SpecErrorCode, Submission, SubmitOptions, SubmitRequest,
 };
@@ -47,6 +49,8 @@ pub struct Job {
     pub depends_on: Vec<JobId>,
     pub progress: Option<JobProgress>,
     pub created_at: DateTime<Utc>,
+    /// Not started before this time: as submitted (`run_after`), or when a retry is due.
+    pub run_after: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     /// The kind's result once `succeeded`.
@@ -54,6 +58,24 @@ pub struct Job {
     pub result: Option<JobResult>,
     /// Why the job did not succeed (or why its last run stopped).
     pub error: Option<JobError>,
+    /// How every attempt that did not succeed ended, oldest first.
+    pub errors: Vec<AttemptError>,
+    /// The API key that created the job (its SHA-256); never served.
+    #[serde(skip)]
+    pub tenant: Option<String>,
+}
+
+/// How one attempt ended without succeeding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AttemptError {
+    /// The attempt (1 for the first run).
+    pub attempt: u32,
+    pub code: JobErrorCode,
+    pub message: String,
+    /// When the attempt ended (or was found interrupted).
+    pub at: DateTime<Utc>,
+    /// The instance that ran it.
+    pub instance: Option<String>,
 }
 
 /// Units of work done out of the total, as the kernel counts them.
@@ -87,8 +109,14 @@ pub enum JobErrorCode {
     TimedOut,
     /// A user cancelled the job.
     Cancelled,
-    /// The process running it died and no attempts were left.
+    /// The process running it died (or lost its lease); retried while attempts remain.
     Interrupted,
+    /// Some URLs of a `fetch_urls` job with `retry_transient` failed with transient errors;
+    /// retried while attempts remain (the last attempt keeps what it fetched).
+    FetchIncomplete,
+    /// The job store failed during the run (e.g. saving a page); retried while attempts
+    /// remain.
+    Storage,
     /// A job it depends on did not succeed; it never ran.
     DependencyFailed,
     /// Its input is not there any more (e.g. the pages of its source job were deleted).
@@ -103,10 +131,21 @@ impl JobErrorCode {
             Self::TimedOut => "timed_out",
             Self::Cancelled => "cancelled",
             Self::Interrupted => "interrupted",
+            Self::FetchIncomplete => "fetch_incomplete",
+            Self::Storage => "storage",
             Self::DependencyFailed => "dependency_failed",
             Self::InputGone => "input_gone",
             Self::Internal => "internal",
         }
+    }
+
+    /// Whether a run that ended with this error may be tried again (while attempts remain).
+    /// Deadlines, cancels and errors in the job's own input are final.
+    pub fn retryable(self) -> bool {
+        matches!(
+            self,
+            Self::Interrupted | Self::FetchIncomplete | Self::Storage
+        )
     }
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -114,6 +153,8 @@ impl JobErrorCode {
             Self::TimedOut,
             Self::Cancelled,
             Self::Interrupted,
+            Self::FetchIncomplete,
+            Self::Storage,
             Self::DependencyFailed,
             Self::InputGone,
             Self::Internal,

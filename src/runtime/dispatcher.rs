@@ -51,7 +51,12 @@ pub(super) async fn run(rt: Arc<Inner>) {
             // Back off while the database is unhappy, up to 5 s.
             Duration::from_millis(100u64 << failures.min(6)).min(Duration::from_secs(5))
         } else {
-            rt.config.poll_interval
+            // A delayed job or a retry known here becomes due: look then.
+            match rt.until_due() {
+                Some(Duration::ZERO) => continue,
+                Some(until) => until.min(rt.config.poll_interval),
+                None => rt.config.poll_interval,
+            }
         };
         tokio::select! {
             () = rt.stop_claiming.cancelled() => return,

@@ -19,6 +19,9 @@ pub(super) enum KernelEnd {
     Stopped,
     /// The job cannot succeed (its input is gone): failed, not retried.
     Failed(JobError),
+    /// The run failed for a reason that may pass (a transient I/O error): retried while
+    /// attempts remain.
+    Retry(JobError),
     Crashed(String),
 }
 
@@ -27,13 +30,20 @@ pub(super) enum KernelEnd {
 const WORD_COUNT_BATCH_BYTES: u64 = 8 << 20;
 
 /// Runs the kernel of `spec` for the attempt holding `lease`.
-pub(super) async fn run(rt: Arc<Inner>, spec: JobSpec, ctl: Ctl, lease: Lease) -> KernelEnd {
+/// `last_attempt`: no retry would follow a retryable failure.
+pub(super) async fn run(
+    rt: Arc<Inner>,
+    spec: JobSpec,
+    ctl: Ctl,
+    lease: Lease,
+    last_attempt: bool,
+) -> KernelEnd {
     let cpu = &rt.cpu;
     match spec {
         JobSpec::CountPrimes(p) => on_pool(cpu, move || count_primes::run(&p, &ctl)).await,
         JobSpec::Factorial(p) => on_pool(cpu, move || factorial::run(&p, &ctl)).await,
         JobSpec::Sleep(p) => to_end(sleep::run(&p, &ctl).await),
-        JobSpec::FetchUrls(p) => fetch_urls(&rt, p, ctl, lease).await,
+        JobSpec::FetchUrls(p) => fetch_urls(&rt, p, ctl, lease, last_attempt).await,
         JobSpec::WordCount(p) => match p.source_job {
             Some(source) => count_source(&rt, source, p.top, ctl).await,
             None => on_pool(cpu, move || word_count::run_inline(&p, &ctl)).await,
@@ -58,7 +68,13 @@ impl PageSink for StoreSink {
     }
 }
 
-async fn fetch_urls(rt: &Inner, p: fetch_urls::Params, ctl: Ctl, lease: Lease) -> KernelEnd {
+async fn fetch_urls(
+    rt: &Inner,
+    p: fetch_urls::Params,
+    ctl: Ctl,
+    lease: Lease,
+    last_attempt: bool,
+) -> KernelEnd {
     let sink = StoreSink {
         store: Arc::clone(&rt.store),
         lease,
@@ -68,10 +84,18 @@ async fn fetch_urls(rt: &Inner, p: fetch_urls::Params, ctl: Ctl, lease: Lease) -
         match rt.store.clear_files(lease).await {
             Ok(true) => {}
             Ok(false) => return KernelEnd::Stopped,
-            Err(err) => return KernelEnd::Crashed(format!("clearing old pages failed: {err}")),
+            Err(err) => return storage_failed("clearing the last attempt's pages", &err),
         }
     }
-    to_end(fetch_urls::run(&p, &ctl, &rt.fetcher, &sink).await)
+    let output = fetch_urls::run(&p, &ctl, &rt.fetcher, &sink).await;
+    if let Ok(out) = &output
+        && p.retry_transient
+        && !last_attempt
+        && let Some(error) = out.transient_error()
+    {
+        return KernelEnd::Retry(error);
+    }
+    to_end(output)
 }
 
 /// Counts the pages `source` saved, batch by batch: the next batch is read from the store
@@ -87,7 +111,7 @@ async fn count_source(rt: &Inner, source: JobId, top: usize, ctl: Ctl) -> Kernel
     };
     let listed = match store.list_files(source).await {
         Ok(files) => files.len(),
-        Err(err) => return KernelEnd::Crashed(format!("listing the source's pages failed: {err}")),
+        Err(err) => return storage_failed("listing the source's pages", &err),
     };
     if listed == 0 && matches!(store.get(source).await, Ok(None)) {
         return gone();
@@ -101,7 +125,7 @@ async fn count_source(rt: &Inner, source: JobId, top: usize, ctl: Ctl) -> Kernel
             Ok(files) if files.is_empty() => break,
             Ok(files) => files,
             Err(err) => {
-                return KernelEnd::Crashed(format!("reading the source's pages failed: {err}"));
+                return storage_failed("reading the source's pages", &err);
             }
         };
         counted += files.len();
@@ -134,6 +158,15 @@ async fn count_source(rt: &Inner, source: JobId, top: usize, ctl: Ctl) -> Kernel
     on_pool(&rt.cpu, move || Ok::<_, Stopped>(acc.finish())).await
 }
 
+/// A run the job store failed: retried (the store may be back by then).
+fn storage_failed(what: &str, err: &crate::store::StoreError) -> KernelEnd {
+    tracing::warn!(error = ?err, "{what} failed");
+    KernelEnd::Retry(JobError::new(
+        JobErrorCode::Storage,
+        format!("{what} failed: {}", crate::error_chain::text(err)),
+    ))
+}
+
 async fn on_pool<T, F>(cpu: &CpuPool, f: F) -> KernelEnd
 where
     T: Serialize + Send + 'static,
@@ -159,6 +192,7 @@ pub(super) fn outcome_of(end: KernelEnd, handle: &RunHandle, timeout_ms: u64) ->
         KernelEnd::Done(value) => Outcome::Succeeded(value),
         KernelEnd::Stopped => stopped_outcome(handle, timeout_ms),
         KernelEnd::Failed(error) => Outcome::Failed(error),
+        KernelEnd::Retry(error) => Outcome::Retry(error),
         KernelEnd::Crashed(why) => {
             tracing::error!(%why, "kernel crashed");
             Outcome::Failed(JobError::new(

@@ -8,15 +8,17 @@
 pub mod cpu;
 mod dispatcher;
 mod kernel;
+mod pruner;
 mod rescuer;
 mod run;
 pub mod waiters;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -24,7 +26,7 @@ use tokio_util::task::TaskTracker;
 use crate::job::{JobClass, JobId, JobProgress};
 use crate::kinds::Progress;
 use crate::kinds::fetch_urls::Fetcher;
-use crate::store::{CancelResult, JobStore, Result};
+use crate::store::{CancelResult, JobStore, Result, Retention};
 pub use cpu::CpuPool;
 pub use waiters::Waiters;
 
@@ -43,6 +45,12 @@ pub struct RuntimeConfig {
     pub heartbeat: Duration,
     /// How often the dispatcher looks at the queue when nothing wakes it.
     pub poll_interval: Duration,
+    /// How often the number of queued jobs is counted (for the queue cap); `None`: never.
+    pub count_queued_every: Option<Duration>,
+    /// How long final jobs are kept.
+    pub retention: Retention,
+    /// How often expired jobs are pruned.
+    pub prune_every: Duration,
 }
 
 /// Why a run was stopped before its kernel finished.
@@ -119,6 +127,10 @@ struct Inner {
     stop_claiming: CancellationToken,
     /// Every runner task, so that shutdown can wait for them.
     tasks: TaskTracker,
+    /// Jobs queued: the last count plus the submissions since.
+    queued: AtomicU64,
+    /// The earliest time a job known here becomes due (`run_after`, a retry's back-off).
+    next_due: Mutex<Option<Instant>>,
 }
 
 impl Inner {
@@ -164,6 +176,32 @@ impl Inner {
         self.registry().runs.keys().copied().collect()
     }
 
+    /// Makes the dispatcher look at the queue at `at` (a job becomes due then).
+    fn due_at(&self, at: DateTime<Utc>) {
+        // A millisecond late, so that the store's clock (in whole ms) has reached `at`.
+        let wait = (at - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(1);
+        let when = Instant::now() + wait;
+        let mut next = self.next_due.lock().unwrap_or_else(|e| e.into_inner());
+        if next.is_none_or(|n| when < n) {
+            *next = Some(when);
+        }
+        drop(next);
+        self.wake.notify_one();
+    }
+
+    /// Takes the due time if it has come; else how long until it does.
+    fn until_due(&self) -> Option<Duration> {
+        let mut next = self.next_due.lock().unwrap_or_else(|e| e.into_inner());
+        let when = (*next)?;
+        let now = Instant::now();
+        if when <= now {
+            *next = None;
+            Some(Duration::ZERO)
+        } else {
+            Some(when - now)
+        }
+    }
+
     /// Stops the run of `id` if it runs here, or remembers the cancel for its runner.
     fn stop_or_remember(&self, id: JobId) {
         let mut reg = self.registry();
@@ -205,10 +243,18 @@ impl Runtime {
             wake: Notify::new(),
             stop_claiming: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            queued: AtomicU64::new(0),
+            next_due: Mutex::new(None),
         });
+        if let Some(every) = inner.config.count_queued_every {
+            inner.tasks.spawn(count_queued(Arc::clone(&inner), every));
+        }
         inner.tasks.spawn(dispatcher::run(Arc::clone(&inner)));
         inner.tasks.spawn(rescuer::run(Arc::clone(&inner)));
         inner.tasks.spawn(forward_events(Arc::clone(&inner)));
+        if inner.config.retention.succeeded.is_some() || inner.config.retention.failed.is_some() {
+            inner.tasks.spawn(pruner::run(Arc::clone(&inner)));
+        }
         Self { inner }
     }
 
@@ -221,8 +267,18 @@ impl Runtime {
     }
 
     /// Tells the dispatcher that a job was submitted.
-    pub fn submitted(&self) {
-        self.inner.wake.notify_one();
+    pub fn submitted(&self, run_after: Option<DateTime<Utc>>) {
+        self.inner.queued.fetch_add(1, Ordering::Relaxed);
+        match run_after {
+            Some(at) => self.inner.due_at(at),
+            None => self.inner.wake.notify_one(),
+        }
+    }
+
+    /// About how many jobs are queued (counted every `count_queued_every`, plus the
+    /// submissions here since).
+    pub fn queued(&self) -> u64 {
+        self.inner.queued.load(Ordering::Relaxed)
     }
 
     /// Cancels a job: a queued one at once (in the store), a running one by stopping its run.
@@ -273,6 +329,20 @@ impl Runtime {
                 ?grace,
                 "runs still busy at the end of the shutdown grace period"
             );
+        }
+    }
+}
+
+/// Counts the queued jobs every `every` (the queue cap's gauge), until shutdown.
+async fn count_queued(rt: Arc<Inner>, every: Duration) {
+    loop {
+        match rt.store.count_queued().await {
+            Ok(n) => rt.queued.store(n, Ordering::Relaxed),
+            Err(err) => tracing::warn!(error = ?err, "counting queued jobs failed"),
+        }
+        tokio::select! {
+            () = rt.stop_claiming.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
         }
     }
 }

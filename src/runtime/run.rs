@@ -13,7 +13,7 @@ use tracing::Instrument;
 
 use super::kernel::{self, KernelEnd};
 use super::{Inner, RunHandle, StopReason};
-use crate::job::{Job, JobClass, JobProgress, JobSpec};
+use crate::job::{AttemptError, Job, JobClass, JobProgress, JobSpec};
 use crate::kinds::Ctl;
 use crate::store::{Claimed, Lease, LeaseState, Outcome, now};
 
@@ -35,7 +35,13 @@ pub(super) async fn attempt(rt: Arc<Inner>, claimed: Claimed, class: JobClass) {
             handle.stop(StopReason::Shutdown);
         }
         let kernel = match JobSpec::from_stored(job.kind, &job.params) {
-            Ok(spec) => tokio::spawn(kernel::run(Arc::clone(&rt), spec, ctl, lease)),
+            Ok(spec) => tokio::spawn(kernel::run(
+                Arc::clone(&rt),
+                spec,
+                ctl,
+                lease,
+                job.attempt >= job.max_attempts,
+            )),
             Err(err) => tokio::spawn(std::future::ready(KernelEnd::Crashed(format!(
                 "stored parameters no longer parse: {err}"
             )))),
@@ -144,6 +150,9 @@ async fn record(
         match rt.store.finish(lease, outcome.clone(), progress, at).await {
             Ok(true) => {
                 tracing::info!(outcome = name, "run ended");
+                if matches!(outcome, Outcome::Retry(_)) {
+                    return retried(rt, id).await;
+                }
                 return rt.waiters.notify(id, done);
             }
             Ok(false) => {
@@ -159,6 +168,16 @@ async fn record(
     }
 }
 
+/// After a retryable failure was recorded: the job is queued again for later (the dispatcher
+/// looks when it is due) or, out of attempts or cancelled meanwhile, final (its long-polls
+/// read it).
+async fn retried(rt: &Inner, id: crate::job::JobId) {
+    match rt.store.get(id).await {
+        Ok(Some(job)) if job.status == crate::job::JobStatus::Queued => rt.due_at(job.run_after),
+        _ => rt.waiters.notify(id, None),
+    }
+}
+
 /// The job as `finish` records it, for the long-polls waiting on it; `None` if not final.
 fn final_job(
     mut job: Job,
@@ -170,6 +189,15 @@ fn final_job(
     job.status = status;
     job.result = result.cloned();
     job.error = error.cloned();
+    if let Some(error) = error {
+        job.errors.push(AttemptError {
+            attempt: job.attempt,
+            code: error.code,
+            message: error.message.clone(),
+            at,
+            instance: job.instance.clone(),
+        });
+    }
     job.finished_at = Some(at);
     job.progress = progress.or(job.progress);
     Some(job)

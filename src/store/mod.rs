@@ -50,6 +50,51 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+impl StoreError {
+    fn sqlx(&self) -> Option<&sqlx::Error> {
+        match self {
+            Self::Database(err) => Some(err),
+            Self::Write(err) => Some(err),
+            _ => None,
+        }
+    }
+
+    /// A write broke a uniqueness rule (e.g. an idempotency key already used).
+    pub fn is_unique_violation(&self) -> bool {
+        self.sqlx()
+            .and_then(sqlx::Error::as_database_error)
+            .is_some_and(|e| e.is_unique_violation())
+    }
+
+    /// The database cannot be reached or does not answer in time (as opposed to refusing a
+    /// statement): the request may succeed later.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::WriterGone => true,
+            _ => self.sqlx().is_some_and(|e| {
+                matches!(
+                    e,
+                    sqlx::Error::Io(_)
+                        | sqlx::Error::Tls(_)
+                        | sqlx::Error::Protocol(_)
+                        | sqlx::Error::PoolTimedOut
+                        | sqlx::Error::PoolClosed
+                        | sqlx::Error::WorkerCrashed
+                ) || e.as_database_error().is_some_and(|d| {
+                    // PostgreSQL: connection exceptions (08), insufficient resources (53),
+                    // operator intervention (57: shutdown, terminated sessions); SQLite: busy
+                    // or locked past the busy timeout.
+                    let code = d.code().unwrap_or_default();
+                    ["08", "53", "57"]
+                        .iter()
+                        .any(|class| code.starts_with(class))
+                        || matches!(code.as_ref(), "5" | "6" | "261" | "262" | "517")
+                })
+            }),
+        }
+    }
+}
+
 /// A job to insert.
 #[derive(Debug, Clone)]
 pub struct NewJob {
@@ -59,6 +104,26 @@ pub struct NewJob {
     /// Jobs that must be final before this one runs (distinct, all existing).
     pub depends_on: Vec<JobId>,
     pub created_at: DateTime<Utc>,
+    /// The API key that submits it (see [`Job::tenant`]).
+    pub tenant: Option<String>,
+    /// The `Idempotency-Key` it came with.
+    pub idempotency: Option<IdempotencyKey>,
+}
+
+/// An `Idempotency-Key` and the hash of the request that carried it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    /// The key as the client sent it.
+    pub key: String,
+    /// SHA-256 (hex) of the canonical request.
+    pub request_hash: String,
+}
+
+impl IdempotencyKey {
+    /// How the key is stored: scoped to its tenant (keys of different API keys never clash).
+    pub fn stored(&self, tenant: Option<&str>) -> String {
+        format!("{}/{}", tenant.unwrap_or("-"), self.key)
+    }
 }
 
 impl NewJob {
@@ -69,7 +134,14 @@ impl NewJob {
             options,
             depends_on: Vec::new(),
             created_at: now(),
+            tenant: None,
+            idempotency: None,
         }
+    }
+
+    /// When it may start: as submitted, else at once.
+    pub fn run_after(&self) -> DateTime<Utc> {
+        self.options.run_after.unwrap_or(self.created_at)
     }
 
     /// The same job, waiting for `deps`.
@@ -109,6 +181,9 @@ pub enum Outcome {
     Failed(JobError),
     TimedOut(JobError),
     Cancelled(JobError),
+    /// Failed with a retryable error: queued again after a back-off while attempts remain,
+    /// else failed with this error.
+    Retry(JobError),
     /// Handed back (shutdown): queued again, and the attempt does not count.
     Requeue,
 }
@@ -121,14 +196,18 @@ impl Outcome {
             Self::Failed(e) => Some((JobStatus::Failed, None, Some(e))),
             Self::TimedOut(e) => Some((JobStatus::TimedOut, None, Some(e))),
             Self::Cancelled(e) => Some((JobStatus::Cancelled, None, Some(e))),
-            Self::Requeue => None,
+            Self::Retry(_) | Self::Requeue => None,
         }
     }
 
-    /// For logs: the final status, or `requeued`.
+    /// For logs: the final status, `retry` or `requeued`.
     pub fn name(&self) -> &'static str {
-        self.final_state()
-            .map_or("requeued", |(status, _, _)| status.as_str())
+        match self {
+            Self::Retry(_) => "retry",
+            _ => self
+                .final_state()
+                .map_or("requeued", |(status, _, _)| status.as_str()),
+        }
     }
 }
 
@@ -168,7 +247,40 @@ pub struct ListFilter {
     pub kind: Option<JobKind>,
     /// Only jobs older than this one (the previous page's last id).
     pub before: Option<JobId>,
+    /// Only jobs of this tenant (see [`Job::tenant`]).
+    pub tenant: Option<String>,
     pub limit: u32,
+}
+
+/// How long final jobs are kept (`None`: forever), and how many one prune removes at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Succeeded and cancelled jobs.
+    pub succeeded: Option<Duration>,
+    /// Failed and timed-out jobs.
+    pub failed: Option<Duration>,
+    pub batch: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            succeeded: Some(Duration::from_secs(24 * 3600)),
+            failed: Some(Duration::from_secs(7 * 24 * 3600)),
+            batch: 1000,
+        }
+    }
+}
+
+impl Retention {
+    /// The end times before which jobs go, as of `now`: (succeeded and cancelled, failed and
+    /// timed out); `None` keeps that group.
+    pub fn cutoffs(&self, now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        let before = |keep: Option<Duration>| {
+            keep.map(|d| now - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX))
+        };
+        (before(self.succeeded), before(self.failed))
+    }
 }
 
 /// What startup recovery did with the runs a crash left behind.
@@ -215,6 +327,18 @@ pub trait JobStore: Send + Sync + 'static {
 
     /// Newest first, at most `filter.limit` jobs.
     async fn list(&self, filter: &ListFilter) -> Result<Vec<Job>>;
+
+    /// The job inserted with idempotency key `key` (as [`IdempotencyKey::stored`]) and the
+    /// hash of the request that created it.
+    async fn by_idempotency_key(&self, key: &str) -> Result<Option<(Job, String)>>;
+
+    /// Jobs queued (waiting for dependencies or a `run_after` included), every instance's.
+    async fn count_queued(&self) -> Result<u64>;
+
+    /// Deletes up to `retention.batch` final jobs (and their files) that ended longer ago
+    /// than the retention of their status, oldest first; returns how many. SQLite also gives
+    /// the pages they used back to the file system.
+    async fn prune(&self, retention: Retention) -> Result<u64>;
 
     /// Atomically moves up to `n` due queued jobs of `kinds` (highest priority, then oldest
     /// first) to running: attempt + 1, a new fencing token, a lease of `lease` for `owner`.
@@ -308,17 +432,23 @@ pub fn now() -> DateTime<Utc> {
 pub struct StoreOptions {
     pub sqlite: sqlite::SqliteOptions,
     pub postgres: postgres::PgOptions,
+    /// When retries run.
+    pub backoff: crate::job::Backoff,
 }
 
 /// Opens the store named by `url` (`sqlite:` or `postgres:`) and applies its migrations.
 pub async fn open(url: &str, options: &StoreOptions) -> Result<std::sync::Arc<dyn JobStore>> {
     if url.starts_with("sqlite:") {
         Ok(std::sync::Arc::new(
-            sqlite::open(url, &options.sqlite).await?,
+            sqlite::open(url, &options.sqlite)
+                .await?
+                .with_backoff(options.backoff),
         ))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         Ok(std::sync::Arc::new(
-            postgres::open(url, &options.postgres).await?,
+            postgres::open(url, &options.postgres)
+                .await?
+                .with_backoff(options.backoff),
         ))
     } else {
         Err(StoreError::Url(url.chars().take(32).collect()))

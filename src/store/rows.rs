@@ -13,7 +13,7 @@ macro_rules! job_columns {
     () => {
         "id, kind, params, status, priority, timeout_ms, attempt, max_attempts, fence, \
          progress_done, progress_total, created_at, started_at, finished_at, result, \
-         error_code, error_message, depends_on, owner"
+         error_code, error_message, depends_on, owner, run_after, errors, tenant"
     };
 }
 pub(crate) use job_columns;
@@ -43,6 +43,9 @@ pub struct JobRow {
     pub error_message: Option<String>,
     pub depends_on: Option<String>,
     pub owner: Option<String>,
+    pub run_after: i64,
+    pub errors: Option<String>,
+    pub tenant: Option<String>,
 }
 
 fn corrupt(what: &str, id: &str) -> StoreError {
@@ -105,6 +108,12 @@ impl TryFrom<JobRow> for Job {
                 .map(|t| JobResult::from_json(t).map_err(|_| corrupt("result", id_text)))
                 .transpose()?,
             error,
+            run_after: time(r.run_after, id_text)?,
+            errors: match r.errors.as_deref() {
+                Some(text) => serde_json::from_str(text).map_err(|_| corrupt("errors", id_text))?,
+                None => Vec::new(),
+            },
+            tenant: r.tenant,
         })
     }
 }

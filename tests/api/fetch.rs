@@ -147,7 +147,8 @@ async fn each_url_gets_its_page_or_its_error_in_request_order() {
         pages.url("/page/9?bytes=0"),
     ];
     let (job, out) = run_fetch(&app, &fetch_job(&urls, json!({}))).await;
-    let defaults = json!({"urls": urls, "concurrency": 16, "url_timeout_ms": 10_000, "save": true});
+    let defaults = json!({"urls": urls, "concurrency": 16, "url_timeout_ms": 10_000, "save": true,
+        "retry_transient": false});
     assert_eq!(job.params, defaults, "the params as accepted");
 
     let p = &out.pages;

@@ -1,5 +1,6 @@
 //! The envelope of `POST /jobs`: kind, parameters and the options of the job's runs.
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -14,7 +15,12 @@ pub struct SubmitOptions {
     pub timeout_ms: u64,
     pub priority: i32,
     pub max_attempts: u32,
+    /// Not started before this time (`None`: as soon as possible).
+    pub run_after: Option<DateTime<Utc>>,
 }
+
+/// Furthest `run_after` accepted, from now.
+pub const MAX_DELAY_DAYS: i64 = 366;
 
 /// The body of `POST /jobs`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -33,9 +39,15 @@ pub struct SubmitRequest {
     /// -100..=100, higher runs first (default 0).
     #[schema(minimum = -100, maximum = 100)]
     pub priority: Option<i32>,
-    /// Runs allowed when a run is interrupted by a crash, 1..=25 (default 3).
+    /// Runs allowed when runs fail with a retryable error (interrupted by a crash, transient
+    /// I/O errors), 1..=25 (default 3). Retries wait with exponential back-off and jitter.
     #[schema(minimum = 1, maximum = 25)]
     pub max_attempts: Option<u32>,
+    /// Do not start the job before this time (RFC 3339; at most 366 days ahead). It waits
+    /// as `queued` until then.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub run_after: Option<String>,
     /// Up to 100 existing jobs that must be final before this one runs; if one of them does
     /// not succeed, this job fails with `dependency_failed` without running.
     #[serde(default)]
@@ -78,6 +90,7 @@ impl SubmitRequest {
         check_range("priority", priority, -100, 100)?;
         let max_attempts = self.max_attempts.unwrap_or(limits.default_max_attempts);
         check_range("max_attempts", max_attempts, 1, 25)?;
+        let run_after = self.run_after.as_deref().map(parse_run_after).transpose()?;
         let params = self
             .params
             .unwrap_or_else(|| Value::Object(Default::default()));
@@ -86,6 +99,7 @@ impl SubmitRequest {
             timeout_ms,
             priority,
             max_attempts,
+            run_after,
         };
         let mut depends_on = self.depends_on.unwrap_or_default();
         if depends_on.len() > MAX_DEPENDENCIES {
@@ -106,4 +120,27 @@ impl SubmitRequest {
             depends_on,
         })
     }
+}
+
+/// An RFC 3339 time, no further than [`MAX_DELAY_DAYS`] ahead (earlier ones run at once).
+fn parse_run_after(text: &str) -> Result<DateTime<Utc>, SpecError> {
+    let invalid = |message: String| SpecError {
+        code: SpecErrorCode::InvalidField,
+        field: Some("run_after".into()),
+        message,
+    };
+    let at = DateTime::parse_from_rfc3339(text)
+        .map_err(|e| {
+            invalid(format!(
+                "run_after must be an RFC 3339 time such as 2026-01-31T12:00:00Z: {e}"
+            ))
+        })?
+        .with_timezone(&Utc);
+    if at > Utc::now() + chrono::Duration::days(MAX_DELAY_DAYS) {
+        return Err(invalid(format!(
+            "run_after may be at most {MAX_DELAY_DAYS} days ahead"
+        )));
+    }
+    // The store keeps milliseconds.
+    Ok(DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at))
 }

@@ -19,7 +19,8 @@ fn defaults_are_filled_in() {
         SubmitOptions {
             timeout_ms: 60_000,
             priority: 0,
-            max_attempts: 3
+            max_attempts: 3,
+            run_after: None,
         }
     );
 }

@@ -37,6 +37,12 @@ pub struct Params {
     /// Keep each page that succeeded, for `GET /jobs/{id}/files` and `word_count` (default true).
     #[serde(default = "default_save")]
     pub save: bool,
+    /// When some URLs fail with a transient error (timeout, connect, dns, body, protocol,
+    /// save_failed, or HTTP 408/429/5xx), fail the attempt with `fetch_incomplete` so that
+    /// the whole job is tried again after a back-off, while attempts remain; the last attempt
+    /// succeeds with what it got (default false).
+    #[serde(default)]
+    pub retry_transient: bool,
 }
 
 fn default_concurrency() -> u32 {
@@ -144,6 +150,28 @@ pub struct Page {
     pub message: Option<String>,
 }
 
+impl Output {
+    /// The error of an attempt some of whose pages failed in a way that may pass.
+    pub fn transient_error(&self) -> Option<crate::job::JobError> {
+        let mut transient = self
+            .pages
+            .iter()
+            .filter(|p| p.error.is_some_and(|code| code.is_transient(p.status)));
+        let first = transient.next()?;
+        let count = 1 + transient.count();
+        Some(crate::job::JobError::new(
+            crate::job::JobErrorCode::FetchIncomplete,
+            format!(
+                "{count} of {} URLs failed with transient errors (the first: {} {}: {})",
+                self.pages.len(),
+                first.url,
+                first.error.map_or("", PageErrorCode::as_str),
+                first.message.as_deref().unwrap_or(""),
+            ),
+        ))
+    }
+}
+
 /// Stable codes of page failures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -176,6 +204,40 @@ pub enum PageErrorCode {
     SaveFailed,
     /// A bug in faena.
     Internal,
+}
+
+impl PageErrorCode {
+    /// The name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::Connect => "connect",
+            Self::Dns => "dns",
+            Self::TooLarge => "too_large",
+            Self::HttpStatus => "http_status",
+            Self::BlockedAddress => "blocked_address",
+            Self::TooManyRedirects => "too_many_redirects",
+            Self::RedirectLoop => "redirect_loop",
+            Self::BadRedirect => "bad_redirect",
+            Self::Body => "body",
+            Self::Protocol => "protocol",
+            Self::BadUrl => "bad_url",
+            Self::SaveFailed => "save_failed",
+            Self::Internal => "internal",
+        }
+    }
+
+    /// Whether the failure may pass if the URL is tried again later: network trouble, and
+    /// the HTTP statuses that say so (408, 429, 5xx); not a refused address, a bad URL or
+    /// redirect, or a page too large.
+    pub fn is_transient(self, status: Option<u16>) -> bool {
+        match self {
+            Self::Timeout | Self::Connect | Self::Dns | Self::Body | Self::Protocol => true,
+            Self::SaveFailed => true,
+            Self::HttpStatus => status.is_some_and(|s| s == 408 || s == 429 || s >= 500),
+            _ => false,
+        }
+    }
 }
 
 /// A page failure: its code, and the status when a response came.

@@ -26,9 +26,9 @@ use tokio_util::sync::CancellationToken;
 use super::sql::{DepState, Dialect, Effects, Insert, Interrupted, RunEnd, SqlStore};
 use super::{
     CancelResult, Claimed, DeleteResult, FileData, FileInfo, Lease, LeaseState, ListFilter,
-    NewFile, Recovered, Result,
+    NewFile, Recovered, Result, Retention,
 };
-use crate::job::{Job, JobId, JobKind, JobProgress};
+use crate::job::{Backoff, Job, JobId, JobKind, JobProgress};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -232,9 +232,10 @@ impl Dialect for PgDialect {
         conn: &mut PgConnection,
         now: DateTime<Utc>,
         which: &Interrupted,
+        backoff: Backoff,
         effects: &mut Effects,
     ) -> Result<Recovered> {
-        queries::ends::recover(conn, now, which, effects).await
+        queries::ends::recover(conn, now, which, backoff, effects).await
     }
 
     async fn save_files(
@@ -254,6 +255,25 @@ impl Dialect for PgDialect {
 
     async fn list(pool: &PgPool, filter: &ListFilter) -> Result<Vec<Job>> {
         queries::list(pool, filter).await
+    }
+
+    async fn prune(
+        conn: &mut PgConnection,
+        now: DateTime<Utc>,
+        retention: &Retention,
+    ) -> Result<u64, sqlx::Error> {
+        queries::prune(conn, now, retention).await
+    }
+
+    async fn count_queued(pool: &PgPool) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE status = 'queued'")
+            .fetch_one(pool)
+            .await?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn by_idempotency_key(pool: &PgPool, key: &str) -> Result<Option<(Job, String)>> {
+        queries::by_idempotency_key(pool, key).await
     }
 
     async fn list_files(pool: &PgPool, id: JobId) -> Result<Vec<FileInfo>> {

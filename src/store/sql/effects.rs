@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::job::{JobError, JobErrorCode, JobId, JobProgress, JobStatus};
+use crate::job::{Backoff, JobError, JobErrorCode, JobId, JobProgress, JobStatus};
 use crate::store::{Lease, NewJob, Outcome, Result, StoreError};
 
 /// Where the dependencies of a new job stand.
@@ -58,6 +58,8 @@ pub(crate) struct RunEnd {
     pub outcome: Outcome,
     pub progress: Option<JobProgress>,
     pub at: DateTime<Utc>,
+    /// When a retryable failure is retried.
+    pub backoff: Backoff,
 }
 
 /// Which interrupted runs to settle.

@@ -18,8 +18,9 @@ pub(super) fn observe(ops: &[Op], done: &[Done], effects: &mut Effects) {
             }
             (Op::Insert(..), Done::Inserted(Ok(Inserted::Queued))) => effects.queued = true,
             (Op::Finish { end, .. }, Done::Applied(true)) => {
-                // A hand-back queues the job again, or cancels it when a cancel is pending.
-                effects.queued |= end.outcome == Outcome::Requeue;
+                // A hand-back or a retry queues the job again (or ends it: a cancel pending,
+                // no attempts left).
+                effects.queued |= matches!(end.outcome, Outcome::Requeue | Outcome::Retry(_));
                 effects.finals.push(end.lease.id);
             }
             (Op::Cancel(id, _), Done::Cancel(result)) => match **result {
@@ -122,8 +123,11 @@ async fn execute_one<D: Dialect>(
         } => Done::Lease(D::heartbeat(conn, *lease, *progress, *lease_for, now()).await?),
         Op::Cancel(id, _) => Done::Cancel(Box::new(D::cancel(conn, *id, now(), effects).await?)),
         Op::Delete(id, _) => Done::Delete(D::delete(conn, *id).await?),
-        Op::Recover(which, _) => Done::Recovered(D::recover(conn, now(), which, effects).await?),
+        Op::Recover(which, backoff, _) => {
+            Done::Recovered(D::recover(conn, now(), which, *backoff, effects).await?)
+        }
         Op::ClearFiles(lease, _) => Done::Applied(D::clear_files(conn, *lease).await?),
+        Op::Prune(retention, _) => Done::Count(D::prune(conn, now(), retention).await?),
         Op::Ping(_) => {
             D::ping(conn).await?;
             Done::Unit

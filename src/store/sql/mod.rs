@@ -20,9 +20,9 @@ use tokio::sync::broadcast;
 
 use super::{
     CancelResult, Claimed, DeleteResult, FileData, FileInfo, Inserted, JobStore, Lease, LeaseState,
-    ListFilter, NewFile, NewJob, Outcome, Recovered, Result, StoreEvent,
+    ListFilter, NewFile, NewJob, Outcome, Recovered, Result, Retention, StoreEvent,
 };
-use crate::job::{Job, JobId, JobKind, JobProgress, JobStatus};
+use crate::job::{Backoff, Job, JobId, JobKind, JobProgress, JobStatus};
 pub(crate) use effects::{DepState, Effects, Insert, Interrupted, RunEnd};
 use writer::{Op, Writer};
 
@@ -110,6 +110,7 @@ pub(crate) trait Dialect: Send + Sync + 'static {
         conn: &mut Conn<Self>,
         now: DateTime<Utc>,
         which: &Interrupted,
+        backoff: Backoff,
         effects: &mut Effects,
     ) -> Result<Recovered>;
 
@@ -122,8 +123,17 @@ pub(crate) trait Dialect: Send + Sync + 'static {
 
     async fn clear_files(conn: &mut Conn<Self>, lease: Lease) -> Result<bool, sqlx::Error>;
 
+    /// Deletes up to `retention.batch` expired final jobs; how many.
+    async fn prune(
+        conn: &mut Conn<Self>,
+        now: DateTime<Utc>,
+        retention: &Retention,
+    ) -> Result<u64, sqlx::Error>;
+
     async fn get(pool: &Pool<Self::Db>, id: JobId) -> Result<Option<Job>>;
     async fn list(pool: &Pool<Self::Db>, filter: &ListFilter) -> Result<Vec<Job>>;
+    async fn by_idempotency_key(pool: &Pool<Self::Db>, key: &str) -> Result<Option<(Job, String)>>;
+    async fn count_queued(pool: &Pool<Self::Db>) -> Result<u64>;
     async fn list_files(pool: &Pool<Self::Db>, id: JobId) -> Result<Vec<FileInfo>>;
     async fn file_info(pool: &Pool<Self::Db>, id: JobId, name: &str) -> Result<Option<FileInfo>>;
     async fn read_file(
@@ -146,6 +156,8 @@ pub(crate) struct SqlStore<D: Dialect> {
     writer: Writer<D>,
     reader: Pool<D::Db>,
     events: broadcast::Sender<StoreEvent>,
+    /// When retries run.
+    backoff: Backoff,
     /// What must live as long as the store (a lock file, a listener task).
     _keep: Box<dyn std::any::Any + Send + Sync>,
 }
@@ -171,8 +183,15 @@ impl<D: Dialect> SqlStore<D> {
             writer: Writer::start(std::sync::Arc::new(dialect), writer, events.clone()),
             reader,
             events,
+            backoff: Backoff::default(),
             _keep: keep,
         }
+    }
+
+    /// The same store, retrying with `backoff`.
+    pub(crate) fn with_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
     }
 
     pub(crate) fn reader(&self) -> &Pool<D::Db> {
@@ -199,6 +218,9 @@ fn queued(new: &NewJob) -> Job {
         finished_at: None,
         result: None,
         error: None,
+        run_after: new.run_after(),
+        errors: Vec::new(),
+        tenant: new.tenant.clone(),
     }
 }
 
@@ -229,6 +251,18 @@ impl<D: Dialect> JobStore for SqlStore<D> {
 
     async fn list(&self, filter: &ListFilter) -> Result<Vec<Job>> {
         D::list(&self.reader, filter).await
+    }
+
+    async fn by_idempotency_key(&self, key: &str) -> Result<Option<(Job, String)>> {
+        D::by_idempotency_key(&self.reader, key).await
+    }
+
+    async fn count_queued(&self) -> Result<u64> {
+        D::count_queued(&self.reader).await
+    }
+
+    async fn prune(&self, retention: Retention) -> Result<u64> {
+        self.writer.apply(|reply| Op::Prune(retention, reply)).await
     }
 
     async fn claim(
@@ -280,6 +314,7 @@ impl<D: Dialect> JobStore for SqlStore<D> {
             outcome,
             progress,
             at,
+            backoff: self.backoff,
         };
         self.writer.apply(|reply| Op::Finish { end, reply }).await
     }
@@ -296,7 +331,10 @@ impl<D: Dialect> JobStore for SqlStore<D> {
         let which = Interrupted::AtStart {
             owner: owner.to_string(),
         };
-        self.writer.apply(|reply| Op::Recover(which, reply)).await
+        let backoff = self.backoff;
+        self.writer
+            .apply(|reply| Op::Recover(which, backoff, reply))
+            .await
     }
 
     async fn rescue_expired(&self, now: DateTime<Utc>, keep: &[JobId]) -> Result<Recovered> {
@@ -304,7 +342,10 @@ impl<D: Dialect> JobStore for SqlStore<D> {
             before: now,
             keep: keep.to_vec(),
         };
-        self.writer.apply(|reply| Op::Recover(which, reply)).await
+        let backoff = self.backoff;
+        self.writer
+            .apply(|reply| Op::Recover(which, backoff, reply))
+            .await
     }
 
     fn events(&self) -> broadcast::Receiver<StoreEvent> {

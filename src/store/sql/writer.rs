@@ -25,10 +25,10 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::execute::{execute, observe};
 use super::{Dialect, Effects, Interrupted, RunEnd};
-use crate::job::{JobId, JobKind, JobProgress};
+use crate::job::{Backoff, JobId, JobKind, JobProgress};
 use crate::store::{
     CancelResult, Claimed, DeleteResult, Inserted, Lease, LeaseState, NewFile, NewJob, Recovered,
-    Result, StoreError, StoreEvent,
+    Result, Retention, StoreError, StoreEvent,
 };
 
 /// Most writes in one transaction.
@@ -62,13 +62,15 @@ pub(super) enum Op {
     Cancel(JobId, Reply<CancelResult>),
     Delete(JobId, Reply<DeleteResult>),
     /// Settles interrupted runs.
-    Recover(Interrupted, Reply<Recovered>),
+    Recover(Interrupted, Backoff, Reply<Recovered>),
     SaveFile {
         lease: Lease,
         file: NewFile,
         reply: Reply<bool>,
     },
     ClearFiles(Lease, Reply<bool>),
+    /// Deletes expired final jobs.
+    Prune(Retention, Reply<u64>),
     /// Proves the writer task is alive and its connection answers.
     Ping(Reply<()>),
 }
@@ -84,6 +86,7 @@ pub(super) enum Done {
     Cancel(Box<CancelResult>),
     Delete(DeleteResult),
     Recovered(Recovered),
+    Count(u64),
 }
 
 /// Handle to the writer task.
@@ -249,6 +252,7 @@ fn deliver(op: Op, done: Result<Done>) {
     }
     match (op, done) {
         (Op::Ping(r), Ok(Done::Unit)) => send(r, Ok(())),
+        (Op::Prune(_, r), Ok(Done::Count(n))) => send(r, Ok(n)),
         (Op::Insert(_, r), Ok(Done::Inserted(i))) => send(r, i),
         (Op::SaveFile { reply, .. } | Op::ClearFiles(_, reply), Ok(Done::Applied(a))) => {
             send(reply, Ok(a))
@@ -258,7 +262,7 @@ fn deliver(op: Op, done: Result<Done>) {
         (Op::Finish { reply, .. }, Ok(Done::Applied(a))) => send(reply, Ok(a)),
         (Op::Cancel(_, r), Ok(Done::Cancel(c))) => send(r, Ok(*c)),
         (Op::Delete(_, r), Ok(Done::Delete(d))) => send(r, Ok(d)),
-        (Op::Recover(_, r), Ok(Done::Recovered(x))) => send(r, Ok(x)),
+        (Op::Recover(_, _, r), Ok(Done::Recovered(x))) => send(r, Ok(x)),
         (op, result) => {
             let err = match result {
                 Err(err) => err,
@@ -267,6 +271,7 @@ fn deliver(op: Op, done: Result<Done>) {
             };
             match op {
                 Op::Ping(r) => send(r, Err(err)),
+                Op::Prune(_, r) => send(r, Err(err)),
                 Op::Insert(_, r) => send(r, Err(err)),
                 Op::SaveFile { reply, .. } | Op::ClearFiles(_, reply) => send(reply, Err(err)),
                 Op::Claim { reply, .. } => send(reply, Err(err)),
@@ -274,7 +279,7 @@ fn deliver(op: Op, done: Result<Done>) {
                 Op::Finish { reply, .. } => send(reply, Err(err)),
                 Op::Cancel(_, r) => send(r, Err(err)),
                 Op::Delete(_, r) => send(r, Err(err)),
-                Op::Recover(_, r) => send(r, Err(err)),
+                Op::Recover(_, _, r) => send(r, Err(err)),
             }
         }
     }

@@ -27,9 +27,9 @@ use tokio::sync::broadcast;
 use super::sql::{DepState, Dialect, Effects, Insert, Interrupted, RunEnd, SqlStore};
 use super::{
     CancelResult, Claimed, DeleteResult, FileData, FileInfo, Lease, LeaseState, ListFilter,
-    NewFile, Recovered, Result, StoreError,
+    NewFile, Recovered, Result, Retention, StoreError,
 };
-use crate::job::{Job, JobId, JobKind, JobProgress};
+use crate::job::{Backoff, Job, JobId, JobKind, JobProgress};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -98,6 +98,7 @@ pub(crate) async fn open(url: &str, options: &SqliteOptions) -> Result<SqliteSto
     }
     let lock = lock(connect.get_filename())?;
     let mut conn = connect.connect().await?;
+    incremental_auto_vacuum(&mut conn).await?;
     MIGRATOR.run(&mut conn).await?;
     drop(conn);
     // The one write connection, kept for the life of the store.
@@ -121,6 +122,33 @@ pub(crate) async fn open(url: &str, options: &SqliteOptions) -> Result<SqliteSto
         events,
         Box::new(lock),
     ))
+}
+
+/// Puts the database in incremental auto-vacuum mode, so that the pages of pruned jobs can be
+/// given back to the file system (`PRAGMA incremental_vacuum` after each prune). A new file
+/// takes the mode at once; an existing one needs a `VACUUM` (once: it rewrites the file).
+async fn incremental_auto_vacuum(conn: &mut SqliteConnection) -> Result<()> {
+    const INCREMENTAL: i64 = 2;
+    let mode: i64 = sqlx::query_scalar("PRAGMA auto_vacuum")
+        .fetch_one(&mut *conn)
+        .await?;
+    if mode == INCREMENTAL {
+        return Ok(());
+    }
+    let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+        .fetch_one(&mut *conn)
+        .await?;
+    sqlx::query("PRAGMA auto_vacuum = INCREMENTAL")
+        .execute(&mut *conn)
+        .await?;
+    if pages > 0 {
+        tracing::info!(
+            pages,
+            "rewriting the database once for incremental auto-vacuum"
+        );
+        sqlx::query("VACUUM").execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// Applies pending migrations to the database at `url`; returns how many are applied.
@@ -234,9 +262,10 @@ impl Dialect for SqliteDialect {
         conn: &mut SqliteConnection,
         now: DateTime<Utc>,
         which: &Interrupted,
+        backoff: Backoff,
         effects: &mut Effects,
     ) -> Result<Recovered> {
-        queries::recover(conn, now, which, effects).await
+        queries::recover(conn, now, which, backoff, effects).await
     }
 
     async fn save_files(
@@ -256,6 +285,25 @@ impl Dialect for SqliteDialect {
 
     async fn list(pool: &SqlitePool, filter: &ListFilter) -> Result<Vec<Job>> {
         queries::list(pool, filter).await
+    }
+
+    async fn prune(
+        conn: &mut SqliteConnection,
+        now: DateTime<Utc>,
+        retention: &Retention,
+    ) -> Result<u64, sqlx::Error> {
+        queries::prune(conn, now, retention).await
+    }
+
+    async fn count_queued(pool: &SqlitePool) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE status = 'queued'")
+            .fetch_one(pool)
+            .await?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn by_idempotency_key(pool: &SqlitePool, key: &str) -> Result<Option<(Job, String)>> {
+        queries::by_idempotency_key(pool, key).await
     }
 
     async fn list_files(pool: &SqlitePool, id: JobId) -> Result<Vec<FileInfo>> {

@@ -59,7 +59,14 @@ impl TestStore {
 
 /// A fresh store on `backend`; `None` when the test must skip (no PostgreSQL configured).
 pub(crate) async fn store(backend: Backend, test: &str) -> Option<TestStore> {
-    let options = crate::store::StoreOptions::default();
+    let options = crate::store::StoreOptions {
+        // Retries due at once, so that the tests can claim them without waiting.
+        backoff: crate::job::Backoff {
+            base: std::time::Duration::from_millis(1),
+            max: std::time::Duration::from_millis(1),
+        },
+        ..Default::default()
+    };
     Some(match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap();

@@ -41,6 +41,7 @@ fn sleep_job(priority: i32, max_attempts: u32) -> NewJob {
             timeout_ms: 1000,
             priority,
             max_attempts,
+            run_after: None,
         },
     )
 }

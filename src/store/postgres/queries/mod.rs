@@ -32,7 +32,9 @@ macro_rules! pg_job_columns {
          (extract(epoch FROM jobs.started_at) * 1000)::int8 AS started_at, \
          (extract(epoch FROM jobs.finished_at) * 1000)::int8 AS finished_at, \
          jobs.result::text AS result, jobs.error_code, jobs.error_message, \
-         jobs.depends_on::text AS depends_on, jobs.owner"
+         jobs.depends_on::text AS depends_on, jobs.owner, \
+         (extract(epoch FROM jobs.run_after) * 1000)::int8 AS run_after, \
+         jobs.errors::text AS errors, jobs.tenant"
     };
 }
 const SELECT_BY_ID: &str = concat!("SELECT ", pg_job_columns!(), " FROM jobs WHERE id = $1");
@@ -64,14 +66,17 @@ pub(super) async fn insert_many(
     }
     sqlx::query(
         "INSERT INTO jobs (id, kind, params, status, priority, timeout_ms, max_attempts, \
-         run_after, created_at, depends_on, waiting_on, finished_at, error_code, error_message) \
-         SELECT id, kind, params::json, status, priority, timeout_ms, max_attempts, created_at, \
-         created_at, depends_on::json, waiting_on, finished_at, error_code, error_message \
+         run_after, created_at, depends_on, waiting_on, finished_at, error_code, error_message, \
+         tenant, idempotency_key, request_hash) \
+         SELECT id, kind, params::json, status, priority, timeout_ms, max_attempts, run_after, \
+         created_at, depends_on::json, waiting_on, finished_at, error_code, error_message, \
+         tenant, idempotency_key, request_hash \
          FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], \
          $7::int8[], $8::timestamptz[], $9::text[], $10::int8[], $11::timestamptz[], \
-         $12::text[], $13::text[]) AS t(id, kind, params, status, priority, timeout_ms, \
-         max_attempts, created_at, depends_on, waiting_on, finished_at, error_code, \
-         error_message)",
+         $12::text[], $13::text[], $14::timestamptz[], $15::text[], $16::text[], $17::text[]) \
+         AS t(id, kind, params, status, priority, timeout_ms, max_attempts, created_at, \
+         depends_on, waiting_on, finished_at, error_code, error_message, run_after, tenant, \
+         idempotency_key, request_hash)",
     )
     .bind(cols.id)
     .bind(cols.kind)
@@ -86,6 +91,10 @@ pub(super) async fn insert_many(
     .bind(cols.finished_at)
     .bind(cols.error_code)
     .bind(cols.error_message)
+    .bind(cols.run_after)
+    .bind(cols.tenant)
+    .bind(cols.idempotency_key)
+    .bind(cols.request_hash)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -107,6 +116,10 @@ struct InsertColumns {
     finished_at: Vec<Option<DateTime<Utc>>>,
     error_code: Vec<Option<&'static str>>,
     error_message: Vec<Option<String>>,
+    run_after: Vec<DateTime<Utc>>,
+    tenant: Vec<Option<String>>,
+    idempotency_key: Vec<Option<String>>,
+    request_hash: Vec<Option<String>>,
 }
 
 impl InsertColumns {
@@ -134,6 +147,12 @@ impl InsertColumns {
         self.finished_at.push(failed.map(|_| job.created_at));
         self.error_code.push(failed.map(|e| e.code.as_str()));
         self.error_message.push(failed.map(|e| e.message.clone()));
+        self.run_after.push(job.run_after());
+        self.tenant.push(job.tenant.clone());
+        let key = job.idempotency.as_ref();
+        self.idempotency_key
+            .push(key.map(|k| k.stored(job.tenant.as_deref())));
+        self.request_hash.push(key.map(|k| k.request_hash.clone()));
     }
 }
 
@@ -285,6 +304,31 @@ where
         .transpose()
 }
 
+/// The job created with the stored idempotency key `key`, and the hash of its request.
+pub(super) async fn by_idempotency_key<'c, E>(conn: E, key: &str) -> Result<Option<(Job, String)>>
+where
+    E: sqlx::Executor<'c, Database = Postgres>,
+{
+    let row: Option<IdempotentRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        pg_job_columns!(),
+        ", jobs.request_hash FROM jobs WHERE idempotency_key = $1"
+    ))
+    .bind(key)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| Ok((to_job(r.job)?, r.request_hash.unwrap_or_default())))
+        .transpose()
+}
+
+/// A job row with its request hash.
+#[derive(sqlx::FromRow)]
+struct IdempotentRow {
+    #[sqlx(flatten)]
+    job: JobRow,
+    request_hash: Option<String>,
+}
+
 pub(super) async fn list<'c, E>(conn: E, filter: &ListFilter) -> Result<Vec<Job>>
 where
     E: sqlx::Executor<'c, Database = Postgres>,
@@ -303,6 +347,9 @@ where
     if let Some(before) = filter.before {
         q.push(" AND id < ").push_bind(uuid(before));
     }
+    if let Some(tenant) = &filter.tenant {
+        q.push(" AND tenant = ").push_bind(tenant.clone());
+    }
     q.push(" ORDER BY id DESC LIMIT ")
         .push_bind(i64::from(filter.limit));
     q.build_query_as::<JobRow>()
@@ -311,4 +358,29 @@ where
         .into_iter()
         .map(to_job)
         .collect()
+}
+
+/// Deletes up to `retention.batch` final jobs that ended before their group's cutoff (their
+/// files and waits go by cascade), oldest first. Rows another instance is pruning are skipped.
+pub(super) async fn prune(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    retention: &crate::store::Retention,
+) -> Result<u64, sqlx::Error> {
+    let (succeeded, failed) = retention.cutoffs(now);
+    let deleted = sqlx::query(
+        "DELETE FROM jobs WHERE id IN ( \
+           (SELECT id FROM jobs WHERE status IN ('succeeded', 'cancelled') \
+             AND finished_at < $1 ORDER BY finished_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+           UNION ALL \
+           (SELECT id FROM jobs WHERE status IN ('failed', 'timed_out') \
+             AND finished_at < $2 ORDER BY finished_at LIMIT $3 FOR UPDATE SKIP LOCKED))",
+    )
+    .bind(succeeded)
+    .bind(failed)
+    .bind(i64::from(retention.batch))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(deleted)
 }

@@ -70,7 +70,7 @@ pub(super) async fn insert_many(
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO jobs (id, kind, params, status, priority, timeout_ms, max_attempts, \
              run_after, created_at, depends_on, waiting_on, finished_at, error_code, \
-             error_message) ",
+             error_message, tenant, idempotency_key, request_hash) ",
         );
         q.push_values(chunk, |mut row, insert| {
             let job = insert.job;
@@ -85,7 +85,7 @@ pub(super) async fn insert_many(
                 .push_bind(job.options.priority)
                 .push_bind(job.options.timeout_ms as i64)
                 .push_bind(i64::from(job.options.max_attempts))
-                .push_bind(created)
+                .push_bind(ms(job.run_after()))
                 .push_bind(created)
                 .push_bind(deps)
                 .push_bind(if failed.is_some() {
@@ -95,7 +95,14 @@ pub(super) async fn insert_many(
                 })
                 .push_bind(failed.map(|_| created))
                 .push_bind(failed.map(|e| e.code.as_str()))
-                .push_bind(failed.map(|e| e.message.clone()));
+                .push_bind(failed.map(|e| e.message.clone()))
+                .push_bind(job.tenant.clone())
+                .push_bind(
+                    job.idempotency
+                        .as_ref()
+                        .map(|k| k.stored(job.tenant.as_deref())),
+                )
+                .push_bind(job.idempotency.as_ref().map(|k| k.request_hash.clone()));
         });
         q.build().execute(&mut *conn).await?;
     }
@@ -226,6 +233,31 @@ where
         .transpose()
 }
 
+/// The job created with the stored idempotency key `key`, and the hash of its request.
+pub(super) async fn by_idempotency_key<'c, E>(conn: E, key: &str) -> Result<Option<(Job, String)>>
+where
+    E: sqlx::Executor<'c, Database = Sqlite>,
+{
+    let row: Option<IdempotentRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        job_columns!(),
+        ", request_hash FROM jobs WHERE idempotency_key = ?1"
+    ))
+    .bind(key)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| Ok((to_job(r.job)?, r.request_hash.unwrap_or_default())))
+        .transpose()
+}
+
+/// A job row with its request hash.
+#[derive(sqlx::FromRow)]
+struct IdempotentRow {
+    #[sqlx(flatten)]
+    job: JobRow,
+    request_hash: Option<String>,
+}
+
 pub(super) async fn list<'c, E>(conn: E, filter: &ListFilter) -> Result<Vec<Job>>
 where
     E: sqlx::Executor<'c, Database = Sqlite>,
@@ -240,6 +272,9 @@ where
     if let Some(before) = filter.before {
         q.push(" AND id < ").push_bind(before.to_string());
     }
+    if let Some(tenant) = &filter.tenant {
+        q.push(" AND tenant = ").push_bind(tenant.clone());
+    }
     q.push(" ORDER BY id DESC LIMIT ")
         .push_bind(i64::from(filter.limit));
     q.build_query_as::<JobRow>()
@@ -248,4 +283,36 @@ where
         .into_iter()
         .map(to_job)
         .collect()
+}
+
+/// Deletes up to `retention.batch` final jobs that ended before their group's cutoff (their
+/// files and waits go by cascade), oldest first, then gives the freed pages back to the file
+/// system (the database is in incremental auto-vacuum mode).
+pub(super) async fn prune(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    retention: &crate::store::Retention,
+) -> Result<u64, sqlx::Error> {
+    let (succeeded, failed) = retention.cutoffs(now);
+    let deleted = sqlx::query(
+        "DELETE FROM jobs WHERE id IN ( \
+           SELECT id FROM (SELECT id FROM jobs WHERE status IN ('succeeded', 'cancelled') \
+             AND finished_at < ?1 ORDER BY finished_at LIMIT ?3) \
+           UNION ALL \
+           SELECT id FROM (SELECT id FROM jobs WHERE status IN ('failed', 'timed_out') \
+             AND finished_at < ?2 ORDER BY finished_at LIMIT ?3) \
+           LIMIT ?3)",
+    )
+    .bind(succeeded.map(ms))
+    .bind(failed.map(ms))
+    .bind(i64::from(retention.batch))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if deleted > 0 {
+        sqlx::query("PRAGMA incremental_vacuum")
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(deleted)
 }

@@ -1,0 +1,70 @@
+//! Load shedding for the API routes: a cap on requests in progress and a deadline per
+//! request, so that a flood of requests turns into fast `503 overloaded` / `503 timeout`
+//! answers instead of unbounded memory and latency.
+//!
+//! Requests over the cap are refused at once rather than queued (a queue in front of a
+//! saturated server only adds latency). The deadline of a long-poll is its `wait_ms` plus
+//! the request timeout. The health checks are outside the guard: an overloaded instance is
+//! still alive.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tokio::sync::Semaphore;
+
+use super::error::ApiError;
+use super::jobs::MAX_WAIT_MS;
+
+/// The limits of the guard.
+#[derive(Debug)]
+pub struct Guard {
+    slots: Arc<Semaphore>,
+    timeout: Duration,
+}
+
+impl Guard {
+    pub fn new(max_in_flight: usize, timeout: Duration) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(max_in_flight.max(1))),
+            timeout,
+        }
+    }
+}
+
+/// The `wait_ms` of a query string (capped like the handlers cap it), or 0.
+fn wait_ms(query: Option<&str>) -> u64 {
+    query
+        .into_iter()
+        .flat_map(|q| form_urlencoded::parse(q.as_bytes()))
+        .find(|(k, _)| k == "wait_ms")
+        .and_then(|(_, v)| v.parse::<u64>().ok())
+        .map_or(0, |ms| ms.min(MAX_WAIT_MS))
+}
+
+pub async fn guard(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
+    let Ok(_permit) = Arc::clone(&guard.slots).try_acquire_owned() else {
+        return ApiError::Overloaded.into_response();
+    };
+    let limit = guard.timeout + Duration::from_millis(wait_ms(req.uri().query()));
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout(limit.as_millis() as u64).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wait_ms;
+
+    #[test]
+    fn the_wait_of_a_long_poll_extends_its_deadline() {
+        assert_eq!(wait_ms(None), 0);
+        assert_eq!(wait_ms(Some("wait_ms=2500")), 2500);
+        assert_eq!(wait_ms(Some("status=queued&wait_ms=10")), 10);
+        assert_eq!(wait_ms(Some("wait_ms=999999999")), 60_000);
+        assert_eq!(wait_ms(Some("wait_ms=-1")), 0);
+    }
+}
