@@ -16,6 +16,9 @@ pub struct Server {
     child: Child,
     pub addr: SocketAddr,
     log: Arc<Mutex<String>>,
+    /// What it was started with, for [`Server::relaunch`].
+    database_url: String,
+    args: Vec<String>,
 }
 
 impl Server {
@@ -59,7 +62,16 @@ impl Server {
             child,
             addr: addr.parse().expect("listen address"),
             log,
+            database_url: database_url.to_string(),
+            args: args.iter().map(|a| a.to_string()).collect(),
         }
+    }
+
+    /// Starts another process on the same database with the same arguments (on a new port):
+    /// the next life of this one, typically after [`Server::kill`].
+    pub fn relaunch(&self) -> Server {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        Server::start(&self.database_url, &args)
     }
 
     /// Everything the server logged so far.
