@@ -31,6 +31,8 @@ mod fetch_limits;
 mod fetch_params;
 #[path = "api/helpers.rs"]
 mod helpers;
+#[path = "api/kinds.rs"]
+mod kinds;
 #[path = "api/list.rs"]
 mod list;
 #[path = "api/long_poll.rs"]

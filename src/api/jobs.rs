@@ -101,7 +101,7 @@ fn with_location(status: StatusCode, job: Job) -> Response {
         (status = 400, description = "Malformed JSON or bad query", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over the limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown kind, invalid params, unknown dependency or source", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown or disabled kind, invalid params, unknown dependency or source", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn submit(

@@ -20,6 +20,7 @@ mod fetch_guard;
 mod fetch_limits;
 mod fetch_params;
 mod helpers;
+mod kinds;
 mod list;
 mod long_poll;
 mod malformed;
