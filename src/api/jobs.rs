@@ -67,6 +67,7 @@ pub struct ListQuery {
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
+    #[param(value_type = Option<String>, format = Uuid)]
     cursor: Option<String>,
 }
 
@@ -97,11 +98,13 @@ fn with_location(status: StatusCode, job: Job) -> Response {
     responses(
         (status = 202, description = "Accepted (queued or running)", body = Job,
             headers(("Location" = String, description = "/jobs/{id}"))),
-        (status = 200, description = "Finished within `wait_ms`", body = Job),
+        (status = 200, description = "Finished within `wait_ms`", body = Job,
+            headers(("Location" = String, description = "/jobs/{id}"))),
         (status = 400, description = "Malformed JSON or bad query", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over the limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown or disabled kind, invalid params, unknown dependency or source", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error (logged)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn submit(
@@ -191,11 +194,12 @@ async fn prepare(state: &AppState, submission: Submission) -> ApiResult<NewJob> 
 /// Get a job; with `wait_ms`, long-poll until it is final.
 #[utoipa::path(
     get, path = "/jobs/{id}", tag = "jobs",
-    params(("id" = String, Path, description = "Job id (UUID)"), WaitQuery),
+    params(("id" = JobId, Path, description = "Job id (UUID)"), WaitQuery),
     responses(
         (status = 200, description = "The job", body = Job),
         (status = 400, description = "Id not a UUID or bad query", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error (logged)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_job(
@@ -259,6 +263,7 @@ async fn wait_final(state: &AppState, id: JobId, wait: Duration) -> ApiResult<Op
     responses(
         (status = 200, description = "A page of jobs", body = JobPage),
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error (logged)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list(
@@ -305,12 +310,13 @@ pub async fn list(
 /// for it to stop). A job already final cannot be cancelled (409).
 #[utoipa::path(
     post, path = "/jobs/{id}/cancel", tag = "jobs",
-    params(("id" = String, Path, description = "Job id (UUID)")),
+    params(("id" = JobId, Path, description = "Job id (UUID)")),
     responses(
         (status = 202, description = "Cancelled, or being stopped", body = Job),
         (status = 400, description = "Id not a UUID", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already final", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error (logged)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn cancel(
@@ -329,12 +335,13 @@ pub async fn cancel(
 /// Delete a final job.
 #[utoipa::path(
     delete, path = "/jobs/{id}", tag = "jobs",
-    params(("id" = String, Path, description = "Job id (UUID)")),
+    params(("id" = JobId, Path, description = "Job id (UUID)")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "Id not a UUID", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Queued or running", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error (logged)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn delete_job(
