@@ -5,6 +5,14 @@
 /// The database of this binary's servers.
 const BACKEND: helpers::Backend = helpers::Backend::Postgres;
 
+#[path = "api/auth.rs"]
+mod auth;
+#[path = "api/idempotency.rs"]
+mod idempotency;
+#[path = "api/overload.rs"]
+mod overload;
+#[path = "api/retries.rs"]
+mod retries;
 #[path = "api/cancel.rs"]
 mod cancel;
 #[path = "api/concurrency.rs"]
@@ -31,6 +39,8 @@ mod fetch_limits;
 mod fetch_params;
 #[path = "api/helpers.rs"]
 mod helpers;
+#[path = "api/kinds.rs"]
+mod kinds;
 #[path = "api/list.rs"]
 mod list;
 #[path = "api/long_poll.rs"]

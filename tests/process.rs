@@ -223,3 +223,38 @@ fn ready_tells_a_ready_server_from_none() {
     assert_eq!(down.status.code(), Some(1), "{down:?}");
     assert!(String::from_utf8_lossy(&down.stderr).contains(&addr.to_string()));
 }
+
+/// `--kinds`: an instance leaves queued jobs of the kinds it does not run alone, for an
+/// instance that runs them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_claims_only_the_kinds_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("faena.db");
+    let url = format!("sqlite://{}", db.display());
+    let one_slot = ["--max-cpu-jobs", "1", "--cpu-threads", "1"];
+    let mut server = Server::start(&url, &one_slot);
+    faena::kinds::fetch_urls::client::install_crypto();
+    let client = reqwest::Client::new();
+    // The primes hold the only CPU slot, so the factorial is still queued at the SIGTERM.
+    let big = json!({"kind": "count_primes", "params": {"start": 0, "end": 1_000_000_000_000u64}});
+    let big = submit(&client, &server, big).await.unwrap();
+    until_running(&client, &server, std::slice::from_ref(&big)).await;
+    let small = json!({"kind": "factorial", "params": {"numbers": [10]}});
+    let small = submit(&client, &server, small).await.unwrap();
+    assert!(server.terminate().0.success());
+
+    let mut server = Server::start(&url, &["--kinds", "sleep"]);
+    let sleep = json!({"kind": "sleep", "params": {"ms": 0}});
+    let sleep = submit(&client, &server, sleep).await.unwrap();
+    let done = final_state(&client, &server, &sleep, Duration::from_secs(30)).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    for id in [&big, &small] {
+        let job = get(&client, &server, id, 0).await;
+        assert_eq!(job["status"], "queued", "{job}");
+    }
+    assert!(server.terminate().0.success());
+
+    let server = Server::start(&url, &["--max-cpu-jobs", "2", "--cpu-threads", "2"]);
+    let job = final_state(&client, &server, &small, Duration::from_secs(30)).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+}

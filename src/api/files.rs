@@ -38,11 +38,14 @@ pub struct FileList {
 /// List the files a job saved.
 #[utoipa::path(
     get, path = "/jobs/{id}/files", tag = "files",
-    params(("id" = String, Path, description = "Job id (UUID)")),
+    params(("id" = JobId, Path, description = "Job id (UUID)")),
     responses(
         (status = 200, description = "The job's files (none for kinds that save nothing)", body = FileList),
         (status = 400, description = "Id not a UUID", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "API keys are configured and none or an unknown one was sent", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error (logged)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Overloaded, timed out or the job store is unreachable (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list_files(
@@ -63,13 +66,16 @@ pub async fn list_files(
 #[utoipa::path(
     get, path = "/jobs/{id}/files/{name}", tag = "files",
     params(
-        ("id" = String, Path, description = "Job id (UUID)"),
+        ("id" = JobId, Path, description = "Job id (UUID)"),
         ("name" = String, Path, description = "File name, as listed"),
     ),
     responses(
-        (status = 200, description = "The file's bytes, with the `Content-Type` the page was served with and `Content-Disposition: attachment`", content_type = "application/octet-stream"),
+        (status = 200, description = "The file's bytes, with the `Content-Type` the page was served with and `Content-Disposition: attachment`", content_type = "*/*"),
         (status = 400, description = "Id not a UUID", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such job or file", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "API keys are configured and none or an unknown one was sent", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error (logged)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Overloaded, timed out or the job store is unreachable (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_file(

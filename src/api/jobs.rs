@@ -68,6 +68,7 @@ pub struct ListQuery {
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
+    #[param(value_type = Option<String>, format = Uuid)]
     cursor: Option<String>,
 }
 
@@ -93,16 +94,23 @@ fn with_location(status: StatusCode, job: Job) -> Response {
 /// `wait_ms`, 200 as soon as it is final (202 if it is not final after `wait_ms`).
 #[utoipa::path(
     post, path = "/jobs", tag = "jobs",
-    params(WaitQuery),
+    params(WaitQuery,
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "1 to 255 printable ASCII characters: a repeat of the same request gets the job the first one created (200); a different request with the same key gets 422")),
     request_body(content = SubmitRequest, content_type = "application/json"),
     responses(
         (status = 202, description = "Accepted (queued or running)", body = Job,
             headers(("Location" = String, description = "/jobs/{id}"))),
-        (status = 200, description = "Finished within `wait_ms`", body = Job),
+        (status = 200, description = "Finished within `wait_ms`, or created earlier by a request with the same `Idempotency-Key`", body = Job,
+            headers(("Location" = String, description = "/jobs/{id}"))),
         (status = 400, description = "Malformed JSON or bad query", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over the limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown kind, invalid params, unknown dependency or source", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown or disabled kind, invalid params, unknown dependency or source, Idempotency-Key reused", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The queue is full (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "API keys are configured and none or an unknown one was sent", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error (logged)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Overloaded, timed out or the job store is unreachable (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn submit(
@@ -230,11 +238,14 @@ async fn prepare(state: &AppState, caller: &Caller, submission: Submission) -> A
 /// Get a job; with `wait_ms`, long-poll until it is final.
 #[utoipa::path(
     get, path = "/jobs/{id}", tag = "jobs",
-    params(("id" = String, Path, description = "Job id (UUID)"), WaitQuery),
+    params(("id" = JobId, Path, description = "Job id (UUID)"), WaitQuery),
     responses(
         (status = 200, description = "The job", body = Job),
         (status = 400, description = "Id not a UUID or bad query", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "API keys are configured and none or an unknown one was sent", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error (logged)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Overloaded, timed out or the job store is unreachable (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_job(
@@ -311,6 +322,9 @@ async fn wait_final(state: &AppState, id: JobId, wait: Duration) -> ApiResult<Op
     responses(
         (status = 200, description = "A page of jobs", body = JobPage),
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "API keys are configured and none or an unknown one was sent", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error (logged)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Overloaded, timed out or the job store is unreachable (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list(
@@ -359,12 +373,15 @@ pub async fn list(
 /// for it to stop). A job already final cannot be cancelled (409).
 #[utoipa::path(
     post, path = "/jobs/{id}/cancel", tag = "jobs",
-    params(("id" = String, Path, description = "Job id (UUID)")),
+    params(("id" = JobId, Path, description = "Job id (UUID)")),
     responses(
         (status = 202, description = "Cancelled, or being stopped", body = Job),
         (status = 400, description = "Id not a UUID", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already final", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "API keys are configured and none or an unknown one was sent", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error (logged)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Overloaded, timed out or the job store is unreachable (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn cancel(
@@ -385,12 +402,15 @@ pub async fn cancel(
 /// Delete a final job.
 #[utoipa::path(
     delete, path = "/jobs/{id}", tag = "jobs",
-    params(("id" = String, Path, description = "Job id (UUID)")),
+    params(("id" = JobId, Path, description = "Job id (UUID)")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "Id not a UUID", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Queued or running", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "API keys are configured and none or an unknown one was sent", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error (logged)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Overloaded, timed out or the job store is unreachable (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn delete_job(

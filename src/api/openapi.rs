@@ -11,7 +11,9 @@ use utoipa_swagger_ui::SwaggerUi;
 use super::AppState;
 use super::error::Problem;
 use super::{files, health, jobs};
-use crate::job::{Job, JobError, JobErrorCode, JobKind, JobProgress, JobStatus, SubmitRequest};
+use crate::job::{
+    AttemptError, Job, JobError, JobErrorCode, JobKind, JobProgress, JobStatus, SubmitRequest,
+};
 use crate::kinds::{count_primes, factorial, fetch_urls, sleep, word_count};
 use crate::store::FileInfo;
 
@@ -29,7 +31,7 @@ use crate::store::FileInfo;
         health::healthz, health::readyz
     ),
     components(schemas(
-        Job, JobStatus, JobKind, JobProgress, JobError, JobErrorCode, SubmitRequest,
+        Job, JobStatus, JobKind, JobProgress, JobError, JobErrorCode, AttemptError, SubmitRequest,
         jobs::JobPage, Problem, health::Health,
         count_primes::Params, count_primes::Output,
         factorial::Params, factorial::Output, factorial::FactorialFacts,

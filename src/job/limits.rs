@@ -1,8 +1,12 @@
 //! The limits and defaults that validation applies, set by configuration.
 
+use super::JobKind;
+
 /// Caps and defaults for submitted jobs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
+    /// The kinds accepted (`--kinds`); a submission of any other is refused.
+    pub kinds: Vec<JobKind>,
     pub default_timeout_ms: u64,
     /// Largest `timeout_ms` accepted (24 h).
     pub max_timeout_ms: u64,
@@ -25,6 +29,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
+            kinds: JobKind::ALL.to_vec(),
             default_timeout_ms: 60_000,
             max_timeout_ms: 24 * 60 * 60 * 1000,
             default_priority: 0,

@@ -10,7 +10,11 @@ use super::{Inner, run};
 use crate::job::{JobClass, JobKind};
 
 pub(super) async fn run(rt: Arc<Inner>) {
-    let classes = [JobClass::Cpu, JobClass::Io].map(|c| (c, JobKind::of_class(c)));
+    let classes = [JobClass::Cpu, JobClass::Io].map(|c| {
+        let mut kinds = JobKind::of_class(c);
+        kinds.retain(|k| rt.config.kinds.contains(k));
+        (c, kinds)
+    });
     let mut failures = 0u32;
     loop {
         if rt.stop_claiming.is_cancelled() {
@@ -21,7 +25,7 @@ pub(super) async fn run(rt: Arc<Inner>) {
         for (class, kinds) in &classes {
             let slots = rt.slots(*class);
             let free = slots.free();
-            if free == 0 {
+            if free == 0 || kinds.is_empty() {
                 continue;
             }
             match rt

@@ -23,7 +23,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::job::{JobClass, JobId, JobProgress};
+use crate::job::{JobClass, JobId, JobKind, JobProgress};
 use crate::kinds::Progress;
 use crate::kinds::fetch_urls::Fetcher;
 use crate::store::{CancelResult, JobStore, Result, Retention};
@@ -35,6 +35,8 @@ pub use waiters::Waiters;
 pub struct RuntimeConfig {
     /// Name of this instance, recorded as the owner of the jobs it runs.
     pub instance_id: String,
+    /// The kinds this instance claims (`--kinds`); jobs of other kinds are left to others.
+    pub kinds: Vec<JobKind>,
     /// CPU-class jobs running at once.
     pub max_cpu_jobs: usize,
     /// I/O-class jobs running at once.

@@ -7,6 +7,10 @@
 /// The database of this binary's servers.
 const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 
+mod auth;
+mod idempotency;
+mod overload;
+mod retries;
 mod cancel;
 mod concurrency;
 mod deadline;
@@ -20,6 +24,7 @@ mod fetch_guard;
 mod fetch_limits;
 mod fetch_params;
 mod helpers;
+mod kinds;
 mod list;
 mod long_poll;
 mod malformed;

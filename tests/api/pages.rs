@@ -61,6 +61,8 @@ struct Shared {
     seen: watch::Sender<Seen>,
     /// One permit lets one `/hold/{n}` request answer.
     gate: Semaphore,
+    /// Requests seen per `/flaky/...` path.
+    hits: std::sync::Mutex<std::collections::HashMap<String, u32>>,
 }
 
 /// A running page server. Dropping it stops accepting connections.
@@ -78,6 +80,7 @@ impl PageServer {
             addr,
             seen: watch::Sender::new(Seen::default()),
             gate: Semaphore::new(0),
+            hits: Default::default(),
         });
         let app = Router::new()
             .route("/page/{n}", get(page))
@@ -94,6 +97,7 @@ impl PageServer {
             .route("/broken/{n}", get(broken))
             .route("/hold/{n}", get(hold))
             .route("/never/{n}", get(never))
+            .route("/flaky/{k}/{tag}", get(flaky))
             .layer(middleware::from_fn_with_state(shared.clone(), count))
             .with_state(shared.clone());
         let task = tokio::spawn(async move {
@@ -274,4 +278,22 @@ async fn hold(State(shared): State<Arc<Shared>>, Path(n): Path<u64>) -> Response
 /// Never answers.
 async fn never() -> Response {
     std::future::pending().await
+}
+
+/// `/flaky/{k}/{tag}`: 503 for the first `k` requests of this path, then 200 `ok {tag}`.
+async fn flaky(
+    State(shared): State<Arc<Shared>>,
+    Path((k, tag)): Path<(u32, String)>,
+) -> Response {
+    let hit = {
+        let mut hits = shared.hits.lock().unwrap();
+        let n = hits.entry(format!("{k}/{tag}")).or_default();
+        *n += 1;
+        *n
+    };
+    if hit <= k {
+        (StatusCode::SERVICE_UNAVAILABLE, "try later").into_response()
+    } else {
+        format!("ok {tag}").into_response()
+    }
 }

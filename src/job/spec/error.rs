@@ -10,6 +10,8 @@ use serde_json::Value;
 pub enum SpecErrorCode {
     /// `kind` names no job kind.
     UnknownKind,
+    /// `kind` names a job kind this server does not accept (`--kinds`).
+    KindDisabled,
     /// A field of `params` is missing, of the wrong type or out of range.
     InvalidParams,
     /// A field of the request (outside `params`) is missing, of the wrong type or out of range.
@@ -20,6 +22,7 @@ impl SpecErrorCode {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::UnknownKind => "unknown_kind",
+            Self::KindDisabled => "kind_disabled",
             Self::InvalidParams => "invalid_params",
             Self::InvalidField => "invalid_field",
         }

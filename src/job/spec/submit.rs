@@ -84,6 +84,21 @@ impl SubmitRequest {
                 JobKind::ALL.map(JobKind::as_str).join(", ")
             ),
         })?;
+        if !limits.kinds.contains(&kind) {
+            return Err(SpecError {
+                code: SpecErrorCode::KindDisabled,
+                field: Some("kind".into()),
+                message: format!(
+                    "kind `{kind}` is disabled on this server; enabled kinds: {}",
+                    limits
+                        .kinds
+                        .iter()
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
         let timeout_ms = self.timeout_ms.unwrap_or(limits.default_timeout_ms);
         check_range("timeout_ms", timeout_ms, 1, limits.max_timeout_ms)?;
         let priority = self.priority.unwrap_or(limits.default_priority);
