@@ -76,8 +76,28 @@ pub(super) fn parse_params<T: DeserializeOwned>(params: Value) -> Result<T, Spec
     from_value(params, "params")
 }
 
-/// Deserialises `value`, turning serde's error into one that names the field (under `prefix`).
+/// Deserialises the object `value` into the struct `T`, turning serde's error into one that
+/// names the field (under `prefix`).
 pub(super) fn from_value<T: DeserializeOwned>(value: Value, prefix: &str) -> Result<T, SpecError> {
+    let code = if prefix == "params" {
+        SpecErrorCode::InvalidParams
+    } else {
+        SpecErrorCode::InvalidField
+    };
+    // Serde also reads a struct from an array, its fields by position (`"params": [0, 10]`);
+    // the API documents objects only.
+    if value.is_array() {
+        let what = if prefix.is_empty() {
+            "the body"
+        } else {
+            prefix
+        };
+        return Err(SpecError {
+            code,
+            field: (!prefix.is_empty()).then(|| prefix.to_string()),
+            message: format!("{what} must be a JSON object, not an array"),
+        });
+    }
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner().to_string();
@@ -98,11 +118,6 @@ pub(super) fn from_value<T: DeserializeOwned>(value: Value, prefix: &str) -> Res
             (true, _) => field,
             (false, true) => prefix.to_string(),
             (false, false) => format!("{prefix}.{field}"),
-        };
-        let code = if prefix == "params" {
-            SpecErrorCode::InvalidParams
-        } else {
-            SpecErrorCode::InvalidField
         };
         SpecError {
             code,
