@@ -99,6 +99,8 @@ pub(super) fn from_value<T: DeserializeOwned>(value: Value, prefix: &str) -> Res
         });
     }
     serde_path_to_error::deserialize(value).map_err(|err| {
+        // The root by its segments: a member named `.` displays as the root does.
+        let at_root = err.path().iter().next().is_none();
         let path = err.path().to_string();
         let inner = err.into_inner().to_string();
         // A missing field is reported at the object that should hold it (an unknown one at
@@ -106,7 +108,7 @@ pub(super) fn from_value<T: DeserializeOwned>(value: Value, prefix: &str) -> Res
         let missing = inner
             .strip_prefix("missing field `")
             .and_then(|rest| rest.split('`').next());
-        let mut field = if path == "." { String::new() } else { path };
+        let mut field = if at_root { String::new() } else { path };
         if let Some(name) = missing {
             field = if field.is_empty() {
                 name.to_string()

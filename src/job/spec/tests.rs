@@ -82,6 +82,11 @@ fn bad_submissions() -> Vec<(Value, SpecErrorCode, &'static str)> {
             "bogus",
         ),
         (
+            json!({"kind": "sleep", "params": {"ms": 1}, ".": 0}),
+            SpecErrorCode::InvalidField,
+            ".",
+        ),
+        (
             json!({"kind": "factorial", "params": {"numbers": [1, -2]}}),
             SpecErrorCode::InvalidParams,
             "params.numbers[1]",
