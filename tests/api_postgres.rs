@@ -5,6 +5,8 @@
 /// The database of this binary's servers.
 const BACKEND: helpers::Backend = helpers::Backend::Postgres;
 
+#[path = "api/bad_input.rs"]
+mod bad_input;
 #[path = "api/cancel.rs"]
 mod cancel;
 #[path = "api/concurrency.rs"]

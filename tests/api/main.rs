@@ -7,6 +7,7 @@
 /// The database of this binary's servers.
 const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 
+mod bad_input;
 mod cancel;
 mod concurrency;
 mod deadline;
