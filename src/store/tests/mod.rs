@@ -330,3 +330,4 @@ on_both_stores!(
 
 mod deps;
 mod files;
+mod state_machine;
