@@ -7,12 +7,8 @@ const BACKEND: helpers::Backend = helpers::Backend::Postgres;
 
 #[path = "api/auth.rs"]
 mod auth;
-#[path = "api/idempotency.rs"]
-mod idempotency;
-#[path = "api/overload.rs"]
-mod overload;
-#[path = "api/retries.rs"]
-mod retries;
+#[path = "api/bad_input.rs"]
+mod bad_input;
 #[path = "api/cancel.rs"]
 mod cancel;
 #[path = "api/concurrency.rs"]
@@ -39,6 +35,8 @@ mod fetch_limits;
 mod fetch_params;
 #[path = "api/helpers.rs"]
 mod helpers;
+#[path = "api/idempotency.rs"]
+mod idempotency;
 #[path = "api/kinds.rs"]
 mod kinds;
 #[path = "api/list.rs"]
@@ -47,12 +45,16 @@ mod list;
 mod long_poll;
 #[path = "api/malformed.rs"]
 mod malformed;
+#[path = "api/overload.rs"]
+mod overload;
 #[path = "api/pages.rs"]
 mod pages;
 #[path = "api/priority.rs"]
 mod priority;
 #[path = "api/requests.rs"]
 mod requests;
+#[path = "api/retries.rs"]
+mod retries;
 #[path = "api/submit.rs"]
 mod submit;
 #[path = "api/word_count.rs"]

@@ -93,11 +93,16 @@ async fn sigkill_mid_run_loses_no_accepted_job() {
         assert_eq!(job["status"], "succeeded", "{job}");
         assert_eq!(job["result"], json!({"slept_ms": 1500}));
     }
+    let rerun = get(&client, &server, &sleeps[0], 0).await;
     assert_eq!(
-        get(&client, &server, &sleeps[0], 0).await["attempt"],
-        2,
+        rerun["attempt"], 2,
         "the sleep that was running when the process died ran again"
     );
+    // Its interrupted first attempt is on record.
+    assert_eq!(rerun["errors"].as_array().map(Vec::len), Some(1), "{rerun}");
+    assert_eq!(rerun["errors"][0]["attempt"], 1, "{rerun}");
+    assert_eq!(rerun["errors"][0]["code"], "interrupted", "{rerun}");
+    assert_eq!(big_job["errors"][0]["code"], "interrupted", "{big_job}");
     // Every job accepted before the kill is there and ends with the right count.
     let reference = |end: u64| {
         (2..end)
@@ -149,6 +154,13 @@ async fn sigterm_hands_running_jobs_back_without_counting_the_attempt() {
         // The interrupted run was handed back, so this is (at most) the first counted run.
         assert!(job["attempt"].as_u64().unwrap() <= 1, "{job}");
         assert!(job["error"].is_null(), "{job}");
+    }
+    // Both run again, as their first counted attempt, with no failed attempt on record.
+    until_running(&client, &server, &[cpu.clone(), io.clone()]).await;
+    for id in [&cpu, &io] {
+        let job = get(&client, &server, id, 0).await;
+        assert_eq!(job["attempt"], 1, "{job}");
+        assert_eq!(job["errors"], json!([]), "{job}");
     }
 }
 

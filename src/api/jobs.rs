@@ -128,16 +128,19 @@ pub async fn submit(
     {
         return Ok(with_location(StatusCode::OK, job));
     }
-    if state.max_queued > 0 && state.runtime.queued() >= state.max_queued {
-        return Err(ApiError::QueueFull {
-            queued: state.runtime.queued(),
-            limit: state.max_queued,
-        });
-    }
     let run_after = submission.options.run_after;
     let mut new = prepare(&state, &caller, submission).await?;
     new.tenant = caller.tenant.clone();
     new.idempotency = idempotency.clone();
+    if state.max_queued > 0 {
+        state
+            .runtime
+            .admit(state.max_queued)
+            .map_err(|queued| ApiError::QueueFull {
+                queued,
+                limit: state.max_queued,
+            })?;
+    }
     let source = match &new.spec {
         JobSpec::WordCount(p) => p.source_job,
         _ => None,
@@ -146,7 +149,12 @@ pub async fn submit(
     let id = new.id;
     let waiters = state.runtime.waiters();
     waiters.expect(id);
-    let job = match state.runtime.store().insert(new).await {
+    let inserted = state.runtime.store().insert(new).await;
+    if state.max_queued > 0 {
+        let queued = inserted.as_ref().is_ok_and(|job| !job.is_final());
+        state.runtime.inserted(queued);
+    }
+    let job = match inserted {
         Ok(job) if job.is_final() => {
             waiters.forget(id);
             job

@@ -7,11 +7,17 @@
 //!    │  │ interrupted     │  │ deadline        ─► timed_out
 //!    │  │ (attempts left) │  │ cancel          ─► cancelled
 //!    │  └─────────────────┘  │ shutdown        ─► queued again, attempt not counted
-//!    │ cancel
+//!    │ cancel                │ interrupted, no attempts left ─► failed (interrupted)
 //!    ├──────────► cancelled
 //!    │ a dependency did not succeed (never claimed while it waits for dependencies)
 //!    └──────────► failed (dependency_failed)
 //! ```
+//!
+//! A run is interrupted by a crash (settled at the next start) or by a lease that expired
+//! (settled by the rescuer). A cancel accepted while a job runs is final: a run handed back or
+//! interrupted with one pending ends `cancelled`. A job submitted after one of its dependencies
+//! ended without succeeding is `failed` from the start. A final state never changes; a final
+//! job can only be deleted.
 
 use std::fmt;
 use std::str::FromStr;

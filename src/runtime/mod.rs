@@ -129,8 +129,10 @@ struct Inner {
     stop_claiming: CancellationToken,
     /// Every runner task, so that shutdown can wait for them.
     tasks: TaskTracker,
-    /// Jobs queued: the last count plus the submissions since.
+    /// Jobs queued: the last count plus the submissions admitted since.
     queued: AtomicU64,
+    /// Submissions admitted whose insert has not answered yet (the count cannot see them).
+    inserting: AtomicU64,
     /// The earliest time a job known here becomes due (`run_after`, a retry's back-off).
     next_due: Mutex<Option<Instant>>,
 }
@@ -246,6 +248,7 @@ impl Runtime {
             stop_claiming: CancellationToken::new(),
             tasks: TaskTracker::new(),
             queued: AtomicU64::new(0),
+            inserting: AtomicU64::new(0),
             next_due: Mutex::new(None),
         });
         if let Some(every) = inner.config.count_queued_every {
@@ -268,9 +271,40 @@ impl Runtime {
         &self.inner.waiters
     }
 
+    /// Admits one more queued job unless `max` are queued (0: no cap); call
+    /// [`Runtime::inserted`] once its insert answered. Atomic: concurrent submissions never
+    /// pass the cap together.
+    pub fn admit(&self, max: u64) -> Result<(), u64> {
+        let admitted = self
+            .inner
+            .queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (max == 0 || n < max).then_some(n + 1)
+            });
+        match admitted {
+            Ok(_) => {
+                self.inner.inserting.fetch_add(1, Ordering::AcqRel);
+                Ok(())
+            }
+            Err(queued) => Err(queued),
+        }
+    }
+
+    /// The insert of an admitted job answered; `stored`: it was stored.
+    pub fn inserted(&self, stored: bool) {
+        self.inner.inserting.fetch_sub(1, Ordering::AcqRel);
+        if !stored {
+            let _ = self
+                .inner
+                .queued
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    Some(n.saturating_sub(1))
+                });
+        }
+    }
+
     /// Tells the dispatcher that a job was submitted.
     pub fn submitted(&self, run_after: Option<DateTime<Utc>>) {
-        self.inner.queued.fetch_add(1, Ordering::Relaxed);
         match run_after {
             Some(at) => self.inner.due_at(at),
             None => self.inner.wake.notify_one(),
@@ -278,9 +312,9 @@ impl Runtime {
     }
 
     /// About how many jobs are queued (counted every `count_queued_every`, plus the
-    /// submissions here since).
+    /// submissions admitted here since).
     pub fn queued(&self) -> u64 {
-        self.inner.queued.load(Ordering::Relaxed)
+        self.inner.queued.load(Ordering::Acquire)
     }
 
     /// Cancels a job: a queued one at once (in the store), a running one by stopping its run.
@@ -339,7 +373,11 @@ impl Runtime {
 async fn count_queued(rt: Arc<Inner>, every: Duration) {
     loop {
         match rt.store.count_queued().await {
-            Ok(n) => rt.queued.store(n, Ordering::Relaxed),
+            // Admitted inserts still in flight may or may not be in the count: counting them
+            // again errs on the side of the cap.
+            Ok(n) => rt
+                .queued
+                .store(n + rt.inserting.load(Ordering::Acquire), Ordering::Release),
             Err(err) => tracing::warn!(error = ?err, "counting queued jobs failed"),
         }
         tokio::select! {

@@ -48,7 +48,9 @@ async fn routes_need_a_known_key_but_health_checks_do_not() {
         ] {
             let resp = call(&app, key, method.clone(), path).await;
             assert_eq!(
-                resp.headers().get("www-authenticate").and_then(|v| v.to_str().ok()),
+                resp.headers()
+                    .get("www-authenticate")
+                    .and_then(|v| v.to_str().ok()),
                 Some("Bearer realm=\"faena\""),
                 "{method} {path}"
             );
@@ -65,7 +67,10 @@ async fn routes_need_a_known_key_but_health_checks_do_not() {
         .unwrap();
     problem(resp, StatusCode::UNAUTHORIZED, "unauthorized").await;
     for path in ["/healthz", "/readyz"] {
-        assert_eq!(call(&app, None, Method::GET, path).await.status(), StatusCode::OK);
+        assert_eq!(
+            call(&app, None, Method::GET, path).await.status(),
+            StatusCode::OK
+        );
     }
 }
 
@@ -77,7 +82,13 @@ async fn each_key_sees_only_its_own_jobs() {
     let job = submit(&app, ALICE).await;
     let id = job.id;
     let mine: Job = json_of(
-        call(&app, Some(ALICE), Method::GET, &format!("/jobs/{id}?wait_ms=5000")).await,
+        call(
+            &app,
+            Some(ALICE),
+            Method::GET,
+            &format!("/jobs/{id}?wait_ms=5000"),
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
@@ -93,11 +104,17 @@ async fn each_key_sees_only_its_own_jobs() {
         let resp = call(&app, Some(BOB), method.clone(), &path).await;
         problem(resp, StatusCode::NOT_FOUND, "job_not_found").await;
     }
-    let bobs: serde_json::Value =
-        json_of(call(&app, Some(BOB), Method::GET, "/jobs").await, StatusCode::OK).await;
+    let bobs: serde_json::Value = json_of(
+        call(&app, Some(BOB), Method::GET, "/jobs").await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(bobs["jobs"], json!([]));
-    let alices: serde_json::Value =
-        json_of(call(&app, Some(ALICE), Method::GET, "/jobs").await, StatusCode::OK).await;
+    let alices: serde_json::Value = json_of(
+        call(&app, Some(ALICE), Method::GET, "/jobs").await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(alices["jobs"][0]["id"], id.to_string());
     // Bob cannot depend on Alice's job either.
     let resp = app

@@ -24,7 +24,11 @@ async fn a_repeat_gets_the_first_job_and_a_different_body_is_refused() {
         return;
     };
     let body = r#"{"kind":"sleep","params":{"ms":1},"priority":3}"#;
-    let first: Job = json_of(submit_keyed(&app, "order-42", body).await, StatusCode::ACCEPTED).await;
+    let first: Job = json_of(
+        submit_keyed(&app, "order-42", body).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
     // The same request, laid out differently: the same job, 200.
     let same = "{ \"priority\": 3,\n  \"params\": {\"ms\": 1}, \"kind\": \"sleep\" }";
     let resp = submit_keyed(&app, "order-42", same).await;
@@ -43,16 +47,29 @@ async fn a_repeat_gets_the_first_job_and_a_different_body_is_refused() {
         "Idempotency-Key",
     )
     .await;
-    assert!(doc["detail"].as_str().unwrap().contains(&first.id.to_string()));
+    assert!(
+        doc["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&first.id.to_string())
+    );
     // Another key is another job.
-    let second: Job = json_of(submit_keyed(&app, "order-43", body).await, StatusCode::ACCEPTED).await;
+    let second: Job = json_of(
+        submit_keyed(&app, "order-43", body).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
     assert_ne!(second.id, first.id);
     assert_eq!(app.list_ok("").await.jobs.len(), 2);
 
     // The key lives as long as its job.
     app.wait_final(first.id).await;
     assert_eq!(app.delete(first.id).await.status(), StatusCode::NO_CONTENT);
-    let fresh: Job = json_of(submit_keyed(&app, "order-42", other).await, StatusCode::ACCEPTED).await;
+    let fresh: Job = json_of(
+        submit_keyed(&app, "order-42", other).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
     assert_ne!(fresh.id, first.id);
 }
 
@@ -62,15 +79,16 @@ async fn concurrent_repeats_create_one_job() {
         return;
     };
     let body = r#"{"kind":"sleep","params":{"ms":50}}"#;
-    let answers = futures_util::future::join_all(
-        (0..24).map(|_| submit_keyed(&app, "burst", body)),
-    )
-    .await;
+    let answers =
+        futures_util::future::join_all((0..24).map(|_| submit_keyed(&app, "burst", body))).await;
     let mut ids = Vec::new();
     let mut created = 0;
     for resp in answers {
         let status = resp.status();
-        assert!(status == StatusCode::ACCEPTED || status == StatusCode::OK, "{status}");
+        assert!(
+            status == StatusCode::ACCEPTED || status == StatusCode::OK,
+            "{status}"
+        );
         created += usize::from(status == StatusCode::ACCEPTED);
         let job: Value = resp.json().await.unwrap();
         ids.push(job["id"].as_str().unwrap().to_string());

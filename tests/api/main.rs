@@ -8,9 +8,7 @@
 const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 
 mod auth;
-mod idempotency;
-mod overload;
-mod retries;
+mod bad_input;
 mod cancel;
 mod concurrency;
 mod deadline;
@@ -24,12 +22,15 @@ mod fetch_guard;
 mod fetch_limits;
 mod fetch_params;
 mod helpers;
+mod idempotency;
 mod kinds;
 mod list;
 mod long_poll;
 mod malformed;
+mod overload;
 mod pages;
 mod priority;
 mod requests;
+mod retries;
 mod submit;
 mod word_count;

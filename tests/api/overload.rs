@@ -23,7 +23,9 @@ async fn a_flood_past_the_queue_cap_gets_429s_and_every_accepted_job_finishes() 
     else {
         return;
     };
-    let body = json!({"kind": "sleep", "params": {"ms": 20}});
+    // Held back for a moment, so that none drains while the flood lasts.
+    let due = (chrono::Utc::now() + chrono::Duration::milliseconds(1500)).to_rfc3339();
+    let body = json!({"kind": "sleep", "params": {"ms": 20}, "run_after": due});
     let answers = futures_util::future::join_all((0..200).map(|_| app.submit(&body))).await;
     let mut accepted = Vec::new();
     let mut refused = 0;
@@ -32,20 +34,26 @@ async fn a_flood_past_the_queue_cap_gets_429s_and_every_accepted_job_finishes() 
             StatusCode::ACCEPTED => accepted.push(resp.json::<Job>().await.unwrap().id),
             StatusCode::TOO_MANY_REQUESTS => {
                 assert_eq!(
-                    resp.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+                    resp.headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok()),
                     Some("1")
                 );
                 let doc = problem(resp, StatusCode::TOO_MANY_REQUESTS, "queue_full").await;
-                assert!(doc["detail"].as_str().unwrap().contains("limit is 20"), "{doc}");
+                assert!(
+                    doc["detail"].as_str().unwrap().contains("limit is 20"),
+                    "{doc}"
+                );
                 refused += 1;
             }
             other => panic!("unexpected {other}"),
         }
     }
-    // The cap is checked against a count refreshed every second plus this instance's own
-    // submissions: it holds exactly here (one instance).
-    assert_eq!(accepted.len() as u64, CAP, "accepted");
-    assert_eq!(refused, 200 - CAP as usize);
+    // Admission is atomic against a count refreshed every second, which counts inserts in
+    // flight twice rather than not at all: never more than the cap, a little less at worst.
+    let n = accepted.len() as u64;
+    assert!((CAP - 4..=CAP).contains(&n), "accepted {n}, cap {CAP}");
+    assert_eq!(refused, 200 - accepted.len());
     for id in &accepted {
         assert_eq!(app.wait_final(*id).await.status, JobStatus::Succeeded);
     }
@@ -53,13 +61,17 @@ async fn a_flood_past_the_queue_cap_gets_429s_and_every_accepted_job_finishes() 
     assert_eq!(stored.len(), accepted.len(), "nothing stored for a 429");
     // Drained: accepted again once the next count sees the empty queue.
     let deadline = Instant::now() + Duration::from_secs(10);
+    let body = json!({"kind": "sleep", "params": {"ms": 20}});
     loop {
         let resp = app.submit(&body).await;
         if resp.status() == StatusCode::ACCEPTED {
             break;
         }
         assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
-        assert!(Instant::now() < deadline, "still refused after the queue drained");
+        assert!(
+            Instant::now() < deadline,
+            "still refused after the queue drained"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -72,29 +84,36 @@ async fn requests_past_the_in_flight_cap_get_503_at_once() {
     let job = app
         .submit_ok(&json!({"kind": "sleep", "params": {"ms": 60_000}}))
         .await;
-    // Two long-polls hold both slots.
-    let polls: Vec<_> = (0..2)
+    // Eight long-polls at once: two take the slots and hold them, six are refused at once.
+    let url = app.url(&format!("/jobs/{}?wait_ms=1500", job.id));
+    let (tx, mut refusals) = tokio::sync::mpsc::unbounded_channel();
+    let polls: Vec<_> = (0..8)
         .map(|_| {
-            let (client, url) = (app.client.clone(), app.url(&format!("/jobs/{}?wait_ms=2000", job.id)));
-            tokio::spawn(async move { client.get(url).send().await.unwrap().status() })
+            let (client, url, tx) = (app.client.clone(), url.clone(), tx.clone());
+            tokio::spawn(async move {
+                let asked = Instant::now();
+                let resp = client.get(url).send().await.unwrap();
+                let status = resp.status();
+                if status == StatusCode::SERVICE_UNAVAILABLE {
+                    let _ = tx.send((asked.elapsed(), resp));
+                }
+                status
+            })
         })
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let refused = loop {
-        let asked = Instant::now();
-        let resp = app.client.get(app.url("/jobs")).send().await.unwrap();
-        if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
-            break (resp, asked.elapsed());
-        }
-        assert!(Instant::now() < deadline, "never saturated");
-        tokio::task::yield_now().await;
-    };
-    let (resp, took) = refused;
-    assert!(took < Duration::from_millis(500), "refused in {took:?}");
-    assert_eq!(
-        resp.headers().get("retry-after").and_then(|v| v.to_str().ok()),
-        Some("1")
-    );
+    for _ in 0..6 {
+        let (took, resp) = refusals.recv().await.expect("six refusals");
+        assert!(took < Duration::from_millis(500), "refused in {took:?}");
+        assert_eq!(
+            resp.headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()),
+            Some("1")
+        );
+        problem(resp, StatusCode::SERVICE_UNAVAILABLE, "overloaded").await;
+    }
+    // Saturated: other routes are refused too, the health checks answer.
+    let resp = app.client.get(app.url("/jobs")).send().await.unwrap();
     problem(resp, StatusCode::SERVICE_UNAVAILABLE, "overloaded").await;
     let health: Value = json_of(
         app.client.get(app.url("/healthz")).send().await.unwrap(),
@@ -102,9 +121,11 @@ async fn requests_past_the_in_flight_cap_get_503_at_once() {
     )
     .await;
     assert_eq!(health["status"], "ok");
+    let mut served = 0;
     for poll in polls {
-        assert_eq!(poll.await.unwrap(), StatusCode::OK);
+        served += usize::from(poll.await.unwrap() == StatusCode::OK);
     }
+    assert_eq!(served, 2, "the two polls that held the slots");
     // The slots are free again.
     assert_eq!(app.cancel(job.id).await.status(), StatusCode::ACCEPTED);
 }

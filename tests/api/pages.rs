@@ -281,10 +281,7 @@ async fn never() -> Response {
 }
 
 /// `/flaky/{k}/{tag}`: 503 for the first `k` requests of this path, then 200 `ok {tag}`.
-async fn flaky(
-    State(shared): State<Arc<Shared>>,
-    Path((k, tag)): Path<(u32, String)>,
-) -> Response {
+async fn flaky(State(shared): State<Arc<Shared>>, Path((k, tag)): Path<(u32, String)>) -> Response {
     let hit = {
         let mut hits = shared.hits.lock().unwrap();
         let n = hits.entry(format!("{k}/{tag}")).or_default();

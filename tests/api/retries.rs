@@ -62,14 +62,23 @@ async fn transient_fetch_errors_are_retried_with_backoff_until_they_pass() {
         assert!(e.message.contains("/flaky/2/a"), "{}", e.message);
         assert!(e.instance.is_some());
     }
-    assert_eq!(done.error, None, "a success clears the last attempt's error");
+    assert_eq!(
+        done.error, None,
+        "a success clears the last attempt's error"
+    );
     // Each retry waited at least the lower bound of its back-off.
     let gap = ms_between(done.errors[0].at, done.errors[1].at);
     let (low, _) = backoff().range_ms(1);
-    assert!(gap >= low as i64, "first retry after {gap} ms, back-off at least {low}");
+    assert!(
+        gap >= low as i64,
+        "first retry after {gap} ms, back-off at least {low}"
+    );
     let last_gap = ms_between(done.errors[1].at, done.started_at.unwrap());
     let (low, _) = backoff().range_ms(2);
-    assert!(last_gap >= low as i64, "second retry after {last_gap} ms, at least {low}");
+    assert!(
+        last_gap >= low as i64,
+        "second retry after {last_gap} ms, at least {low}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,7 +98,10 @@ async fn the_last_attempt_keeps_what_it_got() {
     let out: Output = serde_json::from_str(done.result.as_ref().unwrap().as_str()).unwrap();
     assert_eq!((out.succeeded, out.failed), (0, 2));
     // A 404 is not transient: it alone is never retried.
-    let mut only_404 = fetch_job(&[pages.url("/status/404")], json!({"retry_transient": true}));
+    let mut only_404 = fetch_job(
+        &[pages.url("/status/404")],
+        json!({"retry_transient": true}),
+    );
     only_404["max_attempts"] = json!(3);
     let job = app.submit_ok(&only_404).await;
     let done = app.wait_final(job.id).await;
@@ -117,8 +129,10 @@ async fn deadlines_and_cancels_are_final_and_recorded() {
         return;
     };
     let job = app
-        .submit_ok(&json!({"kind": "sleep", "params": {"ms": 60_000}, "timeout_ms": 50,
-            "max_attempts": 5}))
+        .submit_ok(
+            &json!({"kind": "sleep", "params": {"ms": 60_000}, "timeout_ms": 50,
+            "max_attempts": 5}),
+        )
         .await;
     let done = app.wait_final(job.id).await;
     assert_eq!((done.status, done.attempt), (JobStatus::TimedOut, 1));
@@ -145,7 +159,11 @@ async fn a_delayed_job_waits_queued_until_its_time() {
     let started = done.started_at.unwrap();
     assert!(started >= at, "started {started}, due {at}");
     // Woken when due, not at the next poll (1 s).
-    assert!(ms_between(at, started) < 500, "started {} ms late", ms_between(at, started));
+    assert!(
+        ms_between(at, started) < 500,
+        "started {} ms late",
+        ms_between(at, started)
+    );
     // A time in the past runs at once.
     let past = (Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
     let job = app
@@ -160,11 +178,22 @@ async fn bad_run_after_is_refused() {
         return;
     };
     let far = (Utc::now() + chrono::Duration::days(400)).to_rfc3339();
-    for bad in [json!("tomorrow"), json!("2026-13-01T00:00:00Z"), json!(far), json!(12)] {
+    for bad in [
+        json!("tomorrow"),
+        json!("2026-13-01T00:00:00Z"),
+        json!(far),
+        json!(12),
+    ] {
         let resp = app
             .submit(&json!({"kind": "sleep", "params": {"ms": 1}, "run_after": bad}))
             .await;
-        problem_at(resp, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", "run_after").await;
+        problem_at(
+            resp,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "run_after",
+        )
+        .await;
     }
     assert!(app.list_ok("").await.jobs.is_empty());
 }

@@ -79,9 +79,31 @@ pub(super) fn parse_params<T: DeserializeOwned>(params: Value) -> Result<T, Spec
     from_value(params, "params")
 }
 
-/// Deserialises `value`, turning serde's error into one that names the field (under `prefix`).
+/// Deserialises the object `value` into the struct `T`, turning serde's error into one that
+/// names the field (under `prefix`).
 pub(super) fn from_value<T: DeserializeOwned>(value: Value, prefix: &str) -> Result<T, SpecError> {
+    let code = if prefix == "params" {
+        SpecErrorCode::InvalidParams
+    } else {
+        SpecErrorCode::InvalidField
+    };
+    // Serde also reads a struct from an array, its fields by position (`"params": [0, 10]`);
+    // the API documents objects only.
+    if value.is_array() {
+        let what = if prefix.is_empty() {
+            "the body"
+        } else {
+            prefix
+        };
+        return Err(SpecError {
+            code,
+            field: (!prefix.is_empty()).then(|| prefix.to_string()),
+            message: format!("{what} must be a JSON object, not an array"),
+        });
+    }
     serde_path_to_error::deserialize(value).map_err(|err| {
+        // The root by its segments: a member named `.` displays as the root does.
+        let at_root = err.path().iter().next().is_none();
         let path = err.path().to_string();
         let inner = err.into_inner().to_string();
         // A missing field is reported at the object that should hold it (an unknown one at
@@ -89,7 +111,7 @@ pub(super) fn from_value<T: DeserializeOwned>(value: Value, prefix: &str) -> Res
         let missing = inner
             .strip_prefix("missing field `")
             .and_then(|rest| rest.split('`').next());
-        let mut field = if path == "." { String::new() } else { path };
+        let mut field = if at_root { String::new() } else { path };
         if let Some(name) = missing {
             field = if field.is_empty() {
                 name.to_string()
@@ -101,11 +123,6 @@ pub(super) fn from_value<T: DeserializeOwned>(value: Value, prefix: &str) -> Res
             (true, _) => field,
             (false, true) => prefix.to_string(),
             (false, false) => format!("{prefix}.{field}"),
-        };
-        let code = if prefix == "params" {
-            SpecErrorCode::InvalidParams
-        } else {
-            SpecErrorCode::InvalidField
         };
         SpecError {
             code,

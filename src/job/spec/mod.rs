@@ -6,6 +6,8 @@
 //! parameters of the named kind.
 
 mod error;
+#[cfg(test)]
+mod proptests;
 mod submit;
 #[cfg(test)]
 mod tests;

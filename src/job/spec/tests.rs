@@ -83,6 +83,11 @@ fn bad_submissions() -> Vec<(Value, SpecErrorCode, &'static str)> {
             "bogus",
         ),
         (
+            json!({"kind": "sleep", "params": {"ms": 1}, ".": 0}),
+            SpecErrorCode::InvalidField,
+            ".",
+        ),
+        (
             json!({"kind": "factorial", "params": {"numbers": [1, -2]}}),
             SpecErrorCode::InvalidParams,
             "params.numbers[1]",
@@ -91,6 +96,11 @@ fn bad_submissions() -> Vec<(Value, SpecErrorCode, &'static str)> {
             json!({"kind": "sleep", "params": {"ms": 1}, "depends_on": ["x"]}),
             SpecErrorCode::InvalidField,
             "depends_on[0]",
+        ),
+        (
+            json!({"kind": "count_primes", "params": [0, 10]}),
+            SpecErrorCode::InvalidParams,
+            "params",
         ),
         (
             json!({"kind": "word_count", "params": {}}),
@@ -103,6 +113,16 @@ fn bad_submissions() -> Vec<(Value, SpecErrorCode, &'static str)> {
             "params.urls[1]",
         ),
     ]
+}
+
+#[test]
+fn a_body_that_is_not_an_object_is_refused_as_a_whole() {
+    // An array lining up with the fields would otherwise be read as the object.
+    let array = json!(["sleep", {"ms": 1}, null, null, null, null]);
+    for body in [array, json!(42), json!(null), json!("sleep")] {
+        let err = submit(body.clone()).expect_err(&body.to_string());
+        assert_eq!((err.code, err.field), (SpecErrorCode::InvalidField, None));
+    }
 }
 
 #[test]

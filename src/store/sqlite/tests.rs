@@ -50,3 +50,85 @@ async fn a_second_process_cannot_open_the_same_database() {
         .await
         .expect("the file is free again");
 }
+
+/// Pruned jobs give their pages back to the file system: the file shrinks instead of keeping
+/// a free list that only grows back.
+#[tokio::test]
+async fn pruning_gives_pages_back_to_the_file_system() {
+    use crate::job::{JobSpec, Limits, SubmitOptions};
+    use crate::store::{JobStore, NewFile, NewJob, Outcome, Retention, now};
+
+    let (_dir, store) = store().await;
+    let pages = |store: &SqliteStore| {
+        let pool = store.reader().clone();
+        async move {
+            let count: i64 = sqlx::query_scalar("PRAGMA page_count")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            let free: i64 = sqlx::query_scalar("PRAGMA freelist_count")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            (count, free)
+        }
+    };
+    let mode: i64 = sqlx::query_scalar("PRAGMA auto_vacuum")
+        .fetch_one(store.reader())
+        .await
+        .unwrap();
+    assert_eq!(mode, 2, "incremental auto-vacuum");
+    let spec = JobSpec::parse(
+        JobKind::Sleep,
+        serde_json::json!({"ms": 1}),
+        &Limits::default(),
+    )
+    .unwrap();
+    let options = SubmitOptions {
+        timeout_ms: 1000,
+        priority: 0,
+        max_attempts: 1,
+        run_after: None,
+    };
+    for _ in 0..20 {
+        store
+            .insert(NewJob::new(spec.clone(), options))
+            .await
+            .unwrap();
+    }
+    let claimed = store
+        .claim(
+            &[JobKind::Sleep],
+            20,
+            "me",
+            std::time::Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    for c in &claimed {
+        let page = NewFile {
+            index: 0,
+            name: "00000-page".into(),
+            content_type: "text/plain".into(),
+            content: bytes::Bytes::from(vec![b'x'; 256 << 10]),
+        };
+        assert!(store.save_file(c.lease, page).await.unwrap());
+        let done = crate::job::JobResult::from_json("{}".into()).unwrap();
+        store
+            .finish(c.lease, Outcome::Succeeded(done), None, now())
+            .await
+            .unwrap();
+    }
+    let (full, _) = pages(&store).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    let all = Retention {
+        succeeded: Some(std::time::Duration::ZERO),
+        failed: Some(std::time::Duration::ZERO),
+        batch: 1000,
+    };
+    assert_eq!(store.prune(all).await.unwrap(), 20);
+    let (after, free) = pages(&store).await;
+    assert_eq!(free, 0, "no free pages left behind");
+    // 20 pages of 256 KiB went: at least 5 MiB of 4 KiB pages.
+    assert!(full - after >= 1200, "{full} pages before, {after} after");
+}

@@ -69,6 +69,10 @@ async fn files_are_listed_and_read_whole_by_range_and_in_batches(backend: Backen
         Some(vec![])
     );
     assert_eq!(store.read_file(job.id, "nope", 0, 20).await.unwrap(), None);
+    // A name no file can have (PostgreSQL text holds no NUL) is simply not there.
+    let nul = "00003-page\0";
+    assert_eq!(store.file_info(job.id, nul).await.unwrap(), None);
+    assert_eq!(store.read_file(job.id, nul, 0, 20).await.unwrap(), None);
     // Batches: files from an index while the bytes before each stay under the budget.
     let batch = store.read_files(job.id, 1, 500).await.unwrap();
     assert_eq!(

@@ -331,3 +331,5 @@ on_both_stores!(
 
 mod deps;
 mod files;
+mod retention;
+mod state_machine;

@@ -101,6 +101,9 @@ pub(in crate::store::postgres) async fn one<'c, E>(
 where
     E: sqlx::Executor<'c, Database = Postgres>,
 {
+    if !storable(name) {
+        return Ok(None);
+    }
     sqlx::query_as::<_, InfoRow>(
         "SELECT idx, name, content_type, size FROM job_files WHERE job_id = $1 AND name = $2",
     )
@@ -122,6 +125,9 @@ pub(in crate::store::postgres) async fn read<'c, E>(
 where
     E: sqlx::Executor<'c, Database = Postgres>,
 {
+    if !storable(name) {
+        return Ok(None);
+    }
     // substring() of bytea counts bytes, from 1, in int4 (a bytea holds at most 1 GiB); on
     // uncompressed out-of-line storage it fetches only the chunks it needs.
     Ok(sqlx::query_scalar(
@@ -134,6 +140,12 @@ where
     .bind(i32::try_from(len).unwrap_or(i32::MAX))
     .fetch_optional(conn)
     .await?)
+}
+
+/// Whether a file can have this name: PostgreSQL text cannot hold NUL, and binding one is an
+/// error, not a mismatch (the name comes from a request path, where `%00` decodes to NUL).
+fn storable(name: &str) -> bool {
+    !name.contains('\0')
 }
 
 /// Files from `from` on, by index, as long as the bytes before each stay under `max_bytes` (so

@@ -368,19 +368,24 @@ pub(super) async fn prune(
     retention: &crate::store::Retention,
 ) -> Result<u64, sqlx::Error> {
     let (succeeded, failed) = retention.cutoffs(now);
-    let deleted = sqlx::query(
-        "DELETE FROM jobs WHERE id IN ( \
-           (SELECT id FROM jobs WHERE status IN ('succeeded', 'cancelled') \
-             AND finished_at < $1 ORDER BY finished_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
-           UNION ALL \
-           (SELECT id FROM jobs WHERE status IN ('failed', 'timed_out') \
-             AND finished_at < $2 ORDER BY finished_at LIMIT $3 FOR UPDATE SKIP LOCKED))",
-    )
-    .bind(succeeded)
-    .bind(failed)
-    .bind(i64::from(retention.batch))
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    let mut deleted = 0;
+    for (statuses, before) in [
+        (["succeeded", "cancelled"], succeeded),
+        (["failed", "timed_out"], failed),
+    ] {
+        let Some(before) = before else {
+            continue;
+        };
+        deleted += sqlx::query(
+            "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE status = ANY($1) \
+             AND finished_at < $2 ORDER BY finished_at LIMIT $3 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(&statuses[..])
+        .bind(before)
+        .bind(i64::from(retention.batch))
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
     Ok(deleted)
 }

@@ -46,14 +46,11 @@ pub(in crate::store::sqlite) async fn finish_many(
     let mut became_final = Vec::new();
     for &end in ends {
         if let Outcome::Retry(error) = &end.outcome {
-            match retry(conn, end, error).await? {
-                Some(status) => {
-                    applied.insert(end.lease);
-                    if status.is_final() {
-                        became_final.push((end.lease.id, status));
-                    }
+            if let Some(status) = retry(conn, end, error).await? {
+                applied.insert(end.lease);
+                if status.is_final() {
+                    became_final.push((end.lease.id, status));
                 }
-                None => {}
             }
             continue;
         }
