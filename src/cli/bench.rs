@@ -4,7 +4,7 @@
 //! (from the job's creation to the start of its run, as the server recorded them, to the
 //! millisecond). Given several URLs (instances sharing a database), job k goes to URL
 //! k mod n. With `--submit-only` the clients only submit (to fill a queue, or to measure
-//! intake alone).
+//! intake alone). With `--rate` job k starts no earlier than k / rate seconds in: a steady load.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,6 +34,10 @@ pub struct BenchArgs {
     /// Only submit; do not wait for the jobs to finish.
     #[arg(long)]
     pub submit_only: bool,
+    /// Start at most this many jobs per second, evenly paced (0: as fast as the clients go):
+    /// a steady load, e.g. for a soak test.
+    #[arg(long, default_value_t = 0.0)]
+    pub rate: f64,
 }
 
 /// Errors of the benchmark.
@@ -69,7 +73,7 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
     let mut tasks = Vec::new();
     for _ in 0..args.clients.max(1) {
         let (client, body, next) = (client.clone(), Arc::clone(&body), Arc::clone(&next));
-        let (urls, submit_only) = (args.url.clone(), args.submit_only);
+        let (urls, submit_only, rate) = (args.url.clone(), args.submit_only, args.rate);
         tasks.push(tokio::spawn(async move {
             let mut samples = Samples::default();
             loop {
@@ -78,6 +82,10 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
                     break;
                 }
                 let url = &urls[(k % urls.len() as u64) as usize];
+                if rate > 0.0 {
+                    let due = started + Duration::from_secs_f64(k as f64 / rate);
+                    tokio::time::sleep_until(due.into()).await;
+                }
                 one_job(&client, url, &body, submit_only, &mut samples).await?;
             }
             Ok::<_, BenchError>(samples)
