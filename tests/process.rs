@@ -264,6 +264,13 @@ async fn an_instance_claims_only_the_kinds_it_runs() {
         let job = get(&client, &server, id, 0).await;
         assert_eq!(job["status"], "queued", "{job}");
     }
+    // The primes would take the whole pool for minutes: cancel them while queued.
+    let cancel = client
+        .post(server.url(&format!("/jobs/{big}/cancel")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancel.status(), reqwest::StatusCode::ACCEPTED);
     assert!(server.terminate().0.success());
 
     let server = Server::start(&url, &["--max-cpu-jobs", "2", "--cpu-threads", "2"]);

@@ -8,6 +8,7 @@
 pub mod cpu;
 mod dispatcher;
 mod kernel;
+mod memory;
 mod pruner;
 mod rescuer;
 mod run;
@@ -257,6 +258,7 @@ impl Runtime {
         inner.tasks.spawn(dispatcher::run(Arc::clone(&inner)));
         inner.tasks.spawn(rescuer::run(Arc::clone(&inner)));
         inner.tasks.spawn(forward_events(Arc::clone(&inner)));
+        inner.tasks.spawn(memory::trim(inner.stop_claiming.clone()));
         if inner.config.retention.succeeded.is_some() || inner.config.retention.failed.is_some() {
             inner.tasks.spawn(pruner::run(Arc::clone(&inner)));
         }

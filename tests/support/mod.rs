@@ -83,6 +83,18 @@ impl Server {
         format!("http://{}{path}", self.addr)
     }
 
+    /// The resident memory of the process, in bytes (Linux).
+    pub fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("the process's status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .expect("VmRSS")
+            * 1024
+    }
+
     /// SIGKILL, and reaps the process.
     pub fn kill(&mut self) {
         self.child.kill().expect("SIGKILL");
