@@ -57,7 +57,57 @@ pub async fn guard(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
 
 #[cfg(test)]
 mod tests {
-    use super::wait_ms;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::{Guard, guard, wait_ms};
+
+    /// A route that takes `ms` to answer, behind a guard with a 50 ms deadline.
+    fn slow_app() -> Router {
+        Router::new()
+            .route(
+                "/slow/{ms}",
+                get(
+                    |axum::extract::Path(ms): axum::extract::Path<u64>| async move {
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
+                        "done"
+                    },
+                ),
+            )
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::new(Guard::new(8, Duration::from_millis(50))),
+                guard,
+            ))
+    }
+
+    async fn status(uri: &str) -> (StatusCode, Option<String>) {
+        let resp = slow_app()
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let retry = resp
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_string());
+        (resp.status(), retry)
+    }
+
+    #[tokio::test]
+    async fn a_request_past_its_deadline_gets_503_timeout() {
+        assert_eq!(status("/slow/0").await.0, StatusCode::OK);
+        assert_eq!(
+            status("/slow/400").await,
+            (StatusCode::SERVICE_UNAVAILABLE, Some("1".into()))
+        );
+        // A long-poll's wait_ms extends its deadline.
+        assert_eq!(status("/slow/400?wait_ms=1000").await.0, StatusCode::OK);
+    }
 
     #[test]
     fn the_wait_of_a_long_poll_extends_its_deadline() {

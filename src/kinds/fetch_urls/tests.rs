@@ -132,3 +132,60 @@ proptest! {
         prop_assert_eq!(count_chars(text.as_bytes()), text.chars().count() as u64);
     }
 }
+
+#[test]
+fn page_error_names_match_the_wire_and_transience_is_as_documented() {
+    use super::PageErrorCode as C;
+    let all = [
+        C::Timeout,
+        C::Connect,
+        C::Dns,
+        C::TooLarge,
+        C::HttpStatus,
+        C::BlockedAddress,
+        C::TooManyRedirects,
+        C::RedirectLoop,
+        C::BadRedirect,
+        C::Body,
+        C::Protocol,
+        C::BadUrl,
+        C::SaveFailed,
+        C::Internal,
+    ];
+    for code in all {
+        assert_eq!(
+            serde_json::to_value(code).unwrap(),
+            serde_json::json!(code.as_str())
+        );
+    }
+    let transient: Vec<&str> = all
+        .iter()
+        .filter(|c| c.is_transient(None))
+        .map(|c| c.as_str())
+        .collect();
+    assert_eq!(
+        transient,
+        [
+            "timeout",
+            "connect",
+            "dns",
+            "body",
+            "protocol",
+            "save_failed"
+        ]
+    );
+    for (status, transient) in [
+        (404, false),
+        (400, false),
+        (408, true),
+        (429, true),
+        (500, true),
+        (503, true),
+    ] {
+        assert_eq!(
+            C::HttpStatus.is_transient(Some(status)),
+            transient,
+            "{status}"
+        );
+    }
+}
