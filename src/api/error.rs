@@ -139,10 +139,10 @@ impl ApiError {
             Self::JobNotFound(_) | Self::NotFound | Self::FileNotFound(..) => StatusCode::NOT_FOUND,
             Self::JobFinal(..) | Self::JobNotFinal(..) => StatusCode::CONFLICT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Unavailable(_) | Self::Overloaded | Self::Timeout(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            Self::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_)
+            | Self::Overloaded
+            | Self::Timeout(_)
+            | Self::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::InvalidHeader(_) => StatusCode::BAD_REQUEST,
             Self::IdempotencyKeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,

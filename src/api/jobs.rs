@@ -131,53 +131,10 @@ pub async fn submit(
     let run_after = submission.options.run_after;
     let mut new = prepare(&state, &caller, submission).await?;
     new.tenant = caller.tenant.clone();
-    new.idempotency = idempotency.clone();
-    if state.max_queued > 0 {
-        state
-            .runtime
-            .admit(state.max_queued)
-            .map_err(|queued| ApiError::QueueFull {
-                queued,
-                limit: state.max_queued,
-            })?;
-    }
-    let source = match &new.spec {
-        JobSpec::WordCount(p) => p.source_job,
-        _ => None,
-    };
-    // Known not final from before the insert on, so that its end cannot come first.
-    let id = new.id;
-    let waiters = state.runtime.waiters();
-    waiters.expect(id);
-    let inserted = state.runtime.store().insert(new).await;
-    if state.max_queued > 0 {
-        let queued = inserted.as_ref().is_ok_and(|job| !job.is_final());
-        state.runtime.inserted(queued);
-    }
-    let job = match inserted {
-        Ok(job) if job.is_final() => {
-            waiters.forget(id);
-            job
-        }
-        Ok(job) => job,
-        // The source was deleted between its check and the insert.
-        Err(StoreError::UnknownDependency(dep)) if Some(dep) == source => {
-            waiters.forget(id);
-            return Err(ApiError::UnknownSource(dep));
-        }
-        // The same key was used by a request that committed first.
-        Err(err) if idempotency.is_some() && err.is_unique_violation() => {
-            waiters.forget(id);
-            let key = idempotency.as_ref().expect("checked above");
-            return match idempotency::existing(&state, &caller, key).await? {
-                Some(job) => Ok(with_location(StatusCode::OK, job)),
-                None => Err(err.into()),
-            };
-        }
-        Err(err) => {
-            waiters.forget(id);
-            return Err(err.into());
-        }
+    new.idempotency = idempotency;
+    let job = match insert(&state, &caller, new).await? {
+        Stored::New(job) => job,
+        Stored::Earlier(job) => return Ok(with_location(StatusCode::OK, job)),
     };
     state
         .runtime
@@ -193,6 +150,60 @@ pub async fn submit(
         StatusCode::ACCEPTED
     };
     Ok(with_location(status, job))
+}
+
+/// What [`insert`] stored.
+enum Stored {
+    New(Job),
+    /// A request with the same idempotency key committed first: its job.
+    Earlier(Job),
+}
+
+/// Admits `new` against the queue cap and inserts it, mapping what can go wrong in between.
+async fn insert(state: &AppState, caller: &Caller, new: NewJob) -> ApiResult<Stored> {
+    let capped = state.max_queued > 0;
+    if capped {
+        state
+            .runtime
+            .admit(state.max_queued)
+            .map_err(|queued| ApiError::QueueFull {
+                queued,
+                limit: state.max_queued,
+            })?;
+    }
+    let source = match &new.spec {
+        JobSpec::WordCount(p) => p.source_job,
+        _ => None,
+    };
+    let key = new.idempotency.clone();
+    // Known not final from before the insert on, so that its end cannot come first.
+    let id = new.id;
+    let waiters = state.runtime.waiters();
+    waiters.expect(id);
+    let inserted = state.runtime.store().insert(new).await;
+    if capped {
+        state
+            .runtime
+            .inserted(inserted.as_ref().is_ok_and(|job| !job.is_final()));
+    }
+    if !inserted.as_ref().is_ok_and(|job| !job.is_final()) {
+        waiters.forget(id);
+    }
+    match inserted {
+        Ok(job) => Ok(Stored::New(job)),
+        // The source was deleted between its check and the insert.
+        Err(StoreError::UnknownDependency(dep)) if Some(dep) == source => {
+            Err(ApiError::UnknownSource(dep))
+        }
+        // The same key was used by a request that committed first.
+        Err(err) => match key {
+            Some(key) if err.is_unique_violation() => idempotency::existing(state, caller, &key)
+                .await?
+                .map(Stored::Earlier)
+                .ok_or_else(|| err.into()),
+            _ => Err(err.into()),
+        },
+    }
 }
 
 /// The job to insert: a `word_count` over a source job checks that source and depends on it.

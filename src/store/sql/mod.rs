@@ -26,6 +26,9 @@ use crate::job::{Backoff, Job, JobId, JobKind, JobProgress, JobStatus};
 pub(crate) use effects::{DepState, Effects, Insert, Interrupted, RunEnd};
 use writer::{Op, Writer};
 
+/// Jobs queued (waiting ones included): the same statement on both databases.
+pub(crate) const COUNT_QUEUED: &str = "SELECT count(*) FROM jobs WHERE status = 'queued'";
+
 /// The connection a dialect's statements run on.
 pub(crate) type Conn<D> = <<D as Dialect>::Db as Database>::Connection;
 

@@ -296,7 +296,7 @@ impl Dialect for SqliteDialect {
     }
 
     async fn count_queued(pool: &SqlitePool) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE status = 'queued'")
+        let n: i64 = sqlx::query_scalar(super::sql::COUNT_QUEUED)
             .fetch_one(pool)
             .await?;
         Ok(n.max(0) as u64)
