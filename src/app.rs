@@ -48,6 +48,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: &Config) -> Result<Self, AppError> {
+        crate::telemetry::metrics::install();
         let store = store::open(&config.database_url, &config.store()).await?;
         let runtime_config = config.runtime();
         let recovered = store

@@ -16,6 +16,7 @@ use super::extract::{ApiQuery, JobIdPath, JsonBody};
 use super::{AppState, idempotency};
 use crate::job::{Job, JobId, JobKind, JobSpec, JobStatus, Submission, SubmitRequest};
 use crate::store::{CancelResult, DeleteResult, ListFilter, NewJob, StoreError};
+use crate::telemetry::metrics;
 
 /// Longest long-poll.
 pub const MAX_WAIT_MS: u64 = 60_000;
@@ -133,7 +134,15 @@ pub async fn submit(
     new.tenant = caller.tenant.clone();
     new.idempotency = idempotency;
     let job = match insert(&state, &caller, new).await? {
-        Stored::New(job) => job,
+        Stored::New(job) => {
+            tracing::info!(job_id = %job.id, kind = %job.kind, "job submitted");
+            metrics::job_submitted(job.kind);
+            if job.is_final() {
+                // Settled at insert: a dependency had already failed.
+                metrics::job_finished(job.kind, job.status, None);
+            }
+            job
+        }
         Stored::Earlier(job) => return Ok(with_location(StatusCode::OK, job)),
     };
     state

@@ -1,5 +1,9 @@
 //! The HTTP API: one module per resource, each with its own router, merged here with the
-//! layers every route shares (request ids, tracing, body limit, panics as problems).
+//! layers every route shares (request ids, tracing, metrics, body limit, panics as problems).
+//!
+//! Health checks answer without a key and outside the request guard; `/metrics` needs a key
+//! when keys are set but skips the guard (a scrape must work when the server is overloaded);
+//! everything else goes through both.
 
 pub mod auth;
 pub mod error;
@@ -9,16 +13,17 @@ pub mod guard;
 mod health;
 mod idempotency;
 pub mod jobs;
+mod metrics;
 pub mod openapi;
+pub mod request_id;
 
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Request};
+use axum::http::Request;
 use axum::response::{IntoResponse, Response};
 use axum::{Router, middleware};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::job::{Job, Limits};
@@ -56,10 +61,9 @@ impl AppState {
     }
 }
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
 /// The whole API, ready to serve.
 pub fn router(state: AppState, options: ApiOptions) -> Router {
+    let keys = Arc::new(options.keys);
     let guarded = Router::new()
         .merge(jobs::router())
         .merge(files::router())
@@ -68,7 +72,7 @@ pub fn router(state: AppState, options: ApiOptions) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state.clone())
         .layer(middleware::from_fn_with_state(
-            Arc::new(options.keys),
+            Arc::clone(&keys),
             auth::require_key,
         ))
         .layer(middleware::from_fn_with_state(
@@ -78,28 +82,29 @@ pub fn router(state: AppState, options: ApiOptions) -> Router {
             )),
             guard::guard,
         ));
+    let scrape = metrics::router()
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .with_state(state.clone())
+        .layer(middleware::from_fn_with_state(keys, auth::require_key));
     Router::new()
         .merge(
             health::router()
                 .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
                 .with_state(state),
         )
+        .merge(scrape)
         .merge(guarded)
+        .layer(middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(options.max_body_bytes))
         .layer(axum::Extension(BodyLimit(options.max_body_bytes)))
         .layer(CatchPanicLayer::custom(|_| panic_response()))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                let id = req
-                    .headers()
-                    .get(&REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
+                let id = request_id::of(req);
                 tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
             }),
         )
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(middleware::from_fn(request_id::assign))
 }
 
 fn panic_response() -> Response {

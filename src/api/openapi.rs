@@ -10,7 +10,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::AppState;
 use super::error::Problem;
-use super::{files, health, jobs};
+use super::{files, health, jobs, metrics};
 use crate::job::{
     AttemptError, Job, JobError, JobErrorCode, JobKind, JobProgress, JobStatus, SubmitRequest,
 };
@@ -28,7 +28,7 @@ use crate::store::FileInfo;
     paths(
         jobs::submit, jobs::get_job, jobs::list, jobs::cancel, jobs::delete_job,
         files::list_files, files::get_file,
-        health::healthz, health::readyz
+        health::healthz, health::readyz, metrics::scrape
     ),
     components(schemas(
         Job, JobStatus, JobKind, JobProgress, JobError, JobErrorCode, AttemptError, SubmitRequest,

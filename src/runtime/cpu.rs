@@ -37,8 +37,9 @@ impl CpuPool {
     {
         let pool = Arc::clone(&self.pool);
         let span = Span::current();
-        // The blocking thread only waits for the pool; the work runs on the pool's threads.
-        tokio::task::spawn_blocking(move || span.in_scope(|| pool.install(f))).await
+        // The blocking thread only waits for the pool; the work runs on the pool's threads,
+        // in the caller's span (the job's), so that what a kernel logs names its job.
+        tokio::task::spawn_blocking(move || pool.install(move || span.in_scope(f))).await
     }
 }
 

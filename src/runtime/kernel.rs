@@ -172,7 +172,13 @@ where
     T: Serialize + Send + 'static,
     F: FnOnce() -> Result<T, Stopped> + Send + 'static,
 {
-    match cpu.run(f).await {
+    let run = move || {
+        tracing::debug!("kernel running on the CPU pool");
+        let result = f();
+        tracing::debug!(stopped = result.is_err(), "kernel returned");
+        result
+    };
+    match cpu.run(run).await {
         Ok(result) => to_end(result),
         Err(err) => KernelEnd::Crashed(err.to_string()),
     }

@@ -28,6 +28,7 @@ use crate::job::{JobClass, JobId, JobKind, JobProgress};
 use crate::kinds::Progress;
 use crate::kinds::fetch_urls::Fetcher;
 use crate::store::{CancelResult, JobStore, Result, Retention};
+use crate::telemetry::metrics;
 pub use cpu::CpuPool;
 pub use waiters::Waiters;
 
@@ -319,11 +320,20 @@ impl Runtime {
         self.inner.queued.load(Ordering::Acquire)
     }
 
+    /// Jobs running here now, in the CPU pool and on the async runtime.
+    pub fn running(&self) -> (usize, usize) {
+        let busy = |class| self.inner.slots(class).busy.load(Ordering::Acquire);
+        (busy(JobClass::Cpu), busy(JobClass::Io))
+    }
+
     /// Cancels a job: a queued one at once (in the store), a running one by stopping its run.
     pub async fn cancel(&self, id: JobId) -> Result<CancelResult> {
         let result = self.inner.store.cancel(id).await?;
         match &result {
-            CancelResult::Cancelled(job) => self.inner.waiters.notify(id, Some(job.clone())),
+            CancelResult::Cancelled(job) => {
+                metrics::job_finished(job.kind, job.status, None);
+                self.inner.waiters.notify(id, Some(job.clone()));
+            }
             CancelResult::Requested(_) => self.inner.stop_or_remember(id),
             CancelResult::AlreadyFinal(_) | CancelResult::NotFound => {}
         }

@@ -16,12 +16,15 @@ use super::{Inner, RunHandle, StopReason};
 use crate::job::{AttemptError, Job, JobClass, JobProgress, JobSpec};
 use crate::kinds::Ctl;
 use crate::store::{Claimed, Lease, LeaseState, Outcome, now};
+use crate::telemetry::metrics;
 
 pub(super) async fn attempt(rt: Arc<Inner>, claimed: Claimed, class: JobClass) {
     let Claimed { job, lease } = claimed;
-    let span = tracing::info_span!("job", id = %job.id, kind = %job.kind, attempt = job.attempt);
+    let span =
+        tracing::info_span!("job", job_id = %job.id, kind = %job.kind, attempt = job.attempt);
     async move {
         tracing::debug!("run started");
+        observe_start(&job);
         let token = CancellationToken::new();
         let ctl = Ctl::new(token.clone());
         let handle = RunHandle {
@@ -35,24 +38,27 @@ pub(super) async fn attempt(rt: Arc<Inner>, claimed: Claimed, class: JobClass) {
             handle.stop(StopReason::Shutdown);
         }
         let kernel = match JobSpec::from_stored(job.kind, &job.params) {
-            Ok(spec) => tokio::spawn(kernel::run(
-                Arc::clone(&rt),
-                spec,
-                ctl,
-                lease,
-                job.attempt >= job.max_attempts,
-            )),
+            // Spawned tasks do not inherit the span: the kernel (and the pool thread it
+            // enters) and the heartbeats log inside the job's.
+            Ok(spec) => tokio::spawn(
+                kernel::run(
+                    Arc::clone(&rt),
+                    spec,
+                    ctl,
+                    lease,
+                    job.attempt >= job.max_attempts,
+                )
+                .in_current_span(),
+            ),
             Err(err) => tokio::spawn(std::future::ready(KernelEnd::Crashed(format!(
                 "stored parameters no longer parse: {err}"
             )))),
         };
         // The lease is renewed by its own task (a slow write never delays noticing the
         // deadline or a stop) until the end of the run is recorded.
-        let beat = AbortOnDropHandle::new(tokio::spawn(heartbeats(
-            Arc::clone(&rt),
-            lease,
-            handle.clone(),
-        )));
+        let beat = AbortOnDropHandle::new(tokio::spawn(
+            heartbeats(Arc::clone(&rt), lease, handle.clone()).in_current_span(),
+        ));
         let (outcome, kernel) = supervise(&handle, kernel, job.timeout_ms).await;
         let id = job.id;
         record(&rt, job, lease, outcome, progress_of(&handle)).await;
@@ -144,6 +150,7 @@ async fn record(
     progress: Option<JobProgress>,
 ) {
     let (id, at, name) = (job.id, now(), outcome.name());
+    let (kind, started) = (job.kind, job.started_at);
     let done = final_job(job, &outcome, progress, at);
     let mut delay = Duration::from_millis(50);
     loop {
@@ -151,7 +158,12 @@ async fn record(
             Ok(true) => {
                 tracing::info!(outcome = name, "run ended");
                 if matches!(outcome, Outcome::Retry(_)) {
+                    metrics::job_retried(kind);
                     return retried(rt, id).await;
+                }
+                if let Some((status, ..)) = outcome.final_state() {
+                    let ran = started.and_then(|s| (at - s).to_std().ok());
+                    metrics::job_finished(kind, status, ran);
                 }
                 return rt.waiters.notify(id, done);
             }
@@ -165,6 +177,15 @@ async fn record(
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
         }
+    }
+}
+
+/// Counts the start of a run and how long its job waited since it was due (submitted, or
+/// its `run_after` or back-off passed).
+fn observe_start(job: &Job) {
+    if let Some(started) = job.started_at {
+        let due = job.run_after.max(job.created_at);
+        metrics::job_started(job.kind, (started - due).to_std().unwrap_or_default());
     }
 }
 

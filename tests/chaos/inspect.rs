@@ -127,12 +127,12 @@ fn ended_runs(logs: &str) -> HashMap<String, Vec<u64>> {
         if !line.contains("run ended outcome=") || line.contains("outcome=\"requeued\"") {
             continue;
         }
-        // `... INFO job{id=… kind=… attempt=…}: faena::runtime::run: run ended outcome="…"`
+        // `... INFO job{job_id=… kind=… attempt=…}: faena::runtime::run: run ended outcome="…"`
         let Some(span) = line.split("job{").nth(1).and_then(|s| s.split('}').next()) else {
             continue;
         };
         let field = |name: &str| span.split_whitespace().find_map(|f| f.strip_prefix(name));
-        if let (Some(id), Some(attempt)) = (field("id="), field("attempt=")) {
+        if let (Some(id), Some(attempt)) = (field("job_id="), field("attempt=")) {
             let attempt = attempt.parse().expect("an attempt number");
             ended.entry(id.to_string()).or_default().push(attempt);
         }

@@ -24,6 +24,11 @@ pub struct Server {
 impl Server {
     /// Starts `faena serve` on `database_url` with `args`; returns once it listens.
     pub fn start(database_url: &str, args: &[&str]) -> Server {
+        Server::start_with_env(database_url, args, &[("RUST_LOG", "info")])
+    }
+
+    /// [`Server::start`] with environment variables (`RUST_LOG`, say) set for the process.
+    pub fn start_with_env(database_url: &str, args: &[&str], envs: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_faena"))
             .args([
                 "serve",
@@ -33,7 +38,7 @@ impl Server {
                 database_url,
             ])
             .args(args)
-            .env("RUST_LOG", "info")
+            .envs(envs.iter().copied())
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -47,7 +52,12 @@ impl Server {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(rest) = line.split("listening on http://").nth(1) {
-                    let addr = rest.split_whitespace().next().unwrap_or("").to_string();
+                    // Text lines end the address with a space, JSON lines with a quote.
+                    let addr = rest
+                        .split(|c: char| c.is_whitespace() || c == '"')
+                        .next()
+                        .unwrap_or("")
+                        .to_string();
                     let _ = tx.send(addr);
                 }
                 let mut log = sink.lock().unwrap();

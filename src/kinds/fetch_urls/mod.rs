@@ -378,6 +378,7 @@ async fn one(
         }
     }
     page.elapsed_ms = start.elapsed().as_millis() as u64;
+    crate::telemetry::metrics::fetch_request(page.error.map_or("ok", PageErrorCode::as_str));
     Ok(page)
 }
 

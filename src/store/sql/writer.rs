@@ -234,6 +234,7 @@ async fn transaction<D: Dialect>(
         return Err(Failure::Transaction(Arc::new(err)));
     }
     *waits = effects.waits;
+    crate::telemetry::metrics::jobs_settled(effects.released.len());
     Ok((done, effects.released))
 }
 

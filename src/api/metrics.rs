@@ -1,0 +1,74 @@
+//! `GET /metrics` (Prometheus text format) and the middleware that counts and times every
+//! HTTP request by matched route and status.
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::AppState;
+use crate::telemetry::metrics::{self, Gauges};
+
+/// How long a scrape waits for the store's count of queued jobs before it shows this
+/// instance's own estimate instead.
+const COUNT_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/metrics", get(scrape))
+}
+
+/// Prometheus metrics of this instance (text exposition format 0.0.4).
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses(
+        (status = 200, description = "Metrics in the Prometheus text format", body = String,
+            content_type = "text/plain; version=0.0.4"),
+        (status = 401, description = "API keys are configured and none or an unknown one was sent",
+            body = super::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn scrape(State(state): State<AppState>) -> Response {
+    let counted = tokio::time::timeout(COUNT_TIMEOUT, state.runtime.store().count_queued()).await;
+    let queued = match counted {
+        Ok(Ok(n)) => n,
+        // The store is slow or down: the scrape still answers, with the admission estimate.
+        _ => state.runtime.queued(),
+    };
+    let (running_cpu, running_io) = state.runtime.running();
+    let body = metrics::render(&Gauges {
+        queued,
+        running_cpu,
+        running_io,
+    });
+    let content_type = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// Counts and times the request under its matched route (`/jobs/{id}`, never the raw path);
+/// requests no route matched count as `unmatched`.
+pub async fn track(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = method_label(req.method());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let resp = next.run(req).await;
+    metrics::http_request(method, route, resp.status().as_u16(), start.elapsed());
+    resp
+}
+
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::DELETE => "DELETE",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
