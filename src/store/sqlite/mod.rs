@@ -142,10 +142,13 @@ async fn incremental_auto_vacuum(conn: &mut SqliteConnection) -> Result<()> {
         .execute(&mut *conn)
         .await?;
     if pages > 0 {
-        tracing::info!(
-            pages,
-            "rewriting the database once for incremental auto-vacuum"
-        );
+        // A new file (its first page only) is not worth a line in the log.
+        if pages > 1 {
+            tracing::info!(
+                pages,
+                "rewriting the database once for incremental auto-vacuum"
+            );
+        }
         sqlx::query("VACUUM").execute(&mut *conn).await?;
     }
     Ok(())
