@@ -123,11 +123,35 @@ fn describe() {
         "HTTP request latency (long-polls included), by matched route and status."
     );
     describe_gauge!("faena_build_info", "Always 1; the version is a label.");
+    describe_gauge!(
+        "process_resident_memory_bytes",
+        Unit::Bytes,
+        "Resident memory size."
+    );
+    describe_gauge!(
+        "process_virtual_memory_bytes",
+        Unit::Bytes,
+        "Virtual memory size."
+    );
+    describe_gauge!(
+        "process_cpu_seconds_total",
+        Unit::Seconds,
+        "User and system CPU time."
+    );
+    describe_gauge!("process_threads", "Threads of the process.");
+    describe_gauge!(
+        "process_start_time_seconds",
+        Unit::Seconds,
+        "Start time, Unix epoch."
+    );
+    describe_gauge!("process_open_fds", "Open file descriptors.");
+    describe_gauge!("process_max_fds", "Soft limit of open file descriptors.");
     gauge!("faena_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
 }
 
 /// The exposition text, after setting the gauges read at scrape time.
 pub fn render(gauges: &Gauges) -> String {
+    super::process::observe();
     gauge!("faena_jobs_queued").set(gauges.queued as f64);
     gauge!("faena_jobs_running", "pool" => "cpu").set(gauges.running_cpu as f64);
     gauge!("faena_jobs_running", "pool" => "io").set(gauges.running_io as f64);

@@ -8,6 +8,7 @@
 //! kernel too. A JSON line names its thread and carries its spans' fields (`span`, `spans`).
 
 pub mod metrics;
+mod process;
 
 use tracing_subscriber::EnvFilter;
 
