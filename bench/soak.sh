@@ -21,7 +21,7 @@ trap 'kill "$server" 2>/dev/null || true; rm -rf "$dir"' EXIT
   --retain-succeeded-secs "$retain" --prune-interval-ms 30000 >"$dir/log" 2>&1 &
 server=$!
 for _ in $(seq 100); do
-  "$bin" ready --url "http://127.0.0.1:$port" >/dev/null 2>&1 && break
+  "$bin" healthcheck --url "http://127.0.0.1:$port" >/dev/null 2>&1 && break
   sleep 0.2
 done
 

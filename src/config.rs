@@ -15,6 +15,9 @@ use crate::store::postgres::PgOptions;
 use crate::store::sqlite::SqliteOptions;
 use crate::store::{Retention, StoreOptions};
 
+/// Where `faena serve` listens by default (and where `faena healthcheck` asks).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
 /// Format of the log lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -35,7 +38,7 @@ pub enum SqliteSync {
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Address to listen on (port 0 picks a free port).
-    #[arg(long, env = "FAENA_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "FAENA_LISTEN", default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
 
     /// Database: `sqlite://PATH` (created if missing; one faena process per file) or

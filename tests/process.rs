@@ -216,24 +216,29 @@ fn migrate_applies_the_migrations_and_exits() {
     );
 }
 
-/// `faena ready` (the container health check) exits 0 for a ready server and 1 for none.
+/// `faena healthcheck` (the container health check) exits 0 for a ready server and 1 for
+/// none; `faena ready` is the same command.
 #[test]
-fn ready_tells_a_ready_server_from_none() {
+fn healthcheck_tells_a_ready_server_from_none() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(&dir.path().join("faena.db"));
-    let ready = |url: &str| {
+    let check = |command: &str, url: &str| {
         Command::new(env!("CARGO_BIN_EXE_faena"))
-            .args(["ready", "--url", url])
+            .args([command, "--url", url])
             .output()
-            .expect("faena ready runs")
+            .expect("faena healthcheck runs")
     };
-    let up = ready(&server.url(""));
-    assert!(up.status.success(), "{up:?}");
+    for command in ["healthcheck", "ready"] {
+        let up = check(command, &server.url(""));
+        assert!(up.status.success(), "{command}: {up:?}");
+    }
     let addr = server.addr;
     drop(server);
-    let down = ready(&format!("http://{addr}"));
+    let down = check("healthcheck", &format!("http://{addr}"));
     assert_eq!(down.status.code(), Some(1), "{down:?}");
-    assert!(String::from_utf8_lossy(&down.stderr).contains(&addr.to_string()));
+    let stderr = String::from_utf8_lossy(&down.stderr);
+    assert!(stderr.contains(&addr.to_string()), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
 }
 
 /// `--kinds`: an instance leaves queued jobs of the kinds it does not run alone, for an

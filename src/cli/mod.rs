@@ -1,7 +1,8 @@
 //! The command line: `faena serve`, `faena migrate`, `faena bench`, `faena openapi`,
-//! `faena ready`.
+//! `faena healthcheck`.
 
 pub mod bench;
+pub mod healthcheck;
 
 use std::process::ExitCode;
 
@@ -35,13 +36,10 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Print the OpenAPI document (YAML).
     Openapi,
-    /// Ask a running server whether it is ready (`GET /readyz`); exit 0 if it is: a container
-    /// health check with no other tool in the image.
-    Ready {
-        /// Base URL of the server.
-        #[arg(long, default_value = "http://127.0.0.1:8080")]
-        url: String,
-    },
+    /// Ask a running server whether it is ready (`GET /readyz`); exit 0 if it is, 1 if not:
+    /// a container health check with no other tool in the image.
+    #[command(alias = "ready")]
+    Healthcheck(healthcheck::HealthcheckArgs),
 }
 
 /// Runs a parsed command line.
@@ -67,7 +65,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             print!("{}", crate::api::openapi::yaml());
             ExitCode::SUCCESS
         }
-        Command::Ready { url } => ready(&url).await,
+        Command::Healthcheck(args) => healthcheck::run(&args).await,
     }
 }
 
@@ -86,27 +84,6 @@ async fn serve(config: Config) -> ExitCode {
     match app.run_until_stopped(shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => fail(&err),
-    }
-}
-
-async fn ready(url: &str) -> ExitCode {
-    crate::kinds::fetch_urls::client::install_crypto();
-    let answer = async {
-        let client = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(5))
-            .build()?;
-        client.get(format!("{url}/readyz")).send().await
-    };
-    match answer.await {
-        Ok(resp) if resp.status().is_success() => ExitCode::SUCCESS,
-        Ok(resp) => {
-            eprintln!("faena: {url} is not ready ({})", resp.status());
-            ExitCode::FAILURE
-        }
-        Err(err) => {
-            eprintln!("faena: {url}: {}", crate::error_chain::text(&err));
-            ExitCode::FAILURE
-        }
     }
 }
 
