@@ -1,7 +1,9 @@
 //! The command line: `faena serve`, `faena migrate`, `faena bench`, `faena openapi`,
-//! `faena ready`.
+//! `faena ready`, and the client commands (`faena submit`, `get`, `wait`, `cancel`, `list`,
+//! `files`).
 
 pub mod bench;
+pub mod client;
 
 use std::process::ExitCode;
 
@@ -42,6 +44,8 @@ pub enum Command {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         url: String,
     },
+    #[command(flatten)]
+    Client(client::Command),
 }
 
 /// Runs a parsed command line.
@@ -68,6 +72,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Ready { url } => ready(&url).await,
+        Command::Client(command) => client::run(command).await,
     }
 }
 
