@@ -9,7 +9,8 @@
 //! - [`store`]: the durable queue ([`store::JobStore`]) on SQLite or PostgreSQL.
 //! - [`runtime`]: the dispatcher, the runner of one attempt, the CPU pool, long-poll waiters.
 //! - [`kinds`]: the kernels (`count_primes`, `factorial`, `sleep`), pure and cancellable.
-//! - [`app`], [`config`], [`cli`], [`telemetry`]: building and running the server;
+//! - [`app`], [`config`], [`cli`], [`telemetry`]: building and running the server (and, in
+//!   [`cli`], the command-line client of its API);
 //!   [`error_chain`]: an error's causes, as text or by type; [`testing`]: test support.
 
 pub mod api;

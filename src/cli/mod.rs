@@ -1,7 +1,9 @@
 //! The command line: `faena serve`, `faena migrate`, `faena bench`, `faena openapi`,
-//! `faena healthcheck`.
+//! `faena healthcheck`, and the client commands (`faena submit`, `get`, `wait`, `cancel`,
+//! `list`, `files`).
 
 pub mod bench;
+pub mod client;
 pub mod healthcheck;
 
 use std::process::ExitCode;
@@ -40,6 +42,8 @@ pub enum Command {
     /// a container health check with no other tool in the image.
     #[command(alias = "ready")]
     Healthcheck(healthcheck::HealthcheckArgs),
+    #[command(flatten)]
+    Client(client::Command),
 }
 
 /// Runs a parsed command line.
@@ -66,6 +70,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Healthcheck(args) => healthcheck::run(&args).await,
+        Command::Client(command) => client::run(command).await,
     }
 }
 

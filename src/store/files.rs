@@ -2,7 +2,7 @@
 //! so that any instance serves them and they go when the job is deleted.
 
 use bytes::Bytes;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// A file to save, written by a run under its lease.
@@ -17,7 +17,7 @@ pub struct NewFile {
 }
 
 /// A saved file, as `GET /jobs/{id}/files` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct FileInfo {
     /// Position of the input it comes from (the URL's index in `fetch_urls`).
     pub index: u32,
