@@ -75,6 +75,22 @@ impl Client {
             .to_string()
     }
 
+    /// Scrapes until `done` holds for the scrape (10 s at most).
+    async fn scrape_until(&self, done: impl Fn(&Scrape) -> bool) -> Scrape {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let m = self.scrape().await;
+            if done(&m) {
+                return m;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no scrape as expected"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     async fn scrape(&self) -> Scrape {
         let resp = self
             .http
@@ -151,6 +167,12 @@ async fn metrics_count_a_known_sequence_of_jobs() {
         .submit(json!({"kind": "sleep", "params": {"ms": 60_000}}))
         .await;
     until_running(&c.http, &c.server, std::slice::from_ref(&running)).await;
+    let during = c.scrape().await;
+    assert_eq!(during.present("faena_jobs_running", &[("pool", "io")]), 1.0);
+    assert_eq!(
+        during.present("faena_jobs_running", &[("pool", "cpu")]),
+        0.0
+    );
     c.cancel(&running).await;
     assert_eq!(c.status(&running).await, "cancelled");
 
@@ -168,7 +190,10 @@ async fn metrics_count_a_known_sequence_of_jobs() {
     let unknown = c.http.get(c.server.url("/nowhere")).send().await.unwrap();
     assert_eq!(unknown.status(), 404);
 
-    let m = c.scrape().await;
+    // The queued count serves scrapes for a second: wait for one taken after the last change.
+    let m = c
+        .scrape_until(|m| m.value("faena_jobs_queued", &[]) == 1.0)
+        .await;
     let submitted = [
         ("count_primes", 3),
         ("factorial", 2),
@@ -231,9 +256,9 @@ async fn metrics_count_a_known_sequence_of_jobs() {
             "{kind}"
         );
     }
-    assert_eq!(m.value("faena_jobs_queued", &[]), 1.0);
-    assert_eq!(m.value("faena_jobs_running", &[("pool", "cpu")]), 0.0);
-    assert_eq!(m.value("faena_jobs_running", &[("pool", "io")]), 0.0);
+    assert_eq!(m.present("faena_jobs_queued", &[]), 1.0);
+    assert_eq!(m.present("faena_jobs_running", &[("pool", "cpu")]), 0.0);
+    assert_eq!(m.present("faena_jobs_running", &[("pool", "io")]), 0.0);
     for (outcome, n) in [("ok", 1), ("http_status", 1), ("connect", 2)] {
         assert_eq!(
             m.value("faena_fetch_requests_total", &[("outcome", outcome)]),

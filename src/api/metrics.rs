@@ -1,6 +1,7 @@
 //! `GET /metrics` (Prometheus text format) and the middleware that counts and times every
 //! HTTP request by matched route and status.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -9,6 +10,7 @@ use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use tokio::sync::Mutex;
 
 use super::AppState;
 use crate::telemetry::metrics::{self, Gauges};
@@ -16,9 +18,26 @@ use crate::telemetry::metrics::{self, Gauges};
 /// How long a scrape waits for the store's count of queued jobs before it shows this
 /// instance's own estimate instead.
 const COUNT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a count of queued jobs serves later scrapes: a flood of scrapes (the route is
+/// outside the request guard) costs at most one `count(*)` a second.
+const COUNT_FRESH: Duration = Duration::from_secs(1);
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/metrics", get(scrape))
+/// The app's state and the last count of queued jobs.
+#[derive(Clone)]
+struct Scrapes {
+    app: AppState,
+    last: Arc<Mutex<Option<(Instant, u64)>>>,
+}
+
+pub fn router(app: AppState) -> Router {
+    let state = Scrapes {
+        app,
+        last: Arc::default(),
+    };
+    Router::new()
+        .route("/metrics", get(scrape))
+        .method_not_allowed_fallback(|| async { super::error::ApiError::MethodNotAllowed })
+        .with_state(state)
 }
 
 /// Prometheus metrics of this instance (text exposition format 0.0.4).
@@ -29,14 +48,9 @@ pub fn router() -> Router<AppState> {
         (status = 401, description = "API keys are configured and none or an unknown one was sent",
             body = super::error::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn scrape(State(state): State<AppState>) -> Response {
-    let counted = tokio::time::timeout(COUNT_TIMEOUT, state.runtime.store().count_queued()).await;
-    let queued = match counted {
-        Ok(Ok(n)) => n,
-        // The store is slow or down: the scrape still answers, with the admission estimate.
-        _ => state.runtime.queued(),
-    };
-    let (running_cpu, running_io) = state.runtime.running();
+async fn scrape(State(state): State<Scrapes>) -> Response {
+    let queued = queued(&state).await;
+    let (running_cpu, running_io) = state.app.runtime.running();
     let body = metrics::render(&Gauges {
         queued,
         running_cpu,
@@ -44,6 +58,25 @@ pub async fn scrape(State(state): State<AppState>) -> Response {
     });
     let content_type = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
     ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// The store's count of queued jobs, at most [`COUNT_FRESH`] old; one count at a time (the
+/// others wait for it). When the store is slow or down, this instance's admission estimate.
+async fn queued(state: &Scrapes) -> u64 {
+    let mut last = state.last.lock().await;
+    if let Some((at, n)) = *last
+        && at.elapsed() < COUNT_FRESH
+    {
+        return n;
+    }
+    let store = state.app.runtime.store();
+    match tokio::time::timeout(COUNT_TIMEOUT, store.count_queued()).await {
+        Ok(Ok(n)) => {
+            *last = Some((Instant::now(), n));
+            n
+        }
+        _ => state.app.runtime.queued(),
+    }
 }
 
 /// Counts and times the request under its matched route (`/jobs/{id}`, never the raw path);

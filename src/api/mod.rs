@@ -82,9 +82,7 @@ pub fn router(state: AppState, options: ApiOptions) -> Router {
             )),
             guard::guard,
         ));
-    let scrape = metrics::router()
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .with_state(state.clone())
+    let scrape = metrics::router(state.clone())
         .layer(middleware::from_fn_with_state(keys, auth::require_key));
     Router::new()
         .merge(
@@ -94,10 +92,12 @@ pub fn router(state: AppState, options: ApiOptions) -> Router {
         )
         .merge(scrape)
         .merge(guarded)
-        .layer(middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(options.max_body_bytes))
         .layer(axum::Extension(BodyLimit(options.max_body_bytes)))
         .layer(CatchPanicLayer::custom(|_| panic_response()))
+        // Outside the panic catcher, so that a panic counts as the 500 it answers; layers of
+        // the router still see the matched route.
+        .layer(middleware::from_fn(metrics::track))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = request_id::of(req);

@@ -76,6 +76,9 @@ pub async fn run(cli: Cli) -> ExitCode {
 
 async fn serve(config: Config) -> ExitCode {
     crate::telemetry::init(config.log_format);
+    // Listening for SIGTERM from now on: one that comes while the store opens stops the
+    // server as soon as it is built.
+    let stop = shutdown_signal();
     let app = match Application::build(&config).await {
         Ok(app) => app,
         Err(err) => return fail(&err),
@@ -86,7 +89,7 @@ async fn serve(config: Config) -> ExitCode {
         cpu_threads = config.cpu_threads(),
         "faena listening on http://{}", app.local_addr()
     );
-    match app.run_until_stopped(shutdown_signal()).await {
+    match app.run_until_stopped(stop).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => fail(&err),
     }

@@ -38,7 +38,9 @@ impl CpuPool {
         let pool = Arc::clone(&self.pool);
         let span = Span::current();
         // The blocking thread only waits for the pool; the work runs on the pool's threads,
-        // in the caller's span (the job's), so that what a kernel logs names its job.
+        // in the caller's span (the job's), so that what a kernel logs names its job. Work
+        // that rayon splits off (par_iter, join) and other threads steal runs without it:
+        // kernels log only here, around the whole computation.
         tokio::task::spawn_blocking(move || pool.install(move || span.in_scope(f))).await
     }
 }

@@ -13,7 +13,7 @@ use tracing::Instrument;
 
 use super::kernel::{self, KernelEnd};
 use super::{Inner, RunHandle, StopReason};
-use crate::job::{AttemptError, Job, JobClass, JobProgress, JobSpec};
+use crate::job::{AttemptError, Job, JobClass, JobId, JobKind, JobProgress, JobSpec, JobStatus};
 use crate::kinds::Ctl;
 use crate::store::{Claimed, Lease, LeaseState, Outcome, now};
 use crate::telemetry::metrics;
@@ -157,14 +157,12 @@ async fn record(
         match rt.store.finish(lease, outcome.clone(), progress, at).await {
             Ok(true) => {
                 tracing::info!(outcome = name, "run ended");
-                if matches!(outcome, Outcome::Retry(_)) {
-                    metrics::job_retried(kind);
-                    return retried(rt, id).await;
-                }
-                if let Some((status, ..)) = outcome.final_state() {
-                    let ran = started.and_then(|s| (at - s).to_std().ok());
-                    metrics::job_finished(kind, status, ran);
-                }
+                let ran = started.and_then(|s| (at - s).to_std().ok());
+                let Some((status, ..)) = outcome.final_state() else {
+                    let retry = matches!(outcome, Outcome::Retry(_));
+                    return requeued(rt, id, kind, ran, retry).await;
+                };
+                metrics::job_finished(kind, status, ran);
                 return rt.waiters.notify(id, done);
             }
             Ok(false) => {
@@ -180,8 +178,9 @@ async fn record(
     }
 }
 
-/// Counts the start of a run and how long its job waited since it was due (submitted, or
-/// its `run_after` or back-off passed).
+/// Counts the start of a run and how long its job waited since it was due: submitted, or its
+/// `run_after` or back-off passed. A dependent's wait includes its dependencies' runs, and a
+/// run handed back at shutdown counts again from its first due time.
 fn observe_start(job: &Job) {
     if let Some(started) = job.started_at {
         let due = job.run_after.max(job.created_at);
@@ -189,14 +188,20 @@ fn observe_start(job: &Job) {
     }
 }
 
-/// After a retryable failure was recorded: the job is queued again for later (the dispatcher
-/// looks when it is due) or, out of attempts or cancelled meanwhile, final (its long-polls
-/// read it).
-async fn retried(rt: &Inner, id: crate::job::JobId) {
+/// After a retry or a hand-back was recorded: the job is queued again (a retry is due after
+/// its back-off: the dispatcher looks then) unless the store made it final instead (a cancel
+/// was pending, or no attempt was left): then it is counted as finished and its long-polls
+/// read it.
+async fn requeued(rt: &Inner, id: JobId, kind: JobKind, ran: Option<Duration>, retry: bool) {
     match rt.store.get(id).await {
-        Ok(Some(job)) if job.status == crate::job::JobStatus::Queued => rt.due_at(job.run_after),
-        _ => rt.waiters.notify(id, None),
+        Ok(Some(job)) if job.status == JobStatus::Queued && retry => {
+            metrics::job_retried(kind);
+            return rt.due_at(job.run_after);
+        }
+        Ok(Some(job)) if job.is_final() => metrics::job_finished(kind, job.status, ran),
+        _ => {}
     }
+    rt.waiters.notify(id, None);
 }
 
 /// The job as `finish` records it, for the long-polls waiting on it; `None` if not final.

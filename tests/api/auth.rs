@@ -44,6 +44,7 @@ async fn routes_need_a_known_key_but_health_checks_do_not() {
             (Method::GET, "/jobs"),
             (Method::POST, "/jobs"),
             (Method::GET, "/openapi.yaml"),
+            (Method::GET, "/metrics"),
             (Method::GET, "/nope"),
         ] {
             let resp = call(&app, key, method.clone(), path).await;
@@ -72,6 +73,9 @@ async fn routes_need_a_known_key_but_health_checks_do_not() {
             StatusCode::OK
         );
     }
+    let scrape = call(&app, Some(ALICE), Method::GET, "/metrics").await;
+    assert_eq!(scrape.status(), StatusCode::OK);
+    assert!(scrape.text().await.unwrap().contains("faena_jobs_queued"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

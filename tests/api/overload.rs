@@ -121,6 +121,10 @@ async fn requests_past_the_in_flight_cap_get_503_at_once() {
     )
     .await;
     assert_eq!(health["status"], "ok");
+    // And so does a metrics scrape: it is outside the guard, for when it matters most.
+    let scrape = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(scrape.status(), StatusCode::OK);
+    assert!(scrape.text().await.unwrap().contains("faena_jobs_queued"));
     let mut served = 0;
     for poll in polls {
         served += usize::from(poll.await.unwrap() == StatusCode::OK);

@@ -28,9 +28,19 @@ impl Scrape {
         self.samples.get(name).cloned().unwrap_or_default()
     }
 
+    /// The value of the sample of `name` with exactly `labels`; fails when there is none.
+    pub fn present(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.get(name, labels)
+            .unwrap_or_else(|| panic!("{name}{labels:?} is not rendered"))
+    }
+
     /// The value of the sample of `name` with exactly `labels`; 0 when there is none (a
     /// counter not incremented yet is not rendered).
     pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.get(name, labels).unwrap_or(0.0)
+    }
+
+    fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         let want: Labels = labels
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -42,7 +52,7 @@ impl Scrape {
             .map(|(_, v)| v)
             .collect();
         assert!(found.len() <= 1, "{name}{labels:?} rendered twice");
-        found.first().copied().unwrap_or(0.0)
+        found.first().copied()
     }
 }
 
