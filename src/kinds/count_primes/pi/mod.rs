@@ -107,8 +107,7 @@ struct Lmo<'a> {
 
 /// π(x) by LMO with this `y` (`x >= 2`, `x^(1/3) < y < 2^31`).
 fn lmo(x: u64, y: u64, ctl: &Ctl) -> Result<u64, Stopped> {
-    let tables = Tables::new(y);
-    ctl.check()?;
+    let tables = Tables::new(y, ctl)?;
     let a = tables.a();
     let lmo = Lmo {
         x,

@@ -4,6 +4,8 @@
 //! One linear sieve (each composite is reached once, from its least prime factor) fills them in
 //! `O(y)` time; they take about 9 bytes per number up to `y`.
 
+use crate::kinds::{Ctl, Stopped};
+
 /// The primes up to `y`, π(v) for `v <= y`, and μ(m) with lpf(m) for `m <= y`.
 pub(super) struct Tables {
     /// `primes[b]` is the `b`-th prime `p_b` (1-based); `primes[0]` is 0 and never read as a prime.
@@ -16,8 +18,8 @@ pub(super) struct Tables {
 }
 
 impl Tables {
-    /// The tables up to `y` (`2 <= y < 2^31`).
-    pub fn new(y: u64) -> Self {
+    /// The tables up to `y` (`2 <= y < 2^31`); `Err(Stopped)` if `ctl` is cancelled meanwhile.
+    pub fn new(y: u64, ctl: &Ctl) -> Result<Self, Stopped> {
         debug_assert!((2..i32::MAX as u64).contains(&y), "y = {y}");
         let n = y as usize;
         let mut lpf = vec![0u32; n + 1];
@@ -25,6 +27,10 @@ impl Tables {
         let mut primes = vec![0u32];
         mu_lpf[1] = i32::MAX;
         for i in 2..=n {
+            // Some 10^5 numbers per ms: tens of ms in all near x = 10^16.
+            if i % (1 << 16) == 0 {
+                ctl.check()?;
+            }
             if lpf[i] == 0 {
                 lpf[i] = i as u32;
                 mu_lpf[i] = -(i as i32);
@@ -49,7 +55,7 @@ impl Tables {
             }
             *slot = count;
         }
-        Self { primes, pi, mu_lpf }
+        Ok(Self { primes, pi, mu_lpf })
     }
 
     /// π(y), the number of primes in the table.
