@@ -33,8 +33,9 @@ impl Segment {
     /// The smallest segment worth having, in bits: one block.
     pub const MIN_BITS: u64 = 64 * BLOCK_WORDS as u64;
 
-    /// Starts over on the `len` odd numbers from `2·k0 + 1`, none removed.
-    pub fn reset(&mut self, k0: u64, len: usize) {
+    /// Starts over on the `len` odd numbers from `2·k0 + 1`, with the odd multiples of the
+    /// `small` primes removed (those primes included).
+    pub fn reset(&mut self, k0: u64, len: usize, small: &[u32]) {
         self.k0 = k0;
         self.len = len;
         let words = len.div_ceil(64);
@@ -43,13 +44,31 @@ impl Segment {
         if !len.is_multiple_of(64) {
             self.bits[words - 1] = (1 << (len % 64)) - 1;
         }
+        // The small primes remove the most numbers: clear their bits alone, count once after.
+        for &p in small {
+            let (first, step) = self.first_multiple(u64::from(p));
+            let mut i = first;
+            while i < len {
+                self.bits[i / 64] &= !(1 << (i % 64));
+                i += step;
+            }
+        }
         self.counts.clear();
         self.counts.extend(
             self.bits
                 .chunks(BLOCK_WORDS)
                 .map(|block| block.iter().map(|w| w.count_ones()).sum::<u32>()),
         );
-        self.remaining = len as u64;
+        self.remaining = self.counts.iter().map(|&c| u64::from(c)).sum();
+    }
+
+    /// The index of the first odd multiple of the odd prime `p` in the segment that is `>= p`,
+    /// possibly past the end, and the step between multiples.
+    fn first_multiple(&self, p: u64) -> (usize, usize) {
+        let lo = 2 * self.k0 + 1;
+        let q = lo.div_ceil(p).max(1) | 1;
+        let first = ((q * p - 1) / 2 - self.k0).min(self.len as u64);
+        (first as usize, p as usize)
     }
 
     /// The numbers the segment stands for: `[lo, hi)` (`hi` even numbers included).
@@ -64,15 +83,7 @@ impl Segment {
 
     /// Removes the odd multiples of the odd prime `p`, `p` itself included.
     pub fn cross_off(&mut self, p: u64) {
-        let lo = 2 * self.k0 + 1;
-        let mut q = lo.div_ceil(p).max(1);
-        q |= 1;
-        let first = (q * p - 1) / 2 - self.k0;
-        if first >= self.len as u64 {
-            return;
-        }
-        let step = p as usize;
-        let mut i = first as usize;
+        let (mut i, step) = self.first_multiple(p);
         while i < self.len {
             let (w, bit) = (i / 64, i % 64);
             let was = (self.bits[w] >> bit) & 1;

@@ -128,10 +128,7 @@ impl Lmo<'_> {
         for s in first..last {
             ctl.check()?;
             let k0 = s * plan.bits;
-            seg.reset(k0, (odd - k0).min(plan.bits) as usize);
-            for &p in &primes[2..=self.c] {
-                seg.cross_off(u64::from(p));
-            }
+            seg.reset(k0, (odd - k0).min(plan.bits) as usize, &primes[2..=self.c]);
             for (i, &p) in primes[self.c + 1..=plan.b_max].iter().enumerate() {
                 let b = self.c + 1 + i;
                 if b.is_multiple_of(256) {
