@@ -1,6 +1,10 @@
 //! `count_primes`: how many primes lie in `[start, end)`, by a segmented sieve run in parallel
 //! on the CPU pool. Progress counts segments.
+//!
+//! [`pi`] counts the primes up to `x` combinatorially (LMO), for ranges too wide to sieve; it is
+//! not used by the job kind yet.
 
+pub mod pi;
 mod sieve;
 
 use serde::{Deserialize, Serialize};
