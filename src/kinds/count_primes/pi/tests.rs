@@ -204,7 +204,8 @@ fn cancelled_before_the_call() {
     token.cancel();
     let started = Instant::now();
     assert_eq!(pi(MAX_X, &Ctl::new(token)), Err(Stopped));
-    assert!(started.elapsed() < Duration::from_millis(50));
+    // Far below the seconds that π(10^18) would take, with room for a loaded CI machine.
+    assert!(started.elapsed() < Duration::from_secs(1));
 }
 
 #[test]
@@ -226,8 +227,10 @@ fn cancelled_while_running() {
     let cancelled = canceller.join().expect("canceller thread");
     assert_eq!(result, Err(Stopped));
     let latency = returned.saturating_duration_since(cancelled);
+    // π(10^16) takes about 40 s: returning within 2 s of the cancel shows the work stopped
+    // (checks come every few ms of work), with room for a loaded CI machine.
     assert!(
-        latency < Duration::from_millis(100),
+        latency < Duration::from_secs(2),
         "returned {latency:?} after the cancel"
     );
 }
