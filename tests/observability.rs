@@ -395,27 +395,25 @@ async fn rust_log_filters_the_logs() {
 
 /// The server's log once `done` holds for its lines, each parsed as JSON (every line must be).
 async fn wait_for_log(server: &Server, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let lines: Vec<Value> = server
-            .log()
-            .lines()
+    let parse = |log: &str| -> Vec<Value> {
+        log.lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-            .collect();
-        if done(&lines) {
-            return lines;
-        }
-        assert!(std::time::Instant::now() < deadline, "{lines:#?}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+            .collect()
+    };
+    parse(&logged(server, |log| done(&parse(log))).await)
 }
 
 /// The server's log once it contains `text`.
 async fn wait_for_text(server: &Server, text: &str) -> String {
+    logged(server, |log| log.contains(text)).await
+}
+
+/// The server's log once `done` holds for it (10 s at most).
+async fn logged(server: &Server, done: impl Fn(&str) -> bool) -> String {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let log = server.log();
-        if log.contains(text) {
+        if done(&log) {
             return log;
         }
         assert!(std::time::Instant::now() < deadline, "{log}");

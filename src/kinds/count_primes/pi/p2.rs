@@ -12,9 +12,8 @@
 //! report their prime count, how many `p` they served and the sum of the local counts; the
 //! combination adds, for each chunk, its `p` count times the primes below it.
 
-use rayon::prelude::*;
-
 use super::Lmo;
+use super::segment::par_chunks;
 use crate::kinds::{Ctl, Stopped};
 
 const CHUNKS_PER_THREAD: u64 = 16;
@@ -67,15 +66,9 @@ impl Lmo<'_> {
         if plan.segments == 0 {
             return Ok(0);
         }
-        let threads = rayon::current_num_threads().max(1) as u64;
-        let per_chunk = plan.segments.div_ceil(threads * CHUNKS_PER_THREAD);
-        let chunks: Vec<ChunkSums> = (0..plan.segments.div_ceil(per_chunk))
-            .into_par_iter()
-            .map(|i| {
-                let first = i * per_chunk;
-                self.p2_chunk(plan, first, (first + per_chunk).min(plan.segments), ctl)
-            })
-            .collect::<Result<_, _>>()?;
+        let chunks = par_chunks(plan.segments, CHUNKS_PER_THREAD, |first, last| {
+            self.p2_chunk(plan, first, last, ctl)
+        })?;
         let (mut below, mut sum, mut served) = (0u64, 0u128, 0u128);
         for chunk in chunks {
             sum += chunk.local + u128::from(chunk.served) * u128::from(below);

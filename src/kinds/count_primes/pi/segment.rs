@@ -6,6 +6,10 @@
 //! of the same pass stopped, so one pass of increasing `n` over a segment of `B` bits costs
 //! `O(B / 512 + 64 + leaves)` word operations.
 
+use rayon::prelude::*;
+
+use crate::kinds::Stopped;
+
 /// 64-bit words per block counter: 512 numbers' bits.
 const BLOCK_WORDS: usize = 8;
 
@@ -114,4 +118,23 @@ impl Segment {
         };
         cursor.count + u64::from(partial)
     }
+}
+
+/// Runs `chunk(first, last)` over `segments` segments cut into about `per_thread` chunks per
+/// thread of the current pool, in parallel; the chunks' results in segment order (their sums
+/// combine in order), or the first stop.
+pub(super) fn par_chunks<T, F>(segments: u64, per_thread: u64, chunk: F) -> Result<Vec<T>, Stopped>
+where
+    T: Send,
+    F: Fn(u64, u64) -> Result<T, Stopped> + Sync,
+{
+    let threads = rayon::current_num_threads().max(1) as u64;
+    let per_chunk = segments.div_ceil(threads * per_thread).max(1);
+    (0..segments.div_ceil(per_chunk))
+        .into_par_iter()
+        .map(|i| {
+            let first = i * per_chunk;
+            chunk(first, (first + per_chunk).min(segments))
+        })
+        .collect()
 }

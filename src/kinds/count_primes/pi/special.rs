@@ -18,10 +18,8 @@
 //! and the count left in the chunk before each `p_b`; the chunks' results are then combined in
 //! order, each weight sum times the running count below.
 
-use rayon::prelude::*;
-
 use super::Lmo;
-use super::segment::{Cursor, Segment};
+use super::segment::{Cursor, Segment, par_chunks};
 use crate::kinds::{Ctl, Stopped};
 
 /// Chunks aimed for per thread: leaves are denser at small `n`, so chunks are uneven and many.
@@ -86,16 +84,9 @@ impl Lmo<'_> {
         if plan.b_max <= self.c || plan.segments == 0 {
             return Ok(0);
         }
-        let threads = rayon::current_num_threads().max(1) as u64;
-        let per_chunk = plan.segments.div_ceil(threads * CHUNKS_PER_THREAD);
-        let chunks: Vec<ChunkSums> = (0..plan.segments.div_ceil(per_chunk))
-            .into_par_iter()
-            .map(|i| {
-                let first = i * per_chunk;
-                let last = (first + per_chunk).min(plan.segments);
-                self.hard_chunk(plan, first, last, ctl)
-            })
-            .collect::<Result<_, _>>()?;
+        let chunks = par_chunks(plan.segments, CHUNKS_PER_THREAD, |first, last| {
+            self.hard_chunk(plan, first, last, ctl)
+        })?;
         let mut below = vec![0u64; plan.b_max - self.c];
         let mut sum = 0i128;
         for chunk in chunks {
