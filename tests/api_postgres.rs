@@ -9,6 +9,8 @@ const BACKEND: helpers::Backend = helpers::Backend::Postgres;
 mod auth;
 #[path = "api/bad_input.rs"]
 mod bad_input;
+#[path = "api/batch.rs"]
+mod batch;
 #[path = "api/cancel.rs"]
 mod cancel;
 #[path = "api/concurrency.rs"]

@@ -29,6 +29,7 @@ const CANCEL_WAIT: Duration = Duration::from_secs(1);
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/jobs", post(submit).get(list))
+        .route("/jobs/batch", post(super::batch::submit_batch))
         .route("/jobs/{id}", get(get_job).delete(delete_job))
         .route("/jobs/{id}/cancel", post(cancel))
 }
@@ -81,7 +82,7 @@ pub struct JobPage {
     pub next_cursor: Option<String>,
 }
 
-fn with_location(status: StatusCode, job: Job) -> Response {
+pub(super) fn with_location(status: StatusCode, job: Job) -> Response {
     let mut headers = HeaderMap::new();
     if let Ok(v) = HeaderValue::from_str(&format!("/jobs/{}", job.id)) {
         headers.insert(header::LOCATION, v);
@@ -174,7 +175,7 @@ async fn insert(state: &AppState, caller: &Caller, new: NewJob) -> ApiResult<Sto
     if capped {
         state
             .runtime
-            .admit(state.max_queued)
+            .admit(state.max_queued, 1)
             .map_err(|queued| ApiError::QueueFull {
                 queued,
                 limit: state.max_queued,
@@ -191,9 +192,8 @@ async fn insert(state: &AppState, caller: &Caller, new: NewJob) -> ApiResult<Sto
     waiters.expect(id);
     let inserted = state.runtime.store().insert(new).await;
     if capped {
-        state
-            .runtime
-            .inserted(inserted.as_ref().is_ok_and(|job| !job.is_final()));
+        let stored = inserted.as_ref().is_ok_and(|job| !job.is_final());
+        state.runtime.inserted(1, u64::from(stored));
     }
     if !inserted.as_ref().is_ok_and(|job| !job.is_final()) {
         waiters.forget(id);
@@ -216,7 +216,11 @@ async fn insert(state: &AppState, caller: &Caller, new: NewJob) -> ApiResult<Sto
 }
 
 /// The job to insert: a `word_count` over a source job checks that source and depends on it.
-async fn prepare(state: &AppState, caller: &Caller, submission: Submission) -> ApiResult<NewJob> {
+pub(super) async fn prepare(
+    state: &AppState,
+    caller: &Caller,
+    submission: Submission,
+) -> ApiResult<NewJob> {
     let Submission {
         spec,
         options,

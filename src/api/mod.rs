@@ -6,6 +6,7 @@
 //! everything else goes through both.
 
 pub mod auth;
+pub mod batch;
 pub mod error;
 pub mod extract;
 mod files;

@@ -10,7 +10,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::AppState;
 use super::error::Problem;
-use super::{files, health, jobs, metrics};
+use super::{batch, files, health, jobs, metrics};
 use crate::job::{
     AttemptError, Job, JobError, JobErrorCode, JobKind, JobProgress, JobStatus, SubmitRequest,
 };
@@ -26,13 +26,15 @@ use crate::store::FileInfo;
                        with a stable `code`."
     ),
     paths(
-        jobs::submit, jobs::get_job, jobs::list, jobs::cancel, jobs::delete_job,
+        jobs::submit, batch::submit_batch, jobs::get_job, jobs::list, jobs::cancel, jobs::delete_job,
         files::list_files, files::get_file,
         health::healthz, health::readyz, metrics::scrape
     ),
     components(schemas(
         Job, JobStatus, JobKind, JobProgress, JobError, JobErrorCode, AttemptError, SubmitRequest,
-        jobs::JobPage, Problem, health::Health,
+        jobs::JobPage, batch::BatchRequest, batch::BatchResponse, batch::BatchItem, batch::StoredJob,
+        Problem,
+        health::Health,
         count_primes::Params, count_primes::Output,
         factorial::Params, factorial::Output, factorial::FactorialFacts,
         sleep::Params, sleep::Output,

@@ -274,34 +274,35 @@ impl Runtime {
         &self.inner.waiters
     }
 
-    /// Admits one more queued job unless `max` are queued (0: no cap); call
-    /// [`Runtime::inserted`] once its insert answered. Atomic: concurrent submissions never
-    /// pass the cap together.
-    pub fn admit(&self, max: u64) -> Result<(), u64> {
+    /// Admits `n` more queued jobs unless that would pass `max` (0: no cap); call
+    /// [`Runtime::inserted`] once their insert answered. Atomic: concurrent submissions never
+    /// pass the cap together. The count queued when refused.
+    pub fn admit(&self, max: u64, n: u64) -> Result<(), u64> {
         let admitted = self
             .inner
             .queued
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (max == 0 || n < max).then_some(n + 1)
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
+                (max == 0 || q + n <= max).then_some(q + n)
             });
         match admitted {
             Ok(_) => {
-                self.inner.inserting.fetch_add(1, Ordering::AcqRel);
+                self.inner.inserting.fetch_add(n, Ordering::AcqRel);
                 Ok(())
             }
             Err(queued) => Err(queued),
         }
     }
 
-    /// The insert of an admitted job answered; `stored`: it was stored.
-    pub fn inserted(&self, stored: bool) {
-        self.inner.inserting.fetch_sub(1, Ordering::AcqRel);
-        if !stored {
+    /// The insert of `admitted` jobs answered, `stored` of them were stored.
+    pub fn inserted(&self, admitted: u64, stored: u64) {
+        self.inner.inserting.fetch_sub(admitted, Ordering::AcqRel);
+        let unused = admitted.saturating_sub(stored);
+        if unused > 0 {
             let _ = self
                 .inner
                 .queued
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                    Some(n.saturating_sub(1))
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
+                    Some(q.saturating_sub(unused))
                 });
         }
     }

@@ -323,6 +323,12 @@ pub trait JobStore: Send + Sync + 'static {
     /// [`StoreError::UnknownDependency`] when a dependency does not exist.
     async fn insert(&self, job: NewJob) -> Result<Job>;
 
+    /// Inserts several jobs in one transaction, each as [`JobStore::insert`] would: the outer
+    /// error when the transaction failed (nothing was stored), else one result per job, in
+    /// order, where a job naming an unknown dependency is refused alone and the others are
+    /// stored.
+    async fn insert_many(&self, jobs: Vec<NewJob>) -> Result<Vec<Result<Job>>>;
+
     async fn get(&self, id: JobId) -> Result<Option<Job>>;
 
     /// Newest first, at most `filter.limit` jobs.

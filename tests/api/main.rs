@@ -9,6 +9,7 @@ const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 
 mod auth;
 mod bad_input;
+mod batch;
 mod cancel;
 mod concurrency;
 mod deadline;

@@ -17,6 +17,15 @@ pub(super) fn observe(ops: &[Op], done: &[Done], effects: &mut Effects) {
                 effects.finals.push(job.id);
             }
             (Op::Insert(..), Done::Inserted(Ok(Inserted::Queued))) => effects.queued = true,
+            (Op::InsertMany(jobs, _), Done::InsertedMany(results)) => {
+                for (job, result) in jobs.iter().zip(results) {
+                    match result {
+                        Ok(Inserted::Failed(_)) => effects.finals.push(job.id),
+                        Ok(Inserted::Queued) => effects.queued = true,
+                        Err(_) => {}
+                    }
+                }
+            }
             (Op::Finish { end, .. }, Done::Applied(true)) => {
                 // A hand-back or a retry queues the job again (or ends it: a cancel pending,
                 // no attempts left).
@@ -68,10 +77,8 @@ async fn execute_run<D: Dialect>(
                     _ => None,
                 })
                 .collect();
-            if jobs.iter().any(|job| !job.depends_on.is_empty()) {
-                effects.waits = true;
-            }
-            insert::<D>(conn, &jobs).await?
+            let inserted = insert::<D>(conn, &jobs, effects).await?;
+            inserted.into_iter().map(Done::Inserted).collect()
         }
         Op::Finish { .. } => {
             let ends: Vec<&RunEnd> = run
@@ -132,6 +139,10 @@ async fn execute_one<D: Dialect>(
             D::ping(conn).await?;
             Done::Unit
         }
+        Op::InsertMany(jobs, _) => {
+            let jobs: Vec<&NewJob> = jobs.iter().collect();
+            Done::InsertedMany(insert::<D>(conn, &jobs, effects).await?)
+        }
         // `execute_run` takes these, in runs; never here.
         Op::Insert(..) | Op::Finish { .. } | Op::SaveFile { .. } => {
             return Err(StoreError::Corrupt(
@@ -141,9 +152,16 @@ async fn execute_one<D: Dialect>(
     })
 }
 
-/// Inserts consecutive new jobs: those without dependencies, or whose dependencies exist, in
+/// Inserts new jobs (consecutive inserts, or one `InsertMany`): those without dependencies, or whose dependencies exist, in
 /// one statement; a job naming an unknown dependency is refused alone.
-async fn insert<D: Dialect>(conn: &mut Conn<D>, jobs: &[&NewJob]) -> Result<Vec<Done>> {
+async fn insert<D: Dialect>(
+    conn: &mut Conn<D>,
+    jobs: &[&NewJob],
+    effects: &mut Effects,
+) -> Result<Vec<Result<Inserted>>> {
+    if jobs.iter().any(|job| !job.depends_on.is_empty()) {
+        effects.waits = true;
+    }
     let mut starts = Vec::with_capacity(jobs.len());
     let mut waits = Vec::new();
     for &job in jobs {
@@ -183,10 +201,10 @@ async fn insert<D: Dialect>(conn: &mut Conn<D>, jobs: &[&NewJob]) -> Result<Vec<
     Ok(starts
         .into_iter()
         .map(|start| {
-            Done::Inserted(start.map(|(_, failed)| match failed {
+            start.map(|(_, failed)| match failed {
                 Some(error) => Inserted::Failed(error),
                 None => Inserted::Queued,
-            }))
+            })
         })
         .collect())
 }

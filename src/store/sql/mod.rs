@@ -227,6 +227,16 @@ fn queued(new: &NewJob) -> Job {
     }
 }
 
+/// The job as stored: `job` (queued), failed at once if its insert says so.
+fn stored(mut job: Job, inserted: Inserted) -> Job {
+    if let Inserted::Failed(error) = inserted {
+        job.status = JobStatus::Failed;
+        job.finished_at = Some(job.created_at);
+        job.error = Some(error);
+    }
+    job
+}
+
 #[async_trait]
 impl<D: Dialect> JobStore for SqlStore<D> {
     async fn ping(&self) -> Result<()> {
@@ -239,13 +249,22 @@ impl<D: Dialect> JobStore for SqlStore<D> {
     }
 
     async fn insert(&self, new: NewJob) -> Result<Job> {
-        let mut job = queued(&new);
-        if let Inserted::Failed(error) = self.writer.apply(|reply| Op::Insert(new, reply)).await? {
-            job.status = JobStatus::Failed;
-            job.finished_at = Some(job.created_at);
-            job.error = Some(error);
-        }
-        Ok(job)
+        let job = queued(&new);
+        let inserted = self.writer.apply(|reply| Op::Insert(new, reply)).await?;
+        Ok(stored(job, inserted))
+    }
+
+    async fn insert_many(&self, new: Vec<NewJob>) -> Result<Vec<Result<Job>>> {
+        let jobs: Vec<Job> = new.iter().map(queued).collect();
+        let inserted = self
+            .writer
+            .apply(|reply| Op::InsertMany(new, reply))
+            .await?;
+        Ok(jobs
+            .into_iter()
+            .zip(inserted)
+            .map(|(job, inserted)| inserted.map(|i| stored(job, i)))
+            .collect())
     }
 
     async fn get(&self, id: JobId) -> Result<Option<Job>> {

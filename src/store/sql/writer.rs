@@ -42,6 +42,8 @@ pub(super) type Reply<T> = oneshot::Sender<Result<T>>;
 /// A write to apply, with where to send its result.
 pub(super) enum Op {
     Insert(NewJob, Reply<Inserted>),
+    /// Several inserts that must share one transaction, with a result each.
+    InsertMany(Vec<NewJob>, Reply<Vec<Result<Inserted>>>),
     Claim {
         kinds: Vec<JobKind>,
         n: usize,
@@ -80,6 +82,7 @@ pub(super) enum Done {
     Unit,
     /// An insert, or why this one job was refused (the batch goes on).
     Inserted(Result<Inserted>),
+    InsertedMany(Vec<Result<Inserted>>),
     Claimed(Vec<Claimed>),
     Lease(LeaseState),
     Applied(bool),
@@ -255,6 +258,7 @@ fn deliver(op: Op, done: Result<Done>) {
         (Op::Ping(r), Ok(Done::Unit)) => send(r, Ok(())),
         (Op::Prune(_, r), Ok(Done::Count(n))) => send(r, Ok(n)),
         (Op::Insert(_, r), Ok(Done::Inserted(i))) => send(r, i),
+        (Op::InsertMany(_, r), Ok(Done::InsertedMany(i))) => send(r, Ok(i)),
         (Op::SaveFile { reply, .. } | Op::ClearFiles(_, reply), Ok(Done::Applied(a))) => {
             send(reply, Ok(a))
         }
@@ -274,6 +278,7 @@ fn deliver(op: Op, done: Result<Done>) {
                 Op::Ping(r) => send(r, Err(err)),
                 Op::Prune(_, r) => send(r, Err(err)),
                 Op::Insert(_, r) => send(r, Err(err)),
+                Op::InsertMany(_, r) => send(r, Err(err)),
                 Op::SaveFile { reply, .. } | Op::ClearFiles(_, reply) => send(reply, Err(err)),
                 Op::Claim { reply, .. } => send(reply, Err(err)),
                 Op::Heartbeat { reply, .. } => send(reply, Err(err)),

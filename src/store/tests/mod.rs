@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::job::{JobErrorCode, JobId, JobKind, JobSpec, JobStatus, Limits, SubmitOptions};
-use crate::store::{Claimed, NewJob, Outcome, now};
+use crate::store::{Claimed, NewJob, Outcome, StoreError, now};
 pub(crate) use harness::{Backend, TestStore, store};
 
 const LEASE: Duration = Duration::from_secs(15);
@@ -319,7 +319,52 @@ async fn recovery_at_start_leaves_the_runs_of_live_instances_alone(backend: Back
     assert_eq!(status(expired).await, JobStatus::Queued);
 }
 
+async fn insert_many_stores_all_in_one_transaction_or_nothing(backend: Backend) {
+    let Some(store) = store(
+        backend,
+        "insert_many_stores_all_in_one_transaction_or_nothing",
+    )
+    .await
+    else {
+        return;
+    };
+    let unknown = JobId::new();
+    let jobs = vec![
+        sleep_job(0, 3),
+        sleep_job(0, 3).depending_on(vec![unknown]),
+        sleep_job(0, 3),
+    ];
+    let given: Vec<JobId> = jobs.iter().map(|j| j.id).collect();
+    let results = store.insert_many(jobs).await.unwrap();
+    assert_eq!(results.len(), 3);
+    assert_eq!(results[0].as_ref().unwrap().id, given[0]);
+    assert!(
+        matches!(results[1], Err(StoreError::UnknownDependency(dep)) if dep == unknown),
+        "{:?}",
+        results[1]
+    );
+    assert_eq!(results[2].as_ref().unwrap().status, JobStatus::Queued);
+    assert!(store.get(given[1]).await.unwrap().is_none());
+    // A job that cannot be stored (its id is taken) fails the whole transaction: none of the
+    // others is kept.
+    let existing = store.get(given[0]).await.unwrap().unwrap();
+    let mut clash = sleep_job(0, 3);
+    clash.id = existing.id;
+    let fresh = [sleep_job(0, 3), sleep_job(0, 3)];
+    let fresh_ids: Vec<JobId> = fresh.iter().map(|j| j.id).collect();
+    let [a, b] = fresh;
+    assert!(store.insert_many(vec![a, clash, b]).await.is_err());
+    for id in fresh_ids {
+        assert!(store.get(id).await.unwrap().is_none(), "{id} was stored");
+    }
+    assert_eq!(
+        ids(&claim_sleeps(&store, 10).await),
+        vec![given[0], given[2]]
+    );
+}
+
 on_both_stores!(
+    insert_many_stores_all_in_one_transaction_or_nothing,
     recovery_at_start_leaves_the_runs_of_live_instances_alone,
     claims_highest_priority_then_oldest_and_only_as_many_as_asked,
     a_stale_attempt_can_neither_finish_nor_overwrite,
