@@ -136,8 +136,13 @@ impl Dialect for PgDialect {
     type Db = Postgres;
     const SHARED: bool = true;
 
-    async fn begin(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-        conn.execute("BEGIN").await.map(drop)
+    async fn begin(&self, conn: &mut PgConnection, durable: bool) -> Result<(), sqlx::Error> {
+        let sql = if durable {
+            "BEGIN"
+        } else {
+            "BEGIN; SET LOCAL synchronous_commit = off"
+        };
+        conn.execute(sql).await.map(drop)
     }
 
     async fn commit(&self, conn: &mut PgConnection, effects: &Effects) -> Result<(), sqlx::Error> {

@@ -42,8 +42,11 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     /// the tables between two transactions).
     const SHARED: bool;
 
-    /// Opens a write transaction on `conn`.
-    async fn begin(conn: &mut Conn<Self>) -> Result<(), sqlx::Error>;
+    /// Opens a write transaction on `conn`. Unless `durable`, its commit need not wait for
+    /// the disk: it holds only claims and lease renewals, which a power loss may undo without
+    /// harm (the job is still queued, or its lease expires), and any later durable commit
+    /// makes it durable too (the log is written in order).
+    async fn begin(&self, conn: &mut Conn<Self>, durable: bool) -> Result<(), sqlx::Error>;
 
     /// Commits the open transaction, telling the other processes on the database what it did
     /// (see [`Effects`]) in the same round trip, so that they hear of it exactly when it is

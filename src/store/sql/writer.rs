@@ -219,7 +219,10 @@ async fn transaction<D: Dialect>(
         .acquire()
         .await
         .map_err(|e| Failure::Transaction(Arc::new(e)))?;
-    if let Err(err) = D::begin(&mut conn).await {
+    let durable = ops
+        .iter()
+        .any(|op| !matches!(op, Op::Claim { .. } | Op::Heartbeat { .. }));
+    if let Err(err) = dialect.begin(&mut conn, durable).await {
         // Whatever state it is in, this connection is not to be used again.
         conn.close_on_drop();
         return Err(Failure::Transaction(Arc::new(err)));

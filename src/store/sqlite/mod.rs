@@ -13,6 +13,7 @@ mod tests;
 use std::collections::HashSet;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -115,8 +116,12 @@ pub(crate) async fn open(url: &str, options: &SqliteOptions) -> Result<SqliteSto
         .connect_with(connect.read_only(true))
         .await?;
     let (events, _) = broadcast::channel(4096);
+    let dialect = SqliteDialect {
+        full: options.synchronous_full,
+        relaxed: AtomicBool::new(false),
+    };
     Ok(SqlStore::new(
-        SqliteDialect,
+        dialect,
         writer,
         reader,
         events,
@@ -164,14 +169,30 @@ pub(crate) async fn migrate(url: &str) -> Result<usize> {
 }
 
 /// The statements of SQLite.
-pub(crate) struct SqliteDialect;
+pub(crate) struct SqliteDialect {
+    /// Whether commits wait for the disk (`synchronous = FULL`, the default).
+    full: bool,
+    /// Whether the write connection is at `NORMAL` for a batch that need not be durable.
+    relaxed: AtomicBool,
+}
 
 #[async_trait]
 impl Dialect for SqliteDialect {
     type Db = Sqlite;
     const SHARED: bool = false;
 
-    async fn begin(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+    async fn begin(&self, conn: &mut SqliteConnection, durable: bool) -> Result<(), sqlx::Error> {
+        // The level cannot change inside a transaction. A new connection starts at the
+        // configured level: at worst the next durable batch sets FULL again.
+        if self.full && self.relaxed.load(Ordering::Relaxed) == durable {
+            let pragma = if durable {
+                "PRAGMA synchronous = FULL"
+            } else {
+                "PRAGMA synchronous = NORMAL"
+            };
+            conn.execute(pragma).await?;
+            self.relaxed.store(!durable, Ordering::Relaxed);
+        }
         // Take the write lock at once: a deferred transaction could fail on its first write.
         match conn.execute("BEGIN IMMEDIATE").await {
             Ok(_) => Ok(()),
