@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # count_primes side by side with primesieve and primecount, on 2 threads each, and the counts
-# checked to agree. Each row: faena's job (submitted with ?wait_ms= to a release server with
+# checked to agree. Each row: faena's job (run to its end with ?wait_ms= on a release server with
 # --cpu-threads 2 on a temp SQLite; "run" is finished_at − started_at, "wall" the HTTP round
 # trip), the kernel in one process with the way forced (examples/primes.rs: sieve, analytic),
 # and the peer's process wall time; runs alternate faena and the peer, RUNS times.
@@ -21,17 +21,26 @@ EXAMPLE=target/release/examples/primes
 for tool in primesieve primecount; do
   command -v "$tool" > /dev/null || { echo "$tool missing: apt-get install primesieve-bin primecount-bin"; exit 1; }
 done
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
-
-# A job submitted with ?wait_ms (up to 5 min): prints "wall_s run_s count".
+# A job run to its end (submitted with ?wait_ms=60000, then long-polled again while it runs):
+# prints "wall_s run_s count".
 job() { # $1: start, $2: end
-  local t0 t1 out
-  t0=$(now)
-  out=$(curl -sf -X POST "$URL/jobs?wait_ms=300000" -H 'content-type: application/json' \
-    -d "{\"kind\":\"count_primes\",\"params\":{\"start\":$1,\"end\":$2},\"timeout_ms\":300000}")
-  t1=$(now)
-  echo "$out" | json 'd["status"] == "succeeded" or sys.exit(f"job {d[\"status\"]}: {d[\"error\"]}")' > /dev/null
-  echo "$(secs "$t0" "$t1") $(echo "$out" | json '__import__("datetime").datetime.fromisoformat(d["finished_at"]).timestamp() - __import__("datetime").datetime.fromisoformat(d["started_at"]).timestamp()') $(echo "$out" | json 'd["result"]["count"]')"
+  python3 - "$URL" "$1" "$2" <<'PY'
+import json, sys, time, urllib.request
+from datetime import datetime
+url, start, end = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+body = {"kind": "count_primes", "params": {"start": start, "end": end}, "timeout_ms": 600000}
+t0 = time.time()
+req = urllib.request.Request(f"{url}/jobs?wait_ms=60000", json.dumps(body).encode(),
+                             {"content-type": "application/json"})
+job = json.load(urllib.request.urlopen(req))
+while job["status"] in ("queued", "running"):
+    job = json.load(urllib.request.urlopen(f"{url}/jobs/{job['id']}?wait_ms=60000"))
+wall = time.time() - t0
+if job["status"] != "succeeded":
+    sys.exit(f"job {job['status']}: {job['error']}")
+ran = datetime.fromisoformat(job["finished_at"]) - datetime.fromisoformat(job["started_at"])
+print(f"{wall:.3f} {ran.total_seconds():.3f} {job['result']['count']}")
+PY
 }
 
 # A command's wall time and the number it printed: "secs count".
@@ -52,26 +61,29 @@ row() {
   say "$label: [$start, $end)"
   for i in $(seq "$RUNS"); do
     read -r wall run count <<< "$(job "$start" "$end")"
+    [ -n "$count" ] || { echo "the job did not succeed"; exit 1; }
     read -r psecs pcount <<< "$(timed "$@")"
-    echo "run $i: faena job wall $wall s, run $(printf %.3f "$run") s, count $count; peer $psecs s, count $pcount"
+    echo "run $i: faena job wall $wall s, run $run s, count $count; peer $psecs s, count $pcount"
     runs+=("$run"); peer+=("$psecs"); counts+=("$count" "$pcount")
   done
   way=$("$EXAMPLE" "$start" "$end" auto 2 | awk '{print $2}')
-  # The kernel alone, each way where it is not hopeless (sieving more than 10^11 numbers, or
-  # past the sieve's end, is left out).
+  # The kernel alone, each way where it is not hopeless: sieving more than 10^11 numbers or
+  # past the sieve's end, or π of numbers above 10^13 for a window the job sieves, is left out.
   for i in $(seq "$RUNS"); do
     if python3 -c "import sys; sys.exit(not ($end - $start <= 10**11 and $end <= 10**16))"; then
       read -r c _ s <<< "$("$EXAMPLE" "$start" "$end" sieve 2)"; sieve+=("$s"); counts+=("$c")
     fi
-    read -r c _ s <<< "$("$EXAMPLE" "$start" "$end" analytic 2)"; analytic+=("$s"); counts+=("$c")
+    if [ "$way" = Analytic ] || python3 -c "import sys; sys.exit(not $end <= 10**13)"; then
+      read -r c _ s <<< "$("$EXAMPLE" "$start" "$end" analytic 2)"; analytic+=("$s"); counts+=("$c")
+    fi
   done
   local agree=yes
   for c in "${counts[@]}"; do [ "$c" = "${counts[0]}" ] || agree="NO (${counts[*]})"; done
   local mj mp ms ma
   mj=$(printf '%s\n' "${runs[@]}" | median); mp=$(printf '%s\n' "${peer[@]}" | median)
-  ms=$( ((${#sieve[@]})) && printf '%s\n' "${sieve[@]}" | median || echo "-")
-  ma=$(printf '%s\n' "${analytic[@]}" | median)
-  echo "kernel alone (median): sieve $ms s, analytic $ma s; the job picks $way"
+  ms=$( ((${#sieve[@]})) && echo "$(printf '%s\n' "${sieve[@]}" | median) s" || echo "-")
+  ma=$( ((${#analytic[@]})) && echo "$(printf '%s\n' "${analytic[@]}" | median) s" || echo "-")
+  echo "kernel alone (median): sieve $ms, analytic $ma; the job picks $way"
   ROWS+=("| $label | $way | $mj s | $ms | $ma | $mp s | $(python3 -c "print(f'{$mj / $mp:.2f}')")× | ${counts[0]} | $agree |")
 }
 
