@@ -1,7 +1,8 @@
 //! `count_primes`: how many primes lie in `[start, end)`, on the CPU pool, either by a segmented
 //! sieve of the range ([`sieve`]) or as π(end − 1) − π(start − 1) ([`pi`], combinatorial), as
 //! [`Method::for_range`] estimates cheaper: narrow windows are sieved, wide ranges counted
-//! analytically. Progress counts the segments of the sieves either way.
+//! analytically. Progress counts units of work: the segments of the sieves (and, for π, runs of
+//! its easy leaves).
 
 mod method;
 pub mod pi;
