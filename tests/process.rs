@@ -30,7 +30,7 @@ async fn sigkill_mid_run_loses_no_accepted_job() {
         &client,
         &server,
         json!({"kind": "count_primes", "priority": 10,
-        "max_attempts": 1, "params": {"start": 0, "end": 1_000_000_000_000u64}}),
+        "max_attempts": 1, "params": {"start": 0, "end": 1_000_000_000_000_000_000u64}}),
     )
     .await
     .unwrap();
@@ -127,7 +127,7 @@ async fn sigterm_hands_running_jobs_back_without_counting_the_attempt() {
         &client,
         &server,
         json!({"kind": "count_primes",
-        "params": {"start": 0, "end": 1_000_000_000_000u64}}),
+        "params": {"start": 0, "end": 1_000_000_000_000_000_000u64}}),
     )
     .await
     .unwrap();
@@ -253,7 +253,7 @@ async fn an_instance_claims_only_the_kinds_it_runs() {
     faena::kinds::fetch_urls::client::install_crypto();
     let client = reqwest::Client::new();
     // The primes hold the only CPU slot, so the factorial is still queued at the SIGTERM.
-    let big = json!({"kind": "count_primes", "params": {"start": 0, "end": 1_000_000_000_000u64}});
+    let big = json!({"kind": "count_primes", "params": {"start": 0, "end": 1_000_000_000_000_000_000u64}});
     let big = submit(&client, &server, big).await.unwrap();
     until_running(&client, &server, std::slice::from_ref(&big)).await;
     let small = json!({"kind": "factorial", "params": {"numbers": [10]}});

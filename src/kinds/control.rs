@@ -75,6 +75,12 @@ impl Ctl {
         self.progress.total.store(total, Ordering::Relaxed);
     }
 
+    /// Declares `n` more units of work, for a run made of parts that each declare their own
+    /// (`done` is kept).
+    pub fn add_total(&self, n: u64) {
+        self.progress.total.fetch_add(n, Ordering::Relaxed);
+    }
+
     /// Marks `n` more units of work as done.
     #[inline]
     pub fn advance(&self, n: u64) {
@@ -99,6 +105,8 @@ mod tests {
         ctl.advance(1);
         ctl.clone().advance(1);
         assert_eq!(ctl.progress().get(), (2, 3));
+        ctl.add_total(2);
+        assert_eq!(ctl.progress().get(), (2, 5));
         assert_eq!(ctl.check(), Ok(()));
         token.cancel();
         assert_eq!(ctl.check(), Err(Stopped));

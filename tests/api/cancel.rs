@@ -111,8 +111,8 @@ async fn a_running_cpu_job_stops_promptly_and_frees_its_slot() {
     let Some(app) = TestApp::spawn_with(|c| c.max_cpu_jobs = Some(1)).await else {
         return;
     };
-    // Counting primes below 10^12 takes far longer than this test may.
-    let long = app.submit_ok(&primes(0, 1_000_000_000_000)).await;
+    // Counting primes below 10^18 takes far longer than this test may.
+    let long = app.submit_ok(&primes(0, 1_000_000_000_000_000_000)).await;
     assert_eq!(app.wait_running(long.id).await.status, JobStatus::Running);
     let progress = wait_progress(&app, long.id).await;
     assert!(progress.done < progress.total, "{progress:?}");
@@ -160,7 +160,7 @@ async fn a_cancel_before_the_run_registers_still_stops_it() {
         return;
     };
     for _ in 0..5 {
-        let job = app.submit_ok(&primes(0, 1_000_000_000_000)).await;
+        let job = app.submit_ok(&primes(0, 1_000_000_000_000_000_000)).await;
         cancel_ok(&app, &job).await;
         let done = app.wait_final(job.id).await;
         assert_cancelled(&done);

@@ -66,7 +66,7 @@ async fn a_blocker_of_another_class_does_not_hold_up_the_queue() {
     };
     let cpu = app
         .submit_ok(&json!({"kind": "count_primes",
-                           "params": {"start": 0, "end": 1_000_000_000_000_u64}}))
+                           "params": {"start": 0, "end": 1_000_000_000_000_000_000_u64}}))
         .await;
     app.wait_running(cpu.id).await;
     let io = app

@@ -69,7 +69,7 @@ fn a_job_past_its_deadline_exits_1() {
         "-p",
         "start=0",
         "-p",
-        "end=10000000000000",
+        "end=1000000000000000000",
         "--timeout-ms",
         "200",
         "--max-attempts",

@@ -1,11 +1,14 @@
-//! `count_primes`: how many primes lie in `[start, end)`, by a segmented sieve run in parallel
-//! on the CPU pool. Progress counts segments.
-//!
-//! [`pi`] counts the primes up to `x` combinatorially (LMO), for ranges too wide to sieve; it is
-//! not used by the job kind yet.
+//! `count_primes`: how many primes lie in `[start, end)`, on the CPU pool, either by a segmented
+//! sieve of the range ([`sieve`]) or as π(end − 1) − π(start − 1) ([`pi`], combinatorial), as
+//! [`Method::for_range`] estimates cheaper: narrow windows are sieved, wide ranges counted
+//! analytically. Progress counts units of work: the segments of the sieves (and, for π, runs of
+//! its easy leaves).
 
+mod method;
 pub mod pi;
 mod sieve;
+
+pub use method::Method;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -13,8 +16,12 @@ use utoipa::ToSchema;
 use super::{Ctl, Stopped};
 use crate::job::{Limits, SpecError};
 
-/// Largest `end` the sieve accepts.
-pub const MAX_END: u64 = sieve::MAX_END;
+/// Largest `end` accepted: 10^18, as far as [`pi`] goes. Past [`sieve::MAX_END`] (10^16) even
+/// a narrow window is counted analytically, at about the cost of [0, end): minutes near 10^18.
+pub const MAX_END: u64 = pi::MAX_X;
+
+/// Largest `end` that [`Method::Sieve`] accepts.
+pub const SIEVE_MAX_END: u64 = sieve::MAX_END;
 
 /// Parameters of `count_primes`: the half-open range `[start, end)`, like Python's `range`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -23,7 +30,7 @@ pub const MAX_END: u64 = sieve::MAX_END;
 pub struct Params {
     /// First number of the range (0 ≤ start < end).
     pub start: u64,
-    /// One past the last number of the range.
+    /// One past the last number of the range (end ≤ 10^18).
     pub end: u64,
 }
 
@@ -59,8 +66,9 @@ impl Params {
     }
 }
 
-/// Counts the primes; call it inside the CPU pool.
+/// Counts the primes, the cheaper way; call it inside the CPU pool.
 pub fn run(params: &Params, ctl: &Ctl) -> Result<Output, Stopped> {
-    let count = sieve::count_primes(params.start, params.end, ctl)?;
+    let (start, end) = (params.start, params.end);
+    let count = Method::for_range(start, end).count(start, end, ctl)?;
     Ok(Output { count })
 }

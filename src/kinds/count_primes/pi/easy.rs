@@ -23,18 +23,28 @@ impl Lmo<'_> {
     }
 
     /// The sum of φ over the easy leaves of every `b` in `first..=last` (all with `p_b^2 > y`),
-    /// in parallel over `b`.
+    /// in parallel over `units` runs of consecutive `b` (`1 <= units <= last + 1 - first`), each
+    /// one unit of progress.
     pub(super) fn easy_leaves(
         &self,
         first: usize,
         last: usize,
+        units: u64,
         ctl: &Ctl,
     ) -> Result<i128, Stopped> {
-        (first..=last)
+        let (count, units) = (last + 1 - first, units.max(1) as usize);
+        // Run r covers the b from first + ⌊r·count / units⌋ on: none empty while units <= count.
+        let start = |run: usize| first + run * count / units;
+        (0..units)
             .into_par_iter()
-            .map(|b| {
-                ctl.check()?;
-                Ok(self.easy_leaves_of(b))
+            .map(|run| {
+                let mut sum = 0;
+                for b in start(run)..start(run + 1) {
+                    ctl.check()?;
+                    sum += self.easy_leaves_of(b);
+                }
+                ctl.advance(1);
+                Ok(sum)
             })
             .try_reduce(|| 0, |s, t| Ok(s + t))
     }

@@ -25,8 +25,9 @@
 //! arithmetic is exact for every `x <= MAX_X`: products of two numbers `<= y` fit `u64`, sums
 //! of leaves are kept in 128 bits.
 //!
-//! **Control.** Progress counts the segments of both sieves; cancellation is checked before every
-//! segment (a few ms of work at most) and between the easy leaves of consecutive primes.
+//! **Control.** Progress counts the segments of both sieves and runs of the easy leaves;
+//! cancellation is checked before every segment (a few ms of work at most) and between the easy
+//! leaves of consecutive primes.
 
 mod easy;
 mod p2;
@@ -52,7 +53,8 @@ const SIEVE_BELOW: u64 = 1 << 20;
 /// π(x): the number of primes `p <= x`.
 ///
 /// Precondition: `x <= MAX_X` (the caller validates). Runs on the current rayon pool: call it
-/// inside `pool.install`. Reports progress on `ctl` and returns `Err(Stopped)` soon after `ctl`
+/// inside `pool.install`. Adds its units of work to the progress total of `ctl` and reports
+/// them done (so two calls on one `ctl` add up), and returns `Err(Stopped)` soon after `ctl`
 /// is cancelled.
 pub fn pi(x: u64, ctl: &Ctl) -> Result<u64, Stopped> {
     debug_assert!(x <= MAX_X, "x = {x}");
@@ -117,14 +119,20 @@ fn lmo(x: u64, y: u64, ctl: &Ctl) -> Result<u64, Stopped> {
         tables: &tables,
     };
     let (hard_plan, p2_plan) = (lmo.hard_plan(), lmo.p2_plan());
-    ctl.set_total(hard_plan.segments + p2_plan.segments);
-
-    let ordinary = phi::ordinary_leaves(x, y, lmo.c, &tables, ctl)?;
+    let segments = hard_plan.segments + p2_plan.segments;
     // The primes above sqrt(y) have only prime m, and most of their leaves are easy.
     let first_easy = (lmo.c + 1).max(tables.pi(y.isqrt()) as usize + 1);
-    let easy = if first_easy < a {
-        lmo.easy_leaves(first_easy, a - 1, ctl)?
+    let easy_primes = a.saturating_sub(first_easy) as u64;
+    // The easy leaves come before the sieves and take a good part of the time: they count as
+    // half as many units of progress as the segments, one per run of consecutive primes.
+    let easy_units = (segments / 2).clamp(1, easy_primes.max(1));
+    ctl.add_total(segments + easy_units);
+
+    let ordinary = phi::ordinary_leaves(x, y, lmo.c, &tables, ctl)?;
+    let easy = if easy_primes > 0 {
+        lmo.easy_leaves(first_easy, a - 1, easy_units, ctl)?
     } else {
+        ctl.advance(easy_units);
         0
     };
     let hard = lmo.hard_leaves(&hard_plan, ctl)?;

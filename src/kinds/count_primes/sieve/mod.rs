@@ -6,7 +6,8 @@
 //!   separately.
 //! - **Segments.** `[start, end)` is cut into segments of 256 KiB to 1 MiB of sieve bytes (7.8 to
 //!   31 million numbers; see `segment_bytes`), each sieved on its own with the primes up to
-//!   `sqrt(end)`, which a plain sieve finds once per call and every worker shares read-only.
+//!   `sqrt(end)`, which a small segmented sieve finds once per call and every worker shares
+//!   read-only.
 //! - **Pre-sieve.** A segment starts as a copy of the sieve of 7..=163 alone, assembled from
 //!   periodic patterns (`presieve`), so those primes, which have the most multiples, cost a few
 //!   vectorised sweeps instead of individual writes.
@@ -31,10 +32,11 @@ use rayon::prelude::*;
 use crate::kinds::{Ctl, Stopped};
 use wheel::{Crosser, RES};
 
-/// Largest `end` accepted by [`count_primes`]: 10^13. A billion numbers just below it take about
-/// 0.2 s of CPU time; the cap keeps the one-off work per call (sieving the primes up to
-/// `sqrt(end)`) to a few ms.
-pub const MAX_END: u64 = 10_000_000_000_000;
+/// Largest `end` accepted by [`count_primes`]: 10^16. The one-off work per call grows with
+/// `sqrt(end)`: finding the 5.8 million primes up to 10^8 (tens of ms) and, per chunk of
+/// segments, a position for each (46 MB per worker at the top). Wider ranges than a few 10^11
+/// numbers this high are counted analytically instead (`super::method`).
+pub const MAX_END: u64 = 10_000_000_000_000_000;
 
 /// Bounds on the sieve bytes per segment; see [`segment_bytes`].
 const MIN_SEGMENT_BYTES: u64 = 256 * 1024;
@@ -50,8 +52,8 @@ const CHUNKS_PER_THREAD: u64 = 8;
 /// Counts the primes `p` with `start <= p < end`.
 ///
 /// Precondition: `start < end <= MAX_END` (the caller validates). Runs on the current rayon pool:
-/// call it inside `pool.install`. Reports one unit of progress per segment on `ctl` and returns
-/// `Err(Stopped)` soon after `ctl` is cancelled.
+/// call it inside `pool.install`. Adds its segments to the progress total of `ctl`, reports one
+/// unit per segment done, and returns `Err(Stopped)` soon after `ctl` is cancelled.
 pub fn count_primes(start: u64, end: u64, ctl: &Ctl) -> Result<u64, Stopped> {
     debug_assert!(start < end && end <= MAX_END, "bad range [{start}, {end})");
     if start >= end {
@@ -60,8 +62,7 @@ pub fn count_primes(start: u64, end: u64, ctl: &Ctl) -> Result<u64, Stopped> {
     ctl.check()?;
     let below_wheel = [2, 3, 5].iter().filter(|&&p| start <= p && p < end).count() as u64;
     let (lo, hi) = (start / 30, end.div_ceil(30));
-    let primes = sieving_primes(end.saturating_sub(1).isqrt());
-    ctl.check()?;
+    let primes = sieving_primes(end.saturating_sub(1).isqrt(), ctl)?;
 
     let segment_bytes = segment_bytes(end);
     let segments = (hi - lo).div_ceil(segment_bytes);
@@ -76,7 +77,7 @@ pub fn count_primes(start: u64, end: u64, ctl: &Ctl) -> Result<u64, Stopped> {
         primes: &primes,
         ctl,
     };
-    ctl.set_total(segments);
+    ctl.add_total(segments);
     let sieved = (0..segments.div_ceil(per_chunk))
         .into_par_iter()
         .map(|chunk| {
@@ -99,27 +100,61 @@ fn segment_bytes(end: u64) -> u64 {
         .clamp(MIN_SEGMENT_BYTES, MAX_SEGMENT_BYTES)
 }
 
-/// The primes `p` with `presieve::MAX < p <= limit`, by a plain sieve of the odd numbers.
-fn sieving_primes(limit: u64) -> Vec<u32> {
-    let n = limit as usize;
-    if n <= presieve::MAX as usize {
-        return Vec::new();
+/// Odd numbers per block of [`sieving_primes`]: 256 KiB of flags.
+const BASE_BLOCK: u64 = 1 << 18;
+
+/// The primes `p` with `presieve::MAX < p <= limit`, by a sieve of the odd numbers in blocks
+/// of [`BASE_BLOCK`] (a few ms of work each, near `limit` = 10^8), checking `ctl` before each.
+fn sieving_primes(limit: u64, ctl: &Ctl) -> Result<Vec<u32>, Stopped> {
+    if limit <= presieve::MAX {
+        return Ok(Vec::new());
     }
-    // Odd numbers only (index i is 2 * i + 1): half the memory and work.
-    let mut composite = vec![false; n / 2 + 1];
-    let mut i = 3;
-    while i * i <= n {
-        if !composite[i / 2] {
-            for m in (i * i..=n).step_by(2 * i) {
-                composite[m / 2] = true;
+    let root = limit.isqrt();
+    let base = small_odd_primes(root);
+    // Flag `i` of a block from `k0` stands for the odd number 2·(k0 + i) + 1.
+    let last_k = (limit - 1) / 2;
+    let mut composite = vec![false; BASE_BLOCK as usize];
+    let mut primes = Vec::new();
+    let mut k0 = 0;
+    while k0 <= last_k {
+        ctl.check()?;
+        let len = (last_k + 1 - k0).min(BASE_BLOCK);
+        let (lo, hi) = (2 * k0 + 1, 2 * (k0 + len) - 1);
+        composite[..len as usize].fill(false);
+        for &p in base.iter().take_while(|&&p| p * p <= hi) {
+            // The first odd multiple of p from max(p², lo): p itself stays a prime.
+            let first = (p * p).max(lo.div_ceil(p) * p);
+            let first = if first % 2 == 0 { first + p } else { first };
+            for i in ((first - 1) / 2 - k0..len).step_by(p as usize) {
+                composite[i as usize] = true;
             }
         }
-        i += 2;
+        primes.extend(
+            (0..len)
+                .filter(|&i| !composite[i as usize])
+                .map(|i| 2 * (k0 + i) + 1)
+                .filter(|&n| n > presieve::MAX)
+                .map(|n| n as u32),
+        );
+        k0 += len;
     }
-    (presieve::MAX as usize / 2 + 1..=(n - 1) / 2)
-        .filter(|&k| !composite[k])
-        .map(|k| (2 * k + 1) as u32)
-        .collect()
+    Ok(primes)
+}
+
+/// The odd primes up to `limit` (small: `limit <= 10^5` or so), by a plain sieve.
+fn small_odd_primes(limit: u64) -> Vec<u64> {
+    let n = limit as usize;
+    let mut composite = vec![false; n + 1];
+    let mut primes = Vec::new();
+    for i in (3..=n).step_by(2) {
+        if !composite[i] {
+            primes.push(i as u64);
+            for m in (i * i..=n).step_by(2 * i) {
+                composite[m] = true;
+            }
+        }
+    }
+    primes
 }
 
 /// The number of set bits in `bytes`.
