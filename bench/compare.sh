@@ -21,14 +21,9 @@ json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 start_faena() { # $1: name, rest: extra flags; sets URL
   local name=$1; shift
-  "$FAENA" serve --listen "127.0.0.1:$PORT" --database-url "sqlite://$WORK/$name/faena.db" \
-    "$@" > "$WORK/$name.log" 2>&1 &
-  FPID=$!; PIDS+=("$FPID")
-  URL="http://127.0.0.1:$PORT"
-  for _ in $(seq 100); do curl -sf "$URL/healthz" > /dev/null && return; sleep 0.1; done
-  echo "faena did not start"; cat "$WORK/$name.log"; exit 1
+  mkdir -p "$WORK/$name"
+  start_faena_on "sqlite://$WORK/$name/faena.db" "$@"
 }
-stop_faena() { kill "$FPID"; wait "$FPID" 2>/dev/null || true; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 # A job submitted with ?wait_ms: prints "wall_s run_s result".

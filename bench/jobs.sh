@@ -27,16 +27,7 @@ SCHEMA=faena_bench
 PGURL="$PG?options[search_path]=$SCHEMA&application_name=$SCHEMA"
 drop_schema() { psql -q "$PG" -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" 2> /dev/null || true; }
 
-start_faena() { # $1: database URL, rest: extra flags; sets URL and FPID
-  local db=$1; shift
-  RUST_LOG=${BENCH_RUST_LOG:-warn} "$FAENA" serve --listen "127.0.0.1:$PORT" --database-url "$db" \
-    "$@" > "$WORK/faena.log" 2>&1 &
-  FPID=$!; PIDS+=("$FPID")
-  URL="http://127.0.0.1:$PORT"
-  for _ in $(seq 100); do curl -sf "$URL/healthz" > /dev/null && return; sleep 0.1; done
-  echo "faena did not start"; cat "$WORK/faena.log"; exit 1
-}
-stop_faena() { kill "$FPID"; wait "$FPID" 2>/dev/null || true; }
+start_faena() { BENCH_RUST_LOG=${BENCH_RUST_LOG:-warn} start_faena_on "$@"; }
 sqlite_db() { rm -rf "$WORK/db"; mkdir -p "$WORK/db"; echo "sqlite://$WORK/db/faena.db"; }
 rss() { awk '/VmRSS|VmHWM/ {printf "%s %.1f MB  ", $1, $2 / 1024}' "/proc/$FPID/status"; echo; }
 bench() { "$FAENA" bench --url "$URL" "$@"; }

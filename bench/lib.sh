@@ -32,3 +32,16 @@ peer_celery_noop() { # $1: runs, $2: jobs, $3: clients
   pkill -f "celery -A celery_app" || true
   pkill -f "uvicorn api:app" || true
 }
+
+# Starts a release faena on 127.0.0.1:$PORT with database $1 and the flags that follow, its log
+# in $WORK/faena.log (RUST_LOG from BENCH_RUST_LOG, default info); sets URL and FPID.
+start_faena_on() {
+  local db=$1; shift
+  RUST_LOG=${BENCH_RUST_LOG:-info} "$FAENA" serve --listen "127.0.0.1:$PORT" --database-url "$db" \
+    "$@" >> "$WORK/faena.log" 2>&1 &
+  FPID=$!; PIDS+=("$FPID")
+  URL="http://127.0.0.1:$PORT"
+  for _ in $(seq 100); do curl -sf "$URL/healthz" > /dev/null && return; sleep 0.1; done
+  echo "faena did not start"; cat "$WORK/faena.log"; exit 1
+}
+stop_faena() { kill "$FPID"; wait "$FPID" 2>/dev/null || true; }
