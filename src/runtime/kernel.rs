@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use super::{CpuPool, Inner, RunHandle, StopReason};
-use crate::job::{JobError, JobErrorCode, JobId, JobResult, JobSpec};
+use crate::job::{JobError, JobErrorCode, JobResult, JobSpec};
 use crate::kinds::fetch_urls::{self, PageSink, SaveError};
 use crate::kinds::{Ctl, Stopped, count_primes, factorial, sleep, word_count};
 use crate::store::{JobStore, Lease, NewFile, Outcome};
@@ -24,10 +24,6 @@ pub(super) enum KernelEnd {
     Retry(JobError),
     Crashed(String),
 }
-
-/// Bytes of saved pages read per batch of a `word_count` over a source job (plus at most one
-/// page; two batches are in memory at once: the one counted and the one read).
-const WORD_COUNT_BATCH_BYTES: u64 = 8 << 20;
 
 /// Runs the kernel of `spec` for the attempt holding `lease`.
 /// `last_attempt`: no retry would follow a retryable failure.
@@ -45,7 +41,7 @@ pub(super) async fn run(
         JobSpec::Sleep(p) => to_end(sleep::run(&p, &ctl).await),
         JobSpec::FetchUrls(p) => fetch_urls(&rt, p, ctl, lease, last_attempt).await,
         JobSpec::WordCount(p) => match p.source_job {
-            Some(source) => count_source(&rt, source, p.top, ctl).await,
+            Some(source) => super::source_pages::count_source(&rt, source, p.top, ctl).await,
             None => on_pool(cpu, move || word_count::run_inline(&p, &ctl)).await,
         },
     }
@@ -98,68 +94,8 @@ async fn fetch_urls(
     to_end(output)
 }
 
-/// Counts the pages `source` saved, batch by batch: the next batch is read from the store
-/// while the pool counts the current one. Fails with `input_gone` if the pages go (the source
-/// was deleted) before all of them were counted.
-async fn count_source(rt: &Inner, source: JobId, top: usize, ctl: Ctl) -> KernelEnd {
-    let store = &rt.store;
-    let gone = || {
-        KernelEnd::Failed(JobError::new(
-            JobErrorCode::InputGone,
-            format!("the source job {source} was deleted with its pages"),
-        ))
-    };
-    let listed = match store.list_files(source).await {
-        Ok(files) => files.len(),
-        Err(err) => return storage_failed("listing the source's pages", &err),
-    };
-    if listed == 0 && matches!(store.get(source).await, Ok(None)) {
-        return gone();
-    }
-    ctl.set_total(listed as u64);
-    let mut acc = word_count::Accumulator::new(top);
-    let mut counted = 0;
-    let mut batch = store.read_files(source, 0, WORD_COUNT_BATCH_BYTES).await;
-    loop {
-        let files = match batch {
-            Ok(files) if files.is_empty() => break,
-            Ok(files) => files,
-            Err(err) => {
-                return storage_failed("reading the source's pages", &err);
-            }
-        };
-        counted += files.len();
-        let from = files.last().map_or(0, |f| f.info.index + 1);
-        let job_ctl = ctl.clone();
-        let counting = rt.cpu.run(move || {
-            let names = files.iter().map(|f| f.info.name.clone()).collect();
-            let texts: Vec<&[u8]> = files.iter().map(|f| f.content.as_slice()).collect();
-            acc.add(names, &texts, &job_ctl).map(|()| acc)
-        });
-        let next = async {
-            if counted >= listed {
-                Ok(Vec::new())
-            } else {
-                store.read_files(source, from, WORD_COUNT_BATCH_BYTES).await
-            }
-        };
-        let (done, next) = tokio::join!(counting, next);
-        acc = match done {
-            Ok(Ok(acc)) => acc,
-            Ok(Err(Stopped)) => return KernelEnd::Stopped,
-            Err(err) => return KernelEnd::Crashed(err.to_string()),
-        };
-        batch = next;
-    }
-    if counted != listed {
-        return gone();
-    }
-    // Ranking folds and sorts every distinct word: CPU work, on the pool too.
-    on_pool(&rt.cpu, move || Ok::<_, Stopped>(acc.finish())).await
-}
-
 /// A run the job store failed: retried (the store may be back by then).
-fn storage_failed(what: &str, err: &crate::store::StoreError) -> KernelEnd {
+pub(super) fn storage_failed(what: &str, err: &crate::store::StoreError) -> KernelEnd {
     tracing::warn!(error = ?err, "{what} failed");
     KernelEnd::Retry(JobError::new(
         JobErrorCode::Storage,
@@ -167,7 +103,7 @@ fn storage_failed(what: &str, err: &crate::store::StoreError) -> KernelEnd {
     ))
 }
 
-async fn on_pool<T, F>(cpu: &CpuPool, f: F) -> KernelEnd
+pub(super) async fn on_pool<T, F>(cpu: &CpuPool, f: F) -> KernelEnd
 where
     T: Serialize + Send + 'static,
     F: FnOnce() -> Result<T, Stopped> + Send + 'static,

@@ -12,6 +12,7 @@ mod memory;
 mod pruner;
 mod rescuer;
 mod run;
+mod source_pages;
 pub mod waiters;
 
 use std::collections::HashMap;

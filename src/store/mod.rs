@@ -420,11 +420,9 @@ pub trait JobStore: Send + Sync + 'static {
         len: u32,
     ) -> Result<Option<Vec<u8>>>;
 
-    /// Files of a job with their content, by index from `from_index`, as long as the bytes
-    /// before each stay under `max_bytes` (at least one file): for reading them all in batches
-    /// of about `max_bytes` (plus at most one page).
-    async fn read_files(&self, id: JobId, from_index: u32, max_bytes: u64)
-    -> Result<Vec<FileData>>;
+    /// The files of a job whose index is in `indices`, with their content, by index: for
+    /// reading them all in batches planned from [`JobStore::list_files`].
+    async fn read_files(&self, id: JobId, indices: std::ops::Range<u32>) -> Result<Vec<FileData>>;
 }
 
 /// The store's clock, in milliseconds (what the database keeps).

@@ -19,6 +19,8 @@
 //!   ASCII whitespace, so that no word or character straddles two pieces, and counts the pieces
 //!   on the current rayon pool, one tally per worker, merged at the end.
 
+mod blocks;
+mod short_words;
 pub(super) mod simd;
 mod tally;
 
@@ -26,7 +28,8 @@ pub use tally::Tally;
 
 use rayon::prelude::*;
 
-use simd::BLOCK;
+use blocks::Blocks;
+use simd::Classify;
 
 /// Bytes per piece in [`count_texts`]: well under a millisecond of counting and a millisecond
 /// of tallying, or about 10 ms when nearly every word is new, so `stop` is polled often.
@@ -55,13 +58,36 @@ impl TextCounts {
 
 /// Counts the words, lines and bytes of `text`, single-threaded.
 pub fn count(text: &[u8]) -> TextCounts {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(avx2) = simd::Avx2::detect() {
+        // SAFETY: `detect` found the features `count_avx2` is compiled for.
+        return unsafe { count_avx2(text, avx2) };
+    }
+    count_with(text, simd::Baseline)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt,bmi1,bmi2")]
+fn count_avx2(text: &[u8], avx2: simd::Avx2) -> TextCounts {
+    count_with(text, avx2)
+}
+
+/// [`count`] without AVX2, for tests on CPUs that have it.
+#[cfg(test)]
+pub(super) fn count_baseline(text: &[u8]) -> TextCounts {
+    count_with(text, simd::Baseline)
+}
+
+/// [`count`], inlined into each caller so as to be compiled for its instructions.
+#[inline(always)]
+fn count_with<C: Classify>(text: &[u8], classify: C) -> TextCounts {
     let mut counts = TextCounts {
         bytes: text.len() as u64,
         ..TextCounts::default()
     };
     // 1 when the byte before the block is whitespace; the start of the text counts as such.
     let mut after_ws = 1;
-    for block in Blocks::new(text) {
+    for block in Blocks::new(text, classify) {
         let starts = !block.ws & (block.ws << 1 | after_ws);
         counts.words += u64::from(starts.count_ones());
         counts.lines += u64::from(block.newlines.count_ones());
@@ -72,28 +98,60 @@ pub fn count(text: &[u8]) -> TextCounts {
 
 /// Counts the words, lines and bytes of `text` and adds its words to `tally`, in one pass.
 pub fn count_and_tally(text: &[u8], tally: &mut Tally) -> TextCounts {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(avx2) = simd::Avx2::detect() {
+        // SAFETY: `detect` found the features `count_and_tally_avx2` is compiled for.
+        return unsafe { count_and_tally_avx2(text, tally, avx2) };
+    }
+    count_and_tally_with(text, tally, simd::Baseline)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt,bmi1,bmi2")]
+fn count_and_tally_avx2(text: &[u8], tally: &mut Tally, avx2: simd::Avx2) -> TextCounts {
+    count_and_tally_with(text, tally, avx2)
+}
+
+/// [`count_and_tally`] without AVX2, for tests on CPUs that have it.
+#[cfg(test)]
+pub(super) fn count_and_tally_baseline(text: &[u8], tally: &mut Tally) -> TextCounts {
+    count_and_tally_with(text, tally, simd::Baseline)
+}
+
+/// [`count_and_tally`], inlined into each caller so as to be compiled for its instructions.
+#[inline(always)]
+fn count_and_tally_with<C: Classify>(text: &[u8], tally: &mut Tally, classify: C) -> TextCounts {
     let mut counts = TextCounts {
         bytes: text.len() as u64,
         ..TextCounts::default()
     };
     let mut after_ws = 1;
     let mut word_start = 0;
-    for block in Blocks::new(text) {
+    for block in Blocks::new(text, classify) {
         let follows_ws = block.ws << 1 | after_ws;
-        let starts = !block.ws & follows_ws;
+        let mut starts = !block.ws & follows_ws;
+        // The first whitespace byte after each word.
+        let mut ends = block.ws & !follows_ws;
         counts.words += u64::from(starts.count_ones());
         counts.lines += u64::from(block.newlines.count_ones());
-        // Starts and ends alternate: a word starts, the whitespace after it ends it.
-        let mut edges = starts | (block.ws & !follows_ws);
-        while edges != 0 {
-            let bit = edges & edges.wrapping_neg();
-            let at = block.base + edges.trailing_zeros() as usize;
-            if starts & bit != 0 {
-                word_start = at;
-            } else {
-                tally.add_word(text, word_start, at);
-            }
-            edges ^= bit;
+        // A word open since an earlier block ends first; then starts and ends pair up in
+        // order, and a last start may be left open.
+        if after_ws == 0 && ends != 0 {
+            tally.add_word(
+                text,
+                word_start,
+                block.base + ends.trailing_zeros() as usize,
+            );
+            ends &= ends - 1;
+        }
+        while ends != 0 {
+            let start = block.base + starts.trailing_zeros() as usize;
+            tally.add_word(text, start, block.base + ends.trailing_zeros() as usize);
+            starts &= starts - 1;
+            ends &= ends - 1;
+        }
+        if starts != 0 {
+            word_start = block.base + starts.trailing_zeros() as usize;
         }
         after_ws = block.ws >> 63;
     }
@@ -196,86 +254,4 @@ impl Part {
 /// ASCII whitespace as Python's `str.split()` sees it.
 fn is_ascii_ws(b: u8) -> bool {
     matches!(b, 0x09..=0x0D | 0x1C..=0x20)
-}
-
-/// The length of the multi-byte whitespace character at the start of `bytes`, or 0.
-#[inline]
-fn wide_ws_len(bytes: &[u8]) -> u32 {
-    match *bytes {
-        [0xC2, 0x85 | 0xA0, ..] => 2,
-        [0xE1, 0x9A, 0x80, ..]
-        | [0xE2, 0x80, 0x80..=0x8A | 0xA8 | 0xA9 | 0xAF, ..]
-        | [0xE2, 0x81, 0x9F, ..]
-        | [0xE3, 0x80, 0x80, ..] => 3,
-        _ => 0,
-    }
-}
-
-/// One block of a text: bit `i` of each mask stands for byte `base + i`.
-struct Block {
-    base: usize,
-    /// The bytes of whitespace characters, multi-byte ones included. Bytes past the end of the
-    /// text (the padding of a last, short block) count as whitespace.
-    ws: u64,
-    newlines: u64,
-}
-
-/// The blocks of a text, in order.
-struct Blocks<'a> {
-    text: &'a [u8],
-    base: usize,
-    /// Bits of the next block that belong to a whitespace character begun in this one.
-    spill: u64,
-}
-
-impl<'a> Blocks<'a> {
-    fn new(text: &'a [u8]) -> Self {
-        Self {
-            text,
-            base: 0,
-            spill: 0,
-        }
-    }
-
-    /// Marks the bytes of the multi-byte whitespace characters that start at `leads` (bits of
-    /// the current block) in `ws`, and in `self.spill` for those that run into the next block.
-    #[cold]
-    fn mark_wide(&mut self, mut leads: u64, ws: &mut u64) {
-        while leads != 0 {
-            let at = leads.trailing_zeros();
-            let len = wide_ws_len(&self.text[self.base + at as usize..]);
-            let bits = ((1_u128 << len) - 1) << at;
-            *ws |= bits as u64;
-            self.spill |= (bits >> 64) as u64;
-            leads &= leads - 1;
-        }
-    }
-}
-
-impl Iterator for Blocks<'_> {
-    type Item = Block;
-
-    #[inline]
-    fn next(&mut self) -> Option<Block> {
-        let rest = self.text.get(self.base..).filter(|rest| !rest.is_empty())?;
-        let masks = match rest.first_chunk::<BLOCK>() {
-            Some(block) => simd::classify(block),
-            None => {
-                let mut padded = [b' '; BLOCK];
-                padded[..rest.len()].copy_from_slice(rest);
-                simd::classify(&padded)
-            }
-        };
-        let mut ws = masks.ws | std::mem::take(&mut self.spill);
-        if masks.leads != 0 {
-            self.mark_wide(masks.leads, &mut ws);
-        }
-        let block = Block {
-            base: self.base,
-            ws,
-            newlines: masks.newlines,
-        };
-        self.base += BLOCK;
-        Some(block)
-    }
 }

@@ -360,3 +360,34 @@ fn simd_classify_matches_scalar() {
     let ascii: [u8; BLOCK] = std::array::from_fn(|i| b"ab \n\x1f\x7f"[i % 6]);
     assert_eq!(classify(&ascii), classify_scalar(&ascii));
 }
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn avx2_classify_matches_scalar() {
+    use super::count::simd::{Avx2, Classify};
+    let Some(avx2) = Avx2::detect() else {
+        eprintln!("no AVX2 on this CPU: nothing to compare");
+        return;
+    };
+    for shift in 0..=255_u8 {
+        let block: [u8; BLOCK] =
+            std::array::from_fn(|i| (i as u8).wrapping_mul(7).wrapping_add(shift));
+        assert_eq!(
+            avx2.classify(&block),
+            classify_scalar(&block),
+            "shift {shift}"
+        );
+    }
+}
+
+/// The counting loops compiled for the baseline and for AVX2 agree (the property tests above
+/// run whichever this CPU picks).
+#[test]
+fn baseline_loops_match_naive() {
+    let text = "a\u{a0}b  ñ\u{3000}x\n".repeat(50) + &"word ".repeat(40);
+    let mut tally = Tally::new();
+    let counts = super::count::count_and_tally_baseline(text.as_bytes(), &mut tally);
+    assert_eq!(counts, naive_counts(text.as_bytes()));
+    assert_eq!(super::count::count_baseline(text.as_bytes()), counts);
+    assert_eq!(tally.top(usize::MAX), naive_top(&[text.as_bytes()]));
+}

@@ -13,6 +13,7 @@ mod events;
 mod queries;
 
 use std::collections::HashSet;
+use std::ops::Range;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -299,13 +300,8 @@ impl Dialect for PgDialect {
         queries::files::read(pool, id, name, offset, len).await
     }
 
-    async fn read_files(
-        pool: &PgPool,
-        id: JobId,
-        from_index: u32,
-        max_bytes: u64,
-    ) -> Result<Vec<FileData>> {
+    async fn read_files(pool: &PgPool, id: JobId, indices: Range<u32>) -> Result<Vec<FileData>> {
         let mut conn = pool.acquire().await?;
-        queries::files::read_many(&mut conn, id, from_index, max_bytes).await
+        queries::files::read_many(&mut conn, id, indices).await
     }
 }

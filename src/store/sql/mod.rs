@@ -11,6 +11,7 @@ mod execute;
 mod writer;
 
 use std::collections::HashSet;
+use std::ops::Range;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -152,8 +153,7 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     async fn read_files(
         pool: &Pool<Self::Db>,
         id: JobId,
-        from_index: u32,
-        max_bytes: u64,
+        indices: Range<u32>,
     ) -> Result<Vec<FileData>>;
 }
 
@@ -407,12 +407,7 @@ impl<D: Dialect> JobStore for SqlStore<D> {
         D::read_file(&self.reader, id, name, offset, len).await
     }
 
-    async fn read_files(
-        &self,
-        id: JobId,
-        from_index: u32,
-        max_bytes: u64,
-    ) -> Result<Vec<FileData>> {
-        D::read_files(&self.reader, id, from_index, max_bytes).await
+    async fn read_files(&self, id: JobId, indices: Range<u32>) -> Result<Vec<FileData>> {
+        D::read_files(&self.reader, id, indices).await
     }
 }

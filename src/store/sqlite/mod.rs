@@ -11,6 +11,7 @@ mod queries;
 mod tests;
 
 use std::collections::HashSet;
+use std::ops::Range;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,6 +45,11 @@ pub struct SqliteOptions {
     pub synchronous_full: bool,
     /// Reader connections.
     pub readers: u32,
+    /// Bytes of the database file each reader connection maps into memory (`PRAGMA
+    /// mmap_size`; 0: none) and reads without a system call and a copy per page, which makes
+    /// reading large BLOBs (the saved pages `word_count` reads) about a third cheaper. Only
+    /// address space: the pages touched are the file's, in the page cache, shared.
+    pub reader_mmap_bytes: u64,
 }
 
 impl Default for SqliteOptions {
@@ -52,6 +58,7 @@ impl Default for SqliteOptions {
             busy_timeout: Duration::from_secs(5),
             synchronous_full: true,
             readers: 4,
+            reader_mmap_bytes: 1 << 30,
         }
     }
 }
@@ -113,7 +120,9 @@ pub(crate) async fn open(url: &str, options: &SqliteOptions) -> Result<SqliteSto
         .await?;
     let reader = SqlitePoolOptions::new()
         .max_connections(options.readers.max(1))
-        .connect_with(connect.read_only(true))
+        .connect_with(
+            (connect.read_only(true)).pragma("mmap_size", options.reader_mmap_bytes.to_string()),
+        )
         .await?;
     let (events, _) = broadcast::channel(4096);
     let dialect = SqliteDialect {
@@ -351,10 +360,9 @@ impl Dialect for SqliteDialect {
     async fn read_files(
         pool: &SqlitePool,
         id: JobId,
-        from_index: u32,
-        max_bytes: u64,
+        indices: Range<u32>,
     ) -> Result<Vec<FileData>> {
         let mut conn = pool.acquire().await?;
-        queries::files::read_many(&mut conn, id, from_index, max_bytes).await
+        queries::files::read_many(&mut conn, id, indices).await
     }
 }

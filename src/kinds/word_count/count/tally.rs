@@ -1,11 +1,14 @@
 //! Word frequencies: hash maps from word, as it appears, to occurrences (short words packed
-//! into 16 bytes), one per worker, merged at the end; case is folded once per distinct word
-//! when the top of them is asked for, not once per occurrence.
+//! into 16 bytes, in a table of their own, [`ShortWords`]), one per worker, merged at the end;
+//! case is folded once per distinct word when the top of them is asked for, not once per
+//! occurrence.
 
 use std::cmp::Ordering;
 
 use foldhash::fast::RandomState;
 use hashbrown::HashMap;
+
+use super::short_words::{Key, ShortWords};
 
 /// Words of at most this many bytes are packed into 16 bytes (see [`pack`]).
 const SHORT: usize = 15;
@@ -15,12 +18,12 @@ const SHORT: usize = 15;
 /// [`Tally::top`] folds words like Python's `str.lower()`: ASCII words by ASCII lower-casing,
 /// any other word by `String::from_utf8_lossy(word).to_lowercase()`, and adds up the counts
 /// of words that fold alike. Every folded word is valid UTF-8.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tally {
     /// Words of up to [`SHORT`] bytes, [`pack`]ed, → occurrences (never 0). Most words are
-    /// short: they cost no allocation and compare as two integers. foldhash's random seed
-    /// keeps crafted input from colliding on purpose.
-    short: HashMap<Packed, u64, RandomState>,
+    /// short: they cost no allocation and compare as two integers. Random seeds keep crafted
+    /// input from colliding on purpose.
+    short: ShortWords,
     /// Longer words → occurrences (never 0).
     long: HashMap<Box<[u8]>, u64, RandomState>,
 }
@@ -33,7 +36,7 @@ impl Tally {
 
     /// Whether no word has been tallied.
     pub fn is_empty(&self) -> bool {
-        self.short.is_empty() && self.long.is_empty()
+        self.short.len() == 0 && self.long.is_empty()
     }
 
     /// Counts one occurrence of `word` (a maximal run of non-whitespace bytes).
@@ -42,21 +45,33 @@ impl Tally {
     }
 
     /// Counts one occurrence of the word `text[start..end]`. A short word with 16 bytes of
-    /// text from its start is loaded and masked as one `u128`, without a loop.
-    #[inline]
+    /// text from its start is loaded as two `u64` and masked, without a loop or a branch;
+    /// inlined into the counting loops.
+    #[inline(always)]
     pub(super) fn add_word(&mut self, text: &[u8], start: usize, end: usize) {
         let len = end - start;
+        match text.get(start..start + 16) {
+            Some(bytes) if len <= SHORT => {
+                let lo = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
+                let hi = u64::from_le_bytes(bytes[8..].try_into().expect("8 bytes"));
+                // The low `len` bytes: all of `lo` from 8 on, none of `hi` up to 8.
+                let lo = lo & (u64::MAX >> (8 * (8 - len.min(8))));
+                let hi = hi & ((u64::MAX >> 1) >> (8 * (16 - len.max(8)) - 1));
+                self.short.add([lo, hi | (len as u64) << 56], 1);
+            }
+            _ => self.add_word_slowly(text, start, end),
+        }
+    }
+
+    /// [`Tally::add_word`] for long words and for short ones near the end of the text.
+    #[cold]
+    #[inline(never)]
+    fn add_word_slowly(&mut self, text: &[u8], start: usize, end: usize) {
+        let len = end - start;
         if len <= SHORT {
-            let bytes = match text[start..].first_chunk::<16>() {
-                Some(bytes) => u128::from_le_bytes(*bytes),
-                None => {
-                    let mut bytes = [0; 16];
-                    bytes[..len].copy_from_slice(&text[start..end]);
-                    u128::from_le_bytes(bytes)
-                }
-            };
-            let word = bytes & ((1 << (8 * len)) - 1);
-            *self.short.entry(pack(word, len)).or_insert(0) += 1;
+            let mut bytes = [0; 16];
+            bytes[..len].copy_from_slice(&text[start..end]);
+            self.short.add(pack(u128::from_le_bytes(bytes), len), 1);
         } else {
             // Looked up by reference: a key is allocated only the first time a word is seen.
             *self.long.entry_ref(&text[start..end]).or_insert(0) += 1;
@@ -65,7 +80,7 @@ impl Tally {
 
     /// Adds `other`'s occurrences to these (the smaller maps go into the larger).
     pub fn merge(&mut self, mut other: Tally) {
-        merge_into(&mut self.short, &mut other.short);
+        self.short.merge(other.short);
         merge_into(&mut self.long, &mut other.long);
     }
 
@@ -73,8 +88,8 @@ impl Tally {
     /// (byte order), so ties come out the same every time.
     pub fn top(&self, n: usize) -> Vec<(String, u64)> {
         let mut folded: HashMap<Vec<u8>, u64, RandomState> = HashMap::default();
-        for (&key, &count) in &self.short {
-            let bytes = key.bytes();
+        for (key, count) in self.short.iter() {
+            let bytes = (u128::from(key[0]) | u128::from(key[1]) << 64).to_le_bytes();
             *folded
                 .entry(fold(&bytes[..usize::from(bytes[SHORT])]))
                 .or_insert(0) += count;
@@ -116,15 +131,6 @@ fn fold(word: &[u8]) -> Vec<u8> {
     }
 }
 
-/// Equal when the same words have the same counts.
-impl PartialEq for Tally {
-    fn eq(&self, other: &Self) -> bool {
-        self.short == other.short && self.long == other.long
-    }
-}
-
-impl Eq for Tally {}
-
 /// Adds the counts of `from` to `into`, after swapping them if `from` is the larger.
 fn merge_into<K: Eq + std::hash::Hash>(
     into: &mut HashMap<K, u64, RandomState>,
@@ -141,26 +147,9 @@ fn merge_into<K: Eq + std::hash::Hash>(
 /// A word of at most [`SHORT`] bytes as a key: `word` holds its bytes in little-endian
 /// order and zeros above them; the top byte is set to its length (words may contain NUL).
 #[inline]
-fn pack(word: u128, len: usize) -> Packed {
+fn pack(word: u128, len: usize) -> Key {
     let key = word | (len as u128) << (8 * SHORT);
-    Packed([key as u64, (key >> 64) as u64])
-}
-
-/// A packed word, as two `u64` rather than a `u128` so that a map entry takes 24 bytes, not 32.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Packed([u64; 2]);
-
-impl Packed {
-    fn bytes(self) -> [u8; 16] {
-        (u128::from(self.0[0]) | u128::from(self.0[1]) << 64).to_le_bytes()
-    }
-}
-
-impl std::hash::Hash for Packed {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0[0]);
-        state.write_u64(self.0[1]);
-    }
+    [key as u64, (key >> 64) as u64]
 }
 
 /// The order of [`Tally::top`]: more frequent first, then the smaller word.

@@ -1,6 +1,7 @@
 //! The SQL of saved files: fenced writes by the run that saves them, reads by anyone.
 
 use std::collections::HashSet;
+use std::ops::Range;
 
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
@@ -126,35 +127,19 @@ where
     .await?)
 }
 
-/// Files from `from` on, by index, as long as the bytes before each stay under `max_bytes` (so
-/// a batch ends with the file that crosses the budget, and holds at least one file). Sizes are
-/// read first, from the listing index, so that no content is read and then dropped.
+/// The files whose index is in `indices`, by index.
 pub(in crate::store::sqlite) async fn read_many(
     conn: &mut SqliteConnection,
     id: JobId,
-    from: u32,
-    max_bytes: u64,
+    indices: Range<u32>,
 ) -> Result<Vec<FileData>> {
-    let last: Option<i64> = sqlx::query_scalar(
-        "SELECT max(idx) FROM (SELECT idx, sum(size) OVER (ORDER BY idx) AS total, size \
-         FROM job_files WHERE job_id = ?1 AND idx >= ?2) \
-         WHERE total - size < ?3 OR total = size",
-    )
-    .bind(id.to_string())
-    .bind(i64::from(from))
-    .bind(max_bytes.min(i64::MAX as u64) as i64)
-    .fetch_one(&mut *conn)
-    .await?;
-    let Some(last) = last else {
-        return Ok(Vec::new());
-    };
     let rows: Vec<(i64, String, String, i64, Vec<u8>)> = sqlx::query_as(
         "SELECT idx, name, content_type, size, content FROM job_files \
-         WHERE job_id = ?1 AND idx BETWEEN ?2 AND ?3 ORDER BY idx",
+         WHERE job_id = ?1 AND idx >= ?2 AND idx < ?3 ORDER BY idx",
     )
     .bind(id.to_string())
-    .bind(i64::from(from))
-    .bind(last)
+    .bind(i64::from(indices.start))
+    .bind(i64::from(indices.end))
     .fetch_all(&mut *conn)
     .await?;
     rows.into_iter()
