@@ -93,6 +93,63 @@ impl Ctl {
     }
 }
 
+/// For tests of kernels: `work` run on a pool of its own and cancelled midway.
+#[cfg(test)]
+pub(crate) mod midway {
+    use std::thread;
+    use std::time::{Duration, Instant};
+
+    use tokio_util::sync::CancellationToken;
+
+    use super::{Ctl, Progress};
+
+    /// What [`cancel`] saw.
+    pub(crate) struct Cancelled<T> {
+        pub result: T,
+        /// From the start to the cancel.
+        pub waited: Duration,
+        /// From the cancel to the return of `work`.
+        pub latency: Duration,
+        /// Progress when `work` returned.
+        pub progress: (u64, u64),
+    }
+
+    /// Runs `work` on a 2-thread pool of its own (other tests' work on the global pool cannot
+    /// delay it) and cancels its [`Ctl`] once `when(elapsed, progress)` holds (checked every
+    /// 5 ms) or after 10 s.
+    pub(crate) fn cancel<T: Send>(
+        when: impl Fn(Duration, &Progress) -> bool + Send,
+        work: impl FnOnce(&Ctl) -> T + Send,
+    ) -> Cancelled<T> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .expect("thread pool");
+        let token = CancellationToken::new();
+        let ctl = Ctl::new(token.clone());
+        let progress = ctl.progress().clone();
+        thread::scope(|scope| {
+            let canceller = scope.spawn(move || {
+                let started = Instant::now();
+                while !when(started.elapsed(), &progress) && started.elapsed().as_secs() < 10 {
+                    thread::sleep(Duration::from_millis(5));
+                }
+                token.cancel();
+                (started.elapsed(), Instant::now())
+            });
+            let result = pool.install(|| work(&ctl));
+            let returned = Instant::now();
+            let (waited, cancelled) = canceller.join().expect("canceller thread");
+            Cancelled {
+                result,
+                waited,
+                latency: returned.saturating_duration_since(cancelled),
+                progress: ctl.progress().get(),
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

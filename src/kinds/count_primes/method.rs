@@ -102,12 +102,10 @@ fn primes_below(n: u64, ctl: &Ctl) -> Result<u64, Stopped> {
 
 #[cfg(test)]
 mod tests {
-    use std::thread;
-    use std::time::{Duration, Instant};
-
-    use tokio_util::sync::CancellationToken;
+    use std::time::Duration;
 
     use super::*;
+    use crate::kinds::control::midway::cancel;
 
     fn count(method: Method, start: u64, end: u64) -> u64 {
         let ctl = Ctl::default();
@@ -169,40 +167,26 @@ mod tests {
 
     #[test]
     fn an_analytic_count_reports_progress_early_and_stops_soon_after_a_cancel() {
-        // its own pool, so that other tests' work on the global pool cannot delay it
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .expect("thread pool");
-        let token = CancellationToken::new();
-        let ctl = Ctl::new(token.clone());
-        let progress = ctl.progress().clone();
         // Cancels once some progress shows: the API's cancel tests wait for that too.
-        let canceller = thread::spawn(move || {
-            let started = Instant::now();
-            while progress.get().0 == 0 && started.elapsed() < Duration::from_secs(10) {
-                thread::sleep(Duration::from_millis(5));
-            }
-            token.cancel();
-            (started.elapsed(), Instant::now())
-        });
         let (start, end) = (10u64.pow(17), 10u64.pow(18));
-        let result = pool.install(|| Method::Analytic.count(start, end, &ctl));
-        let returned = Instant::now();
-        let (waited, cancelled) = canceller.join().expect("canceller thread");
-        assert_eq!(result, Err(Stopped));
+        let run = cancel(
+            |_, progress| progress.get().0 > 0,
+            |ctl| Method::Analytic.count(start, end, ctl),
+        );
+        assert_eq!(run.result, Err(Stopped));
         assert!(
-            waited < Duration::from_secs(10),
-            "no progress in {waited:?}"
+            run.waited < Duration::from_secs(10),
+            "no progress in {:?}",
+            run.waited
         );
         // Minutes of work: returning within 2 s of the cancel shows it stopped, with room
         // for a loaded CI machine.
-        let latency = returned.saturating_duration_since(cancelled);
         assert!(
-            latency < Duration::from_secs(2),
-            "{latency:?} after the cancel"
+            run.latency < Duration::from_secs(2),
+            "{:?} after the cancel",
+            run.latency
         );
-        let (done, total) = ctl.progress().get();
+        let (done, total) = run.progress;
         assert!(0 < done && done < total, "{done} of {total}");
     }
 }

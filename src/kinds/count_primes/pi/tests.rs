@@ -4,13 +4,13 @@
 //!
 //! Small `x` call [`lmo`] directly: [`pi`] itself sieves below `SIEVE_BELOW`.
 
-use std::thread;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use tokio_util::sync::CancellationToken;
 
 use super::*;
+use crate::kinds::control::midway::cancel;
 
 fn by_lmo(x: u64) -> u64 {
     lmo(x, choose_y(x), &Ctl::default()).expect("not cancelled")
@@ -210,28 +210,17 @@ fn cancelled_before_the_call() {
 
 #[test]
 fn cancelled_while_running() {
-    // its own pool, so that other tests' work on the global pool cannot delay it
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build()
-        .expect("thread pool");
-    let token = CancellationToken::new();
-    let ctl = Ctl::new(token.clone());
-    let canceller = thread::spawn(move || {
-        thread::sleep(Duration::from_millis(50));
-        token.cancel();
-        Instant::now()
-    });
-    let result = pool.install(|| pi(10u64.pow(16), &ctl));
-    let returned = Instant::now();
-    let cancelled = canceller.join().expect("canceller thread");
-    assert_eq!(result, Err(Stopped));
-    let latency = returned.saturating_duration_since(cancelled);
+    let run = cancel(
+        |elapsed, _| elapsed.as_millis() >= 50,
+        |ctl| pi(10u64.pow(16), ctl),
+    );
+    assert_eq!(run.result, Err(Stopped));
     // π(10^16) takes about 40 s: returning within 2 s of the cancel shows the work stopped
     // (checks come every few ms of work), with room for a loaded CI machine.
     assert!(
-        latency < Duration::from_secs(2),
-        "returned {latency:?} after the cancel"
+        run.latency < Duration::from_secs(2),
+        "returned {:?} after the cancel",
+        run.latency
     );
 }
 

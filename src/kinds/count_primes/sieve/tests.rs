@@ -2,13 +2,13 @@
 //! property tests against a Miller-Rabin reference, cancellation and progress.
 
 use std::sync::LazyLock;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use tokio_util::sync::CancellationToken;
 
 use super::*;
+use crate::kinds::control::midway::cancel;
 
 fn mul_mod(a: u64, b: u64, m: u64) -> u64 {
     (u128::from(a) * u128::from(b) % u128::from(m)) as u64
@@ -182,28 +182,17 @@ fn cancelled_before_the_call() {
 
 #[test]
 fn cancelled_while_running() {
-    // its own pool, so that other tests' work on the global pool cannot delay it
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build()
-        .expect("thread pool");
-    let token = CancellationToken::new();
-    let ctl = Ctl::new(token.clone());
-    let canceller = thread::spawn(move || {
-        thread::sleep(Duration::from_millis(50));
-        token.cancel();
-        Instant::now()
-    });
-    let result = pool.install(|| count_primes(0, 1_000_000_000_000, &ctl));
-    let returned = Instant::now();
-    let cancelled = canceller.join().expect("canceller thread");
-    assert_eq!(result, Err(Stopped));
-    let latency = returned.saturating_duration_since(cancelled);
-    assert!(
-        latency < Duration::from_millis(100),
-        "returned {latency:?} after the cancel"
+    let run = cancel(
+        |elapsed, _| elapsed.as_millis() >= 50,
+        |ctl| count_primes(0, 1_000_000_000_000, ctl),
     );
-    let (done, total) = ctl.progress().get();
+    assert_eq!(run.result, Err(Stopped));
+    assert!(
+        run.latency < Duration::from_millis(100),
+        "returned {:?} after the cancel",
+        run.latency
+    );
+    let (done, total) = run.progress;
     assert!(done < total, "{done} of {total} segments done");
 }
 
