@@ -73,9 +73,10 @@ async fn a_factorial_past_its_deadline_times_out_and_frees_its_slot() {
     let Some(app) = TestApp::spawn_with(|c| c.max_cpu_jobs = Some(1)).await else {
         return;
     };
-    // 10^7! has some 65 million digits: far more work than 300 ms.
-    let body = json!({"kind": "factorial", "params": {"numbers": [10_000_000, 9_999_999]},
-                      "timeout_ms": 300});
+    // A hundred factorials near 10^7, the most a job takes: each is tens of ms of bounds
+    // (src/kinds/factorial/bounds.rs), seconds in all, far more than 300 ms.
+    let numbers: Vec<u64> = (0..100).map(|i| 10_000_000 - i).collect();
+    let body = json!({"kind": "factorial", "params": {"numbers": numbers}, "timeout_ms": 300});
     let job = app.submit_ok(&body).await;
     let done = app.wait_final(job.id).await;
     assert_timed_out(&done);
