@@ -31,8 +31,10 @@ pub const MAX_BATCH: usize = 1000;
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)] // Read by hand (see `items`), described for the OpenAPI document.
 pub struct BatchRequest {
-    /// The jobs, 1 to 1000, each as the body of `POST /jobs`.
-    #[schema(min_items = 1, max_items = 1000)]
+    /// The jobs, 1 to 1000 objects, each the body of `POST /jobs` (`SubmitRequest`). An object
+    /// that is not a valid one does not make the request invalid: it is refused alone, with
+    /// its problem in its result.
+    #[schema(min_items = 1, max_items = 1000, value_type = Vec<Object>)]
     jobs: Vec<SubmitRequest>,
 }
 
@@ -167,7 +169,8 @@ pub async fn submit_batch(
     }))
 }
 
-/// The items of the body: an object with one field, `jobs`, an array of 1 to [`MAX_BATCH`].
+/// The items of the body: an object with one field, `jobs`, an array of 1 to [`MAX_BATCH`]
+/// objects.
 fn items(body: Value) -> ApiResult<Vec<Value>> {
     let invalid = |field: &str, message: String| {
         ApiError::Spec(SpecError {
@@ -187,7 +190,16 @@ fn items(body: Value) -> ApiResult<Vec<Value>> {
         return Err(invalid(&other, format!("unknown field `{other}`")));
     }
     match body.remove("jobs") {
-        Some(Value::Array(jobs)) if (1..=MAX_BATCH).contains(&jobs.len()) => Ok(jobs),
+        Some(Value::Array(jobs)) if (1..=MAX_BATCH).contains(&jobs.len()) => {
+            // Not a job at all: the request is malformed, not the item.
+            match jobs.iter().position(|job| !job.is_object()) {
+                Some(i) => Err(invalid(
+                    &format!("jobs[{i}]"),
+                    format!("jobs[{i}] must be an object (the body of POST /jobs)"),
+                )),
+                None => Ok(jobs),
+            }
+        }
         Some(Value::Array(jobs)) => Err(invalid(
             "jobs",
             format!("jobs must hold 1 to {MAX_BATCH} jobs, got {}", jobs.len()),

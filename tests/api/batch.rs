@@ -168,6 +168,7 @@ async fn what_is_not_a_batch_is_refused_whole() {
         (json!({"jobs": one}), "jobs"),
         (json!({"jobs": vec![one.clone(); 1001]}), "jobs"),
         (json!({"jobs": [one], "wait_ms": 10}), "wait_ms"),
+        (json!({"jobs": [one, [null], one]}), "jobs[1]"),
     ];
     for (body, field) in cases {
         let resp = app.submit_batch(&body).await;
