@@ -57,6 +57,8 @@ mod priority;
 mod requests;
 #[path = "api/retries.rs"]
 mod retries;
+#[path = "api/start.rs"]
+mod start;
 #[path = "api/submit.rs"]
 mod submit;
 #[path = "api/word_count.rs"]

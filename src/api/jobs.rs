@@ -134,6 +134,11 @@ pub async fn submit(
     let mut new = prepare(&state, &caller, submission).await?;
     new.tenant = caller.tenant.clone();
     new.idempotency = idempotency;
+    // A free slot here and nothing of its class queued: the insert starts the job.
+    let slot = (new.depends_on.is_empty() && run_after.is_none_or(|at| at <= new.created_at))
+        .then(|| state.runtime.start_slot(new.spec.kind()))
+        .flatten();
+    new.start = slot.as_ref().map(|slot| slot.claim());
     let job = match insert(&state, &caller, new).await? {
         Stored::New(job) => {
             tracing::info!(job_id = %job.id, kind = %job.kind, "job submitted");
@@ -146,9 +151,12 @@ pub async fn submit(
         }
         Stored::Earlier(job) => return Ok(with_location(StatusCode::OK, job)),
     };
-    state
-        .runtime
-        .submitted(run_after.filter(|at| *at > job.created_at));
+    match slot {
+        Some(slot) if job.status == JobStatus::Running => state.runtime.start_inserted(slot, &job),
+        _ => state
+            .runtime
+            .submitted(run_after.filter(|at| *at > job.created_at)),
+    }
     let job = if wait.is_zero() {
         job
     } else {
@@ -192,7 +200,10 @@ async fn insert(state: &AppState, caller: &Caller, new: NewJob) -> ApiResult<Sto
     waiters.expect(id);
     let inserted = state.runtime.store().insert(new).await;
     if capped {
-        let stored = inserted.as_ref().is_ok_and(|job| !job.is_final());
+        // Queued (a job its insert started is not).
+        let stored = inserted
+            .as_ref()
+            .is_ok_and(|job| job.status == JobStatus::Queued);
         state.runtime.inserted(1, u64::from(stored));
     }
     if !inserted.as_ref().is_ok_and(|job| !job.is_final()) {

@@ -13,6 +13,7 @@ mod pruner;
 mod rescuer;
 mod run;
 mod source_pages;
+mod start;
 pub mod waiters;
 
 use std::collections::HashMap;
@@ -31,6 +32,7 @@ use crate::kinds::fetch_urls::Fetcher;
 use crate::store::{CancelResult, JobStore, Result, Retention};
 use crate::telemetry::metrics;
 pub use cpu::CpuPool;
+pub use start::StartSlot;
 pub use waiters::Waiters;
 
 /// How the runtime runs jobs.
@@ -113,6 +115,22 @@ impl Slots {
 
     fn free(&self) -> usize {
         self.max.saturating_sub(self.busy.load(Ordering::Acquire))
+    }
+
+    /// Takes up to `n` free slots; how many it took.
+    fn take(&self, n: usize) -> usize {
+        let took = self
+            .busy
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |busy| {
+                let take = n.min(self.max.saturating_sub(busy));
+                (take > 0).then_some(busy + take)
+            });
+        took.map_or(0, |busy| n.min(self.max - busy))
+    }
+
+    /// Frees `n` slots taken and not used.
+    fn give_back(&self, n: usize) {
+        self.busy.fetch_sub(n, Ordering::AcqRel);
     }
 }
 
@@ -203,6 +221,8 @@ impl Inner {
         let now = Instant::now();
         if when <= now {
             *next = None;
+            // A queued job became claimable without a write: no job may start ahead of it.
+            self.store.queue_grew();
             Some(Duration::ZERO)
         } else {
             Some(when - now)
@@ -308,12 +328,25 @@ impl Runtime {
         }
     }
 
-    /// Tells the dispatcher that a job was submitted.
+    /// Tells the dispatcher that a job was queued.
     pub fn submitted(&self, run_after: Option<DateTime<Utc>>) {
         match run_after {
             Some(at) => self.inner.due_at(at),
             None => self.inner.wake.notify_one(),
         }
+    }
+
+    /// A slot for a job of `kind` that its insert may start, if one is free here (see
+    /// [`StartSlot`]). Set [`StartSlot::claim`] as the job's `start`, then hand the stored job
+    /// to [`Runtime::start_inserted`].
+    pub fn start_slot(&self, kind: JobKind) -> Option<StartSlot> {
+        StartSlot::take(&self.inner, kind)
+    }
+
+    /// Runs `job` in `slot` if its insert started it; frees the slot otherwise. Call
+    /// [`Runtime::submitted`] instead when the job was queued.
+    pub fn start_inserted(&self, slot: StartSlot, job: &crate::job::Job) {
+        slot.run(job);
     }
 
     /// About how many jobs are queued (counted every `count_queued_every`, plus the
@@ -420,9 +453,14 @@ async fn forward_events(rt: Arc<Inner>) {
         };
         match event {
             StoreEvent::Final(id) => rt.waiters.notify(id, None),
-            StoreEvent::Queued => rt.wake.notify_one(),
+            StoreEvent::Queued => {
+                // Another instance's (a shared store's writer knows only of its own writes).
+                rt.store.queue_grew();
+                rt.wake.notify_one();
+            }
             StoreEvent::CancelRequested(id) => rt.stop_or_remember(id),
             StoreEvent::Missed => {
+                rt.store.queue_grew();
                 rt.waiters.notify_all();
                 rt.wake.notify_one();
             }

@@ -108,6 +108,23 @@ pub struct NewJob {
     pub tenant: Option<String>,
     /// The `Idempotency-Key` it came with.
     pub idempotency: Option<IdempotencyKey>,
+    /// Set by an instance holding a free slot for the job: store it already `running`,
+    /// claimed by that instance, if nothing of its class is queued ahead of it (see
+    /// [`StartAtInsert`]). Only for a job without dependencies, due at once.
+    pub start: Option<StartAtInsert>,
+}
+
+/// A job stored `running` by its insert: claimed in the same transaction by `owner` for
+/// `lease`, its first attempt begun at its `created_at`, its fencing token
+/// [`Lease::at_insert`]. The store does so only when it knows of nothing claimable of the
+/// job's class queued (its last claim of the class came back short and nothing was queued
+/// since, see [`JobStore::queue_grew`]), so the job goes ahead of none; else the job is
+/// queued. An instance with a free slot saves the claim (a transaction and a wake-up of its
+/// dispatcher) this way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartAtInsert {
+    pub owner: String,
+    pub lease: Duration,
 }
 
 /// An `Idempotency-Key` and the hash of the request that carried it.
@@ -136,12 +153,18 @@ impl NewJob {
             created_at: now(),
             tenant: None,
             idempotency: None,
+            start: None,
         }
     }
 
     /// When it may start: as submitted, else at once.
     pub fn run_after(&self) -> DateTime<Utc> {
         self.options.run_after.unwrap_or(self.created_at)
+    }
+
+    /// Whether its insert may start it (see [`StartAtInsert`]).
+    pub fn may_start_at_insert(&self) -> bool {
+        self.start.is_some() && self.depends_on.is_empty() && self.run_after() <= self.created_at
     }
 
     /// The same job, waiting for `deps`.
@@ -156,6 +179,8 @@ impl NewJob {
 pub enum Inserted {
     /// Claimable (or waiting only for dependencies that are not final yet).
     Queued,
+    /// Stored running, claimed by its insert for [`NewJob::start`]'s owner.
+    Started,
     /// A dependency had already ended without succeeding: the job is failed at once.
     Failed(JobError),
 }
@@ -165,6 +190,14 @@ pub enum Inserted {
 pub struct Lease {
     pub id: JobId,
     pub fence: i64,
+}
+
+impl Lease {
+    /// The lease of a job started at its insert ([`StartAtInsert`]): a claim bumps the
+    /// fence from 0, and that insert is its first claim.
+    pub fn at_insert(id: JobId) -> Self {
+        Self { id, fence: 1 }
+    }
 }
 
 /// A job claimed for a run.
@@ -298,7 +331,8 @@ pub enum StoreEvent {
     /// A job became final (a dependent failed by its dependency, a run settled by a rescue,
     /// or any final state reached by another process): its long-polls should look again.
     Final(JobId),
-    /// Another process made jobs claimable: look at the queue.
+    /// Jobs became claimable (queued, released by their dependencies, handed back or
+    /// re-queued), by any write of this process or another: look at the queue.
     Queued,
     /// Another process asked for a running job to be stopped.
     CancelRequested(JobId),
@@ -393,10 +427,15 @@ pub trait JobStore: Send + Sync + 'static {
 
     /// What changed beyond the writes of this process's own callers: jobs that became final
     /// as a consequence of another write (dependents failed because a dependency did not
-    /// succeed, runs settled by a rescue), and everything other processes did that concerns
-    /// this one. Published once committed. A lagging receiver should act as on
+    /// succeed, runs settled by a rescue), that jobs became claimable, and everything other
+    /// processes did that concerns this one. Published once committed. A lagging receiver should act as on
     /// [`StoreEvent::Missed`].
     fn events(&self) -> tokio::sync::broadcast::Receiver<StoreEvent>;
+
+    /// Jobs may have become claimable without a write of this process (another process
+    /// queued them, a delayed job came due): no job starts at its insert
+    /// ([`StartAtInsert`]) until a claim has found the queue empty again.
+    fn queue_grew(&self);
 
     /// Saves a file of a running attempt (fenced by its lease); `false` when the lease is
     /// stale and nothing was written. Replaces a file of the same index.

@@ -33,5 +33,6 @@ mod pages;
 mod priority;
 mod requests;
 mod retries;
+mod start;
 mod submit;
 mod word_count;

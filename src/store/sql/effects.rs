@@ -3,8 +3,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::job::{Backoff, JobError, JobErrorCode, JobId, JobProgress, JobStatus};
-use crate::store::{Lease, NewJob, Outcome, Result, StoreError};
+use super::watch::Snapshot;
+use crate::job::{Backoff, JobClass, JobError, JobErrorCode, JobId, JobProgress, JobStatus};
+use crate::store::{Lease, NewJob, Outcome, Result, StartAtInsert, StoreError};
 
 /// Where the dependencies of a new job stand.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +50,26 @@ pub(crate) struct Insert<'a> {
     pub waiting: usize,
     /// Set when a dependency already failed: the job is inserted failed.
     pub failed: Option<JobError>,
+    /// Set when the insert starts the job (see [`super::watch`]).
+    pub started: bool,
+}
+
+impl Insert<'_> {
+    /// How the insert starts the job, if it does.
+    pub fn start(&self) -> Option<&StartAtInsert> {
+        self.job.start.as_ref().filter(|_| self.started)
+    }
+
+    /// The status the job is inserted with.
+    pub fn status(&self) -> &'static str {
+        if self.failed.is_some() {
+            "failed"
+        } else if self.start().is_some() {
+            "running"
+        } else {
+            "queued"
+        }
+    }
 }
 
 /// How one run ended, to record.
@@ -92,13 +113,20 @@ pub(crate) struct Effects {
     pub queued: bool,
     /// Running jobs it asked to stop.
     pub cancels: Vec<JobId>,
+    /// What the writer knew of the queue when it began (see [`super::watch`]): inserts
+    /// asking to start their job do so where nothing of its class was queued.
+    pub queue: Snapshot,
+    /// Classes of the claims that came back with fewer jobs than asked.
+    pub drained: Vec<JobClass>,
 }
 
 impl Effects {
-    /// The effects of a new transaction, given what the writer knows of `job_waits`.
-    pub(crate) fn new(waits: bool) -> Self {
+    /// The effects of a new transaction, given what the writer knows of `job_waits` and of
+    /// the queue.
+    pub(crate) fn new(waits: bool, queue: Snapshot) -> Self {
         Self {
             waits,
+            queue,
             ..Self::default()
         }
     }

@@ -3,7 +3,10 @@
 //! processes.
 
 use super::writer::{Done, Op};
+use std::collections::HashSet;
+
 use super::{Conn, DepState, Dialect, Effects, Insert, RunEnd};
+use crate::job::JobId;
 use crate::store::{
     CancelResult, Inserted, Lease, NewFile, NewJob, Outcome, Result, StoreError, now,
 };
@@ -22,7 +25,7 @@ pub(super) fn observe(ops: &[Op], done: &[Done], effects: &mut Effects) {
                     match result {
                         Ok(Inserted::Failed(_)) => effects.finals.push(job.id),
                         Ok(Inserted::Queued) => effects.queued = true,
-                        Err(_) => {}
+                        Ok(Inserted::Started) | Err(_) => {}
                     }
                 }
             }
@@ -121,7 +124,16 @@ async fn execute_one<D: Dialect>(
             owner,
             lease,
             ..
-        } => Done::Claimed(D::claim(conn, kinds, *n, owner, *lease, now()).await?),
+        } => {
+            let claimed = D::claim(conn, kinds, *n, owner, *lease, now()).await?;
+            // The dispatcher claims for one class, every kind of it this process runs.
+            if claimed.len() < *n
+                && let Some(kind) = kinds.first()
+            {
+                effects.drained.push(kind.class());
+            }
+            Done::Claimed(claimed)
+        }
         Op::Heartbeat {
             lease,
             progress,
@@ -191,18 +203,27 @@ async fn insert<D: Dialect>(
                 job,
                 waiting: *waiting,
                 failed: failed.clone(),
+                started: job.may_start_at_insert()
+                    && effects.queue.is_drained(job.spec.kind().class()),
             })
         })
         .collect();
     D::insert_many(conn, &rows).await?;
+    let started: HashSet<JobId> = rows
+        .iter()
+        .filter(|r| r.started)
+        .map(|r| r.job.id)
+        .collect();
     for (job, deps) in waits {
         D::add_waits(conn, job, &deps).await?;
     }
-    Ok(starts
-        .into_iter()
-        .map(|start| {
+    Ok(jobs
+        .iter()
+        .zip(starts)
+        .map(|(job, start)| {
             start.map(|(_, failed)| match failed {
                 Some(error) => Inserted::Failed(error),
+                None if started.contains(&job.id) => Inserted::Started,
                 None => Inserted::Queued,
             })
         })

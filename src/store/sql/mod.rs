@@ -8,6 +8,7 @@
 
 mod effects;
 mod execute;
+mod watch;
 mod writer;
 
 use std::collections::HashSet;
@@ -21,7 +22,7 @@ use tokio::sync::broadcast;
 
 use super::{
     CancelResult, Claimed, DeleteResult, FileData, FileInfo, Inserted, JobStore, Lease, LeaseState,
-    ListFilter, NewFile, NewJob, Outcome, Recovered, Result, Retention, StoreEvent,
+    ListFilter, NewFile, NewJob, Outcome, Recovered, Result, Retention, StartAtInsert, StoreEvent,
 };
 use crate::job::{Backoff, Job, JobId, JobKind, JobProgress, JobStatus};
 pub(crate) use effects::{DepState, Effects, Insert, Interrupted, RunEnd};
@@ -162,6 +163,8 @@ pub(crate) struct SqlStore<D: Dialect> {
     writer: Writer<D>,
     reader: Pool<D::Db>,
     events: broadcast::Sender<StoreEvent>,
+    /// What the writer knows of the queue (see [`watch`]).
+    queue: std::sync::Arc<watch::QueueWatch>,
     /// When retries run.
     backoff: Backoff,
     /// What must live as long as the store (a lock file, a listener task).
@@ -185,10 +188,17 @@ impl<D: Dialect> SqlStore<D> {
         events: broadcast::Sender<StoreEvent>,
         keep: Box<dyn std::any::Any + Send + Sync>,
     ) -> Self {
+        let queue = std::sync::Arc::default();
         Self {
-            writer: Writer::start(std::sync::Arc::new(dialect), writer, events.clone()),
+            writer: Writer::start(
+                std::sync::Arc::new(dialect),
+                writer,
+                events.clone(),
+                std::sync::Arc::clone(&queue),
+            ),
             reader,
             events,
+            queue,
             backoff: Backoff::default(),
             _keep: keep,
         }
@@ -230,12 +240,21 @@ fn queued(new: &NewJob) -> Job {
     }
 }
 
-/// The job as stored: `job` (queued), failed at once if its insert says so.
-fn stored(mut job: Job, inserted: Inserted) -> Job {
-    if let Inserted::Failed(error) = inserted {
-        job.status = JobStatus::Failed;
-        job.finished_at = Some(job.created_at);
-        job.error = Some(error);
+/// The job as stored: `job` (queued), failed at once or started if its insert says so.
+fn stored(mut job: Job, start: Option<&StartAtInsert>, inserted: Inserted) -> Job {
+    match inserted {
+        Inserted::Queued => {}
+        Inserted::Failed(error) => {
+            job.status = JobStatus::Failed;
+            job.finished_at = Some(job.created_at);
+            job.error = Some(error);
+        }
+        Inserted::Started => {
+            job.status = JobStatus::Running;
+            job.attempt = 1;
+            job.instance = start.map(|s| s.owner.clone());
+            job.started_at = Some(job.created_at);
+        }
     }
     job
 }
@@ -253,12 +272,14 @@ impl<D: Dialect> JobStore for SqlStore<D> {
 
     async fn insert(&self, new: NewJob) -> Result<Job> {
         let job = queued(&new);
+        let start = new.start.clone();
         let inserted = self.writer.apply(|reply| Op::Insert(new, reply)).await?;
-        Ok(stored(job, inserted))
+        Ok(stored(job, start.as_ref(), inserted))
     }
 
     async fn insert_many(&self, new: Vec<NewJob>) -> Result<Vec<Result<Job>>> {
-        let jobs: Vec<Job> = new.iter().map(queued).collect();
+        let jobs: Vec<(Job, Option<StartAtInsert>)> =
+            new.iter().map(|n| (queued(n), n.start.clone())).collect();
         let inserted = self
             .writer
             .apply(|reply| Op::InsertMany(new, reply))
@@ -266,7 +287,7 @@ impl<D: Dialect> JobStore for SqlStore<D> {
         Ok(jobs
             .into_iter()
             .zip(inserted)
-            .map(|(job, inserted)| inserted.map(|i| stored(job, i)))
+            .map(|((job, start), inserted)| inserted.map(|i| stored(job, start.as_ref(), i)))
             .collect())
     }
 
@@ -375,6 +396,10 @@ impl<D: Dialect> JobStore for SqlStore<D> {
 
     fn events(&self) -> broadcast::Receiver<StoreEvent> {
         self.events.subscribe()
+    }
+
+    fn queue_grew(&self) {
+        self.queue.grew();
     }
 
     async fn save_file(&self, lease: Lease, file: NewFile) -> Result<bool> {

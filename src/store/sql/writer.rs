@@ -24,6 +24,7 @@ use sqlx::pool::PoolConnection;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::execute::{execute, observe};
+use super::watch::QueueWatch;
 use super::{Dialect, Effects, Interrupted, RunEnd};
 use crate::job::{Backoff, JobId, JobKind, JobProgress};
 use crate::store::{
@@ -105,9 +106,10 @@ impl<D: Dialect> Writer<D> {
         dialect: Arc<D>,
         pool: Pool<D::Db>,
         events: broadcast::Sender<StoreEvent>,
+        queue: Arc<QueueWatch>,
     ) -> Self {
         let (ops, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(dialect, pool, rx, events));
+        tokio::spawn(run(dialect, pool, rx, events, queue));
         Self {
             ops,
             _dialect: std::marker::PhantomData,
@@ -130,6 +132,7 @@ async fn run<D: Dialect>(
     pool: Pool<D::Db>,
     mut rx: mpsc::Receiver<Op>,
     events: broadcast::Sender<StoreEvent>,
+    queue: Arc<QueueWatch>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // Whether `job_waits` may have rows (see `Effects::waits`); unknown at start.
@@ -141,13 +144,13 @@ async fn run<D: Dialect>(
     };
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let ops = std::mem::take(&mut batch);
-        let mut result = transaction(&*dialect, &pool, &ops, &mut waits).await;
+        let mut result = transaction(&*dialect, &pool, &ops, &mut waits, &queue).await;
         for _ in 0..RETRIES {
             if !result.as_ref().is_err_and(transient::<D>) {
                 break;
             }
             tracing::debug!("a batch of writes failed for a transient reason; running it again");
-            result = transaction(&*dialect, &pool, &ops, &mut waits).await;
+            result = transaction(&*dialect, &pool, &ops, &mut waits, &queue).await;
         }
         match result {
             Ok((done, released)) => {
@@ -172,7 +175,7 @@ async fn run<D: Dialect>(
                 tracing::warn!(error = ?err, writes = ops.len(), "a write failed; retrying the batch's writes one by one");
                 for op in ops {
                     let one = std::slice::from_ref(&op);
-                    let done = match transaction(&*dialect, &pool, one, &mut waits).await {
+                    let done = match transaction(&*dialect, &pool, one, &mut waits, &queue).await {
                         Ok((mut done, released)) => {
                             publish(released);
                             Ok(done.remove(0))
@@ -204,14 +207,17 @@ fn transient<D: Dialect>(failure: &Failure) -> bool {
 
 /// Runs `ops` in one transaction: their results once committed, with the jobs they made final
 /// as a side effect, or the failure (after a rollback: nothing of `ops` is kept). `waits` is
-/// what the writer knows of `job_waits` (see `Effects::waits`), updated once committed.
+/// what the writer knows of `job_waits` (see `Effects::waits`), updated once committed, as
+/// `queue` is.
 async fn transaction<D: Dialect>(
     dialect: &D,
     pool: &Pool<D::Db>,
     ops: &[Op],
     waits: &mut bool,
+    queue: &QueueWatch,
 ) -> Result<(Vec<Done>, Vec<JobId>), Failure> {
-    let mut effects = Effects::new(*waits || D::SHARED);
+    let begun = queue.snapshot();
+    let mut effects = Effects::new(*waits || D::SHARED, begun);
     // Until this transaction commits, assume nothing about `job_waits` (a rollback may bring
     // back rows it deleted).
     *waits = true;
@@ -240,6 +246,7 @@ async fn transaction<D: Dialect>(
         return Err(Failure::Transaction(Arc::new(err)));
     }
     *waits = effects.waits;
+    queue.committed(begun, &effects.drained, effects.queued);
     crate::telemetry::metrics::jobs_settled(effects.released.len());
     Ok((done, effects.released))
 }

@@ -377,4 +377,5 @@ on_both_stores!(
 mod deps;
 mod files;
 mod retention;
+mod start;
 mod state_machine;

@@ -67,16 +67,20 @@ pub(super) async fn insert_many(
     sqlx::query(
         "INSERT INTO jobs (id, kind, params, status, priority, timeout_ms, max_attempts, \
          run_after, created_at, depends_on, waiting_on, finished_at, error_code, error_message, \
-         tenant, idempotency_key, request_hash) \
+         tenant, idempotency_key, request_hash, attempt, fence, owner, started_at, \
+         lease_expires_at) \
          SELECT id, kind, params::json, status, priority, timeout_ms, max_attempts, run_after, \
          created_at, depends_on::json, waiting_on, finished_at, error_code, error_message, \
-         tenant, idempotency_key, request_hash \
+         tenant, idempotency_key, request_hash, \
+         CASE WHEN owner IS NULL THEN 0 ELSE 1 END, CASE WHEN owner IS NULL THEN 0 ELSE 1 END, \
+         owner, CASE WHEN owner IS NULL THEN NULL ELSE created_at END, lease_expires_at \
          FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], \
          $7::int8[], $8::timestamptz[], $9::text[], $10::int8[], $11::timestamptz[], \
-         $12::text[], $13::text[], $14::timestamptz[], $15::text[], $16::text[], $17::text[]) \
+         $12::text[], $13::text[], $14::timestamptz[], $15::text[], $16::text[], $17::text[], \
+         $18::text[], $19::timestamptz[]) \
          AS t(id, kind, params, status, priority, timeout_ms, max_attempts, created_at, \
          depends_on, waiting_on, finished_at, error_code, error_message, run_after, tenant, \
-         idempotency_key, request_hash)",
+         idempotency_key, request_hash, owner, lease_expires_at)",
     )
     .bind(cols.id)
     .bind(cols.kind)
@@ -95,6 +99,8 @@ pub(super) async fn insert_many(
     .bind(cols.tenant)
     .bind(cols.idempotency_key)
     .bind(cols.request_hash)
+    .bind(cols.owner)
+    .bind(cols.lease_expires_at)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -120,6 +126,9 @@ struct InsertColumns {
     tenant: Vec<Option<String>>,
     idempotency_key: Vec<Option<String>>,
     request_hash: Vec<Option<String>>,
+    /// Set for a job its insert starts (with its lease's end).
+    owner: Vec<Option<String>>,
+    lease_expires_at: Vec<Option<DateTime<Utc>>>,
 }
 
 impl InsertColumns {
@@ -129,8 +138,11 @@ impl InsertColumns {
         self.id.push(uuid(job.id));
         self.kind.push(job.spec.kind().as_str());
         self.params.push(job.spec.params_json().to_string());
-        self.status
-            .push(if failed.is_some() { "failed" } else { "queued" });
+        self.status.push(insert.status());
+        let start = insert.start();
+        self.owner.push(start.map(|s| s.owner.clone()));
+        self.lease_expires_at
+            .push(start.map(|s| lease_until(job.created_at, s.lease)));
         self.priority.push(i64::from(job.options.priority));
         self.timeout_ms.push(job.options.timeout_ms as i64);
         self.max_attempts.push(i64::from(job.options.max_attempts));

@@ -70,18 +70,20 @@ pub(super) async fn insert_many(
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO jobs (id, kind, params, status, priority, timeout_ms, max_attempts, \
              run_after, created_at, depends_on, waiting_on, finished_at, error_code, \
-             error_message, tenant, idempotency_key, request_hash) ",
+             error_message, tenant, idempotency_key, request_hash, attempt, fence, owner, \
+             started_at, lease_expires_at) ",
         );
         q.push_values(chunk, |mut row, insert| {
             let job = insert.job;
             let created = ms(job.created_at);
             let failed = insert.failed.as_ref();
+            let start = insert.start();
             let deps = (!job.depends_on.is_empty())
                 .then(|| serde_json::to_string(&job.depends_on).unwrap_or_default());
             row.push_bind(job.id.to_string())
                 .push_bind(job.spec.kind().as_str())
                 .push_bind(job.spec.params_json().to_string())
-                .push_bind(if failed.is_some() { "failed" } else { "queued" })
+                .push_bind(insert.status())
                 .push_bind(job.options.priority)
                 .push_bind(job.options.timeout_ms as i64)
                 .push_bind(i64::from(job.options.max_attempts))
@@ -102,7 +104,12 @@ pub(super) async fn insert_many(
                         .as_ref()
                         .map(|k| k.stored(job.tenant.as_deref())),
                 )
-                .push_bind(job.idempotency.as_ref().map(|k| k.request_hash.clone()));
+                .push_bind(job.idempotency.as_ref().map(|k| k.request_hash.clone()))
+                .push_bind(i64::from(start.is_some()))
+                .push_bind(i64::from(start.is_some()))
+                .push_bind(start.map(|s| s.owner.clone()))
+                .push_bind(start.map(|_| created))
+                .push_bind(start.map(|s| created + s.lease.as_millis() as i64));
         });
         q.build().execute(&mut *conn).await?;
     }

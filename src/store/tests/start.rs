@@ -1,0 +1,122 @@
+//! Jobs started by their insert ([`StartAtInsert`]): only when the store knows of nothing
+//! claimable of their class queued ahead of them; then stored running, held by the lease the
+//! insert gave them exactly as a claimed job is by its claim's, and out of every claim.
+
+use serde_json::json;
+
+use super::{LEASE, claim_sleeps, ids, sleep_job};
+use crate::job::{JobProgress, JobStatus};
+use crate::store::tests::{Backend, store};
+use crate::store::{Lease, LeaseState, NewJob, Outcome, StartAtInsert, now};
+
+/// `job`, asking its insert to start it for `me`.
+fn starting(job: NewJob) -> NewJob {
+    NewJob {
+        start: Some(StartAtInsert {
+            owner: "me".into(),
+            lease: LEASE,
+        }),
+        ..job
+    }
+}
+
+fn slept() -> Outcome {
+    Outcome::Succeeded(json!({"slept_ms": 1}).into())
+}
+
+async fn a_job_starts_at_insert_only_with_nothing_queued_ahead(backend: Backend) {
+    let Some(store) = store(
+        backend,
+        "a_job_starts_at_insert_only_with_nothing_queued_ahead",
+    )
+    .await
+    else {
+        return;
+    };
+    // Unknown at first: queued.
+    let first = store.insert(starting(sleep_job(0, 3))).await.unwrap();
+    assert_eq!((first.status, first.attempt), (JobStatus::Queued, 0));
+    // A claim came back short: nothing is queued, until a job is.
+    assert_eq!(ids(&claim_sleeps(&store, 10).await), [first.id]);
+    let queued = store.insert(sleep_job(-5, 3)).await.unwrap();
+    let behind = store.insert(starting(sleep_job(9, 3))).await.unwrap();
+    assert_eq!(
+        behind.status,
+        JobStatus::Queued,
+        "never ahead of a queued job, whatever its priority"
+    );
+    assert_eq!(ids(&claim_sleeps(&store, 10).await), [behind.id, queued.id]);
+    let job = store.insert(starting(sleep_job(0, 3))).await.unwrap();
+    assert_eq!(
+        (job.status, job.attempt, job.instance.as_deref()),
+        (JobStatus::Running, 1, Some("me"))
+    );
+    assert_eq!(job.started_at, Some(job.created_at));
+    assert_eq!(store.get(job.id).await.unwrap().as_ref(), Some(&job));
+    assert!(claim_sleeps(&store, 10).await.is_empty(), "never claimed");
+    // Something queued elsewhere (another process, a delayed job come due): queued again.
+    store.queue_grew();
+    let after = store.insert(starting(sleep_job(0, 3))).await.unwrap();
+    assert_eq!(after.status, JobStatus::Queued);
+    assert_eq!(ids(&claim_sleeps(&store, 10).await), [after.id]);
+
+    // The insert's lease holds the run like a claim's.
+    let lease = Lease::at_insert(job.id);
+    let progress = Some(JobProgress { done: 1, total: 2 });
+    assert_eq!(
+        store.heartbeat(lease, progress, LEASE).await.unwrap(),
+        LeaseState::Held {
+            cancel_requested: false
+        }
+    );
+    let later = now() + chrono::Duration::minutes(1);
+    let rescued = store.rescue_expired(later, &[]).await.unwrap();
+    assert_eq!(rescued.requeued, 5, "every run, the started one too");
+    assert!(!store.finish(lease, slept(), None, now()).await.unwrap());
+    let again = claim_sleeps(&store, 10).await;
+    let rerun = again.iter().find(|c| c.job.id == job.id).expect("claimed");
+    assert_eq!(rerun.job.attempt, 2);
+    assert!(
+        store
+            .finish(rerun.lease, slept(), None, now())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.get(job.id).await.unwrap().unwrap().status,
+        JobStatus::Succeeded
+    );
+}
+
+async fn a_job_with_dependencies_or_a_later_start_is_never_started_by_its_insert(backend: Backend) {
+    let Some(store) = store(
+        backend,
+        "a_job_with_dependencies_or_a_later_start_is_never_started_by_its_insert",
+    )
+    .await
+    else {
+        return;
+    };
+    assert!(claim_sleeps(&store, 10).await.is_empty());
+    let first = store.insert(starting(sleep_job(0, 3))).await.unwrap();
+    assert_eq!(first.status, JobStatus::Running);
+    let mut later = starting(sleep_job(0, 3));
+    later.options.run_after = Some(later.created_at + chrono::Duration::hours(1));
+    let dependent = starting(sleep_job(0, 3).depending_on(vec![first.id]));
+    let results = store.insert_many(vec![dependent, later]).await.unwrap();
+    for result in &results {
+        let job = result.as_ref().unwrap();
+        assert_eq!((job.status, job.attempt), (JobStatus::Queued, 0), "{job:?}");
+        assert_eq!(store.get(job.id).await.unwrap().as_ref(), Some(job));
+    }
+    // Released by its dependency's end, the dependent is claimed as any queued job.
+    let lease = Lease::at_insert(first.id);
+    assert!(store.finish(lease, slept(), None, now()).await.unwrap());
+    let dependent = results[0].as_ref().unwrap();
+    assert_eq!(ids(&claim_sleeps(&store, 10).await), [dependent.id]);
+}
+
+on_both_stores!(
+    a_job_starts_at_insert_only_with_nothing_queued_ahead,
+    a_job_with_dependencies_or_a_later_start_is_never_started_by_its_insert,
+);
