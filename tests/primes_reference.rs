@@ -2,7 +2,8 @@
 //! (the primes in `[START, STOP]`) for narrow windows, `primecount X` (π(X)) for wide ranges.
 //! Both ways of counting are covered: the ranges are edges (start 0, 1, 2; ends at and around
 //! powers of ten and squares of primes, the top of the sieve), seeded random narrow windows from
-//! 10^3 to 10^15 (sieved) and seeded random wide ranges up to 10^11 (counted analytically), each
+//! 10^3 to 10^15 (sieved), windows of several segments high up (the sieve forced: its bucket
+//! path) and seeded random wide ranges up to 10^11 (counted analytically), each
 //! counted the way the job kind picks, and the edges both ways where that is cheap. A few
 //! seconds in all, the tools included.
 //!
@@ -60,6 +61,13 @@ fn count_primes_agrees_with_primesieve_and_primecount() {
         if end <= 10_000_000_000 && picked != Method::Analytic {
             check(start, end, Method::Analytic);
         }
+    }
+    // Windows of several segments sieved where large primes go through buckets, up to the top.
+    for (start, end) in [
+        (1_000_000_000_000_000, 1_000_000_100_000_000),
+        (9_999_999_950_000_000, 10_000_000_000_000_000),
+    ] {
+        check(start, end, Method::Sieve);
     }
     let mut by_method = [0usize; 2];
     let mut random = |start: u64, end: u64| {

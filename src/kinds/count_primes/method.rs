@@ -5,18 +5,19 @@
 //! **Cost model**, in ns on 2 threads (measured with `examples/primes.rs` on a 2-core machine
 //! that two other builds were loading, sieve and π alternately; only the ratios matter):
 //!
-//! - sieve: per number, [`SIEVE_NS`] plus [`SIEVE_NS_PER_ROOT`]` · sqrt(end)` (each segment
-//!   visits every sieving prime, and those above the segment's size mostly miss the cache: 0.35
-//!   ns near 10^10, 0.57 near 10^12, 3.3 near 10^15, 8.8 near 10^16), plus
+//! - sieve: per number, [`SIEVE_NS`] plus [`SIEVE_NS_PER_ROOT`]` · sqrt(end)` (more and larger
+//!   sieving primes, whose bucket traffic and scattered writes miss the caches: 0.35 ns near
+//!   10^10, 0.38 near 10^12, 1.3 near 10^15, 3.35 near 10^16; refitted to the 10^12 and 10^15
+//!   windows when the bucket sieve came in, 2.6 times faster at 10^15), plus
 //!   [`SETUP_NS_PER_ROOT`]` · sqrt(end)` once (the sieving primes and their positions);
 //! - π(x): [`PI_NS`]` · x^(2/3)` (1.9 ns at 10^11, 1.6 at 10^13, 1.55 at 10^14), plus
 //!   [`PI_SETUP_NS`]; below 2^20 π is a sieve itself.
 //!
 //! So a window high up (start near end) is counted analytically once its width passes about
-//! `10 · end^(2/3)` up to 10^12 (`2 · PI_NS / SIEVE_NS`), `end^(2/3)` near 10^15; a range from
+//! `10 · end^(2/3)` up to 10^12 (`2 · PI_NS / SIEVE_NS`), `2.6 · end^(2/3)` near 10^15; a range from
 //! 0 at half that. So [0, 10^10) and 10^9 numbers from 10^9 are counted analytically (in ms,
-//! against 3.5 s and 0.35 s of sieving), 10^9 numbers from 10^12 too (0.36 s against 0.57 s),
-//! but 10^8 numbers from 10^12 and 10^9 from 10^15 are sieved (3.3 s against 34 s). Past [`sieve::MAX_END`] every range is
+//! against 3.5 s and 0.35 s of sieving), 10^9 numbers from 10^12 too, narrowly (0.34 s against
+//! 0.38 s), but 10^8 numbers from 10^12 and 10^9 from 10^15 are sieved (1.3 s against 34 s). Past [`sieve::MAX_END`] every range is
 //! counted analytically, however narrow: that costs about as much as [0, end) twice, which is
 //! what `Limits::max_primes_end` bounds (minutes near 10^18).
 
@@ -27,7 +28,7 @@ use crate::kinds::{Ctl, Stopped};
 const SIEVE_NS: f64 = 0.35;
 
 /// What each unit of `sqrt(end)` adds to the sieve's time per number, in ns.
-const SIEVE_NS_PER_ROOT: f64 = 0.9e-7;
+const SIEVE_NS_PER_ROOT: f64 = 0.3e-7;
 
 /// The sieve's one-off time per unit of `sqrt(end)`, in ns.
 const SETUP_NS_PER_ROOT: f64 = 2.0;

@@ -12,15 +12,21 @@
 //!   periodic patterns (`presieve`), so those primes, which have the most multiples, cost a few
 //!   vectorised sweeps instead of individual writes.
 //! - **Crossing off.** Each larger prime `p` then crosses off its multiples `p * q`, `q >= p`
-//!   coprime to 30, eight per wheel cycle at fixed byte offsets (`wheel`).
+//!   coprime to 30. Small primes (below 32 KiB) do it eight per wheel cycle at fixed byte
+//!   offsets (`wheel`), in L1-sized parts of the segment; medium ones (up to the segment's
+//!   size) the same way over the whole segment; large ones, which miss most segments, wait in
+//!   the bucket of the segment of their next multiple, so a segment only visits the primes
+//!   that hit it (`bucket`, the bucket sieve of T. Oliveira e Silva).
 //! - **Counting.** What is left set is prime; after masking the numbers outside
 //!   `[start, end)` in the first and last byte, a popcount of the segment counts them.
 //! - **Parallelism.** Consecutive segments are grouped into chunks, many more than threads, and
 //!   rayon counts the chunks in parallel. Within a chunk each prime's position carries over from
-//!   one segment to the next, so only the start of a chunk pays a division per prime.
+//!   one segment to the next, so only the start of a chunk pays a division per prime; high up,
+//!   where that is much, chunks are longer (`chunk_segments`).
 //! - **Control.** Progress is one unit per segment; cancellation is checked before every segment
 //!   and a few times within one, i.e. well under every 10 ms.
 
+mod bucket;
 mod presieve;
 mod wheel;
 
@@ -30,17 +36,22 @@ mod tests;
 use rayon::prelude::*;
 
 use crate::kinds::{Ctl, Stopped};
+use bucket::Buckets;
 use wheel::{Crosser, RES};
 
 /// Largest `end` accepted by [`count_primes`]: 10^16. The one-off work per call grows with
 /// `sqrt(end)`: finding the 5.8 million primes up to 10^8 (tens of ms) and, per chunk of
-/// segments, a position for each (46 MB per worker at the top). Wider ranges than a few 10^11
+/// segments, a position for each (46 MB per worker at the top, most of it in buckets). Wider ranges than a few 10^11
 /// numbers this high are counted analytically instead (`super::method`).
 pub const MAX_END: u64 = 10_000_000_000_000_000;
 
 /// Bounds on the sieve bytes per segment; see [`segment_bytes`].
 const MIN_SEGMENT_BYTES: u64 = 256 * 1024;
 const MAX_SEGMENT_BYTES: u64 = 1024 * 1024;
+
+/// The primes below this many bytes (whose wheel cycles fit many times in it) cross off their
+/// multiples in parts of a segment this long, which stay in the L1 cache.
+const SUB_SEGMENT_BYTES: u64 = 32 * 1024;
 
 /// Upper bound on the segments in one chunk: enough to amortise a chunk's set-up, and it keeps
 /// positions within a chunk inside `i32`.
@@ -67,7 +78,7 @@ pub fn count_primes(start: u64, end: u64, ctl: &Ctl) -> Result<u64, Stopped> {
     let segment_bytes = segment_bytes(end);
     let segments = (hi - lo).div_ceil(segment_bytes);
     let threads = rayon::current_num_threads().max(1) as u64;
-    let per_chunk = (segments / (threads * CHUNKS_PER_THREAD)).clamp(1, MAX_CHUNK_SEGMENTS);
+    let per_chunk = chunk_segments(segments, threads, primes.len() as u64, segment_bytes);
     let run = Run {
         start,
         end,
@@ -100,45 +111,71 @@ fn segment_bytes(end: u64) -> u64 {
         .clamp(MIN_SEGMENT_BYTES, MAX_SEGMENT_BYTES)
 }
 
+/// Segments per chunk: enough chunks for the threads to balance out, but each long enough that
+/// its set-up, a division and a bucket placement per sieving prime, stays a small part of it.
+fn chunk_segments(segments: u64, threads: u64, primes: u64, segment_bytes: u64) -> u64 {
+    let balanced = segments / (threads * CHUNKS_PER_THREAD);
+    // A prime's set-up costs about as much as sieving 8 bytes high up: take 16 times that.
+    let amortised = (16 * 8 * primes).div_ceil(segment_bytes);
+    balanced
+        .max(amortised)
+        .min(segments.div_ceil(threads))
+        .clamp(1, MAX_CHUNK_SEGMENTS)
+}
+
 /// Odd numbers per block of [`sieving_primes`]: 256 KiB of flags.
 const BASE_BLOCK: u64 = 1 << 18;
 
 /// The primes `p` with `presieve::MAX < p <= limit`, by a sieve of the odd numbers in blocks
-/// of [`BASE_BLOCK`] (a few ms of work each, near `limit` = 10^8), checking `ctl` before each.
+/// of [`BASE_BLOCK`] (a few ms of work each, near `limit` = 10^8) sieved in parallel, checking
+/// `ctl` before each.
 fn sieving_primes(limit: u64, ctl: &Ctl) -> Result<Vec<u32>, Stopped> {
     if limit <= presieve::MAX {
         return Ok(Vec::new());
     }
-    let root = limit.isqrt();
-    let base = small_odd_primes(root);
+    let base = small_odd_primes(limit.isqrt());
     // Flag `i` of a block from `k0` stands for the odd number 2·(k0 + i) + 1.
     let last_k = (limit - 1) / 2;
-    let mut composite = vec![false; BASE_BLOCK as usize];
-    let mut primes = Vec::new();
-    let mut k0 = 0;
-    while k0 <= last_k {
-        ctl.check()?;
-        let len = (last_k + 1 - k0).min(BASE_BLOCK);
-        let (lo, hi) = (2 * k0 + 1, 2 * (k0 + len) - 1);
-        composite[..len as usize].fill(false);
-        for &p in base.iter().take_while(|&&p| p * p <= hi) {
-            // The first odd multiple of p from max(p², lo): p itself stays a prime.
-            let first = (p * p).max(lo.div_ceil(p) * p);
-            let first = if first % 2 == 0 { first + p } else { first };
-            for i in ((first - 1) / 2 - k0..len).step_by(p as usize) {
-                composite[i as usize] = true;
-            }
+    let blocks: Vec<Vec<u32>> = (0..=last_k / BASE_BLOCK)
+        .into_par_iter()
+        .map_init(
+            || vec![false; BASE_BLOCK as usize],
+            |composite, block| {
+                ctl.check()?;
+                let k0 = block * BASE_BLOCK;
+                let len = (last_k + 1 - k0).min(BASE_BLOCK);
+                Ok(odd_primes_in_block(
+                    &mut composite[..len as usize],
+                    k0,
+                    &base,
+                ))
+            },
+        )
+        .collect::<Result<_, Stopped>>()?;
+    Ok(blocks.concat())
+}
+
+/// The primes above the pre-sieve among the odd numbers `2·(k0 + i) + 1` for `i` below
+/// `composite.len()`, sieved with the odd primes `base` (up to the square root of the block's
+/// end at least), using `composite` as scratch.
+fn odd_primes_in_block(composite: &mut [bool], k0: u64, base: &[u64]) -> Vec<u32> {
+    let len = composite.len() as u64;
+    let (lo, hi) = (2 * k0 + 1, 2 * (k0 + len) - 1);
+    composite.fill(false);
+    for &p in base.iter().take_while(|&&p| p * p <= hi) {
+        // The first odd multiple of p from max(p², lo): p itself stays a prime.
+        let first = (p * p).max(lo.div_ceil(p) * p);
+        let first = if first % 2 == 0 { first + p } else { first };
+        for i in ((first - 1) / 2 - k0..len).step_by(p as usize) {
+            composite[i as usize] = true;
         }
-        primes.extend(
-            (0..len)
-                .filter(|&i| !composite[i as usize])
-                .map(|i| 2 * (k0 + i) + 1)
-                .filter(|&n| n > presieve::MAX)
-                .map(|n| n as u32),
-        );
-        k0 += len;
     }
-    Ok(primes)
+    (0..len)
+        .filter(|&i| !composite[i as usize])
+        .map(|i| 2 * (k0 + i) + 1)
+        .filter(|&n| n > presieve::MAX)
+        .map(|n| n as u32)
+        .collect()
 }
 
 /// The odd primes up to `limit` (small: `limit <= 10^5` or so), by a plain sieve.
@@ -191,7 +228,13 @@ impl Run<'_> {
         let used = self
             .primes
             .partition_point(|&p| u64::from(p).pow(2) < limit);
-        let mut crosser = Crosser::new(&self.primes[..used], chunk_lo);
+        // Primes whose wheel cycle is longer than a segment go to the buckets.
+        let medium = self.primes[..used].partition_point(|&p| u64::from(p) <= self.segment_bytes);
+        let small = self.primes[..medium].partition_point(|&p| u64::from(p) < SUB_SEGMENT_BYTES);
+        let mut small_crosser = Crosser::new(&self.primes[..small], chunk_lo);
+        let mut crosser = Crosser::new(&self.primes[small..medium], chunk_lo);
+        let shift = self.segment_bytes.trailing_zeros();
+        let mut buckets = Buckets::new(&self.primes[medium..used], chunk_lo, shift);
         let mut buf = vec![0; self.segment_bytes as usize + 1];
         let mut count = 0;
         let mut seg_lo = chunk_lo;
@@ -202,7 +245,9 @@ impl Run<'_> {
             if seg_lo <= presieve::MAX / 30 {
                 presieve::fix_first_bytes(&mut buf[..len], seg_lo);
             }
+            cross_off_in_parts(&mut small_crosser, &mut buf, len, self.ctl)?;
             crosser.cross_off(&mut buf, len, self.ctl)?;
+            buckets.cross_off(&mut buf, len, self.ctl)?;
             let seg = &mut buf[..len];
             if seg_lo == self.lo {
                 seg[0] &= bits_where(|n| n >= self.start, self.lo);
@@ -216,6 +261,27 @@ impl Run<'_> {
         }
         Ok(count)
     }
+}
+
+/// Crosses off the multiples of the small primes of `crosser` in `buf[..len]` one L1-sized part
+/// at a time: they have many multiples in each.
+fn cross_off_in_parts(
+    crosser: &mut Crosser,
+    buf: &mut [u8],
+    len: usize,
+    ctl: &Ctl,
+) -> Result<(), Stopped> {
+    let mut at = 0;
+    while at < len {
+        let n = (len - at).min(SUB_SEGMENT_BYTES as usize);
+        // The byte after the part is the crosser's spare: the next part's first byte, or the
+        // segment's spare.
+        let after = buf[at + n];
+        crosser.cross_off(&mut buf[at..], n, ctl)?;
+        buf[at + n] = after;
+        at += n;
+    }
+    Ok(())
 }
 
 /// The bits of sieve byte `byte` whose numbers satisfy `keep`.

@@ -1,5 +1,6 @@
 //! Tests of the sieve: known values of π(x), exhaustive small windows, windows near the caps,
-//! property tests against a Miller-Rabin reference, cancellation and progress.
+//! property tests against a Miller-Rabin reference, windows of several segments high up (where
+//! the bucket sieve works) against a plain sieve, cancellation and progress.
 
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
@@ -164,6 +165,85 @@ proptest! {
         len in 1..=100_000u64,
     ) {
         prop_assert_eq!(count(start, start + len), naive(start, start + len));
+    }
+}
+
+/// The odd primes up to 3.2·10^7: enough for [`plain`] below 10^15 + 2.4·10^13.
+static BASE: LazyLock<Vec<u64>> = LazyLock::new(|| small_odd_primes(32_000_000));
+
+/// The primes in `[start, end)` by a plain sieve of the window's odd numbers, all at once,
+/// with the odd primes up to `sqrt(end)`: no wheel, no segments, no buckets.
+fn plain(start: u64, end: u64) -> u64 {
+    let root = (end - 1).isqrt();
+    assert!(root <= 32_000_000, "end {end} too large for BASE");
+    let two = u64::from(start <= 2 && 2 < end);
+    let lo = start | 1;
+    if lo >= end {
+        return two;
+    }
+    // Flag `i` stands for the odd number lo + 2·i.
+    let n = (end - lo).div_ceil(2);
+    let mut composite = vec![false; n as usize];
+    for &p in BASE.iter().take_while(|&&p| p <= root) {
+        let first = (p * p).max(lo.div_ceil(p) * p);
+        let first = if first % 2 == 0 { first + p } else { first };
+        for i in ((first - lo) / 2..n).step_by(p as usize) {
+            composite[i as usize] = true;
+        }
+    }
+    let odd = composite.iter().filter(|&&c| !c).count() as u64;
+    odd - u64::from(lo == 1) + two
+}
+
+#[test]
+fn plain_sieve_agrees_with_miller_rabin() {
+    for (start, end) in [
+        (0, 10_000),
+        (1, 2),
+        (2, 3),
+        (999_999_000_000, 999_999_100_000),
+    ] {
+        assert_eq!(plain(start, end), naive(start, end), "[{start}, {end})");
+    }
+}
+
+/// Windows of several segments where large primes go through the buckets (from about 1.1·10^12
+/// on), across prime squares (primes joining the buckets midway) and up to 10^15.
+#[test]
+fn windows_of_several_segments_high_up_match_a_plain_sieve() {
+    let p = 1_048_583u64; // the first prime above a 1 MiB segment's bytes
+    for (start, end) in [
+        (999_950_000_000, 1_000_050_000_000),
+        (p * p - 40_000_000, p * p + 40_000_000),
+        (10_000_000_000_000, 10_000_100_000_000),
+        (999_999_950_000_000, 1_000_000_050_000_000),
+        (1_000_000_000_000_000, 1_000_000_003_000_000),
+    ] {
+        assert_eq!(count(start, end), plain(start, end), "[{start}, {end})");
+    }
+}
+
+/// A few million numbers at the top of the sieve, where 5.7 million primes are in buckets.
+#[test]
+fn windows_at_the_top_match_miller_rabin() {
+    for (start, end) in [
+        (MAX_END - 2_000_000, MAX_END),
+        (MAX_END / 2, MAX_END / 2 + 1_000_000),
+    ] {
+        assert_eq!(count(start, end), naive(start, end), "[{start}, {end})");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Random windows of up to 3·10^7 numbers from 10^12 to 10^15, with every sort of start.
+    #[test]
+    fn windows_high_up_match_a_plain_sieve(
+        start in 1_000_000_000_000..1_000_000_000_000_000u64,
+        len in 1..=30_000_000u64,
+    ) {
+        prop_assert_eq!(count(start, start + len), plain(start, start + len));
     }
 }
 

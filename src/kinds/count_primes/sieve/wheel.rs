@@ -26,7 +26,7 @@ pub(super) const fn res_bit(r: u64) -> usize {
 }
 
 /// `MASK[ri][j]` clears the bit of `p * q` where `p % 30 == RES[ri]` and `q % 30 == RES[j]`.
-const MASK: [[u8; 8]; 8] = {
+pub(super) const MASK: [[u8; 8]; 8] = {
     let mut m = [[0; 8]; 8];
     let mut ri = 0;
     while ri < 8 {
@@ -42,7 +42,7 @@ const MASK: [[u8; 8]; 8] = {
 
 /// `CARRY[ri][j] = RES[ri] * RES[j] / 30`: what the product of the residues carries into the
 /// byte index.
-const CARRY: [[usize; 8]; 8] = {
+pub(super) const CARRY: [[usize; 8]; 8] = {
     let mut c = [[0; 8]; 8];
     let mut ri = 0;
     while ri < 8 {
