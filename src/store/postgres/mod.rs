@@ -105,6 +105,7 @@ pub(crate) async fn open(url: &str, options: &PgOptions) -> Result<PgStore> {
     Ok(SqlStore::new(
         dialect,
         writer,
+        pool.clone(),
         pool,
         events,
         Box::new(stop.drop_guard()),

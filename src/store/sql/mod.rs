@@ -162,6 +162,8 @@ pub(crate) trait Dialect: Send + Sync + 'static {
 pub(crate) struct SqlStore<D: Dialect> {
     writer: Writer<D>,
     reader: Pool<D::Db>,
+    /// Where saved pages' bytes are read (SQLite: connections that map the file).
+    pages: Pool<D::Db>,
     events: broadcast::Sender<StoreEvent>,
     /// What the writer knows of the queue (see [`watch`]).
     queue: std::sync::Arc<watch::QueueWatch>,
@@ -178,13 +180,14 @@ impl<D: Dialect> std::fmt::Debug for SqlStore<D> {
 }
 
 impl<D: Dialect> SqlStore<D> {
-    /// A store writing through `writer` (one connection for SQLite, any for PostgreSQL) and
-    /// reading on `reader`; `events` carries what other writes did (see
-    /// [`JobStore::events`]).
+    /// A store writing through `writer` (one connection for SQLite, any for PostgreSQL),
+    /// reading on `reader`, and the bytes of saved pages on `pages`; `events` carries what
+    /// other writes did (see [`JobStore::events`]).
     pub(crate) fn new(
         dialect: D,
         writer: Pool<D::Db>,
         reader: Pool<D::Db>,
+        pages: Pool<D::Db>,
         events: broadcast::Sender<StoreEvent>,
         keep: Box<dyn std::any::Any + Send + Sync>,
     ) -> Self {
@@ -197,6 +200,7 @@ impl<D: Dialect> SqlStore<D> {
                 std::sync::Arc::clone(&queue),
             ),
             reader,
+            pages,
             events,
             queue,
             backoff: Backoff::default(),
@@ -429,10 +433,10 @@ impl<D: Dialect> JobStore for SqlStore<D> {
         offset: u64,
         len: u32,
     ) -> Result<Option<Vec<u8>>> {
-        D::read_file(&self.reader, id, name, offset, len).await
+        D::read_file(&self.pages, id, name, offset, len).await
     }
 
     async fn read_files(&self, id: JobId, indices: Range<u32>) -> Result<Vec<FileData>> {
-        D::read_files(&self.reader, id, indices).await
+        D::read_files(&self.pages, id, indices).await
     }
 }

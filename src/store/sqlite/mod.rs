@@ -43,14 +43,21 @@ pub struct SqliteOptions {
     /// `true` syncs every commit to disk (survives power loss); `false` syncs at checkpoints
     /// (survives a process crash, not a power cut).
     pub synchronous_full: bool,
-    /// Reader connections.
+    /// Reader connections (jobs, lists, file listings).
     pub readers: u32,
-    /// Bytes of the database file each reader connection maps into memory (`PRAGMA
-    /// mmap_size`; 0: none) and reads without a system call and a copy per page, which makes
-    /// reading large BLOBs (the saved pages `word_count` reads) about a third cheaper. Only
-    /// address space: the pages touched are the file's, in the page cache, shared.
-    pub reader_mmap_bytes: u64,
+    /// Connections that read the bytes of saved pages (`word_count` reads two at once).
+    pub page_readers: u32,
+    /// Bytes of the database file each page reader maps into memory (`PRAGMA mmap_size`; 0:
+    /// none) and reads without a system call and a copy per page, which makes reading large
+    /// BLOBs (the saved pages `word_count` reads) about a third cheaper. The pages touched are
+    /// the file's, in the page cache, but they count in the process's RSS while mapped: only
+    /// these connections map, and they close after [`PAGE_READER_IDLE`] unused, so that
+    /// reading jobs (a million queued, say) never maps the file.
+    pub page_reader_mmap_bytes: u64,
 }
+
+/// How long an unused page reader stays open (and its mapping of the file with it).
+pub const PAGE_READER_IDLE: Duration = Duration::from_secs(10);
 
 impl Default for SqliteOptions {
     fn default() -> Self {
@@ -58,7 +65,8 @@ impl Default for SqliteOptions {
             busy_timeout: Duration::from_secs(5),
             synchronous_full: true,
             readers: 4,
-            reader_mmap_bytes: 1 << 30,
+            page_readers: 2,
+            page_reader_mmap_bytes: 1 << 30,
         }
     }
 }
@@ -120,10 +128,17 @@ pub(crate) async fn open(url: &str, options: &SqliteOptions) -> Result<SqliteSto
         .await?;
     let reader = SqlitePoolOptions::new()
         .max_connections(options.readers.max(1))
-        .connect_with(
-            (connect.read_only(true)).pragma("mmap_size", options.reader_mmap_bytes.to_string()),
-        )
+        .connect_with(connect.clone().read_only(true))
         .await?;
+    let pages = SqlitePoolOptions::new()
+        .max_connections(options.page_readers.max(1))
+        .min_connections(0)
+        .idle_timeout(PAGE_READER_IDLE)
+        .connect_lazy_with(
+            connect
+                .read_only(true)
+                .pragma("mmap_size", options.page_reader_mmap_bytes.to_string()),
+        );
     let (events, _) = broadcast::channel(4096);
     let dialect = SqliteDialect {
         full: options.synchronous_full,
@@ -133,6 +148,7 @@ pub(crate) async fn open(url: &str, options: &SqliteOptions) -> Result<SqliteSto
         dialect,
         writer,
         reader,
+        pages,
         events,
         Box::new(lock),
     ))
