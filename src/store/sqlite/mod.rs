@@ -51,8 +51,9 @@ pub struct SqliteOptions {
     /// none) and reads without a system call and a copy per page, which makes reading large
     /// BLOBs (the saved pages `word_count` reads) about a third cheaper. The pages touched are
     /// the file's, in the page cache, but they count in the process's RSS while mapped: only
-    /// these connections map, and they close after [`PAGE_READER_IDLE`] unused, so that
-    /// reading jobs (a million queued, say) never maps the file.
+    /// these connections map, and they close after [`PAGE_READER_IDLE`] unused (sqlx's reaper
+    /// runs about as often: within 20 s), so that reading jobs (a million queued, say) never
+    /// maps the file.
     pub page_reader_mmap_bytes: u64,
 }
 
