@@ -15,6 +15,7 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{ApiQuery, JobIdPath, JsonBody};
 use super::{AppState, idempotency};
 use crate::job::{Job, JobId, JobKind, JobSpec, JobStatus, Submission, SubmitRequest};
+use crate::runtime::StartSlot;
 use crate::store::{CancelResult, DeleteResult, ListFilter, NewJob, StoreError};
 use crate::telemetry::metrics;
 
@@ -139,7 +140,7 @@ pub async fn submit(
         .then(|| state.runtime.start_slot(new.spec.kind()))
         .flatten();
     new.start = slot.as_ref().map(|slot| slot.claim());
-    let job = match insert(&state, &caller, new).await? {
+    let job = match insert_and_start(&state, &caller, new, slot).await? {
         Stored::New(job) => {
             tracing::info!(job_id = %job.id, kind = %job.kind, "job submitted");
             metrics::job_submitted(job.kind);
@@ -151,11 +152,10 @@ pub async fn submit(
         }
         Stored::Earlier(job) => return Ok(with_location(StatusCode::OK, job)),
     };
-    match slot {
-        Some(slot) if job.status == JobStatus::Running => state.runtime.start_inserted(slot, &job),
-        _ => state
+    if job.status != JobStatus::Running {
+        state
             .runtime
-            .submitted(run_after.filter(|at| *at > job.created_at)),
+            .submitted(run_after.filter(|at| *at > job.created_at));
     }
     let job = if wait.is_zero() {
         job
@@ -175,6 +175,30 @@ enum Stored {
     New(Job),
     /// A request with the same idempotency key committed first: its job.
     Earlier(Job),
+}
+
+/// [`insert`], then the run of a job that its insert started in `slot` (the slot is freed
+/// otherwise). With a slot, both happen on a task of their own: a request dropped meanwhile
+/// (its client gone, its time up) cannot leave a job stored `running` that nothing runs.
+async fn insert_and_start(
+    state: &AppState,
+    caller: &Caller,
+    new: NewJob,
+    slot: Option<StartSlot>,
+) -> ApiResult<Stored> {
+    let Some(slot) = slot else {
+        return insert(state, caller, new).await;
+    };
+    let (state, caller) = (state.clone(), caller.clone());
+    tokio::spawn(async move {
+        let stored = insert(&state, &caller, new).await;
+        if let Ok(Stored::New(job)) = &stored {
+            state.runtime.start_inserted(slot, job);
+        }
+        stored
+    })
+    .await
+    .map_err(|err| ApiError::Internal(Box::new(err)))?
 }
 
 /// Admits `new` against the queue cap and inserts it, mapping what can go wrong in between.

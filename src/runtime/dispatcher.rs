@@ -3,7 +3,6 @@
 //! poll interval passes (jobs that became due meanwhile, jobs added by other processes).
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::{Inner, run};
@@ -16,6 +15,9 @@ pub(super) async fn run(rt: Arc<Inner>) {
         (c, kinds)
     });
     let mut failures = 0u32;
+    // Whether the last wait ended by the poll interval: then look even where the store knows
+    // of nothing queued (jobs of other processes, delayed jobs come due).
+    let mut polled = true;
     loop {
         if rt.stop_claiming.is_cancelled() {
             return;
@@ -23,9 +25,14 @@ pub(super) async fn run(rt: Arc<Inner>) {
         let mut full_batch = false;
         let mut errored = false;
         for (class, kinds) in &classes {
+            if kinds.is_empty() || (!polled && rt.store.queue_drained(*class)) {
+                continue;
+            }
+            // Taken before the claim, so that submissions starting their jobs at insert
+            // (`start::StartSlot`) cannot use them meanwhile.
             let slots = rt.slots(*class);
-            let free = slots.free();
-            if free == 0 || kinds.is_empty() {
+            let free = slots.take(usize::MAX);
+            if free == 0 {
                 continue;
             }
             match rt
@@ -35,12 +42,13 @@ pub(super) async fn run(rt: Arc<Inner>) {
             {
                 Ok(claimed) => {
                     full_batch |= claimed.len() == free;
+                    slots.give_back(free - claimed.len());
                     for c in claimed {
-                        slots.busy.fetch_add(1, Ordering::AcqRel);
                         rt.tasks.spawn(run::attempt(Arc::clone(&rt), c, *class));
                     }
                 }
                 Err(err) => {
+                    slots.give_back(free);
                     errored = true;
                     tracing::error!(error = ?err, "claiming jobs failed");
                 }
@@ -62,10 +70,10 @@ pub(super) async fn run(rt: Arc<Inner>) {
                 None => rt.config.poll_interval,
             }
         };
-        tokio::select! {
+        polled = tokio::select! {
             () = rt.stop_claiming.cancelled() => return,
-            () = rt.wake.notified() => {}
-            () = tokio::time::sleep(wait) => {}
-        }
+            () = rt.wake.notified() => errored,
+            () = tokio::time::sleep(wait) => true,
+        };
     }
 }

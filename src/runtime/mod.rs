@@ -113,10 +113,6 @@ impl Slots {
         }
     }
 
-    fn free(&self) -> usize {
-        self.max.saturating_sub(self.busy.load(Ordering::Acquire))
-    }
-
     /// Takes up to `n` free slots; how many it took.
     fn take(&self, n: usize) -> usize {
         let took = self

@@ -1,15 +1,16 @@
 //! Starting a job at its insert: a submission that finds a slot of its job's class free here
 //! takes it and asks the store to start the job ([`StartAtInsert`]). The store's writer does
-//! so when it knows of nothing claimable of that class queued ahead (its last claim of the
-//! class came back short and nothing was queued since, in commit order); the job is then
-//! stored `running`, claimed by its own insert, and runs in the slot at once: no claim
-//! transaction, no dispatcher wake-up. Otherwise the job is queued and the slot freed.
+//! so when nothing claimable of that class is queued ahead (it knows of nothing since its last
+//! claim of the class came back short, and a query in the insert's transaction agrees); the
+//! job is then stored `running`, claimed by its own insert, and runs in the slot at once: no
+//! claim transaction, no dispatcher wake-up. Otherwise the job is queued and the slot freed.
 //!
-//! The dispatcher counts the slots submissions hold as busy; a job started at insert while a
-//! claim of the same class is on its way can only come with a queue the store thought empty,
-//! so the claim finds nothing for that slot.
+//! Slots are taken before use on both paths (here, and by the dispatcher before it claims),
+//! so together they never run more jobs than there are slots.
 
 use std::sync::Arc;
+
+use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use super::{Inner, run};
 use crate::job::{Job, JobClass, JobKind, JobStatus};
@@ -21,6 +22,9 @@ pub struct StartSlot {
     rt: Arc<Inner>,
     class: JobClass,
     used: bool,
+    /// Keeps shutdown waiting until the slot is used or freed (a job started at an insert
+    /// that commits during shutdown is run, and handed back, before the process ends).
+    _running: TaskTrackerToken,
 }
 
 impl StartSlot {
@@ -32,14 +36,18 @@ impl StartSlot {
             rt: Arc::clone(rt),
             class,
             used: false,
+            _running: rt.tasks.token(),
         })
     }
 
     /// What to set as [`crate::store::NewJob::start`].
     pub fn claim(&self) -> StartAtInsert {
+        let mut kinds = JobKind::of_class(self.class);
+        kinds.retain(|k| self.rt.config.kinds.contains(k));
         StartAtInsert {
             owner: self.rt.config.instance_id.clone(),
             lease: self.rt.config.lease,
+            kinds,
         }
     }
 

@@ -125,6 +125,9 @@ pub struct NewJob {
 pub struct StartAtInsert {
     pub owner: String,
     pub lease: Duration,
+    /// The kinds of the job's class that `owner` runs: none of them may be queued and
+    /// claimable for the job to start.
+    pub kinds: Vec<JobKind>,
 }
 
 /// An `Idempotency-Key` and the hash of the request that carried it.
@@ -436,6 +439,11 @@ pub trait JobStore: Send + Sync + 'static {
     /// queued them, a delayed job came due): no job starts at its insert
     /// ([`StartAtInsert`]) until a claim has found the queue empty again.
     fn queue_grew(&self);
+
+    /// Whether the store knows of nothing claimable of `class` queued (its last claim of the
+    /// class came back short and nothing was queued since, see [`JobStore::queue_grew`]): a
+    /// dispatcher woken by a freed slot need not look.
+    fn queue_drained(&self, class: crate::job::JobClass) -> bool;
 
     /// Saves a file of a running attempt (fenced by its lease); `false` when the lease is
     /// stale and nothing was written. Replaces a file of the same index.

@@ -48,6 +48,32 @@ async fn a_job_submitted_to_an_idle_server_starts_at_its_insert() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submission_that_queues_frees_its_slot_before_it_waits() {
+    let Some(app) = TestApp::spawn_with(|c| c.max_io_jobs = 1).await else {
+        return;
+    };
+    let blocker = app
+        .submit_ok(&json!({"kind": "sleep", "params": {"ms": 60_000}}))
+        .await;
+    app.wait_running(blocker.id).await;
+    let queued = app
+        .submit_ok(&json!({"kind": "sleep", "params": {"ms": 0}}))
+        .await;
+    assert_eq!(queued.status, JobStatus::Queued);
+    assert_eq!(app.cancel(blocker.id).await.status(), StatusCode::ACCEPTED);
+    // The queue was not seen empty since: this one is queued, its slot given back at once,
+    // and it runs within its wait (not after it, as if it still held the only slot).
+    let body = json!({"kind": "sleep", "params": {"ms": 0}});
+    let job: Job = json_of(
+        app.submit_query("wait_ms=30000", &body).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(job.status, JobStatus::Succeeded, "{job:?}");
+    assert_eq!(app.wait_final(queued.id).await.status, JobStatus::Succeeded);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_job_never_starts_ahead_of_queued_ones() {
     let Some(app) = TestApp::spawn_with(|c| c.max_io_jobs = 1).await else {
         return;

@@ -181,6 +181,22 @@ impl Dialect for PgDialect {
         queries::deps::check(conn, deps).await
     }
 
+    async fn claimable_queued(
+        conn: &mut PgConnection,
+        kinds: &[JobKind],
+        now: DateTime<Utc>,
+    ) -> Result<bool, sqlx::Error> {
+        let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM jobs WHERE status = 'queued' AND waiting_on = 0 \
+             AND kind = ANY($1) AND run_after <= $2)",
+        )
+        .bind(kinds)
+        .bind(now)
+        .fetch_one(&mut *conn)
+        .await
+    }
+
     async fn insert_many(conn: &mut PgConnection, jobs: &[Insert<'_>]) -> Result<(), sqlx::Error> {
         queries::insert_many(conn, jobs).await
     }

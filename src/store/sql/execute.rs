@@ -6,7 +6,7 @@ use super::writer::{Done, Op};
 use std::collections::HashSet;
 
 use super::{Conn, DepState, Dialect, Effects, Insert, RunEnd};
-use crate::job::JobId;
+use crate::job::{JobClass, JobId};
 use crate::store::{
     CancelResult, Inserted, Lease, NewFile, NewJob, Outcome, Result, StoreError, now,
 };
@@ -164,6 +164,33 @@ async fn execute_one<D: Dialect>(
     })
 }
 
+/// The classes in which the jobs asking to start at their insert may: the writer knows of
+/// nothing claimable of the class queued (see [`super::watch`]), and the database agrees (it
+/// also sees what this transaction's earlier writes queued or released, delayed jobs come
+/// due, other processes' jobs).
+async fn startable<D: Dialect>(
+    conn: &mut Conn<D>,
+    jobs: &[&NewJob],
+    effects: &Effects,
+) -> Result<Vec<JobClass>> {
+    let mut startable = Vec::new();
+    let mut looked = Vec::new();
+    for job in jobs {
+        let class = job.spec.kind().class();
+        let Some(start) = job.start.as_ref().filter(|_| job.may_start_at_insert()) else {
+            continue;
+        };
+        if looked.contains(&class) || !effects.queue.is_drained(class) {
+            continue;
+        }
+        looked.push(class);
+        if !D::claimable_queued(conn, &start.kinds, now()).await? {
+            startable.push(class);
+        }
+    }
+    Ok(startable)
+}
+
 /// Inserts new jobs (consecutive inserts, or one `InsertMany`): those without dependencies, or whose dependencies exist, in
 /// one statement; a job naming an unknown dependency is refused alone.
 async fn insert<D: Dialect>(
@@ -194,6 +221,7 @@ async fn insert<D: Dialect>(
             Err(err) => return Err(err),
         });
     }
+    let startable = startable::<D>(conn, jobs, effects).await?;
     let rows: Vec<Insert> = jobs
         .iter()
         .zip(&starts)
@@ -203,8 +231,7 @@ async fn insert<D: Dialect>(
                 job,
                 waiting: *waiting,
                 failed: failed.clone(),
-                started: job.may_start_at_insert()
-                    && effects.queue.is_drained(job.spec.kind().class()),
+                started: job.may_start_at_insert() && startable.contains(&job.spec.kind().class()),
             })
         })
         .collect();

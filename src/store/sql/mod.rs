@@ -70,6 +70,13 @@ pub(crate) trait Dialect: Send + Sync + 'static {
 
     async fn insert_many(conn: &mut Conn<Self>, jobs: &[Insert<'_>]) -> Result<(), sqlx::Error>;
 
+    /// Whether a job of `kinds` is queued and claimable now (due, waiting for nothing).
+    async fn claimable_queued(
+        conn: &mut Conn<Self>,
+        kinds: &[JobKind],
+        now: DateTime<Utc>,
+    ) -> Result<bool, sqlx::Error>;
+
     /// Records that `job` waits for `deps` (none of them final).
     async fn add_waits(
         conn: &mut Conn<Self>,
@@ -404,6 +411,10 @@ impl<D: Dialect> JobStore for SqlStore<D> {
 
     fn queue_grew(&self) {
         self.queue.grew();
+    }
+
+    fn queue_drained(&self, class: crate::job::JobClass) -> bool {
+        self.queue.snapshot().is_drained(class)
     }
 
     async fn save_file(&self, lease: Lease, file: NewFile) -> Result<bool> {

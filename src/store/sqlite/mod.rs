@@ -251,6 +251,14 @@ impl Dialect for SqliteDialect {
         queries::check_deps(conn, deps).await
     }
 
+    async fn claimable_queued(
+        conn: &mut SqliteConnection,
+        kinds: &[JobKind],
+        now: DateTime<Utc>,
+    ) -> Result<bool, sqlx::Error> {
+        queries::claimable_queued(conn, kinds, now).await
+    }
+
     async fn insert_many(
         conn: &mut SqliteConnection,
         jobs: &[Insert<'_>],

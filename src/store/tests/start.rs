@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::{LEASE, claim_sleeps, ids, sleep_job};
-use crate::job::{JobProgress, JobStatus};
+use crate::job::{JobClass, JobKind, JobProgress, JobStatus};
 use crate::store::tests::{Backend, store};
 use crate::store::{Lease, LeaseState, NewJob, Outcome, StartAtInsert, now};
 
@@ -15,6 +15,7 @@ fn starting(job: NewJob) -> NewJob {
         start: Some(StartAtInsert {
             owner: "me".into(),
             lease: LEASE,
+            kinds: JobKind::of_class(JobClass::Io),
         }),
         ..job
     }
@@ -116,7 +117,32 @@ async fn a_job_with_dependencies_or_a_later_start_is_never_started_by_its_insert
     assert_eq!(ids(&claim_sleeps(&store, 10).await), [dependent.id]);
 }
 
+async fn a_delayed_job_come_due_unannounced_is_not_overtaken(backend: Backend) {
+    let Some(store) = store(
+        backend,
+        "a_delayed_job_come_due_unannounced_is_not_overtaken",
+    )
+    .await
+    else {
+        return;
+    };
+    let mut delayed = sleep_job(0, 3);
+    let due = delayed.created_at + chrono::Duration::milliseconds(50);
+    delayed.options.run_after = Some(due);
+    let delayed = store.insert(delayed).await.unwrap();
+    // Not due yet: the claim comes back short, and nothing says the queue grew since.
+    assert!(claim_sleeps(&store, 10).await.is_empty());
+    while now() <= due {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // The database, asked in the insert's transaction, knows better than the writer.
+    let job = store.insert(starting(sleep_job(0, 3))).await.unwrap();
+    assert_eq!(job.status, JobStatus::Queued);
+    assert_eq!(ids(&claim_sleeps(&store, 10).await), [delayed.id, job.id]);
+}
+
 on_both_stores!(
+    a_delayed_job_come_due_unannounced_is_not_overtaken,
     a_job_starts_at_insert_only_with_nothing_queued_ahead,
     a_job_with_dependencies_or_a_later_start_is_never_started_by_its_insert,
 );

@@ -116,6 +116,25 @@ pub(super) async fn insert_many(
     Ok(())
 }
 
+/// Whether a job of `kinds` is queued and claimable at `now` (the `jobs_queued` index).
+pub(super) async fn claimable_queued(
+    conn: &mut SqliteConnection,
+    kinds: &[JobKind],
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "SELECT EXISTS (SELECT 1 FROM jobs WHERE status = 'queued' AND waiting_on = 0 \
+         AND run_after <= ",
+    );
+    q.push_bind(ms(now)).push(" AND kind IN (");
+    let mut list = q.separated(", ");
+    for kind in kinds {
+        list.push_bind(kind.as_str());
+    }
+    q.push("))");
+    q.build_query_scalar::<bool>().fetch_one(&mut *conn).await
+}
+
 pub(super) async fn claim(
     conn: &mut SqliteConnection,
     kinds: &[JobKind],
