@@ -136,7 +136,8 @@ pub async fn submit(
     new.tenant = caller.tenant.clone();
     new.idempotency = idempotency;
     // A free slot here and nothing of its class queued: the insert starts the job.
-    let slot = (new.depends_on.is_empty() && run_after.is_none_or(|at| at <= new.created_at))
+    let slot = new
+        .startable_at_insert()
         .then(|| state.runtime.start_slot(new.spec.kind()))
         .flatten();
     new.start = slot.as_ref().map(|slot| slot.claim());

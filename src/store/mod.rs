@@ -165,9 +165,15 @@ impl NewJob {
         self.options.run_after.unwrap_or(self.created_at)
     }
 
-    /// Whether its insert may start it (see [`StartAtInsert`]).
+    /// Whether it could start at its insert (see [`StartAtInsert`]): it waits for no other
+    /// job and is due at once.
+    pub fn startable_at_insert(&self) -> bool {
+        self.depends_on.is_empty() && self.run_after() <= self.created_at
+    }
+
+    /// Whether its insert may start it: asked to ([`NewJob::start`]) and startable.
     pub fn may_start_at_insert(&self) -> bool {
-        self.start.is_some() && self.depends_on.is_empty() && self.run_after() <= self.created_at
+        self.start.is_some() && self.startable_at_insert()
     }
 
     /// The same job, waiting for `deps`.

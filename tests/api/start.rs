@@ -47,15 +47,21 @@ async fn a_job_submitted_to_an_idle_server_starts_at_its_insert() {
     assert_eq!(job.started_at, Some(job.created_at), "{job:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_submission_that_queues_frees_its_slot_before_it_waits() {
-    let Some(app) = TestApp::spawn_with(|c| c.max_io_jobs = 1).await else {
-        return;
-    };
+/// A server with one I/O slot, held by a long sleep (running); `None` when the test skips.
+async fn one_slot_held() -> Option<(TestApp, Job)> {
+    let app = TestApp::spawn_with(|c| c.max_io_jobs = 1).await?;
     let blocker = app
         .submit_ok(&json!({"kind": "sleep", "params": {"ms": 60_000}}))
         .await;
     app.wait_running(blocker.id).await;
+    Some((app, blocker))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submission_that_queues_frees_its_slot_before_it_waits() {
+    let Some((app, blocker)) = one_slot_held().await else {
+        return;
+    };
     let queued = app
         .submit_ok(&json!({"kind": "sleep", "params": {"ms": 0}}))
         .await;
@@ -75,13 +81,9 @@ async fn a_submission_that_queues_frees_its_slot_before_it_waits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_job_never_starts_ahead_of_queued_ones() {
-    let Some(app) = TestApp::spawn_with(|c| c.max_io_jobs = 1).await else {
+    let Some((app, blocker)) = one_slot_held().await else {
         return;
     };
-    let blocker = app
-        .submit_ok(&json!({"kind": "sleep", "params": {"ms": 60_000}}))
-        .await;
-    app.wait_running(blocker.id).await;
     let body = json!({"kind": "sleep", "params": {"ms": 20}});
     let mut order = Vec::new();
     for _ in 0..2 {

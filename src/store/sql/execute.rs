@@ -3,10 +3,8 @@
 //! processes.
 
 use super::writer::{Done, Op};
-use std::collections::HashSet;
-
 use super::{Conn, DepState, Dialect, Effects, Insert, RunEnd};
-use crate::job::{JobClass, JobId};
+use crate::job::JobClass;
 use crate::store::{
     CancelResult, Inserted, Lease, NewFile, NewJob, Outcome, Result, StoreError, now,
 };
@@ -222,6 +220,8 @@ async fn insert<D: Dialect>(
         });
     }
     let startable = startable::<D>(conn, jobs, effects).await?;
+    let started =
+        |job: &NewJob| job.may_start_at_insert() && startable.contains(&job.spec.kind().class());
     let rows: Vec<Insert> = jobs
         .iter()
         .zip(&starts)
@@ -231,16 +231,11 @@ async fn insert<D: Dialect>(
                 job,
                 waiting: *waiting,
                 failed: failed.clone(),
-                started: job.may_start_at_insert() && startable.contains(&job.spec.kind().class()),
+                started: started(job),
             })
         })
         .collect();
     D::insert_many(conn, &rows).await?;
-    let started: HashSet<JobId> = rows
-        .iter()
-        .filter(|r| r.started)
-        .map(|r| r.job.id)
-        .collect();
     for (job, deps) in waits {
         D::add_waits(conn, job, &deps).await?;
     }
@@ -250,7 +245,7 @@ async fn insert<D: Dialect>(
         .map(|(job, start)| {
             start.map(|(_, failed)| match failed {
                 Some(error) => Inserted::Failed(error),
-                None if started.contains(&job.id) => Inserted::Started,
+                None if started(job) => Inserted::Started,
                 None => Inserted::Queued,
             })
         })
