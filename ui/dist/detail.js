@@ -4,7 +4,7 @@
 // whole job fetched again when its state changes (events carry no result or errors).
 import * as api from './api.js';
 import { fill, h, link } from './dom.js';
-import { between, bytes, duration, label, time } from './format.js';
+import { between, bytes, duration, time } from './format.js';
 import { stringify } from './json.js';
 import { isFinal, isRetryable } from './types.js';
 import { Scope, eventData } from './view.js';
@@ -22,6 +22,11 @@ function jsonBlock(id, value, what) {
     if (lines <= FOLD_LINES && text.length <= FOLD_BYTES)
         return pre;
     return h('details', { class: 'fold' }, h('summary', {}, `Show ${what} (${lines} lines, ${bytes(text.length)})`), pre);
+}
+function noResult(job) {
+    if (job.status === 'succeeded')
+        return 'null';
+    return isFinal(job.status) ? `No result: the job ended ${job.status}.` : 'No result yet.';
 }
 function timeline(job) {
     const step = (name, at, note) => h('li', { class: at ? 'done' : 'pending' }, h('span', { class: 'step' }, name), h('time', { datetime: at }, time(at)), note ? h('span', { class: 'muted' }, note) : null);
@@ -124,8 +129,8 @@ export function mountDetail(ctx, id) {
             : null;
         const result = job.result !== undefined && job.result !== null
             ? section('Result', jsonBlock('job-result', job.result, 'the result'))
-            : section('Result', h('pre', { id: 'job-result', class: 'json muted' }, job.status === 'succeeded' ? 'null' : 'No result yet.'));
-        fill(root, h('div', { class: 'view-head' }, h('h1', {}, `${label(job.kind)} `, h('code', { class: 'job-id' }, job.id)), h('span', { id: 'job-status', class: `badge badge-${job.status}` }, job.status)), h('div', { class: 'actions' }, cancel, retry, remove, link('/jobs', { class: 'btn btn-quiet' }, 'All jobs')), messages, error, h('div', { class: 'split' }, section('Summary', facts(job), progress), section('Timeline', timeline(job))), result, section('Parameters', jsonBlock('job-params', job.params, 'the parameters')), section('Attempts that failed', attempts(job)), section('Depends on', deps(job)), job.kind === 'fetch_urls' && isFinal(job.status) ? section('Saved files', filesList(job)) : null);
+            : section('Result', h('pre', { id: 'job-result', class: 'json muted' }, noResult(job)));
+        fill(root, h('div', { class: 'view-head' }, h('h1', {}, job.kind, ' ', h('code', { class: 'job-id' }, job.id)), h('span', { id: 'job-status', class: `badge badge-${job.status}` }, job.status)), h('div', { class: 'actions' }, cancel, retry, remove, link('/jobs', { class: 'btn btn-quiet' }, 'All jobs')), messages, error, h('div', { class: 'split' }, section('Summary', facts(job), progress), section('Timeline', timeline(job))), h('div', { class: 'split' }, section('Depends on', deps(job)), job.kind === 'fetch_urls' && isFinal(job.status) ? section('Saved files', filesList(job)) : null), section('Attempts that failed', attempts(job)), result, section('Parameters', jsonBlock('job-params', job.params, 'the parameters')));
     }
     const refresh = async () => {
         try {

@@ -51,7 +51,7 @@ export function mountOverview(ctx) {
     const runningEmpty = h('p', { class: 'muted empty' }, 'No job is running.');
     const runningCount = h('span', { class: 'pill' }, '0');
     const kinds = h('div', { class: 'table-wrap' });
-    fill(ctx.root, h('div', { class: 'view-head' }, h('h1', {}, 'Overview'), status), counts, h('div', { class: 'chart-grid' }, tpCard, qCard), h('div', { class: 'split' }, h('section', { class: 'card' }, h('h2', {}, 'Running jobs ', runningCount), runningList, runningEmpty), h('section', { class: 'card' }, h('h2', {}, 'By kind'), kinds)));
+    fill(ctx.root, h('div', { class: 'view-head' }, h('h1', {}, 'Overview'), status), counts, h('div', { class: 'chart-grid' }, tpCard, qCard), h('section', { class: 'card' }, h('h2', {}, 'By kind'), kinds), h('section', { class: 'card' }, h('h2', {}, 'Running jobs ', runningCount), runningList, runningEmpty));
     let stats = null;
     const drawCharts = () => {
         if (stats)

@@ -33,10 +33,11 @@ function frame(svg: SVGSVGElement, yMax: number, title: string): Frame {
   const plotH = HEIGHT - PAD.top - PAD.bottom;
   for (const f of [0, 0.5, 1]) {
     const y = PAD.top + plotH * (1 - f);
-    svg.append(
-      s('line', { class: 'grid', x1: PAD.left, x2: width - PAD.right, y1: y, y2: y }),
-      s('text', { class: 'axis-label', x: PAD.left - 6, y: y + 4, 'text-anchor': 'end' }, count(yMax * f)),
-    );
+    svg.append(s('line', { class: 'grid', x1: PAD.left, x2: width - PAD.right, y1: y, y2: y }));
+    // No label where the value is not a whole number (the middle line of a scale of 1).
+    if (Number.isInteger(yMax * f)) {
+      svg.append(s('text', { class: 'axis-label', x: PAD.left - 6, y: y + 4, 'text-anchor': 'end' }, count(yMax * f)));
+    }
   }
   return { width, plotW, plotH, yMax };
 }

@@ -5,7 +5,7 @@
 
 import * as api from './api.js';
 import { fill, h, link } from './dom.js';
-import { between, bytes, duration, label, time } from './format.js';
+import { between, bytes, duration, time } from './format.js';
 import { type Json, stringify } from './json.js';
 import type { Job, JobState, ProgressEvent } from './types.js';
 import { isFinal, isRetryable } from './types.js';
@@ -26,6 +26,11 @@ function jsonBlock(id: string | null, value: Json, what: string): HTMLElement {
   const lines = text.split('\n').length;
   if (lines <= FOLD_LINES && text.length <= FOLD_BYTES) return pre;
   return h('details', { class: 'fold' }, h('summary', {}, `Show ${what} (${lines} lines, ${bytes(text.length)})`), pre);
+}
+
+function noResult(job: Job): string {
+  if (job.status === 'succeeded') return 'null';
+  return isFinal(job.status) ? `No result: the job ended ${job.status}.` : 'No result yet.';
 }
 
 function timeline(job: Job): HTMLElement {
@@ -176,11 +181,11 @@ export function mountDetail(ctx: ViewContext, id: string): View {
       : null;
     const result = job.result !== undefined && job.result !== null
       ? section('Result', jsonBlock('job-result', job.result, 'the result'))
-      : section('Result', h('pre', { id: 'job-result', class: 'json muted' }, job.status === 'succeeded' ? 'null' : 'No result yet.'));
+      : section('Result', h('pre', { id: 'job-result', class: 'json muted' }, noResult(job)));
     fill(
       root,
       h('div', { class: 'view-head' },
-        h('h1', {}, `${label(job.kind)} `, h('code', { class: 'job-id' }, job.id)),
+        h('h1', {}, job.kind, ' ', h('code', { class: 'job-id' }, job.id)),
         h('span', { id: 'job-status', class: `badge badge-${job.status}` }, job.status)),
       h('div', { class: 'actions' }, cancel, retry, remove, link('/jobs', { class: 'btn btn-quiet' }, 'All jobs')),
       messages,
@@ -188,11 +193,12 @@ export function mountDetail(ctx: ViewContext, id: string): View {
       h('div', { class: 'split' },
         section('Summary', facts(job), progress),
         section('Timeline', timeline(job))),
+      h('div', { class: 'split' },
+        section('Depends on', deps(job)),
+        job.kind === 'fetch_urls' && isFinal(job.status) ? section('Saved files', filesList(job)) : null),
+      section('Attempts that failed', attempts(job)),
       result,
       section('Parameters', jsonBlock('job-params', job.params, 'the parameters')),
-      section('Attempts that failed', attempts(job)),
-      section('Depends on', deps(job)),
-      job.kind === 'fetch_urls' && isFinal(job.status) ? section('Saved files', filesList(job)) : null,
     );
   }
 

@@ -107,9 +107,8 @@ export function mountOverview(ctx: ViewContext): View {
     h('div', { class: 'view-head' }, h('h1', {}, 'Overview'), status),
     counts,
     h('div', { class: 'chart-grid' }, tpCard, qCard),
-    h('div', { class: 'split' },
-      h('section', { class: 'card' }, h('h2', {}, 'Running jobs ', runningCount), runningList, runningEmpty),
-      h('section', { class: 'card' }, h('h2', {}, 'By kind'), kinds)),
+    h('section', { class: 'card' }, h('h2', {}, 'By kind'), kinds),
+    h('section', { class: 'card' }, h('h2', {}, 'Running jobs ', runningCount), runningList, runningEmpty),
   );
 
   let stats: Stats | null = null;
