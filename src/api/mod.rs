@@ -21,6 +21,7 @@ pub mod openapi;
 pub mod request_id;
 pub mod retry;
 pub mod stats;
+mod ui;
 
 use std::sync::Arc;
 
@@ -100,6 +101,7 @@ pub fn router(state: AppState, options: ApiOptions) -> Router {
                 .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
                 .with_state(state),
         )
+        .merge(ui::router())
         .merge(scrape)
         .merge(guarded)
         .layer(DefaultBodyLimit::max(options.max_body_bytes))
