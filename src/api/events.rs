@@ -126,9 +126,12 @@ pub async fn job_events(
         job: Some(id),
         ..Filter::default()
     };
+    // A client resuming from an id it was given gets what it missed; any other starts
+    // from the job's state.
+    let resuming = headers.contains_key("last-event-id");
     let (start, first) = match resume {
-        Resume::After(n) => (n, None),
-        Resume::Reset(n) => {
+        Resume::After(n) if resuming => (n, None),
+        Resume::After(n) | Resume::Reset(n) => {
             let job = state
                 .runtime
                 .store()
