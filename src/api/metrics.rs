@@ -55,6 +55,7 @@ async fn scrape(State(state): State<Scrapes>) -> Response {
         queued,
         running_cpu,
         running_io,
+        event_streams: state.app.runtime.events().streams(),
     });
     let content_type = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
     ([(header::CONTENT_TYPE, content_type)], body).into_response()

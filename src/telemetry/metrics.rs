@@ -124,6 +124,10 @@ fn describe() {
     );
     describe_gauge!("faena_build_info", "Always 1; the version is a label.");
     describe_gauge!(
+        "faena_event_streams",
+        "Event streams (GET /events, GET /jobs/{id}/events) open on this instance."
+    );
+    describe_gauge!(
         "process_resident_memory_bytes",
         Unit::Bytes,
         "Resident memory size."
@@ -155,6 +159,7 @@ pub fn render(gauges: &Gauges) -> String {
     gauge!("faena_jobs_queued").set(gauges.queued as f64);
     gauge!("faena_jobs_running", "pool" => "cpu").set(gauges.running_cpu as f64);
     gauge!("faena_jobs_running", "pool" => "io").set(gauges.running_io as f64);
+    gauge!("faena_event_streams").set(gauges.event_streams as f64);
     HANDLE
         .get()
         .and_then(Option::as_ref)
@@ -168,6 +173,8 @@ pub struct Gauges {
     pub queued: u64,
     pub running_cpu: usize,
     pub running_io: usize,
+    /// Event streams open.
+    pub event_streams: usize,
 }
 
 pub fn job_submitted(kind: JobKind) {
