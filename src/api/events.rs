@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::routing::get;
 use axum::{Router, response::IntoResponse, response::Response};
@@ -126,31 +126,35 @@ pub async fn job_events(
         job: Some(id),
         ..Filter::default()
     };
-    // A client resuming from an id it was given gets what it missed; any other starts
-    // from the job's state.
+    let job = state
+        .runtime
+        .store()
+        .get(id)
+        .await?
+        .ok_or(ApiError::JobNotFound(id))?;
+    let job = state.with_live_progress(job);
+    // A client resuming from an id it was given gets what it missed (nothing more once the
+    // job is final: 204 tells an EventSource to stop reconnecting); any other starts from
+    // the job's state.
     let resuming = headers.contains_key("last-event-id");
     let (start, first) = match resume {
-        Resume::After(n) if resuming => (n, None),
-        Resume::After(n) | Resume::Reset(n) => {
-            let job = state
-                .runtime
-                .store()
-                .get(id)
-                .await?
-                .ok_or(ApiError::JobNotFound(id))?;
-            let job = state.with_live_progress(job);
-            (n, Some(job))
+        Resume::After(_) if resuming && job.is_final() => {
+            return Ok(StatusCode::NO_CONTENT.into_response());
         }
+        Resume::After(n) if resuming => (n, None),
+        Resume::After(n) | Resume::Reset(n) => (n, Some(job.clone())),
     };
     let stream = OneJob {
+        recheck: state.runtime.recheck().map(|_| RECHECK),
         state,
         hub,
         _guard: guard,
         filter,
         after: start,
-        last: first.as_ref().map(|j| j.status),
+        last: Some((job.status, job.attempt)),
+        done: job.progress.map(|p| p.done),
         pending: first,
-        done: false,
+        finished: false,
     }
     .into_stream();
     Ok(sse(stream))
@@ -165,9 +169,13 @@ fn subscribe(hub: &Arc<Hub>, headers: &HeaderMap) -> ApiResult<(Resume, StreamGu
 }
 
 fn sse(stream: impl Stream<Item = Result<SseEvent, Infallible>> + Send + 'static) -> Response {
-    Sse::new(stream)
+    let mut resp = Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive"))
-        .into_response()
+        .into_response();
+    // A buffering proxy (nginx) would hold events back and defeat the keep-alives.
+    resp.headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp
 }
 
 fn reset_event(hub: &Hub, seq: u64) -> SseEvent {
@@ -214,11 +222,17 @@ struct OneJob {
     _guard: StreamGuard,
     filter: Filter,
     after: u64,
-    /// The status last sent.
-    last: Option<JobStatus>,
+    /// The status and attempt last sent.
+    last: Option<(JobStatus, u32)>,
+    /// How long to wait for an event before reading the job again: only where other
+    /// instances share the store (their changes do not all reach this hub).
+    recheck: Option<Duration>,
+    /// The progress last sent in this attempt: older samples that arrive after it (taken
+    /// between the subscription and the read of the state) are skipped.
+    done: Option<u64>,
     /// A state to send before anything else.
     pending: Option<Job>,
-    done: bool,
+    finished: bool,
 }
 
 impl OneJob {
@@ -232,31 +246,22 @@ impl OneJob {
 
     /// The next events to send; `None` once the stream is over.
     async fn step(&mut self) -> Option<Vec<SseEvent>> {
-        if self.done {
+        if self.finished {
             return None;
         }
         if let Some(job) = self.pending.take() {
             return Some(vec![self.state_event(&job)]);
         }
         let next = self.hub.next(&mut self.after, &self.filter, BATCH);
-        match tokio::time::timeout(RECHECK, next).await {
-            Ok(Batch::Events(events)) => {
-                let mut out = Vec::with_capacity(events.len());
-                for e in &events {
-                    out.push(to_sse(&self.hub, e));
-                    if e.status.is_some() {
-                        self.last = e.status;
-                    }
-                    if e.last {
-                        self.done = true;
-                        break;
-                    }
-                }
-                Some(out)
-            }
-            Ok(Batch::Overrun | Batch::Closed) => None,
+        let got = match self.recheck {
+            Some(every) => tokio::time::timeout(every, next).await.ok(),
+            None => Some(next.await),
+        };
+        match got {
+            Some(Batch::Events(events)) => Some(self.forward(&events)),
+            Some(Batch::Overrun | Batch::Closed) => None,
             // Nothing for a while: a change the hub did not see (made by another instance)?
-            Err(_) => {
+            None => {
                 let job = self
                     .state
                     .runtime
@@ -265,14 +270,15 @@ impl OneJob {
                     .await
                     .ok()?;
                 let Some(job) = job else {
-                    self.done = true;
+                    self.finished = true;
                     return Some(vec![
                         SseEvent::default()
                             .event("deleted")
                             .data(format!(r#"{{"id":"{}"}}"#, self.filter.job?)),
                     ]);
                 };
-                if Some(job.status) == self.last {
+                let progressed = job.progress.map(|p| p.done) > self.done;
+                if Some((job.status, job.attempt)) == self.last && !progressed {
                     return Some(Vec::new());
                 }
                 Some(vec![self.state_event(&job)])
@@ -280,10 +286,35 @@ impl OneJob {
         }
     }
 
+    /// The hub's `events` for the stream: stale progress skipped, up to the final state.
+    fn forward(&mut self, events: &[Arc<Event>]) -> Vec<SseEvent> {
+        let mut out = Vec::with_capacity(events.len());
+        for e in events {
+            if let Some(done) = e.done {
+                if self.done.is_some_and(|sent| done < sent) {
+                    continue;
+                }
+                self.done = Some(done);
+            }
+            out.push(to_sse(&self.hub, e));
+            if let Some(status) = e.status {
+                self.last = Some((status, self.last.map_or(0, |(_, a)| a)));
+                // A new attempt starts its progress again.
+                self.done = None;
+            }
+            if e.last {
+                self.finished = true;
+                break;
+            }
+        }
+        out
+    }
+
     /// The state of `job` as a `job` event, with the id of the stream's position.
     fn state_event(&mut self, job: &Job) -> SseEvent {
-        self.last = Some(job.status);
-        self.done = job.is_final();
+        self.last = Some((job.status, job.attempt));
+        self.done = job.progress.map(|p| p.done);
+        self.finished = job.is_final();
         SseEvent::default()
             .event("job")
             .id(self.hub.event_id(self.after))

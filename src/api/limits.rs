@@ -7,6 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::AppState;
+use super::error::Problem;
 use crate::job::{JobKind, Limits};
 
 /// What a submission may ask for on this server.
@@ -74,6 +75,3 @@ pub fn router() -> Router<AppState> {
 pub async fn limits(State(state): State<AppState>) -> Json<LimitsView> {
     Json(LimitsView::from(&*state.limits))
 }
-
-#[allow(unused_imports)]
-use super::error::Problem;

@@ -36,6 +36,8 @@ pub fn retryable(status: JobStatus) -> bool {
     responses(
         (status = 202, description = "The new job (queued or running)", body = Job,
             headers(("Location" = String, description = "/jobs/{new id}"))),
+        (status = 200, description = "The new job, failed at once: one of its dependencies did not succeed", body = Job,
+            headers(("Location" = String, description = "/jobs/{new id}"))),
         (status = 400, description = "Id not a UUID", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Queued, running or succeeded (`not_retryable`)", body = Problem, content_type = "application/problem+json"),
@@ -64,9 +66,16 @@ pub async fn retry(
     let submission = SubmitRequest::from_json(request_of(&original))?.validate(&state.limits)?;
     let mut new = prepare(&state, &caller, submission).await?;
     new.retry_of = Some(id);
-    match accept(&state, &caller, new).await? {
-        Stored::New(job) | Stored::Earlier(job) => Ok(with_location(StatusCode::ACCEPTED, job)),
-    }
+    let job = match accept(&state, &caller, new).await? {
+        Stored::New(job) | Stored::Earlier(job) => job,
+    };
+    // Failed at once (a dependency did not succeed): final, as a submission's 200.
+    let status = if job.is_final() {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok(with_location(status, job))
 }
 
 /// The submission that makes the same job again (`word_count`'s source job is in its params

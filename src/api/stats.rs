@@ -5,7 +5,8 @@
 //! answer is kept per API key for a while before it is computed again: at least
 //! [`MIN_TTL`], longer when computing took long ([`COST_FACTOR`] times as long, at most
 //! [`MAX_TTL`]), so that however many dashboards poll it, the store spends at most about
-//! 1/[`COST_FACTOR`] of a connection's time on it. One computation runs at a time.
+//! 1/[`COST_FACTOR`] of a connection's time on it per key. One computation runs at a time
+//! per key.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -153,10 +154,16 @@ struct Answer {
 #[derive(Debug, Default)]
 pub struct StatsCache {
     answers: Mutex<HashMap<Option<String>, Answer>>,
-    computing: tokio::sync::Mutex<()>,
+    /// One computation at a time per key (a large key does not hold up the others).
+    computing: Mutex<HashMap<Option<String>, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl StatsCache {
+    fn turn(&self, tenant: &Option<String>) -> Arc<tokio::sync::Mutex<()>> {
+        let mut computing = self.computing.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(computing.entry(tenant.clone()).or_default())
+    }
+
     fn fresh(&self, tenant: &Option<String>) -> Option<Arc<Stats>> {
         let answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
         let answer = answers.get(tenant)?;
@@ -186,7 +193,8 @@ pub async fn stats(State(state): State<AppState>, caller: Caller) -> ApiResult<J
     if let Some(stats) = cache.fresh(&caller.tenant) {
         return Ok(Json(stats));
     }
-    let _one = cache.computing.lock().await;
+    let turn = cache.turn(&caller.tenant);
+    let _one = turn.lock().await;
     if let Some(stats) = cache.fresh(&caller.tenant) {
         return Ok(Json(stats));
     }

@@ -14,7 +14,7 @@
 
 mod payload;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -67,6 +67,8 @@ pub struct Event {
     pub status: Option<JobStatus>,
     /// Whether the job is final after this event (its stream ends there).
     pub last: bool,
+    /// Units done, for a `progress` event.
+    pub done: Option<u64>,
     /// The API key owning the job (see [`Job::tenant`]).
     pub tenant: Option<String>,
     /// The JSON of the `data:` line.
@@ -149,6 +151,25 @@ struct Ring {
     /// The first sequence number recorded since recording last (re)started.
     since: u64,
     last_stream_left: Option<Instant>,
+    /// The rank of the last state recorded per job not final yet (see [`rank`]).
+    ranks: HashMap<JobId, u64>,
+}
+
+/// Most jobs whose last state is remembered for ordering; past it the memory starts over.
+const MAX_RANKED: usize = 100_000;
+
+/// Where a state comes in a job's life: queued (after `attempt` runs), running (attempt
+/// `attempt`), final. States are recorded by whichever task got the store's answer, so two
+/// can arrive in the other order (a claim answered with the insert it follows, a short run
+/// ending before its submission's answer is sent): a state ranked no later than the one
+/// recorded is stale and dropped.
+fn rank(job: &Job) -> u64 {
+    let attempt = u64::from(job.attempt);
+    match job.status {
+        JobStatus::Queued => 2 * attempt,
+        JobStatus::Running => (2 * attempt).saturating_sub(1),
+        _ => u64::MAX,
+    }
 }
 
 /// Unregisters a stream when dropped.
@@ -159,8 +180,10 @@ pub struct StreamGuard {
 
 impl Drop for StreamGuard {
     fn drop(&mut self) {
+        // Under the lock: `recording` must not see no stream and an old departure.
+        let mut ring = self.hub.lock();
         if self.hub.streams.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.hub.lock().last_stream_left = Some(Instant::now());
+            ring.last_stream_left = Some(Instant::now());
         }
     }
 }
@@ -173,6 +196,7 @@ impl Hub {
                 next_seq: 1,
                 since: 1,
                 last_stream_left: None,
+                ranks: HashMap::new(),
             }),
             capacity: capacity.max(1),
             max_streams,
@@ -249,6 +273,7 @@ impl Hub {
         if idle && self.streams.load(Ordering::Acquire) == 0 {
             self.recording.store(false, Ordering::Release);
             ring.events.clear();
+            ring.ranks.clear();
             // A gap: ids handed out before it cannot resume.
             ring.next_seq += 1;
             return false;
@@ -258,16 +283,44 @@ impl Hub {
 
     /// Records the state of `job`.
     pub fn job(&self, job: &Job) {
-        if self.recording() {
+        if self.recording() && self.advance(job) {
             let data = JobState::from(job).to_json();
             self.push(EventType::Job, job, Some(job.status), job.is_final(), data);
         }
     }
 
+    /// Whether `job`'s state is newer than the last one recorded (and remembers it).
+    fn advance(&self, job: &Job) -> bool {
+        let r = rank(job);
+        let mut ring = self.lock();
+        let last = ring.ranks.get(&job.id).copied();
+        if last.is_some_and(|last| r <= last) {
+            return false;
+        }
+        if ring.ranks.len() >= MAX_RANKED {
+            ring.ranks.clear();
+        }
+        // A final job's id is kept too: a late state of it must not be recorded.
+        ring.ranks.insert(job.id, r);
+        true
+    }
+
+    /// Events were lost (a notification missed, a queue full): every stream ends as if it
+    /// had fallen behind, and no id given so far can resume; reconnecting clients reload.
+    pub fn gap(&self) {
+        {
+            let mut ring = self.lock();
+            ring.events.clear();
+            ring.next_seq += 1;
+            ring.since = ring.next_seq;
+        }
+        self.arrived.notify_waiters();
+    }
+
     /// Records the state of every job in `jobs`.
     pub fn jobs<'a>(&self, jobs: impl IntoIterator<Item = &'a Job>) {
         if self.recording() {
-            for job in jobs {
+            for job in jobs.into_iter().filter(|job| self.advance(job)) {
                 let data = JobState::from(job).to_json();
                 self.push(EventType::Job, job, Some(job.status), job.is_final(), data);
             }
@@ -276,8 +329,19 @@ impl Hub {
 
     /// Records progress of a run of `job` (call only while [`Hub::recording`]).
     pub fn progress(&self, job: Subject, progress: JobProgress) {
+        // A kernel still unwinding after its job's end was recorded: nothing to show.
+        if self.lock().ranks.get(&job.id) == Some(&u64::MAX) {
+            return;
+        }
         let data = payload::progress_json(job.id, progress);
-        self.push_to(EventType::Progress, job, None, false, data);
+        self.push_to(
+            EventType::Progress,
+            job,
+            None,
+            false,
+            Some(progress.done),
+            data,
+        );
     }
 
     /// Records that `job` was deleted.
@@ -301,7 +365,7 @@ impl Hub {
             kind: job.kind,
             tenant: job.tenant.clone(),
         };
-        self.push_to(kind, subject, status, last, data);
+        self.push_to(kind, subject, status, last, None, data);
     }
 
     fn push_to(
@@ -310,6 +374,7 @@ impl Hub {
         job: Subject,
         status: Option<JobStatus>,
         last: bool,
+        done: Option<u64>,
         data: String,
     ) {
         {
@@ -326,6 +391,7 @@ impl Hub {
                 job_kind: job.kind,
                 status,
                 last,
+                done,
                 tenant: job.tenant,
                 data,
             }));

@@ -69,6 +69,7 @@ async fn events_come_in_order_and_filtered() {
     hub.job(&a);
     hub.job(&b);
     b.status = JobStatus::Running;
+    b.attempt = 1;
     hub.job(&b);
     hub.progress(
         Subject {
@@ -231,4 +232,71 @@ async fn closing_ends_waiting_streams() {
         hub.next(&mut after, &Filter::default(), 10).await,
         Batch::Closed
     ));
+}
+
+#[tokio::test]
+async fn a_stale_state_is_dropped_and_no_progress_follows_the_end() {
+    let hub = Hub::new(100, 10);
+    let (Resume::After(start), _guard) = hub.subscribe(None).unwrap() else {
+        panic!()
+    };
+    let mut job = job(JobKind::Sleep, JobStatus::Queued, None);
+    let queued = job.clone();
+    job.status = JobStatus::Running;
+    job.attempt = 1;
+    let running = job.clone();
+    job.status = JobStatus::Succeeded;
+    // The run ended before its submission's answer recorded the earlier states.
+    hub.job(&job);
+    hub.job(&running);
+    hub.job(&queued);
+    let subject = Subject {
+        id: job.id,
+        kind: job.kind,
+        tenant: None,
+    };
+    hub.progress(subject, JobProgress { done: 1, total: 1 });
+    let mut after = start;
+    let got = take(&hub, &mut after, &Filter::default()).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].status, Some(JobStatus::Succeeded));
+
+    // A retry: queued again after attempt 1, then attempt 2 runs.
+    let mut other = queued.clone();
+    other.id = JobId::new();
+    hub.job(&other);
+    other.status = JobStatus::Running;
+    other.attempt = 1;
+    hub.job(&other);
+    other.status = JobStatus::Queued;
+    hub.job(&other);
+    other.status = JobStatus::Running;
+    other.attempt = 2;
+    hub.job(&other);
+    hub.job(&other);
+    let states: Vec<_> = take(&hub, &mut after, &Filter::default())
+        .await
+        .iter()
+        .map(|e| e.status.unwrap())
+        .collect();
+    use JobStatus::*;
+    assert_eq!(states, [Queued, Running, Queued, Running]);
+}
+
+#[tokio::test]
+async fn a_gap_ends_every_stream_and_no_earlier_id_resumes() {
+    let hub = Hub::new(100, 10);
+    let (Resume::After(mut after), _guard) = hub.subscribe(None).unwrap() else {
+        panic!()
+    };
+    hub.job(&job(JobKind::Sleep, JobStatus::Queued, None));
+    let seen = take(&hub, &mut after, &Filter::default()).await;
+    let id = hub.event_id(seen[0].seq);
+    hub.gap();
+    assert!(matches!(
+        hub.next(&mut after, &Filter::default(), 10).await,
+        Batch::Overrun
+    ));
+    let (resume, _g) = hub.subscribe(Some(&id)).unwrap();
+    assert!(matches!(resume, Resume::Reset(_)), "{resume:?}");
 }

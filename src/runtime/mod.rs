@@ -482,6 +482,7 @@ async fn forward_events(rt: Arc<Inner>, finals: publish::Finals) {
             }
             StoreEvent::CancelRequested(id) => rt.stop_or_remember(id),
             StoreEvent::Missed => {
+                rt.events.gap();
                 rt.store.queue_grew();
                 rt.waiters.notify_all();
                 rt.wake.notify_one();

@@ -29,8 +29,9 @@ pub(super) struct Finals(mpsc::Sender<JobId>);
 impl Finals {
     /// Records job `id`, made final by the store or another instance, if anyone watches.
     pub(super) fn publish(&self, rt: &Inner, id: JobId) {
-        if rt.events.recording() {
-            let _ = self.0.try_send(id);
+        if rt.events.recording() && self.0.try_send(id).is_err() {
+            // Too many to read back: the streams must reload instead.
+            rt.events.gap();
         }
     }
 }

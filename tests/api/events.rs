@@ -117,15 +117,32 @@ async fn one_jobs_stream_starts_with_its_state_and_ends_after_the_final_one() {
     assert_eq!(only.data["status"], "succeeded");
     assert_eq!(only.data["finished_at"], last.data["finished_at"]);
     assert!(again.next_within(WITHIN).await.is_none());
-
-    // Unknown job: 404 problem.
+    // Resuming the stream of a final job: nothing more to send, and 204 stops an
+    // EventSource from reconnecting.
     let resp = app
         .client
-        .get(app.url(&format!("/jobs/{}/events", JobId::new())))
+        .get(app.url(&format!("/jobs/{}/events", job.id)))
+        .header("last-event-id", only.id.as_deref().unwrap())
         .send()
         .await
         .unwrap();
-    problem(resp, StatusCode::NOT_FOUND, "job_not_found").await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+
+    // Unknown job, resuming or not: 404 problem.
+    for resume in [None, only.id.as_deref()] {
+        let mut req = app
+            .client
+            .get(app.url(&format!("/jobs/{}/events", JobId::new())));
+        if let Some(id) = resume {
+            req = req.header("last-event-id", id);
+        }
+        problem(
+            req.send().await.unwrap(),
+            StatusCode::NOT_FOUND,
+            "job_not_found",
+        )
+        .await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -73,7 +73,7 @@ async fn a_failed_dependent_retried_keeps_its_dependencies() {
         .await;
     let child = app.wait_final(child.id).await;
     assert_eq!(child.status.as_str(), "failed");
-    let again: Job = json_of(retry(&app, child.id).await, StatusCode::ACCEPTED).await;
+    let again: Job = json_of(retry(&app, child.id).await, StatusCode::OK).await;
     assert_eq!(again.depends_on, vec![dep.id]);
     // Its dependency still did not succeed: failed at once, as a new submission would be.
     assert_eq!(again.status.as_str(), "failed");

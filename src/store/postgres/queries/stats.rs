@@ -14,14 +14,16 @@ pub(crate) async fn stats(pool: &PgPool, q: &StatsQuery) -> Result<StoreStats> {
     counts.push(" GROUP BY status, kind");
     let counts: Vec<(String, String, i64)> = counts.build_query_as().fetch_all(pool).await?;
     let width = (q.bucket.as_millis() as i64).max(1);
+    // In whole milliseconds first: integer division puts a job that ended on a bucket's
+    // edge in that bucket, as on SQLite.
     let mut finished =
-        QueryBuilder::<Postgres>::new("SELECT floor(extract(epoch FROM finished_at - ");
+        QueryBuilder::<Postgres>::new("SELECT ((extract(epoch FROM finished_at) * 1000)::int8 - ");
     finished
-        .push_bind(q.since)
-        .push(") * 1000 / ")
+        .push_bind(q.since.timestamp_millis())
+        .push(") / ")
         .push_bind(width)
         .push(format!(
-            ")::int8 AS b, status, count(*)::int8 FROM jobs WHERE status IN {FINAL_STATUSES} \
+            " AS b, status, count(*)::int8 FROM jobs WHERE status IN {FINAL_STATUSES} \
              AND finished_at IS NOT NULL AND finished_at >= "
         ))
         .push_bind(q.since);
