@@ -17,6 +17,7 @@ pub mod jobs;
 mod metrics;
 pub mod openapi;
 pub mod request_id;
+mod ui;
 
 use std::sync::Arc;
 
@@ -91,6 +92,7 @@ pub fn router(state: AppState, options: ApiOptions) -> Router {
                 .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
                 .with_state(state),
         )
+        .merge(ui::router())
         .merge(scrape)
         .merge(guarded)
         .layer(DefaultBodyLimit::max(options.max_body_bytes))

@@ -35,4 +35,5 @@ mod requests;
 mod retries;
 mod start;
 mod submit;
+mod ui;
 mod word_count;

@@ -1,0 +1,102 @@
+// main.ts — the dashboard's entry point: hash routing (#/, #/jobs, #/jobs/ID, #/submit), the
+// header (active link, live indicator, forget-key button) and the API key prompt on a 401.
+import { apiKey, onUnauthorized, setApiKey } from './api.js';
+import { mountDetail } from './detail.js';
+import { byId, fill, h, link } from './dom.js';
+import { mountJobs } from './jobs.js';
+import { showKeyForm } from './keyform.js';
+import { mountOverview } from './overview.js';
+import { onAnyStreamState } from './sse.js';
+import { mountSubmit } from './submit.js';
+const main = byId('main');
+let current = null;
+let currentPath = null;
+function parseRoute() {
+    const hash = location.hash.replace(/^#/, '') || '/';
+    const q = hash.indexOf('?');
+    const path = (q < 0 ? hash : hash.slice(0, q)) || '/';
+    return { path, query: new URLSearchParams(q < 0 ? '' : hash.slice(q + 1)) };
+}
+function notFound(ctx) {
+    document.title = 'Not found · faena';
+    fill(ctx.root, h('section', { class: 'card' }, h('h1', {}, 'No such page'), h('p', {}, 'Nothing lives at ', h('code', {}, `#${ctx.route.path}`), '. ', link('/', {}, 'Go to the overview'), '.')));
+    return { dispose: () => { } };
+}
+function route(ctx) {
+    const path = ctx.route.path;
+    if (path === '/')
+        return mountOverview(ctx);
+    if (path === '/jobs')
+        return mountJobs(ctx);
+    if (path === '/submit')
+        return mountSubmit(ctx);
+    const m = /^\/jobs\/([^/]+)$/.exec(path);
+    if (m?.[1])
+        return mountDetail(ctx, decodeURIComponent(m[1]));
+    return notFound(ctx);
+}
+function markNav(path) {
+    const section = path === '/' ? '#/' : path.startsWith('/jobs') ? '#/jobs' : path.startsWith('/submit') ? '#/submit' : '';
+    for (const a of document.querySelectorAll('.nav a')) {
+        if (a.getAttribute('href') === section)
+            a.setAttribute('aria-current', 'page');
+        else
+            a.removeAttribute('aria-current');
+    }
+}
+function mount() {
+    // The same page again (a filter changed): keep the focus on the control that changed it.
+    const focused = document.activeElement instanceof HTMLElement && main.contains(document.activeElement) ? document.activeElement.id : '';
+    current?.dispose();
+    const r = parseRoute();
+    const samePage = r.path === currentPath;
+    currentPath = r.path;
+    markNav(r.path);
+    syncKeyButton();
+    current = route({ root: main, route: r, reload: mount });
+    const again = focused ? document.getElementById(focused) : null;
+    if (samePage && again)
+        again.focus();
+    else if (!samePage)
+        main.focus({ preventScroll: true });
+}
+// --- the API key ---------------------------------------------------------------------------
+const forget = byId('forget-key');
+function syncKeyButton() {
+    forget.hidden = apiKey() === null;
+}
+forget.addEventListener('click', () => {
+    setApiKey(null);
+    mount();
+});
+onUnauthorized(() => {
+    current?.dispose();
+    current = null;
+    showKeyForm(main, mount);
+});
+// --- the live indicator ----------------------------------------------------------------------
+const live = byId('live-status');
+const streams = new Map();
+onAnyStreamState((stream, state) => {
+    if (state === 'closed')
+        streams.delete(stream);
+    else
+        streams.set(stream, state);
+    const states = new Set(streams.values());
+    const [cls, text] = states.has('retrying')
+        ? ['live-retrying', 'Reconnecting…']
+        : states.has('open')
+            ? ['live-open', 'Live']
+            : states.has('connecting')
+                ? ['live-connecting', 'Connecting…']
+                : ['live-idle', 'Idle'];
+    live.className = `live ${cls}`;
+    live.textContent = text;
+});
+// The skip link: hash routing owns the fragment, so it focuses the content itself.
+byId('skip-link').addEventListener('click', (e) => {
+    e.preventDefault();
+    main.focus();
+});
+window.addEventListener('hashchange', mount);
+mount();

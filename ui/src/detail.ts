@@ -1,0 +1,244 @@
+// detail.ts — one job: status, actions (cancel, retry, delete), timeline, params, result
+// (folded when large), errors of every attempt, dependencies, the job it retries, and the
+// files a fetch_urls job saved. Live from GET /jobs/{id}/events: progress in place, and the
+// whole job fetched again when its state changes (events carry no result or errors).
+
+import * as api from './api.js';
+import { fill, h, link } from './dom.js';
+import { between, bytes, duration, time } from './format.js';
+import { type Json, stringify } from './json.js';
+import type { Job, JobState, ProgressEvent } from './types.js';
+import { isFinal, isRetryable } from './types.js';
+import { Scope, type View, type ViewContext, eventData } from './view.js';
+import { errorText, failed, loading, notice, progressBar, setProgress } from './widgets.js';
+
+/** Results longer than this are folded in a <details>. */
+const FOLD_LINES = 40;
+const FOLD_BYTES = 4096;
+
+function section(title: string, ...children: Array<Node | string | null>): HTMLElement {
+  return h('section', { class: 'card' }, h('h2', {}, title), ...children);
+}
+
+function jsonBlock(id: string | null, value: Json, what: string): HTMLElement {
+  const text = stringify(value, 2);
+  const pre = h('pre', { id, class: 'json', tabindex: 0 }, text);
+  const lines = text.split('\n').length;
+  if (lines <= FOLD_LINES && text.length <= FOLD_BYTES) return pre;
+  return h('details', { class: 'fold' }, h('summary', {}, `Show ${what} (${lines} lines, ${bytes(text.length)})`), pre);
+}
+
+function noResult(job: Job): string {
+  if (job.status === 'succeeded') return 'null';
+  return isFinal(job.status) ? `No result: the job ended ${job.status}.` : 'No result yet.';
+}
+
+function timeline(job: Job): HTMLElement {
+  const step = (name: string, at: string | null, note: string | null): HTMLElement =>
+    h('li', { class: at ? 'done' : 'pending' }, h('span', { class: 'step' }, name), h('time', { datetime: at }, time(at)), note ? h('span', { class: 'muted' }, note) : null);
+  const queued = job.started_at ? `waited ${duration(between(job.created_at, job.started_at))}` : null;
+  const ran = job.started_at ? `${job.finished_at ? 'ran' : 'running for'} ${duration(between(job.started_at, job.finished_at))}` : null;
+  const later = Date.parse(job.run_after) > Date.parse(job.created_at) + 1000 && !job.started_at;
+  return h(
+    'ol',
+    { id: 'job-timeline', class: 'timeline' },
+    step('Created', job.created_at, later ? `not before ${time(job.run_after)}` : null),
+    step('Started', job.started_at, queued),
+    step('Finished', job.finished_at, ran),
+  );
+}
+
+function facts(job: Job): HTMLElement {
+  const row = (term: string, ...desc: Array<Node | string>): HTMLElement[] => [h('dt', {}, term), h('dd', {}, ...desc)];
+  return h(
+    'dl',
+    { class: 'facts' },
+    ...row('Kind', job.kind),
+    ...row('Attempts', `${job.attempt} of ${job.max_attempts}`),
+    ...row('Priority', String(job.priority)),
+    ...row('Timeout', duration(job.timeout_ms)),
+    ...(job.instance ? row('Instance', job.instance) : []),
+    ...(job.retry_of ? row('Retry of', link(`/jobs/${job.retry_of}`, { id: 'job-retry-of' }, h('code', {}, job.retry_of))) : []),
+  );
+}
+
+function attempts(job: Job): HTMLElement {
+  if (job.errors.length === 0) return h('p', { id: 'job-errors', class: 'muted' }, 'No attempt failed.');
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      { id: 'job-errors', class: 'table' },
+      h('thead', {}, h('tr', {}, ...['Attempt', 'Code', 'Message', 'At', 'Instance'].map((t) => h('th', { scope: 'col' }, t)))),
+      h(
+        'tbody',
+        {},
+        ...job.errors.map((e) =>
+          h(
+            'tr',
+            {},
+            h('td', { 'data-label': 'Attempt' }, String(e.attempt)),
+            h('td', { 'data-label': 'Code' }, h('code', {}, e.code)),
+            h('td', { 'data-label': 'Message' }, e.message),
+            h('td', { 'data-label': 'At' }, time(e.at)),
+            h('td', { 'data-label': 'Instance' }, e.instance ?? '—'),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function deps(job: Job): HTMLElement {
+  if (job.depends_on.length === 0) return h('p', { id: 'job-deps', class: 'muted' }, 'None.');
+  return h('ul', { id: 'job-deps', class: 'links' }, ...job.depends_on.map((d) => h('li', {}, link(`/jobs/${d}`, {}, h('code', {}, d)))));
+}
+
+/** Saved files, with links; with an API key they download through fetch (links carry no header). */
+function filesList(job: Job): HTMLElement {
+  const list = h('ul', { id: 'job-files', class: 'links' }, h('li', { class: 'muted' }, 'Loading…'));
+  void api.files(job.id).then(
+    (files) => {
+      if (files.length === 0) {
+        fill(list, h('li', { class: 'muted' }, 'No saved files.'));
+        return;
+      }
+      fill(list, ...files.map((f) => {
+        const a = h('a', { href: api.fileUrl(job.id, f.name), download: f.name }, f.name);
+        a.addEventListener('click', (e) => {
+          if (!api.apiKey()) return;
+          e.preventDefault();
+          void download(job.id, f.name, a);
+        });
+        return h('li', {}, a, h('span', { class: 'muted' }, ` ${f.content_type}, ${bytes(f.bytes)}`));
+      }));
+    },
+    (err) => fill(list, h('li', {}, notice('error', errorText(err)))),
+  );
+  return list;
+}
+
+async function download(id: string, name: string, anchor: HTMLAnchorElement): Promise<void> {
+  try {
+    const blob = await api.fileBlob(id, name);
+    const url = URL.createObjectURL(blob);
+    const a = h('a', { href: url, download: name, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    window.setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  } catch (err) {
+    anchor.after(notice('error', errorText(err)));
+  }
+}
+
+function button(id: string, text: string, cls: string, shown: boolean, action: () => Promise<void>): HTMLButtonElement {
+  const b = h('button', { type: 'button', id, class: `btn ${cls}`, hidden: !shown }, text);
+  b.addEventListener('click', () => {
+    b.disabled = true;
+    void action().finally(() => {
+      b.disabled = false;
+    });
+  });
+  return b;
+}
+
+export function mountDetail(ctx: ViewContext, id: string): View {
+  const scope = new Scope();
+  document.title = `Job ${id} · faena`;
+  const messages = h('div', { class: 'messages', 'aria-live': 'polite' });
+  const say = (kind: 'error' | 'ok', text: string): void => fill(messages, notice(kind, text));
+  let current: Job | null = null;
+
+  const act = (what: string, call: () => Promise<unknown>, then: (out: unknown) => void) => async (): Promise<void> => {
+    try {
+      then(await call());
+    } catch (err) {
+      say('error', `${what}: ${errorText(err)}`);
+    }
+  };
+  const cancel = button('cancel-job', 'Cancel', 'btn-warn', false, act('Cancel', () => api.cancel(id), (j) => render(j as Job)));
+  const retry = button('retry-job', 'Retry', 'btn-primary', false, act('Retry', () => api.retry(id), (j) => {
+    location.hash = `#/jobs/${(j as Job).id}`;
+  }));
+  const remove = button('delete-job', 'Delete', 'btn-danger', false, act('Delete', () => api.remove(id), () => {
+    location.hash = '#/jobs';
+  }));
+
+  const root = h('article', { id: 'job-detail', 'data-job-id': id, class: 'detail' }, loading('the job'));
+  fill(ctx.root, root);
+
+  let progress: HTMLElement | null = null;
+  function render(job: Job): void {
+    current = job;
+    cancel.hidden = isFinal(job.status);
+    retry.hidden = !isRetryable(job.status);
+    remove.hidden = !isFinal(job.status);
+    progress = job.status === 'running' || job.progress ? progressBar(job.progress, 'Progress') : null;
+    const error = job.error
+      ? h('div', { id: 'job-error', class: 'notice notice-error', role: 'alert' }, h('code', {}, job.error.code), ' ', job.error.message)
+      : null;
+    const result = job.result !== undefined && job.result !== null
+      ? section('Result', jsonBlock('job-result', job.result, 'the result'))
+      : section('Result', h('pre', { id: 'job-result', class: 'json muted' }, noResult(job)));
+    fill(
+      root,
+      h('div', { class: 'view-head' },
+        h('h1', {}, job.kind, ' ', h('code', { class: 'job-id' }, job.id)),
+        h('span', { id: 'job-status', class: `badge badge-${job.status}` }, job.status)),
+      h('div', { class: 'actions' }, cancel, retry, remove, link('/jobs', { class: 'btn btn-quiet' }, 'All jobs')),
+      messages,
+      error,
+      h('div', { class: 'split' },
+        section('Summary', facts(job), progress),
+        section('Timeline', timeline(job))),
+      h('div', { class: 'split' },
+        section('Depends on', deps(job)),
+        job.kind === 'fetch_urls' && isFinal(job.status) ? section('Saved files', filesList(job)) : null),
+      section('Attempts that failed', attempts(job)),
+      result,
+      section('Parameters', jsonBlock('job-params', job.params, 'the parameters')),
+    );
+  }
+
+  const refresh = async (): Promise<void> => {
+    try {
+      const job = await api.job(id);
+      if (scope.alive) render(job);
+    } catch (err) {
+      if (scope.alive && !current) fill(root, failed('The job could not be loaded', err, ctx.reload));
+      else if (scope.alive) say('error', errorText(err));
+    }
+  };
+
+  void refresh().then(() => {
+    if (!scope.alive || !current) return;
+    scope.stream({
+      path: api.jobEventsPath(id),
+      reconnectAfterEnd: () => !current || !isFinal(current.status),
+      onEvent: (ev) => {
+        if (ev.event === 'reset') void refresh();
+        else if (ev.event === 'job') {
+          const state = eventData<JobState>(ev);
+          if (state && current && (state.status !== current.status || state.attempt !== current.attempt || isFinal(state.status))) {
+            void refresh();
+          } else if (state && progress) setProgress(progress, state.progress);
+        } else if (ev.event === 'progress') {
+          const p = eventData<ProgressEvent>(ev);
+          if (p && progress) setProgress(progress, p);
+          else if (p && current?.status === 'running') void refresh();
+        } else if (ev.event === 'deleted') {
+          say('ok', 'This job was deleted.');
+          cancel.hidden = retry.hidden = remove.hidden = true;
+        }
+      },
+    });
+  });
+  // Timeline durations of a running job move on.
+  scope.every(5000, async () => {
+    const tl = root.querySelector('#job-timeline');
+    if (current && !isFinal(current.status) && tl) tl.replaceWith(timeline(current));
+  });
+  return scope;
+}
