@@ -321,7 +321,9 @@ impl Dash {
         self.wait_visible(css).await;
         let element = self.browser.find(Locator::Css(css)).await.expect(css);
         element.clear().await.expect("the field clears");
-        element.send_keys(text).await.expect("the field takes keys");
+        if !text.is_empty() {
+            element.send_keys(text).await.expect("the field takes keys");
+        }
     }
 
     /// Picks the option of value `value` in the `<select>` matching `css`.
@@ -449,12 +451,18 @@ impl Dash {
         }
     }
 
-    /// The ids of `GET /jobs?{query}`, newest first (every page).
-    pub async fn job_ids(&self, query: &str) -> Vec<String> {
+    /// The ids of `GET /jobs?{filters}`, newest first (every page); a filter of `name=`
+    /// (empty) is left out, as "all".
+    pub async fn job_ids(&self, filters: &str) -> Vec<String> {
+        let query: String = filters
+            .split('&')
+            .filter(|pair| !pair.is_empty() && !pair.ends_with('='))
+            .map(|pair| format!("&{pair}"))
+            .collect();
         let mut ids = Vec::new();
         let mut cursor = String::new();
         loop {
-            let path = format!("/jobs?{query}&limit=100{cursor}");
+            let path = format!("/jobs?limit=100{query}{cursor}");
             let (status, page) = self.api(Method::GET, &path, None).await;
             assert_eq!(status, StatusCode::OK, "{page}");
             let jobs = page["jobs"].as_array().expect("a page of jobs");
