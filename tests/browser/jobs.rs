@@ -64,7 +64,7 @@ async fn submit_count_primes_and_follow_it_live() {
     let marker = dash.js("return window.__no_reload ?? null", vec![]).await;
     assert_eq!(marker, "kept", "the page was reloaded");
 
-    dash.click("a[href=\"#/jobs\"]").await;
+    dash.click("nav a[href=\"#/jobs\"]").await;
     let row = format!("#jobs-table tbody tr[data-job-id=\"{id}\"]");
     dash.wait_text(&format!("{row} td.status"), |s| s == "succeeded")
         .await;

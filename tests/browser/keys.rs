@@ -55,7 +55,7 @@ async fn the_dashboard_asks_for_a_key_and_then_works_with_it() {
     .await;
 
     // This key's jobs only.
-    dash.click("a[href=\"#/jobs\"]").await;
+    dash.click("nav a[href=\"#/jobs\"]").await;
     let rows = dash
         .wait_for("#jobs-table tbody tr[data-job-id]", |rows| rows.len() == 1)
         .await;
