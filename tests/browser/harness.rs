@@ -490,8 +490,10 @@ impl Drop for Dash {
             "DELETE /session/{} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
             self.session
         );
+        // chromedriver answers once Chromium has quit, and may keep the connection open after:
+        // the first bytes of its answer are enough.
         if conn.write_all(request.as_bytes()).is_ok() {
-            let _ = conn.read_to_end(&mut Vec::new());
+            let _ = conn.read(&mut [0; 512]);
         }
     }
 }
