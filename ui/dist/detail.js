@@ -119,6 +119,8 @@ export function mountDetail(ctx, id) {
     fill(ctx.root, root);
     let progress = null;
     function render(job) {
+        // Rendered again on every change of state: the focus goes back where it was.
+        const focused = document.activeElement instanceof HTMLElement && root.contains(document.activeElement) ? document.activeElement.id : '';
         current = job;
         cancel.hidden = isFinal(job.status);
         retry.hidden = !isRetryable(job.status);
@@ -131,6 +133,9 @@ export function mountDetail(ctx, id) {
             ? section('Result', jsonBlock('job-result', job.result, 'the result'))
             : section('Result', h('pre', { id: 'job-result', class: 'json muted' }, noResult(job)));
         fill(root, h('div', { class: 'view-head' }, h('h1', {}, job.kind, ' ', h('code', { class: 'job-id' }, job.id)), h('span', { id: 'job-status', class: `badge badge-${job.status}` }, job.status)), h('div', { class: 'actions' }, cancel, retry, remove, link('/jobs', { class: 'btn btn-quiet' }, 'All jobs')), messages, error, h('div', { class: 'split' }, section('Summary', facts(job), progress), section('Timeline', timeline(job))), h('div', { class: 'split' }, section('Depends on', deps(job)), job.kind === 'fetch_urls' && isFinal(job.status) ? section('Saved files', filesList(job)) : null), section('Attempts that failed', attempts(job)), result, section('Parameters', jsonBlock('job-params', job.params, 'the parameters')));
+        const again = focused ? document.getElementById(focused) : null;
+        if (again && !again.hidden)
+            again.focus();
     }
     const refresh = async () => {
         try {
@@ -156,7 +161,8 @@ export function mountDetail(ctx, id) {
                     void refresh();
                 else if (ev.event === 'job') {
                     const state = eventData(ev);
-                    if (state && current && (state.status !== current.status || state.attempt !== current.attempt || isFinal(state.status))) {
+                    const changed = state && current && (state.status !== current.status || state.attempt !== current.attempt);
+                    if (changed) {
                         void refresh();
                     }
                     else if (state && progress)

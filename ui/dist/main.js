@@ -50,6 +50,8 @@ function mount() {
     current?.dispose();
     const r = parseRoute();
     const samePage = r.path === currentPath;
+    // The first page of a visit leaves the focus where the browser put it (before the skip link).
+    const firstPage = currentPath === null;
     currentPath = r.path;
     markNav(r.path);
     syncKeyButton();
@@ -57,7 +59,7 @@ function mount() {
     const again = focused ? document.getElementById(focused) : null;
     if (samePage && again)
         again.focus();
-    else if (!samePage)
+    else if (!samePage && !firstPage)
         main.focus({ preventScroll: true });
 }
 // --- the API key ---------------------------------------------------------------------------

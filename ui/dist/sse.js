@@ -10,15 +10,19 @@ export class SseParser {
         this.event = '';
         this.data = [];
         this.id = null;
+        this.afterCR = false;
     }
     feed(chunk) {
+        if (chunk === '')
+            return;
+        // A chunk that ended with \r may have split a \r\n: its \n is not another line end.
+        if (this.afterCR && chunk.startsWith('\n'))
+            chunk = chunk.slice(1);
+        this.afterCR = chunk.endsWith('\r');
         this.buffer += chunk;
         for (;;) {
             const m = /\r\n|\r|\n/.exec(this.buffer);
             if (!m)
-                return;
-            // A lone \r at the end may be the first half of \r\n: wait for the next chunk.
-            if (m[0] === '\r' && m.index === this.buffer.length - 1)
                 return;
             const line = this.buffer.slice(0, m.index);
             this.buffer = this.buffer.slice(m.index + m[0].length);

@@ -171,6 +171,8 @@ export function mountDetail(ctx: ViewContext, id: string): View {
 
   let progress: HTMLElement | null = null;
   function render(job: Job): void {
+    // Rendered again on every change of state: the focus goes back where it was.
+    const focused = document.activeElement instanceof HTMLElement && root.contains(document.activeElement) ? document.activeElement.id : '';
     current = job;
     cancel.hidden = isFinal(job.status);
     retry.hidden = !isRetryable(job.status);
@@ -200,6 +202,8 @@ export function mountDetail(ctx: ViewContext, id: string): View {
       result,
       section('Parameters', jsonBlock('job-params', job.params, 'the parameters')),
     );
+    const again = focused ? document.getElementById(focused) : null;
+    if (again && !again.hidden) again.focus();
   }
 
   const refresh = async (): Promise<void> => {
@@ -221,7 +225,8 @@ export function mountDetail(ctx: ViewContext, id: string): View {
         if (ev.event === 'reset') void refresh();
         else if (ev.event === 'job') {
           const state = eventData<JobState>(ev);
-          if (state && current && (state.status !== current.status || state.attempt !== current.attempt || isFinal(state.status))) {
+          const changed = state && current && (state.status !== current.status || state.attempt !== current.attempt);
+          if (changed) {
             void refresh();
           } else if (state && progress) setProgress(progress, state.progress);
         } else if (ev.event === 'progress') {

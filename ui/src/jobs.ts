@@ -64,7 +64,7 @@ function row(job: JobState): HTMLTableRowElement {
     h('td', { class: 'id', 'data-label': 'Job' }, link(`/jobs/${job.id}`, { title: job.id }, h('code', {}, shortId(job.id)))),
     h('td', { class: 'kind', 'data-label': 'Kind' }, job.kind),
     h('td', { class: 'status', 'data-label': 'Status' }, badge(job.status)),
-    h('td', { class: 'progress-cell', 'data-label': 'Progress' }, progress),
+    h('td', { class: job.status === 'running' ? 'progress-cell' : 'progress-cell idle', 'data-label': 'Progress' }, progress),
     h('td', { class: 'num attempts', 'data-label': 'Attempts' }, `${job.attempt}/${job.max_attempts}`),
     h('td', { class: 'num priority', 'data-label': 'Priority' }, job.priority),
     h('td', { class: 'created', 'data-label': 'Created' }, h('time', { datetime: job.created_at, title: time(job.created_at) }, ago(job.created_at))),

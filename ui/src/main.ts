@@ -52,13 +52,15 @@ function mount(): void {
   current?.dispose();
   const r = parseRoute();
   const samePage = r.path === currentPath;
+  // The first page of a visit leaves the focus where the browser put it (before the skip link).
+  const firstPage = currentPath === null;
   currentPath = r.path;
   markNav(r.path);
   syncKeyButton();
   current = route({ root: main, route: r, reload: mount });
   const again = focused ? document.getElementById(focused) : null;
   if (samePage && again) again.focus();
-  else if (!samePage) main.focus({ preventScroll: true });
+  else if (!samePage && !firstPage) main.focus({ preventScroll: true });
 }
 
 // --- the API key ---------------------------------------------------------------------------
