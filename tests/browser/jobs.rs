@@ -104,17 +104,25 @@ async fn cancel_a_running_job_from_its_page() {
     dash.wait_visible(&format!("#job-detail[data-job-id=\"{id}\"]"))
         .await;
     dash.wait_text("#job-status", |s| s == "running").await;
-    dash.wait_for("#retry-job", |els| els.iter().all(|e| !e.visible))
-        .await;
+    for final_only in ["#retry-job", "#delete-job"] {
+        dash.wait_for(final_only, |els| els.iter().all(|e| !e.visible))
+            .await;
+    }
 
     dash.click("#cancel-job").await;
     dash.wait_text("#job-status", |s| s == "cancelled").await;
     dash.wait_for("#cancel-job", |els| els.iter().all(|e| !e.visible))
         .await;
     dash.wait_visible("#retry-job").await;
+    dash.wait_visible("#delete-job").await;
     let job = dash.job(id, 0).await;
     assert_eq!(job["status"], "cancelled", "{job}");
     assert_eq!(job["error"]["code"], "cancelled", "{job}");
+    let message = job["error"]["message"].as_str().unwrap();
+    dash.wait_text("#job-error", |t| {
+        t.contains("cancelled") && t.contains(message)
+    })
+    .await;
     dash.finish().await;
 }
 
@@ -132,7 +140,8 @@ async fn retry_a_failed_job_from_its_page() {
         )
         .await;
     let original = job["id"].as_str().unwrap();
-    assert_eq!(dash.final_job(original).await["status"], "timed_out");
+    let job = dash.final_job(original).await;
+    assert_eq!(job["status"], "timed_out", "{job}");
 
     dash.open(&format!("/jobs/{original}")).await;
     dash.wait_visible(&format!("#job-detail[data-job-id=\"{original}\"]"))
@@ -140,6 +149,14 @@ async fn retry_a_failed_job_from_its_page() {
     dash.wait_text("#job-status", |s| s == "timed_out").await;
     dash.wait_for("#cancel-job", |els| els.iter().all(|e| !e.visible))
         .await;
+    // Why it ended, and the attempt that did.
+    let message = job["error"]["message"].as_str().unwrap();
+    dash.wait_text("#job-error", |t| {
+        t.contains("timed_out") && t.contains(message)
+    })
+    .await;
+    dash.wait_text("#job-errors", |t| t.contains(message)).await;
+    dash.wait_visible("#job-timeline").await;
     dash.click("#retry-job").await;
 
     let hash = dash
