@@ -16,6 +16,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak, mpsc};
 use std::time::{Duration, Instant};
 
@@ -175,6 +176,8 @@ pub struct Dash {
     browser: Client,
     session: String,
     driver: Arc<Driver>,
+    /// Set once [`Dash::fail`] has saved the failure screenshot.
+    failure_saved: AtomicBool,
     _db: TempDir,
     _profile: TempDir,
 }
@@ -223,6 +226,7 @@ impl Dash {
             browser,
             session,
             driver,
+            failure_saved: AtomicBool::new(false),
             _db: db,
             _profile: profile,
         })
@@ -389,6 +393,7 @@ impl Dash {
     /// Saves `<name>-failure.png` and panics with `why`, the console and the server's log.
     pub async fn fail(&self, why: &str) -> ! {
         let shot = self.screenshot(&format!("{}-failure", self.name)).await;
+        self.failure_saved.store(true, Ordering::Relaxed);
         let console = self.console_errors().await;
         panic!(
             "{why}\nscreenshot: {}\nhash: {}\nconsole errors: {console:#?}\nserver log:\n{}",
@@ -475,10 +480,46 @@ impl Dash {
     }
 }
 
+impl Dash {
+    /// On a failed assertion (a panic that did not go through [`Dash::fail`]): saves
+    /// `<name>-failure.png` from a thread of its own, on a runtime of its own (this one is
+    /// unwinding inside the test's), through a second client on the same session.
+    fn screenshot_on_panic(&self) {
+        if !std::thread::panicking() || self.failure_saved.load(Ordering::Relaxed) {
+            return;
+        }
+        let (url, session) = (self.driver.url.clone(), self.session.clone());
+        let path = output_dir().join(format!("{}-failure.png", self.name));
+        let saved = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+                let client = Client::with_existing_session(&url, &session, connector)
+                    .await
+                    .ok()?;
+                // Dropping this client must not end the session: Drop does.
+                client.persist().await.ok()?;
+                let png = client.screenshot().await.ok()?;
+                std::fs::create_dir_all(output_dir()).ok()?;
+                std::fs::write(&path, png).ok()?;
+                Some(path)
+            })
+        })
+        .join();
+        if let Ok(Some(path)) = saved {
+            eprintln!("screenshot: {}", path.display());
+        }
+    }
+}
+
 impl Drop for Dash {
     /// Ends the WebDriver session (chromedriver quits Chromium) with a blocking request, so
     /// that it happens on a panic too, where the async client's runtime may be gone.
     fn drop(&mut self) {
+        self.screenshot_on_panic();
         let Some(addr) = self.driver.url.strip_prefix("http://") else {
             return;
         };
