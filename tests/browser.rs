@@ -12,6 +12,8 @@
 mod support;
 
 mod browser {
+    pub mod api;
+    pub mod driver;
     pub mod harness;
 
     mod form;

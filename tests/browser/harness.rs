@@ -12,128 +12,26 @@
 //! and pass, unless `FAENA_TEST_REQUIRE_BROWSER=1` (as in `.ci/run`): then they fail.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak, mpsc};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+use super::driver::{CHROMIUM_ARGS, Driver, browser_binaries};
 use crate::support::Server;
 
 /// How long a condition may take to come true in the page.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
 /// How often [`Dash::wait_for`] looks again.
-const POLL: Duration = Duration::from_millis(50);
-
-/// The Chromium switches of every session: headless, in a container, a fixed viewport.
-const CHROMIUM_ARGS: [&str; 4] = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-dev-shm-usage",
-    "--window-size=1280,900",
-];
-
-/// The chromedriver and Chromium binaries: the environment's overrides or Debian's paths.
-fn browser_binaries() -> Option<(PathBuf, PathBuf)> {
-    let pick = |var: &str, default: &str| {
-        let path = PathBuf::from(std::env::var_os(var).unwrap_or_else(|| default.into()));
-        path.is_file().then_some(path)
-    };
-    let driver = pick("FAENA_TEST_CHROMEDRIVER", "/usr/bin/chromedriver");
-    let chromium = pick("FAENA_TEST_CHROMIUM", "/usr/bin/chromium");
-    match (driver, chromium) {
-        (Some(driver), Some(chromium)) => Some((driver, chromium)),
-        _ if std::env::var("FAENA_TEST_REQUIRE_BROWSER").as_deref() == Ok("1") => {
-            panic!("FAENA_TEST_REQUIRE_BROWSER=1 but chromium or chromedriver is missing")
-        }
-        _ => {
-            eprintln!("SKIPPED: no chromium/chromedriver");
-            None
-        }
-    }
-}
-
-/// A chromedriver process, shared by the scenarios running at the same time and killed
-/// when the last of them lets go of it.
-struct Driver {
-    child: Mutex<Child>,
-    url: String,
-}
-
-/// The driver of the scenarios running now, if any.
-static DRIVER: Mutex<Weak<Driver>> = Mutex::new(Weak::new());
-
-impl Driver {
-    /// The running chromedriver, or a new one on a free port once it answers `/status` ready.
-    async fn shared(binary: &Path, http: &reqwest::Client) -> Arc<Driver> {
-        let driver = {
-            let mut slot = DRIVER.lock().unwrap();
-            if let Some(driver) = slot.upgrade() {
-                return driver;
-            }
-            let driver = Arc::new(Driver::spawn(binary));
-            *slot = Arc::downgrade(&driver);
-            driver
-        };
-        let started = Instant::now();
-        loop {
-            let status = http.get(format!("{}/status", driver.url)).send().await;
-            if let Ok(resp) = status
-                && let Ok(body) = resp.json::<Value>().await
-                && body["value"]["ready"] == true
-            {
-                return driver;
-            }
-            assert!(started.elapsed() < PATIENCE, "chromedriver never got ready");
-            tokio::time::sleep(POLL).await;
-        }
-    }
-
-    /// Starts chromedriver on port 0 and reads the port it chose from its first lines.
-    fn spawn(binary: &Path) -> Driver {
-        let mut child = Command::new(binary)
-            .args(["--port=0", "--log-level=WARNING"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{} does not start: {e}", binary.display()));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        // Keep draining its output for as long as it lives, so it never blocks on a full pipe.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("started successfully on port ").nth(1) {
-                    let _ = tx.send(rest.trim_end_matches('.').trim().to_string());
-                }
-            }
-        });
-        let port = rx
-            .recv_timeout(PATIENCE)
-            .expect("chromedriver says which port it listens on");
-        Driver {
-            child: Mutex::new(child),
-            url: format!("http://127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let child = self.child.get_mut().unwrap();
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-}
+pub const POLL: Duration = Duration::from_millis(50);
 
 /// One element as [`Dash::wait_for`] sees it.
 #[derive(Debug, Clone, Deserialize)]
@@ -165,7 +63,7 @@ return Array.from(document.querySelectorAll(arguments[0])).map(e => ({
 }));
 "#;
 
-/// A scenario's server, browser session and HTTP client.
+/// A scenario's server, browser session and HTTP client (its requests: `api.rs`).
 pub struct Dash {
     /// The scenario's name: its screenshots are `<name>.png` (and `<name>-failure.png`).
     name: String,
@@ -401,82 +299,6 @@ impl Dash {
             self.hash().await,
             self.server.log()
         );
-    }
-
-    /// An HTTP request to the server (with the key, if any); its status and JSON body
-    /// (`null` when it has none).
-    pub async fn api(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut req = self.http.request(method.clone(), self.server.url(path));
-        if let Some(key) = &self.key {
-            req = req.bearer_auth(key);
-        }
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        let status = resp.status();
-        let bytes = resp.bytes().await.expect("a body");
-        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        (status, json)
-    }
-
-    /// Submits `body` (must be accepted); the job.
-    pub async fn submit(&self, body: Value) -> Value {
-        let (status, job) = self.api(Method::POST, "/jobs", Some(body.clone())).await;
-        assert_eq!(status, StatusCode::ACCEPTED, "{body} -> {job}");
-        job
-    }
-
-    /// `GET /jobs/{id}?wait_ms=…`.
-    pub async fn job(&self, id: &str, wait_ms: u64) -> Value {
-        let (status, job) = self
-            .api(Method::GET, &format!("/jobs/{id}?wait_ms={wait_ms}"), None)
-            .await;
-        assert_eq!(status, StatusCode::OK, "{job}");
-        job
-    }
-
-    /// Long-polls the job until it is final.
-    pub async fn final_job(&self, id: &str) -> Value {
-        let started = Instant::now();
-        loop {
-            let job = self.job(id, 5_000).await;
-            if !matches!(job["status"].as_str(), Some("queued" | "running")) {
-                return job;
-            }
-            assert!(started.elapsed() < PATIENCE, "job {id} is still {job}");
-        }
-    }
-
-    /// The ids of `GET /jobs?{filters}`, newest first (every page); a filter of `name=`
-    /// (empty) is left out, as "all".
-    pub async fn job_ids(&self, filters: &str) -> Vec<String> {
-        let query: String = filters
-            .split('&')
-            .filter(|pair| !pair.is_empty() && !pair.ends_with('='))
-            .map(|pair| format!("&{pair}"))
-            .collect();
-        let mut ids = Vec::new();
-        let mut cursor = String::new();
-        loop {
-            let path = format!("/jobs?limit=100{query}{cursor}");
-            let (status, page) = self.api(Method::GET, &path, None).await;
-            assert_eq!(status, StatusCode::OK, "{page}");
-            let jobs = page["jobs"].as_array().expect("a page of jobs");
-            ids.extend(jobs.iter().map(|j| j["id"].as_str().unwrap().to_string()));
-            match page["next_cursor"].as_str() {
-                Some(next) => cursor = format!("&cursor={next}"),
-                None => return ids,
-            }
-        }
     }
 }
 
