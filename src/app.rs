@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -44,6 +45,8 @@ pub struct Application {
     router: axum::Router,
     runtime: Runtime,
     grace: Duration,
+    /// See `Config::send_timeout_ms`.
+    send_timeout: Duration,
 }
 
 impl Application {
@@ -69,6 +72,7 @@ impl Application {
             runtime: runtime.clone(),
             limits: Arc::new(config.limits()),
             max_queued: config.max_queued_jobs,
+            stats: Arc::default(),
         };
         let router = api::router(state, config.api()?);
         let listener = TcpListener::bind(config.listen)
@@ -82,6 +86,7 @@ impl Application {
             router,
             runtime,
             grace: Duration::from_millis(config.shutdown_grace_ms),
+            send_timeout: Duration::from_millis(config.send_timeout_ms),
         })
     }
 
@@ -105,7 +110,13 @@ impl Application {
         });
         let runtime = self.runtime.clone();
         let grace = self.grace;
-        let serve = axum::serve(self.listener, self.router)
+        let send_timeout = self.send_timeout;
+        let listener = self.listener.tap_io(move |tcp| {
+            if let Err(err) = set_send_timeout(tcp, send_timeout) {
+                tracing::debug!(error = %err, "setting TCP_USER_TIMEOUT failed");
+            }
+        });
+        let serve = axum::serve(listener, self.router)
             .with_graceful_shutdown(stop.clone().cancelled_owned())
             .into_future();
         let stop_jobs = {
@@ -131,6 +142,32 @@ impl Application {
         served?;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Closes `tcp` when data sent on it stays unacknowledged for `timeout` — a peer that stops
+/// reading leaves its receive window at zero, and the kernel's probes of it then count as
+/// unacknowledged (Linux). Zero leaves the system's default.
+fn set_send_timeout(tcp: &tokio::net::TcpStream, timeout: Duration) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    if timeout.is_zero() {
+        return Ok(());
+    }
+    let ms = libc::c_uint::try_from(timeout.as_millis()).unwrap_or(libc::c_uint::MAX);
+    // SAFETY: a valid socket descriptor, a pointer to a c_uint and its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            tcp.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_USER_TIMEOUT,
+            (&ms as *const libc::c_uint).cast(),
+            std::mem::size_of::<libc::c_uint>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 

@@ -134,6 +134,16 @@ pub struct Config {
     #[arg(long, env = "FAENA_RETAIN_FAILED_SECS", default_value_t = 604_800)]
     pub retain_failed_secs: u64,
 
+    /// Events kept for event streams that reconnect (`Last-Event-ID`); a client further
+    /// behind is told to reload.
+    #[arg(long, env = "FAENA_EVENT_BUFFER", default_value_t = crate::events::DEFAULT_CAPACITY, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(16..=10_000_000))]
+    pub event_buffer: usize,
+
+    /// Most event streams (`GET /events`, `GET /jobs/{id}/events`) open at once; more get
+    /// 503 `overloaded`.
+    #[arg(long, env = "FAENA_MAX_EVENT_STREAMS", default_value_t = crate::events::DEFAULT_MAX_STREAMS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    pub max_event_streams: usize,
+
     /// How often expired jobs are pruned.
     #[arg(long, env = "FAENA_PRUNE_INTERVAL_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(10..=86_400_000))]
     pub prune_interval_ms: u64,
@@ -151,6 +161,11 @@ pub struct Config {
     /// How often an idle dispatcher looks at the queue.
     #[arg(long, env = "FAENA_POLL_INTERVAL_MS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
     pub poll_interval_ms: u64,
+
+    /// A connection whose client takes none of the data sent to it for this long is closed
+    /// (TCP_USER_TIMEOUT): an event stream nobody reads does not stay open. 0: the system's.
+    #[arg(long, env = "FAENA_SEND_TIMEOUT_MS", default_value_t = 30_000)]
+    pub send_timeout_ms: u64,
 
     /// Time given to running jobs to stop at shutdown.
     #[arg(long, env = "FAENA_SHUTDOWN_GRACE_MS", default_value_t = 8_000)]
@@ -297,6 +312,8 @@ impl Config {
                 ..Retention::default()
             },
             prune_every: Duration::from_millis(self.prune_interval_ms),
+            event_buffer: self.event_buffer,
+            max_event_streams: self.max_event_streams,
         }
     }
 

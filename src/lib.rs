@@ -18,6 +18,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod error_chain;
+pub mod events;
 pub mod job;
 pub mod kinds;
 pub mod runtime;

@@ -25,6 +25,8 @@ mod deps;
 mod docs;
 #[path = "api/errors.rs"]
 mod errors;
+#[path = "api/events.rs"]
+mod events;
 #[path = "api/fetch.rs"]
 mod fetch;
 #[path = "api/fetch_files.rs"]
@@ -57,8 +59,14 @@ mod priority;
 mod requests;
 #[path = "api/retries.rs"]
 mod retries;
+#[path = "api/retry.rs"]
+mod retry;
+#[path = "api/sse.rs"]
+mod sse;
 #[path = "api/start.rs"]
 mod start;
+#[path = "api/stats.rs"]
+mod stats;
 #[path = "api/submit.rs"]
 mod submit;
 #[path = "api/word_count.rs"]

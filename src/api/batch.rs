@@ -264,6 +264,7 @@ async fn store(state: &AppState, new: Vec<NewJob>) -> ApiResult<Vec<ApiResult<Jo
         }
         if let Ok(job) = result {
             metrics::job_submitted(job.kind);
+            runtime.events().job(job);
             if job.is_final() {
                 metrics::job_finished(job.kind, job.status, None);
             }

@@ -54,6 +54,8 @@ pub enum ApiError {
     JobFinal(JobId, JobStatus),
     #[error("job {0} is {1}; only a finished job can be deleted (cancel it first)")]
     JobNotFinal(JobId, JobStatus),
+    #[error("job {0} is {1}; only a failed, timed_out or cancelled job can be retried")]
+    NotRetryable(JobId, JobStatus),
     #[error("job {0} named in depends_on does not exist")]
     UnknownDependency(JobId),
     #[error("source_job {0} does not exist")]
@@ -110,6 +112,7 @@ impl ApiError {
             Self::JobNotFound(_) => "job_not_found",
             Self::JobFinal(..) => "job_final",
             Self::JobNotFinal(..) => "job_not_final",
+            Self::NotRetryable(..) => "not_retryable",
             Self::UnknownDependency(_) => "unknown_dependency",
             Self::UnknownSource(_) => "unknown_source",
             Self::InvalidSource(_) => "invalid_source",
@@ -137,7 +140,9 @@ impl ApiError {
             Self::Spec(_) | Self::UnknownDependency(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::UnknownSource(_) | Self::InvalidSource(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::JobNotFound(_) | Self::NotFound | Self::FileNotFound(..) => StatusCode::NOT_FOUND,
-            Self::JobFinal(..) | Self::JobNotFinal(..) => StatusCode::CONFLICT,
+            Self::JobFinal(..) | Self::JobNotFinal(..) | Self::NotRetryable(..) => {
+                StatusCode::CONFLICT
+            }
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable(_)
             | Self::Overloaded

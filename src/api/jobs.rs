@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/jobs/batch", post(super::batch::submit_batch))
         .route("/jobs/{id}", get(get_job).delete(delete_job))
         .route("/jobs/{id}/cancel", post(cancel))
+        .route("/jobs/{id}/retry", post(super::retry::retry))
 }
 
 /// Query of `POST /jobs` and `GET /jobs/{id}`.
@@ -131,33 +132,12 @@ pub async fn submit(
     {
         return Ok(with_location(StatusCode::OK, job));
     }
-    let run_after = submission.options.run_after;
     let mut new = prepare(&state, &caller, submission).await?;
-    new.tenant = caller.tenant.clone();
     new.idempotency = idempotency;
-    // A free slot here and nothing of its class queued: the insert starts the job.
-    let slot = new
-        .startable_at_insert()
-        .then(|| state.runtime.start_slot(new.spec.kind()))
-        .flatten();
-    new.start = slot.as_ref().map(|slot| slot.claim());
-    let job = match insert_and_start(&state, &caller, new, slot).await? {
-        Stored::New(job) => {
-            tracing::info!(job_id = %job.id, kind = %job.kind, "job submitted");
-            metrics::job_submitted(job.kind);
-            if job.is_final() {
-                // Settled at insert: a dependency had already failed.
-                metrics::job_finished(job.kind, job.status, None);
-            }
-            job
-        }
+    let job = match accept(&state, &caller, new).await? {
+        Stored::New(job) => job,
         Stored::Earlier(job) => return Ok(with_location(StatusCode::OK, job)),
     };
-    if job.status != JobStatus::Running {
-        state
-            .runtime
-            .submitted(run_after.filter(|at| *at > job.created_at));
-    }
     let job = if wait.is_zero() {
         job
     } else {
@@ -171,8 +151,41 @@ pub async fn submit(
     Ok(with_location(status, job))
 }
 
+/// Stores a new job of `caller` (started at its insert when a slot is free and nothing of its
+/// class is queued) and tells the runtime, the metrics and the event streams.
+pub(super) async fn accept(
+    state: &AppState,
+    caller: &Caller,
+    mut new: NewJob,
+) -> ApiResult<Stored> {
+    new.tenant = caller.tenant.clone();
+    let run_after = new.options.run_after;
+    // A free slot here and nothing of its class queued: the insert starts the job.
+    let slot = new
+        .startable_at_insert()
+        .then(|| state.runtime.start_slot(new.spec.kind()))
+        .flatten();
+    new.start = slot.as_ref().map(|slot| slot.claim());
+    let stored = insert_and_start(state, caller, new, slot).await?;
+    if let Stored::New(job) = &stored {
+        tracing::info!(job_id = %job.id, kind = %job.kind, "job submitted");
+        metrics::job_submitted(job.kind);
+        state.runtime.events().job(job);
+        if job.is_final() {
+            // Settled at insert: a dependency had already failed.
+            metrics::job_finished(job.kind, job.status, None);
+        }
+        if job.status != JobStatus::Running {
+            state
+                .runtime
+                .submitted(run_after.filter(|at| *at > job.created_at));
+        }
+    }
+    Ok(stored)
+}
+
 /// What [`insert`] stored.
-enum Stored {
+pub(super) enum Stored {
     New(Job),
     /// A request with the same idempotency key committed first: its job.
     Earlier(Job),
@@ -487,8 +500,19 @@ pub async fn delete_job(
     JobIdPath(id): JobIdPath,
 ) -> ApiResult<StatusCode> {
     check_visible(&state, &caller, id).await?;
+    // Its kind and owner, for the event streams' filters.
+    let events = state.runtime.events();
+    let job = match events.recording() {
+        true => state.runtime.store().get(id).await?,
+        false => None,
+    };
     match state.runtime.store().delete(id).await? {
-        DeleteResult::Deleted => Ok(StatusCode::NO_CONTENT),
+        DeleteResult::Deleted => {
+            if let Some(job) = &job {
+                events.deleted(job);
+            }
+            Ok(StatusCode::NO_CONTENT)
+        }
         DeleteResult::NotFinal(status) => Err(ApiError::JobNotFinal(id, status)),
         DeleteResult::NotFound => Err(ApiError::JobNotFound(id)),
     }

@@ -8,15 +8,19 @@
 pub mod auth;
 pub mod batch;
 pub mod error;
+pub mod events;
 pub mod extract;
 mod files;
 pub mod guard;
 mod health;
 mod idempotency;
 pub mod jobs;
+pub mod limits;
 mod metrics;
 pub mod openapi;
 pub mod request_id;
+pub mod retry;
+pub mod stats;
 mod ui;
 
 use std::sync::Arc;
@@ -40,6 +44,8 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// Most jobs queued (waiting included) before submissions get 429; 0 for no cap.
     pub max_queued: u64,
+    /// The last answers of `GET /stats`.
+    pub stats: Arc<stats::StatsCache>,
 }
 
 /// The HTTP-level limits and the API keys.
@@ -69,6 +75,9 @@ pub fn router(state: AppState, options: ApiOptions) -> Router {
     let guarded = Router::new()
         .merge(jobs::router())
         .merge(files::router())
+        .merge(events::router())
+        .merge(limits::router())
+        .merge(stats::router())
         .merge(openapi::router())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -10,7 +10,8 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::AppState;
 use super::error::Problem;
-use super::{batch, files, health, jobs, metrics};
+use super::{batch, events, files, health, jobs, limits, metrics, retry, stats};
+use crate::events::{DeletedEvent, JobState, ProgressEvent};
 use crate::job::{
     AttemptError, Job, JobError, JobErrorCode, JobKind, JobProgress, JobStatus, SubmitRequest,
 };
@@ -27,13 +28,15 @@ use crate::store::FileInfo;
     ),
     paths(
         jobs::submit, batch::submit_batch, jobs::get_job, jobs::list, jobs::cancel, jobs::delete_job,
+        retry::retry, limits::limits, stats::stats, events::events, events::job_events,
         files::list_files, files::get_file,
         health::healthz, health::readyz, metrics::scrape
     ),
     components(schemas(
         Job, JobStatus, JobKind, JobProgress, JobError, JobErrorCode, AttemptError, SubmitRequest,
         jobs::JobPage, batch::BatchRequest, batch::BatchResponse, batch::BatchItem, batch::StoredJob,
-        Problem,
+        Problem, limits::LimitsView, JobState, ProgressEvent, DeletedEvent,
+        stats::Stats, stats::StatusCounts, stats::Throughput,
         health::Health,
         count_primes::Params, count_primes::Output,
         factorial::Params, factorial::Output, factorial::FactorialFacts,
@@ -45,6 +48,7 @@ use crate::store::FileInfo;
     tags(
         (name = "jobs", description = "Submit and follow jobs"),
         (name = "files", description = "Pages saved by fetch_urls jobs"),
+        (name = "events", description = "Job events as Server-Sent Events"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]

@@ -16,7 +16,8 @@ pub use limits::Limits;
 pub use result::JobResult;
 pub use retry::{Backoff, MAX_SHIFT as RETRY_MAX_SHIFT};
 pub use spec::{
-    JobClass, JobKind, JobSpec, SpecError, SpecErrorCode, Submission, SubmitOptions, SubmitRequest,
+    JobClass, JobKind, JobSpec, MAX_ATTEMPTS, MAX_DEPENDENCIES, MAX_PRIORITY, MIN_PRIORITY,
+    SpecError, SpecErrorCode, Submission, SubmitOptions, SubmitRequest,
 };
 pub use status::JobStatus;
 
@@ -60,6 +61,9 @@ pub struct Job {
     pub error: Option<JobError>,
     /// How every attempt that did not succeed ended, oldest first.
     pub errors: Vec<AttemptError>,
+    /// The job this one retries (`POST /jobs/{id}/retry`); null for a job submitted anew.
+    #[serde(default)]
+    pub retry_of: Option<JobId>,
     /// The API key that created the job (its SHA-256); never served.
     #[serde(skip)]
     pub tenant: Option<String>,

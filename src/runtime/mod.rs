@@ -10,6 +10,7 @@ mod dispatcher;
 mod kernel;
 mod memory;
 mod pruner;
+mod publish;
 mod rescuer;
 mod run;
 mod source_pages;
@@ -26,6 +27,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::events::{Hub, Subject};
 use crate::job::{JobClass, JobId, JobKind, JobProgress};
 use crate::kinds::Progress;
 use crate::kinds::fetch_urls::Fetcher;
@@ -58,6 +60,10 @@ pub struct RuntimeConfig {
     pub retention: Retention,
     /// How often expired jobs are pruned.
     pub prune_every: Duration,
+    /// Events kept for event streams (see [`crate::events::Hub`]).
+    pub event_buffer: usize,
+    /// Most event streams open at once.
+    pub max_event_streams: usize,
 }
 
 /// Why a run was stopped before its kernel finished.
@@ -76,6 +82,8 @@ struct RunHandle {
     token: CancellationToken,
     reason: Arc<OnceLock<StopReason>>,
     progress: Arc<Progress>,
+    /// The job, as event streams filter on it.
+    subject: Subject,
 }
 
 impl RunHandle {
@@ -152,6 +160,8 @@ struct Inner {
     inserting: AtomicU64,
     /// The earliest time a job known here becomes due (`run_after`, a retry's back-off).
     next_due: Mutex<Option<Instant>>,
+    /// The event streams' hub.
+    events: Arc<Hub>,
 }
 
 impl Inner {
@@ -254,6 +264,8 @@ impl Runtime {
         fetcher: Fetcher,
         config: RuntimeConfig,
     ) -> Self {
+        let (config_event_buffer, config_max_streams) =
+            (config.event_buffer, config.max_event_streams);
         let inner = Arc::new(Inner {
             store,
             cpu,
@@ -269,13 +281,17 @@ impl Runtime {
             queued: AtomicU64::new(0),
             inserting: AtomicU64::new(0),
             next_due: Mutex::new(None),
+            events: Hub::new(config_event_buffer, config_max_streams),
         });
         if let Some(every) = inner.config.count_queued_every {
             inner.tasks.spawn(count_queued(Arc::clone(&inner), every));
         }
         inner.tasks.spawn(dispatcher::run(Arc::clone(&inner)));
         inner.tasks.spawn(rescuer::run(Arc::clone(&inner)));
-        inner.tasks.spawn(forward_events(Arc::clone(&inner)));
+        let finals = publish::start(&inner);
+        inner
+            .tasks
+            .spawn(forward_events(Arc::clone(&inner), finals));
         inner.tasks.spawn(memory::trim(inner.stop_claiming.clone()));
         if inner.config.retention.succeeded.is_some() || inner.config.retention.failed.is_some() {
             inner.tasks.spawn(pruner::run(Arc::clone(&inner)));
@@ -289,6 +305,11 @@ impl Runtime {
 
     pub fn waiters(&self) -> &Waiters {
         &self.inner.waiters
+    }
+
+    /// The event streams' hub: every state change made here is recorded there.
+    pub fn events(&self) -> &Arc<Hub> {
+        &self.inner.events
     }
 
     /// Admits `n` more queued jobs unless that would pass `max` (0: no cap); call
@@ -363,6 +384,7 @@ impl Runtime {
         match &result {
             CancelResult::Cancelled(job) => {
                 metrics::job_finished(job.kind, job.status, None);
+                self.inner.events.job(job);
                 self.inner.waiters.notify(id, Some(job.clone()));
             }
             CancelResult::Requested(_) => self.inner.stop_or_remember(id),
@@ -395,6 +417,7 @@ impl Runtime {
     /// count), and waits for the runners, at most `grace`.
     pub async fn shutdown(&self, grace: Duration) {
         self.inner.stop_claiming.cancel();
+        self.inner.events.close();
         let runs: Vec<RunHandle> = self.inner.registry().runs.values().cloned().collect();
         for run in runs {
             run.stop(StopReason::Shutdown);
@@ -434,7 +457,7 @@ async fn count_queued(rt: Arc<Inner>, every: Duration) {
 /// long-polls of jobs made final elsewhere (dependents failed by their dependency, runs
 /// settled by a rescue, jobs finished by another instance), the dispatcher when another
 /// instance queued work, and stops runs that another instance was asked to cancel.
-async fn forward_events(rt: Arc<Inner>) {
+async fn forward_events(rt: Arc<Inner>, finals: publish::Finals) {
     use crate::store::StoreEvent;
     use tokio::sync::broadcast::error::RecvError;
     let mut events = rt.store.events();
@@ -448,7 +471,10 @@ async fn forward_events(rt: Arc<Inner>) {
             () = rt.stop_claiming.cancelled() => return,
         };
         match event {
-            StoreEvent::Final(id) => rt.waiters.notify(id, None),
+            StoreEvent::Final(id) => {
+                rt.waiters.notify(id, None);
+                finals.publish(&rt, id);
+            }
             StoreEvent::Queued => {
                 // Another instance's (a shared store's writer knows only of its own writes).
                 rt.store.queue_grew();

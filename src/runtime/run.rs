@@ -13,6 +13,7 @@ use tracing::Instrument;
 
 use super::kernel::{self, KernelEnd};
 use super::{Inner, RunHandle, StopReason};
+use crate::events::Subject;
 use crate::job::{AttemptError, Job, JobClass, JobId, JobKind, JobProgress, JobSpec, JobStatus};
 use crate::kinds::Ctl;
 use crate::store::{Claimed, Lease, LeaseState, Outcome, now};
@@ -31,6 +32,11 @@ pub(super) async fn attempt(rt: Arc<Inner>, claimed: Claimed, class: JobClass) {
             token,
             reason: Arc::new(OnceLock::new()),
             progress: Arc::clone(ctl.progress()),
+            subject: Subject {
+                id: job.id,
+                kind: job.kind,
+                tenant: job.tenant.clone(),
+            },
         };
         rt.register(job.id, handle.clone());
         // Shutdown may have begun between the claim and the registration above.
@@ -163,6 +169,9 @@ async fn record(
                     return requeued(rt, id, kind, ran, retry).await;
                 };
                 metrics::job_finished(kind, status, ran);
+                if let Some(job) = &done {
+                    rt.events.job(job);
+                }
                 return rt.waiters.notify(id, done);
             }
             Ok(false) => {
@@ -193,7 +202,11 @@ fn observe_start(job: &Job) {
 /// was pending, or no attempt was left): then it is counted as finished and its long-polls
 /// read it.
 async fn requeued(rt: &Inner, id: JobId, kind: JobKind, ran: Option<Duration>, retry: bool) {
-    match rt.store.get(id).await {
+    let job = rt.store.get(id).await;
+    if let Ok(Some(job)) = &job {
+        rt.events.job(job);
+    }
+    match job {
         Ok(Some(job)) if job.status == JobStatus::Queued && retry => {
             metrics::job_retried(kind);
             return rt.due_at(job.run_after);

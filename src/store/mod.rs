@@ -11,6 +11,7 @@ pub mod postgres;
 mod rows;
 mod sql;
 pub mod sqlite;
+pub mod stats;
 #[cfg(test)]
 mod tests;
 
@@ -24,6 +25,7 @@ use crate::job::{
 };
 
 pub use files::{FileData, FileInfo, NewFile};
+pub use stats::{BucketCount, KindCount, StatsQuery, StoreStats};
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +114,8 @@ pub struct NewJob {
     /// claimed by that instance, if nothing of its class is queued ahead of it (see
     /// [`StartAtInsert`]). Only for a job without dependencies, due at once.
     pub start: Option<StartAtInsert>,
+    /// The job this one retries (see [`Job::retry_of`]).
+    pub retry_of: Option<JobId>,
 }
 
 /// A job stored `running` by its insert: claimed in the same transaction by `owner` for
@@ -157,6 +161,7 @@ impl NewJob {
             tenant: None,
             idempotency: None,
             start: None,
+            retry_of: None,
         }
     }
 
@@ -383,6 +388,9 @@ pub trait JobStore: Send + Sync + 'static {
 
     /// Jobs queued (waiting for dependencies or a `run_after` included), every instance's.
     async fn count_queued(&self) -> Result<u64>;
+
+    /// Jobs by kind and status, and those that ended since `query.since` by bucket.
+    async fn stats(&self, query: &StatsQuery) -> Result<StoreStats>;
 
     /// Deletes up to `retention.batch` final jobs (and their files) that ended longer ago
     /// than the retention of their status, oldest first; returns how many. SQLite also gives

@@ -13,7 +13,7 @@ macro_rules! job_columns {
     () => {
         "id, kind, params, status, priority, timeout_ms, attempt, max_attempts, fence, \
          progress_done, progress_total, created_at, started_at, finished_at, result, \
-         error_code, error_message, depends_on, owner, run_after, errors, tenant"
+         error_code, error_message, depends_on, owner, run_after, errors, tenant, retry_of"
     };
 }
 pub(crate) use job_columns;
@@ -46,6 +46,7 @@ pub struct JobRow {
     pub run_after: i64,
     pub errors: Option<String>,
     pub tenant: Option<String>,
+    pub retry_of: Option<String>,
 }
 
 fn corrupt(what: &str, id: &str) -> StoreError {
@@ -113,6 +114,10 @@ impl TryFrom<JobRow> for Job {
                 Some(text) => serde_json::from_str(text).map_err(|_| corrupt("errors", id_text))?,
                 None => Vec::new(),
             },
+            retry_of: r
+                .retry_of
+                .map(|t| t.parse().map_err(|_| corrupt("retry_of", id_text)))
+                .transpose()?,
             tenant: r.tenant,
         })
     }

@@ -23,7 +23,10 @@ use crate::kinds::{count_primes, factorial, fetch_urls, sleep, word_count};
 use super::Limits;
 use error::parse_params;
 pub use error::{SpecError, SpecErrorCode};
-pub use submit::{Submission, SubmitOptions, SubmitRequest};
+pub use submit::{
+    MAX_ATTEMPTS, MAX_DEPENDENCIES, MAX_PRIORITY, MIN_PRIORITY, Submission, SubmitOptions,
+    SubmitRequest,
+};
 
 /// The kinds of job faena runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]

@@ -21,6 +21,11 @@ pub struct SubmitOptions {
 
 /// Furthest `run_after` accepted, from now.
 pub const MAX_DELAY_DAYS: i64 = 366;
+/// Lowest and highest `priority`.
+pub const MIN_PRIORITY: i32 = -100;
+pub const MAX_PRIORITY: i32 = 100;
+/// Largest `max_attempts`.
+pub const MAX_ATTEMPTS: u32 = 25;
 
 /// The body of `POST /jobs`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -102,9 +107,9 @@ impl SubmitRequest {
         let timeout_ms = self.timeout_ms.unwrap_or(limits.default_timeout_ms);
         check_range("timeout_ms", timeout_ms, 1, limits.max_timeout_ms)?;
         let priority = self.priority.unwrap_or(limits.default_priority);
-        check_range("priority", priority, -100, 100)?;
+        check_range("priority", priority, MIN_PRIORITY, MAX_PRIORITY)?;
         let max_attempts = self.max_attempts.unwrap_or(limits.default_max_attempts);
-        check_range("max_attempts", max_attempts, 1, 25)?;
+        check_range("max_attempts", max_attempts, 1, MAX_ATTEMPTS)?;
         let run_after = self.run_after.as_deref().map(parse_run_after).transpose()?;
         let params = self
             .params

@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use super::sql::{DepState, Dialect, Effects, Insert, Interrupted, RunEnd, SqlStore};
 use super::{
     CancelResult, Claimed, DeleteResult, FileData, FileInfo, Lease, LeaseState, ListFilter,
-    NewFile, Recovered, Result, Retention,
+    NewFile, Recovered, Result, Retention, StatsQuery, StoreStats,
 };
 use crate::job::{Backoff, Job, JobId, JobKind, JobProgress};
 
@@ -286,6 +286,10 @@ impl Dialect for PgDialect {
         retention: &Retention,
     ) -> Result<u64, sqlx::Error> {
         queries::prune(conn, now, retention).await
+    }
+
+    async fn stats(pool: &PgPool, query: &StatsQuery) -> Result<StoreStats> {
+        queries::stats::stats(pool, query).await
     }
 
     async fn count_queued(pool: &PgPool) -> Result<u64> {

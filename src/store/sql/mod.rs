@@ -22,7 +22,8 @@ use tokio::sync::broadcast;
 
 use super::{
     CancelResult, Claimed, DeleteResult, FileData, FileInfo, Inserted, JobStore, Lease, LeaseState,
-    ListFilter, NewFile, NewJob, Outcome, Recovered, Result, Retention, StartAtInsert, StoreEvent,
+    ListFilter, NewFile, NewJob, Outcome, Recovered, Result, Retention, StartAtInsert, StatsQuery,
+    StoreEvent, StoreStats,
 };
 use crate::job::{Backoff, Job, JobId, JobKind, JobProgress, JobStatus};
 pub(crate) use effects::{DepState, Effects, Insert, Interrupted, RunEnd};
@@ -149,6 +150,7 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     async fn list(pool: &Pool<Self::Db>, filter: &ListFilter) -> Result<Vec<Job>>;
     async fn by_idempotency_key(pool: &Pool<Self::Db>, key: &str) -> Result<Option<(Job, String)>>;
     async fn count_queued(pool: &Pool<Self::Db>) -> Result<u64>;
+    async fn stats(pool: &Pool<Self::Db>, query: &StatsQuery) -> Result<StoreStats>;
     async fn list_files(pool: &Pool<Self::Db>, id: JobId) -> Result<Vec<FileInfo>>;
     async fn file_info(pool: &Pool<Self::Db>, id: JobId, name: &str) -> Result<Option<FileInfo>>;
     async fn read_file(
@@ -247,6 +249,7 @@ fn queued(new: &NewJob) -> Job {
         error: None,
         run_after: new.run_after(),
         errors: Vec::new(),
+        retry_of: new.retry_of,
         tenant: new.tenant.clone(),
     }
 }
@@ -316,6 +319,10 @@ impl<D: Dialect> JobStore for SqlStore<D> {
 
     async fn count_queued(&self) -> Result<u64> {
         D::count_queued(&self.reader).await
+    }
+
+    async fn stats(&self, query: &StatsQuery) -> Result<StoreStats> {
+        D::stats(&self.reader, query).await
     }
 
     async fn prune(&self, retention: Retention) -> Result<u64> {

@@ -29,7 +29,7 @@ use tokio::sync::broadcast;
 use super::sql::{DepState, Dialect, Effects, Insert, Interrupted, RunEnd, SqlStore};
 use super::{
     CancelResult, Claimed, DeleteResult, FileData, FileInfo, Lease, LeaseState, ListFilter,
-    NewFile, Recovered, Result, Retention, StoreError,
+    NewFile, Recovered, Result, Retention, StatsQuery, StoreError, StoreStats,
 };
 use crate::job::{Backoff, Job, JobId, JobKind, JobProgress};
 
@@ -351,6 +351,10 @@ impl Dialect for SqliteDialect {
         retention: &Retention,
     ) -> Result<u64, sqlx::Error> {
         queries::prune(conn, now, retention).await
+    }
+
+    async fn stats(pool: &SqlitePool, query: &StatsQuery) -> Result<StoreStats> {
+        queries::stats::stats(pool, query).await
     }
 
     async fn count_queued(pool: &SqlitePool) -> Result<u64> {

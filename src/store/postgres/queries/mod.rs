@@ -9,6 +9,7 @@
 pub(super) mod deps;
 pub(super) mod ends;
 pub(super) mod files;
+pub(super) mod stats;
 
 use std::time::Duration;
 
@@ -34,7 +35,7 @@ macro_rules! pg_job_columns {
          jobs.result::text AS result, jobs.error_code, jobs.error_message, \
          jobs.depends_on::text AS depends_on, jobs.owner, \
          (extract(epoch FROM jobs.run_after) * 1000)::int8 AS run_after, \
-         jobs.errors::text AS errors, jobs.tenant"
+         jobs.errors::text AS errors, jobs.tenant, jobs.retry_of::text AS retry_of"
     };
 }
 const SELECT_BY_ID: &str = concat!("SELECT ", pg_job_columns!(), " FROM jobs WHERE id = $1");
@@ -68,19 +69,20 @@ pub(super) async fn insert_many(
         "INSERT INTO jobs (id, kind, params, status, priority, timeout_ms, max_attempts, \
          run_after, created_at, depends_on, waiting_on, finished_at, error_code, error_message, \
          tenant, idempotency_key, request_hash, attempt, fence, owner, started_at, \
-         lease_expires_at) \
+         lease_expires_at, retry_of) \
          SELECT id, kind, params::json, status, priority, timeout_ms, max_attempts, run_after, \
          created_at, depends_on::json, waiting_on, finished_at, error_code, error_message, \
          tenant, idempotency_key, request_hash, \
          CASE WHEN owner IS NULL THEN 0 ELSE 1 END, CASE WHEN owner IS NULL THEN 0 ELSE 1 END, \
-         owner, CASE WHEN owner IS NULL THEN NULL ELSE created_at END, lease_expires_at \
+         owner, CASE WHEN owner IS NULL THEN NULL ELSE created_at END, lease_expires_at, \
+         retry_of \
          FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], \
          $7::int8[], $8::timestamptz[], $9::text[], $10::int8[], $11::timestamptz[], \
          $12::text[], $13::text[], $14::timestamptz[], $15::text[], $16::text[], $17::text[], \
-         $18::text[], $19::timestamptz[]) \
+         $18::text[], $19::timestamptz[], $20::uuid[]) \
          AS t(id, kind, params, status, priority, timeout_ms, max_attempts, created_at, \
          depends_on, waiting_on, finished_at, error_code, error_message, run_after, tenant, \
-         idempotency_key, request_hash, owner, lease_expires_at)",
+         idempotency_key, request_hash, owner, lease_expires_at, retry_of)",
     )
     .bind(cols.id)
     .bind(cols.kind)
@@ -101,6 +103,7 @@ pub(super) async fn insert_many(
     .bind(cols.request_hash)
     .bind(cols.owner)
     .bind(cols.lease_expires_at)
+    .bind(cols.retry_of)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -129,6 +132,7 @@ struct InsertColumns {
     /// Set for a job its insert starts (with its lease's end).
     owner: Vec<Option<String>>,
     lease_expires_at: Vec<Option<DateTime<Utc>>>,
+    retry_of: Vec<Option<Uuid>>,
 }
 
 impl InsertColumns {
@@ -165,6 +169,7 @@ impl InsertColumns {
         self.idempotency_key
             .push(key.map(|k| k.stored(job.tenant.as_deref())));
         self.request_hash.push(key.map(|k| k.request_hash.clone()));
+        self.retry_of.push(job.retry_of.map(uuid));
     }
 }
 

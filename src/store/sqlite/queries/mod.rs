@@ -4,6 +4,7 @@
 mod deps;
 mod ends;
 pub(super) mod files;
+pub(super) mod stats;
 
 use std::time::Duration;
 
@@ -71,7 +72,7 @@ pub(super) async fn insert_many(
             "INSERT INTO jobs (id, kind, params, status, priority, timeout_ms, max_attempts, \
              run_after, created_at, depends_on, waiting_on, finished_at, error_code, \
              error_message, tenant, idempotency_key, request_hash, attempt, fence, owner, \
-             started_at, lease_expires_at) ",
+             started_at, lease_expires_at, retry_of) ",
         );
         q.push_values(chunk, |mut row, insert| {
             let job = insert.job;
@@ -109,7 +110,8 @@ pub(super) async fn insert_many(
                 .push_bind(i64::from(start.is_some()))
                 .push_bind(start.map(|s| s.owner.clone()))
                 .push_bind(start.map(|_| created))
-                .push_bind(start.map(|s| created + s.lease.as_millis() as i64));
+                .push_bind(start.map(|s| created + s.lease.as_millis() as i64))
+                .push_bind(job.retry_of.map(|id| id.to_string()));
         });
         q.build().execute(&mut *conn).await?;
     }

@@ -1,0 +1,110 @@
+//! `POST /jobs/{id}/retry`: a new job doing what a failed, timed-out or cancelled one did.
+//!
+//! The new job has the original's kind, params, priority, deadline, attempts and
+//! dependencies, validated again against the limits the server has now (a kind since
+//! disabled, a deadline over a lowered cap are refused as a submission would be), and names
+//! the original in `retry_of`. The original is left as it is: its history stays readable.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::json;
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult, Problem};
+use super::extract::JobIdPath;
+use super::jobs::{Stored, accept, prepare, with_location};
+use crate::job::{Job, JobId, JobStatus, SubmitRequest};
+
+/// Whether a job in `status` can be retried.
+pub fn retryable(status: JobStatus) -> bool {
+    matches!(
+        status,
+        JobStatus::Failed | JobStatus::TimedOut | JobStatus::Cancelled
+    )
+}
+
+/// Retry a job that failed, timed out or was cancelled.
+///
+/// Creates a new job with the same kind, params and options (`priority`, `timeout_ms`,
+/// `max_attempts`, `depends_on`), checked against the server's current limits; its
+/// `retry_of` names the original, which is left unchanged.
+#[utoipa::path(
+    post, path = "/jobs/{id}/retry", tag = "jobs",
+    params(("id" = JobId, Path, description = "Job id (UUID)")),
+    responses(
+        (status = 202, description = "The new job (queued or running)", body = Job,
+            headers(("Location" = String, description = "/jobs/{new id}"))),
+        (status = 400, description = "Id not a UUID", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Queued, running or succeeded (`not_retryable`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The job's spec is no longer accepted (kind disabled, limits lowered, a dependency gone)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The queue is full (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "API keys are configured and none or an unknown one was sent", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error (logged)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Overloaded, timed out or the job store is unreachable (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn retry(
+    State(state): State<AppState>,
+    caller: Caller,
+    JobIdPath(id): JobIdPath,
+) -> ApiResult<Response> {
+    let original = state
+        .runtime
+        .store()
+        .get(id)
+        .await?
+        .filter(|job| caller.sees(job.tenant.as_deref()))
+        .ok_or(ApiError::JobNotFound(id))?;
+    if !retryable(original.status) {
+        return Err(ApiError::NotRetryable(id, original.status));
+    }
+    let submission = SubmitRequest::from_json(request_of(&original))?.validate(&state.limits)?;
+    let mut new = prepare(&state, &caller, submission).await?;
+    new.retry_of = Some(id);
+    match accept(&state, &caller, new).await? {
+        Stored::New(job) | Stored::Earlier(job) => Ok(with_location(StatusCode::ACCEPTED, job)),
+    }
+}
+
+/// The submission that makes the same job again (`word_count`'s source job is in its params
+/// and comes back as a dependency by itself).
+fn request_of(job: &Job) -> serde_json::Value {
+    let source = job.params.get("source_job").and_then(|s| s.as_str());
+    let depends_on: Vec<String> = job
+        .depends_on
+        .iter()
+        .map(ToString::to_string)
+        .filter(|dep| Some(dep.as_str()) != source)
+        .collect();
+    json!({
+        "kind": job.kind.as_str(),
+        "params": job.params,
+        "priority": job.priority,
+        "timeout_ms": job.timeout_ms,
+        "max_attempts": job.max_attempts,
+        "depends_on": depends_on,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_jobs_that_ended_without_succeeding_are_retryable() {
+        let table = [
+            (JobStatus::Queued, false),
+            (JobStatus::Running, false),
+            (JobStatus::Succeeded, false),
+            (JobStatus::Failed, true),
+            (JobStatus::TimedOut, true),
+            (JobStatus::Cancelled, true),
+        ];
+        for (status, want) in table {
+            assert_eq!(retryable(status), want, "{status}");
+        }
+    }
+}

@@ -1,0 +1,390 @@
+//! Job events for the event streams (`GET /events`, `GET /jobs/{id}/events`): every state
+//! change this instance makes or learns of, and the progress of the runs it has.
+//!
+//! The [`Hub`] keeps the latest events in one ring shared by every stream: a stream is a
+//! cursor into it, so a client that reads slowly costs nothing more than a fast one. A
+//! stream that falls behind the ring's start has lost events: it ends, and the client that
+//! reconnects with its `Last-Event-ID` is told to reload ([`Resume::Reset`]). The same
+//! happens to a client whose id is from another process (a restart) or from before a pause
+//! in recording.
+//!
+//! Recording costs a serialisation per event, so the hub records only while someone watches
+//! or has just stopped watching ([`RECORD_AFTER_LAST`]): a reconnecting client finds what it
+//! missed, and a server nobody watches pays nothing.
+
+mod payload;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::job::{Job, JobId, JobKind, JobProgress, JobStatus};
+pub use payload::{DeletedEvent, JobState, ProgressEvent};
+
+/// How long recording goes on after the last stream ended.
+pub const RECORD_AFTER_LAST: Duration = Duration::from_secs(120);
+
+/// Events kept for streams that reconnect (`--event-buffer`).
+pub const DEFAULT_CAPACITY: usize = 10_000;
+
+/// Most event streams open at once (`--max-event-streams`).
+pub const DEFAULT_MAX_STREAMS: usize = 1_000;
+
+/// What an event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    /// The job's state: submitted, started, ended or queued again.
+    Job,
+    /// Progress of a run.
+    Progress,
+    /// The job was deleted.
+    Deleted,
+}
+
+impl EventType {
+    /// The SSE `event:` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Job => "job",
+            Self::Progress => "progress",
+            Self::Deleted => "deleted",
+        }
+    }
+}
+
+/// One event, serialised once for every stream.
+#[derive(Debug)]
+pub struct Event {
+    pub seq: u64,
+    pub kind: EventType,
+    pub job: JobId,
+    pub job_kind: JobKind,
+    /// The job's status after a `job` event.
+    pub status: Option<JobStatus>,
+    /// Whether the job is final after this event (its stream ends there).
+    pub last: bool,
+    /// The API key owning the job (see [`Job::tenant`]).
+    pub tenant: Option<String>,
+    /// The JSON of the `data:` line.
+    pub data: String,
+}
+
+/// The job an event is about, as far as streams filter on it.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    pub id: JobId,
+    pub kind: JobKind,
+    pub tenant: Option<String>,
+}
+
+/// Which events a stream wants.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub kind: Option<JobKind>,
+    /// Applies to `job` events; `progress` and `deleted` events have no status.
+    pub status: Option<JobStatus>,
+    pub job: Option<JobId>,
+    /// `Some(t)`: only jobs of tenant `t` (API keys on).
+    pub tenant: Option<String>,
+}
+
+impl Filter {
+    pub fn matches(&self, e: &Event) -> bool {
+        self.kind.is_none_or(|k| k == e.job_kind)
+            && self.job.is_none_or(|j| j == e.job)
+            && self
+                .tenant
+                .as_ref()
+                .is_none_or(|t| Some(t) == e.tenant.as_ref())
+            && match (self.status, e.kind) {
+                (Some(s), EventType::Job) => e.status == Some(s),
+                (Some(_), _) => false,
+                (None, _) => true,
+            }
+    }
+}
+
+/// Where a stream starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    /// After the event with this sequence number: nothing was lost.
+    After(u64),
+    /// Events were lost (or the id is not this process's): reload, then go on from here.
+    Reset(u64),
+}
+
+/// What a stream got from [`Hub::next`].
+#[derive(Debug)]
+pub enum Batch {
+    Events(Vec<Arc<Event>>),
+    /// The stream fell behind the ring: it lost events and must end.
+    Overrun,
+    /// The hub is closing (shutdown).
+    Closed,
+}
+
+/// The ring of recent events and the streams reading it.
+#[derive(Debug)]
+pub struct Hub {
+    ring: Mutex<Ring>,
+    capacity: usize,
+    /// Most streams open at once.
+    max_streams: usize,
+    /// A process-unique prefix of event ids, so that an id from an earlier process is known.
+    boot: String,
+    arrived: Notify,
+    streams: AtomicUsize,
+    recording: AtomicBool,
+    closed: CancellationToken,
+}
+
+#[derive(Debug)]
+struct Ring {
+    events: VecDeque<Arc<Event>>,
+    next_seq: u64,
+    /// The first sequence number recorded since recording last (re)started.
+    since: u64,
+    last_stream_left: Option<Instant>,
+}
+
+/// Unregisters a stream when dropped.
+#[derive(Debug)]
+pub struct StreamGuard {
+    hub: Arc<Hub>,
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        if self.hub.streams.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.hub.lock().last_stream_left = Some(Instant::now());
+        }
+    }
+}
+
+impl Hub {
+    pub fn new(capacity: usize, max_streams: usize) -> Arc<Self> {
+        Arc::new(Self {
+            ring: Mutex::new(Ring {
+                events: VecDeque::with_capacity(capacity.min(1024)),
+                next_seq: 1,
+                since: 1,
+                last_stream_left: None,
+            }),
+            capacity: capacity.max(1),
+            max_streams,
+            boot: format!("{:x}", JobId::new().as_uuid().as_u128() as u32),
+            arrived: Notify::new(),
+            streams: AtomicUsize::new(0),
+            recording: AtomicBool::new(false),
+            closed: CancellationToken::new(),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Ring> {
+        self.ring.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The `id:` of event `seq`.
+    pub fn event_id(&self, seq: u64) -> String {
+        format!("{}-{seq}", self.boot)
+    }
+
+    /// Registers a stream resuming after `last_event_id` (the client's `Last-Event-ID`),
+    /// or starting now without one; `None` when `max_streams` are open.
+    pub fn subscribe(
+        self: &Arc<Self>,
+        last_event_id: Option<&str>,
+    ) -> Option<(Resume, StreamGuard)> {
+        self.streams
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max_streams).then_some(n + 1)
+            })
+            .ok()?;
+        let guard = StreamGuard {
+            hub: Arc::clone(self),
+        };
+        let mut ring = self.lock();
+        if !self.recording.swap(true, Ordering::AcqRel) {
+            // Nothing was recorded for a while: what came before is unknown.
+            ring.since = ring.next_seq;
+        }
+        let now = ring.next_seq - 1;
+        let Some(last) = last_event_id else {
+            return Some((Resume::After(now), guard));
+        };
+        let seq = last
+            .strip_prefix(&self.boot)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .and_then(|n| n.parse::<u64>().ok())
+            .filter(|&n| n <= now);
+        let oldest = ring.events.front().map_or(ring.next_seq, |e| e.seq);
+        let resume = match seq {
+            Some(n) if n + 1 >= oldest.max(ring.since) => Resume::After(n),
+            _ => Resume::Reset(now),
+        };
+        Some((resume, guard))
+    }
+
+    /// Streams open now.
+    pub fn streams(&self) -> usize {
+        self.streams.load(Ordering::Acquire)
+    }
+
+    /// Whether events are being recorded (someone watches, or did a moment ago).
+    pub fn recording(&self) -> bool {
+        if !self.recording.load(Ordering::Acquire) {
+            return false;
+        }
+        if self.streams.load(Ordering::Acquire) > 0 {
+            return true;
+        }
+        let mut ring = self.lock();
+        let idle = ring
+            .last_stream_left
+            .is_some_and(|t| t.elapsed() > RECORD_AFTER_LAST);
+        if idle && self.streams.load(Ordering::Acquire) == 0 {
+            self.recording.store(false, Ordering::Release);
+            ring.events.clear();
+            // A gap: ids handed out before it cannot resume.
+            ring.next_seq += 1;
+            return false;
+        }
+        true
+    }
+
+    /// Records the state of `job`.
+    pub fn job(&self, job: &Job) {
+        if self.recording() {
+            let data = JobState::from(job).to_json();
+            self.push(EventType::Job, job, Some(job.status), job.is_final(), data);
+        }
+    }
+
+    /// Records the state of every job in `jobs`.
+    pub fn jobs<'a>(&self, jobs: impl IntoIterator<Item = &'a Job>) {
+        if self.recording() {
+            for job in jobs {
+                let data = JobState::from(job).to_json();
+                self.push(EventType::Job, job, Some(job.status), job.is_final(), data);
+            }
+        }
+    }
+
+    /// Records progress of a run of `job` (call only while [`Hub::recording`]).
+    pub fn progress(&self, job: Subject, progress: JobProgress) {
+        let data = payload::progress_json(job.id, progress);
+        self.push_to(EventType::Progress, job, None, false, data);
+    }
+
+    /// Records that `job` was deleted.
+    pub fn deleted(&self, job: &Job) {
+        if self.recording() {
+            let data = payload::deleted_json(job.id);
+            self.push(EventType::Deleted, job, None, true, data);
+        }
+    }
+
+    fn push(
+        &self,
+        kind: EventType,
+        job: &Job,
+        status: Option<JobStatus>,
+        last: bool,
+        data: String,
+    ) {
+        let subject = Subject {
+            id: job.id,
+            kind: job.kind,
+            tenant: job.tenant.clone(),
+        };
+        self.push_to(kind, subject, status, last, data);
+    }
+
+    fn push_to(
+        &self,
+        kind: EventType,
+        job: Subject,
+        status: Option<JobStatus>,
+        last: bool,
+        data: String,
+    ) {
+        {
+            let mut ring = self.lock();
+            let seq = ring.next_seq;
+            ring.next_seq += 1;
+            if ring.events.len() == self.capacity {
+                ring.events.pop_front();
+            }
+            ring.events.push_back(Arc::new(Event {
+                seq,
+                kind,
+                job: job.id,
+                job_kind: job.kind,
+                status,
+                last,
+                tenant: job.tenant,
+                data,
+            }));
+        }
+        self.arrived.notify_waiters();
+    }
+
+    /// The events after `after` that `filter` wants (at most `max`), waiting for some if
+    /// there are none yet. `after` moves past every event looked at.
+    pub async fn next(&self, after: &mut u64, filter: &Filter, max: usize) -> Batch {
+        loop {
+            let arrived = self.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            if self.closed.is_cancelled() {
+                return Batch::Closed;
+            }
+            {
+                let ring = self.lock();
+                let oldest = ring.events.front().map_or(ring.next_seq, |e| e.seq);
+                if *after + 1 < oldest {
+                    return Batch::Overrun;
+                }
+                let skip = (*after + 1 - oldest) as usize;
+                let mut got = Vec::new();
+                for e in ring.events.iter().skip(skip) {
+                    *after = e.seq;
+                    if filter.matches(e) {
+                        got.push(Arc::clone(e));
+                        if got.len() == max {
+                            break;
+                        }
+                    }
+                }
+                if !got.is_empty() {
+                    return Batch::Events(got);
+                }
+            }
+            tokio::select! {
+                () = &mut arrived => {}
+                () = self.closed.cancelled() => return Batch::Closed,
+            }
+        }
+    }
+
+    /// Ends every stream (at shutdown).
+    pub fn close(&self) {
+        self.closed.cancel();
+    }
+
+    /// Events in the ring now.
+    pub fn len(&self) -> usize {
+        self.lock().events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests;
