@@ -89,6 +89,8 @@ impl Dash {
     /// [`Dash::start`] with more arguments for `faena serve`.
     pub async fn start_with(name: &str, serve_args: &[&str]) -> Option<Dash> {
         let (driver_bin, chromium) = browser_binaries()?;
+        // A failure screenshot left by an earlier run would say this one failed too.
+        let _ = std::fs::remove_file(output_dir().join(format!("{name}-failure.png")));
         faena::kinds::fetch_urls::client::install_crypto();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(70))
