@@ -96,7 +96,7 @@ export function mountOverview(ctx: ViewContext): View {
   document.title = 'Overview · faena';
   const status = h('div', { class: 'view-status' });
   const counts = statCards();
-  const [tpCard, tpSvg] = chartCard('Throughput', 'throughput-chart', legend([['bar-ok', 'succeeded'], ['bar-failed', 'failed or timed out']]));
+  const [tpCard, tpSvg] = chartCard('Throughput', 'throughput-chart', legend([['bar-ok', 'succeeded or cancelled'], ['bar-failed', 'failed or timed out']]));
   const [qCard, qSvg] = chartCard('Queue depth', 'queue-chart', legend([['line', 'queued jobs, sampled every 3 s while this tab is open']]));
   const runningList = h('ul', { id: 'running-jobs', class: 'running-list' });
   const runningEmpty = h('p', { class: 'muted empty' }, 'No job is running.');
