@@ -20,7 +20,9 @@ peer_celery_noop() { # $1: runs, $2: jobs, $3: clients
     echo "peer skipped (no $VENV/bin/celery or no Redis on 127.0.0.1:6379)"
     return
   fi
-  (cd "$PEERS" && "$VENV/bin/celery" -A celery_app worker -c 2 -P prefork --loglevel=WARNING \
+  # CELERY_WORKER_EXTRA: more worker flags (-E for Flower), split on purpose.
+  # shellcheck disable=SC2086
+  (cd "$PEERS" && "$VENV/bin/celery" -A celery_app worker -c 2 -P prefork --loglevel=WARNING ${CELERY_WORKER_EXTRA:-} \
     > "$WORK/celery.log" 2>&1) & PIDS+=($!)
   (cd "$PEERS" && "$VENV/bin/uvicorn" api:app --host 127.0.0.1 --port 8000 --workers 1 \
     --log-level warning --no-access-log > "$WORK/api.log" 2>&1) & PIDS+=($!)

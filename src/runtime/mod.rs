@@ -481,6 +481,7 @@ async fn forward_events(rt: Arc<Inner>, finals: publish::Finals) {
                 rt.wake.notify_one();
             }
             StoreEvent::CancelRequested(id) => rt.stop_or_remember(id),
+            StoreEvent::Requeued(id) => finals.publish(&rt, id),
             StoreEvent::Missed => {
                 rt.events.gap();
                 rt.store.queue_grew();

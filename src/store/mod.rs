@@ -350,6 +350,9 @@ pub enum StoreEvent {
     Queued,
     /// Another process asked for a running job to be stopped.
     CancelRequested(JobId),
+    /// A running job was queued again by a write of this process that did not end its run
+    /// (its lease had expired, attempts were left): its state changed.
+    Requeued(JobId),
     /// Events may have been lost (a connection to the database dropped): look at everything
     /// again.
     Missed,

@@ -104,6 +104,9 @@ pub(crate) struct Effects {
     /// Jobs made final as a consequence of another write (dependents failed, interrupted
     /// runs settled): their long-polls are told once committed.
     pub released: Vec<JobId>,
+    /// Running jobs queued again as a consequence of another write (a recovered run with
+    /// attempts left): their watchers are told once committed.
+    pub requeued: Vec<JobId>,
     /// `false` once `job_waits` was seen empty, until a job that waits is inserted: releasing
     /// then costs nothing, not even a probe. Only where this process is the only writer.
     pub waits: bool,

@@ -137,9 +137,9 @@ async fn run<D: Dialect>(
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // Whether `job_waits` may have rows (see `Effects::waits`); unknown at start.
     let mut waits = true;
-    let publish = |released: Vec<JobId>| {
-        for id in released {
-            let _ = events.send(StoreEvent::Final(id));
+    let publish = |changed: Vec<StoreEvent>| {
+        for event in changed {
+            let _ = events.send(event);
         }
     };
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -215,7 +215,7 @@ async fn transaction<D: Dialect>(
     ops: &[Op],
     waits: &mut bool,
     queue: &QueueWatch,
-) -> Result<(Vec<Done>, Vec<JobId>), Failure> {
+) -> Result<(Vec<Done>, Vec<StoreEvent>), Failure> {
     let begun = queue.snapshot();
     let mut effects = Effects::new(*waits || D::SHARED, begun);
     // Until this transaction commits, assume nothing about `job_waits` (a rollback may bring
@@ -248,7 +248,10 @@ async fn transaction<D: Dialect>(
     *waits = effects.waits;
     queue.committed(begun, &effects.drained, effects.queued);
     crate::telemetry::metrics::jobs_settled(effects.released.len());
-    Ok((done, effects.released))
+    let events = (effects.released.into_iter().map(StoreEvent::Final))
+        .chain(effects.requeued.into_iter().map(StoreEvent::Requeued))
+        .collect();
+    Ok((done, events))
 }
 
 /// Rolls back the open transaction of `conn` (harmless if the database already did: I/O

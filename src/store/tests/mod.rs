@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::job::{JobErrorCode, JobId, JobKind, JobSpec, JobStatus, Limits, SubmitOptions};
-use crate::store::{Claimed, NewJob, Outcome, StoreError, now};
+use crate::store::{Claimed, NewJob, Outcome, StoreError, StoreEvent, now};
 pub(crate) use harness::{Backend, TestStore, store};
 
 const LEASE: Duration = Duration::from_secs(15);
@@ -256,8 +256,13 @@ async fn runs_whose_lease_expired_are_rescued_and_others_are_left_alone(backend:
         (0, 0),
         "runs still here are left alone"
     );
+    let mut events = store.events();
     let rescued = store.rescue_expired(later, &[]).await.unwrap();
     assert_eq!((rescued.requeued, rescued.failed), (1, 1));
+    // Both changes are announced: the end, and the run queued again.
+    let mut told = vec![events.recv().await.unwrap(), events.recv().await.unwrap()];
+    told.sort_by_key(|e| matches!(e, StoreEvent::Requeued(_)));
+    assert_eq!(told, [StoreEvent::Final(last), StoreEvent::Requeued(retry)]);
     assert_eq!(
         store.get(retry).await.unwrap().unwrap().status,
         JobStatus::Queued

@@ -289,7 +289,10 @@ pub(in crate::store::postgres) async fn recover(
                 recovered.failed += 1;
                 finals.push((id, JobStatus::Failed));
             }
-            _ => recovered.requeued += 1,
+            _ => {
+                recovered.requeued += 1;
+                effects.requeued.push(id);
+            }
         }
     }
     effects.released.extend(finals.iter().map(|(id, _)| *id));

@@ -275,6 +275,9 @@ pub(in crate::store::sqlite) async fn recover(
         .filter_map(|(id, status)| Some((id.parse().ok()?, status)))
         .collect::<Vec<(JobId, JobStatus)>>();
     effects.released.extend(finals.iter().map(|(id, _)| *id));
+    effects
+        .requeued
+        .extend(requeued.iter().filter_map(|id| id.parse::<JobId>().ok()));
     deps::release(conn, finals, ms(now), effects).await?;
     Ok(Recovered {
         requeued: requeued.len() as u64,
