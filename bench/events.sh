@@ -14,6 +14,8 @@ cd "$(dirname "$0")/.."
 RUNS=${1:-3}
 CLIENTS=${BENCH_CLIENTS:-64}
 JOBS=${BENCH_JOBS:-30000}
+# The peer does ~300 jobs/s: fewer jobs keep its runs under a minute.
+PEER_JOBS=${BENCH_PEER_JOBS:-5000}
 QUEUED=${BENCH_QUEUED:-1000000}
 PEERS=${PEERS:-../shared/peers}
 VENV=${PEERS_VENV:-/opt/peers-venv}
@@ -79,11 +81,11 @@ stop_faena
 
 say "peer: FastAPI + Celery + Redis, no-op jobs, $CLIENTS clients, without and with Flower"
 if [ -x "$VENV/bin/celery" ] && "$VENV/bin/python" -c "import flower" 2> /dev/null; then
-  peer_celery_noop "$RUNS" "$JOBS" "$CLIENTS"
+  peer_celery_noop "$RUNS" "$PEER_JOBS" "$CLIENTS"
   echo "with Flower watching (workers sending events, -E):"
   (cd "$PEERS" && "$VENV/bin/celery" -A celery_app flower --address=127.0.0.1 --port=5555 \
     > "$WORK/flower.log" 2>&1) & PIDS+=($!)
-  CELERY_WORKER_EXTRA=-E peer_celery_noop "$RUNS" "$JOBS" "$CLIENTS"
+  CELERY_WORKER_EXTRA=-E peer_celery_noop "$RUNS" "$PEER_JOBS" "$CLIENTS"
   pkill -f "celery_app flower" || true
 else
   echo "peer skipped (no $VENV/bin/celery or no flower in it: $VENV/bin/pip install flower)"
