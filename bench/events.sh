@@ -27,13 +27,14 @@ start_faena() { BENCH_RUST_LOG=${BENCH_RUST_LOG:-warn} start_faena_on "$@"; }
 sqlite_db() { rm -rf "$WORK/db"; mkdir -p "$WORK/db"; echo "sqlite://$WORK/db/faena.db"; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$FPID/status"; }
 bench() { "$FAENA" bench --url "$URL" "$@"; }
-# N readers of GET /events that read everything and throw it away.
+# $1 more readers of GET /events that read everything and throw it away; returns once the
+# server counts $2 streams (default $1).
 readers() {
   for _ in $(seq "$1"); do
     curl -sN -o /dev/null "$URL/events" & PIDS+=($!)
   done
   for _ in $(seq 100); do
-    [ "$(curl -s "$URL/metrics" | awk '/^faena_event_streams / {print $2}')" = "$1" ] && return
+    [ "$(curl -s "$URL/metrics" | awk '/^faena_event_streams / {print $2}')" = "${2:-$1}" ] && return
     sleep 0.1
   done
   echo "the readers did not connect"; exit 1
@@ -61,7 +62,7 @@ say "200 idle event streams: RSS"
 start_faena "$(sqlite_db)"
 readers 1
 before=$(rss_kb)
-readers 201
+readers 200 201
 after=$(rss_kb)
 echo "RSS with 1 stream $((before / 1024)) MB, with 201: $((after / 1024)) MB; $(((after - before) * 1024 / 200)) bytes per idle stream"
 stop_faena
