@@ -83,6 +83,8 @@ stop_faena
 say "peer: FastAPI + Celery + Redis, no-op jobs, $CLIENTS clients, without and with Flower"
 if [ -x "$VENV/bin/celery" ] && "$VENV/bin/python" -c "import flower" 2> /dev/null; then
   peer_celery_noop "$RUNS" "$PEER_JOBS" "$CLIENTS"
+  # The first API server must be gone before the second starts (it answered its probes).
+  while curl -s -o /dev/null 127.0.0.1:8000; do sleep 0.2; done
   echo "with Flower watching (workers sending events, -E):"
   (cd "$PEERS" && "$VENV/bin/celery" -A celery_app flower --address=127.0.0.1 --port=5555 \
     > "$WORK/flower.log" 2>&1) & PIDS+=($!)
