@@ -133,12 +133,12 @@ pub async fn job_events(
         .await?
         .ok_or(ApiError::JobNotFound(id))?;
     let job = state.with_live_progress(job);
-    // A client resuming from an id it was given gets what it missed (nothing more once the
-    // job is final: 204 tells an EventSource to stop reconnecting); any other starts from
-    // the job's state.
+    // A client resuming from an id it was given gets what it missed, its final state
+    // included; once it has had everything of a final job, 204 tells it (an EventSource
+    // too) to stop reconnecting. Any other client starts from the job's state.
     let resuming = headers.contains_key("last-event-id");
     let (start, first) = match resume {
-        Resume::After(_) if resuming && job.is_final() => {
+        Resume::After(n) if resuming && job.is_final() && !hub.any_after(n, &filter) => {
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
         Resume::After(n) if resuming => (n, None),

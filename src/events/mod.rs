@@ -437,6 +437,16 @@ impl Hub {
         }
     }
 
+    /// Whether an event after `after` that `filter` wants is in the ring now.
+    pub fn any_after(&self, after: u64, filter: &Filter) -> bool {
+        let ring = self.lock();
+        ring.events
+            .iter()
+            .rev()
+            .take_while(|e| e.seq > after)
+            .any(|e| filter.matches(e))
+    }
+
     /// Ends every stream (at shutdown).
     pub fn close(&self) {
         self.closed.cancel();

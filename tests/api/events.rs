@@ -117,8 +117,19 @@ async fn one_jobs_stream_starts_with_its_state_and_ends_after_the_final_one() {
     assert_eq!(only.data["status"], "succeeded");
     assert_eq!(only.data["finished_at"], last.data["finished_at"]);
     assert!(again.next_within(WITHIN).await.is_none());
-    // Resuming the stream of a final job: nothing more to send, and 204 stops an
-    // EventSource from reconnecting.
+    // Resuming from its first event after the job ended: what came after it, to the end.
+    let mut resumed = open(&app, &format!("/jobs/{}/events", job.id), first.id.as_deref(), None).await;
+    let mut replay = Vec::new();
+    while let Some(e) = resumed.next_within(WITHIN).await {
+        replay.push(e);
+    }
+    assert_eq!(
+        replay.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+        got[1..].iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+        "the events after the first, final one included"
+    );
+    // Resuming the stream of a final job with nothing left: 204 stops an EventSource from
+    // reconnecting.
     let resp = app
         .client
         .get(app.url(&format!("/jobs/{}/events", job.id)))
