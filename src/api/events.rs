@@ -152,7 +152,9 @@ pub async fn job_events(
         filter,
         after: start,
         last: Some((job.status, job.attempt)),
-        done: job.progress.map(|p| p.done),
+        // Progress replayed to a resuming client is older than the job just read: only a
+        // stream that starts from that state skips it.
+        done: first.as_ref().and(job.progress).map(|p| p.done),
         pending: first,
         finished: false,
     }

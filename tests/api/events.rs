@@ -118,7 +118,13 @@ async fn one_jobs_stream_starts_with_its_state_and_ends_after_the_final_one() {
     assert_eq!(only.data["finished_at"], last.data["finished_at"]);
     assert!(again.next_within(WITHIN).await.is_none());
     // Resuming from its first event after the job ended: what came after it, to the end.
-    let mut resumed = open(&app, &format!("/jobs/{}/events", job.id), first.id.as_deref(), None).await;
+    let mut resumed = open(
+        &app,
+        &format!("/jobs/{}/events", job.id),
+        first.id.as_deref(),
+        None,
+    )
+    .await;
     let mut replay = Vec::new();
     while let Some(e) = resumed.next_within(WITHIN).await {
         replay.push(e);
