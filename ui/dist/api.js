@@ -1,9 +1,9 @@
-// api.ts — faena's HTTP API for the dashboard: fetch with the API key (kept in sessionStorage,
-// this tab only), problem+json errors as ApiError, and one typed function per endpoint.
+// api.ts — faena's HTTP API for the dashboard: fetch with the API key (kept in memory, with a
+// copy in sessionStorage: this tab only), problem+json errors as ApiError, and one typed
+// function per endpoint.
 import { parse, stringify } from './json.js';
 const KEY_ITEM = 'faena.api-key';
-/** The API key of this tab, if one was given. */
-export function apiKey() {
+function storedKey() {
     try {
         return sessionStorage.getItem(KEY_ITEM);
     }
@@ -11,7 +11,18 @@ export function apiKey() {
         return null;
     }
 }
-export function setApiKey(key) {
+/**
+ * The key in use: kept here, with a copy in sessionStorage so that a reload of the tab keeps
+ * it. Where storage is disabled the key still works until the page is reloaded (instead of
+ * being asked for again and again).
+ */
+let key = storedKey();
+/** The API key of this tab, if one was given. */
+export function apiKey() {
+    return key;
+}
+export function setApiKey(next) {
+    key = next || null;
     try {
         if (key)
             sessionStorage.setItem(KEY_ITEM, key);
@@ -19,8 +30,12 @@ export function setApiKey(key) {
             sessionStorage.removeItem(KEY_ITEM);
     }
     catch {
-        // Storage disabled: the key lasts until the page is reloaded at most.
+        // Storage disabled or full: the key lasts until the page is reloaded.
     }
+}
+/** What the server accepts as an API key: 16 to 512 printable ASCII characters, no space. */
+export function isWellFormedKey(text) {
+    return /^[\x21-\x7e]{16,512}$/.test(text);
 }
 /** Headers every API request carries. */
 export function authHeaders(extra = {}) {

@@ -44,7 +44,10 @@ function timeAxis(svg, f, windowMs) {
         svg.append(s('text', { class: 'axis-label', x, y, 'text-anchor': anchor }, mins === 0 ? 'now' : `−${mins} min`));
     }
 }
-/** Stacked bars: jobs that succeeded (finished − failed) and, above, those that failed. */
+/**
+ * Stacked bars: jobs that succeeded (finished − failed) and, above, those that failed. Returns
+ * the chart's summary in words.
+ */
 export function drawThroughput(svg, data) {
     const n = data.finished.length;
     const total = data.finished.reduce((a, b) => a + b, 0);
@@ -54,7 +57,7 @@ export function drawThroughput(svg, data) {
     const title = `Jobs finished per ${data.bucket_secs} s over the last ${mins} min: ${count(total)} in all, ${count(failedTotal)} failed or timed out`;
     const f = frame(svg, niceMax(Math.max(0, ...data.finished)), title);
     if (n === 0)
-        return;
+        return title;
     const slot = f.plotW / n;
     const barW = Math.max(1, slot * 0.75);
     const scale = (v) => (v / f.yMax) * f.plotH;
@@ -77,8 +80,9 @@ export function drawThroughput(svg, data) {
         svg.append(g);
     });
     timeAxis(svg, f, windowMs);
+    return title;
 }
-/** A line of samples over the last `windowMs`, with the area under it shaded. */
+/** A line of samples over the last `windowMs`, with the area under it shaded; its summary. */
 export function drawLine(svg, samples, windowMs, what) {
     const now = Date.now();
     const shown = samples.filter((p) => p.t >= now - windowMs);
@@ -90,7 +94,7 @@ export function drawLine(svg, samples, windowMs, what) {
     const f = frame(svg, niceMax(peak), title);
     timeAxis(svg, f, windowMs);
     if (shown.length === 0)
-        return;
+        return title;
     const x = (t) => PAD.left + f.plotW * (1 - (now - t) / windowMs);
     const y = (v) => PAD.top + f.plotH * (1 - v / f.yMax);
     const points = shown.map((p) => `${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`);
@@ -102,6 +106,7 @@ export function drawLine(svg, samples, windowMs, what) {
         svg.append(s('polyline', { class: 'line', points: points.join(' ') }));
         svg.append(s('circle', { class: 'dot', cx: x(last.t), cy: y(last.v), r: 3 }));
     }
+    return title;
 }
 /** Calls `draw` whenever the SVG's width changes; returns the function that stops it. */
 export function redrawOnResize(svg, draw) {

@@ -84,12 +84,18 @@ async function download(id, name, anchor) {
         anchor.after(notice('error', errorText(err)));
     }
 }
+/**
+ * An action button. While its request runs it is `aria-disabled` (not `disabled`, which would
+ * drop the keyboard focus) and ignores clicks.
+ */
 function button(id, text, cls, shown, action) {
     const b = h('button', { type: 'button', id, class: `btn ${cls}`, hidden: !shown }, text);
     b.addEventListener('click', () => {
-        b.disabled = true;
+        if (b.getAttribute('aria-disabled') === 'true')
+            return;
+        b.setAttribute('aria-disabled', 'true');
         void action().finally(() => {
-            b.disabled = false;
+            b.removeAttribute('aria-disabled');
         });
     });
     return b;
@@ -100,6 +106,18 @@ export function mountDetail(ctx, id) {
     const messages = h('div', { class: 'messages', 'aria-live': 'polite' });
     const say = (kind, text) => fill(messages, notice(kind, text));
     let current = null;
+    // Answers about the job (GET /jobs/{id}, the cancel's) are numbered when asked: one older
+    // than the answer shown is dropped, and so is one that would take a final job back.
+    let asked = 0;
+    let shown = 0;
+    const show = (job, n) => {
+        if (!scope.alive || n <= shown)
+            return;
+        if (current && isFinal(current.status) && !isFinal(job.status))
+            return;
+        shown = n;
+        render(job);
+    };
     const act = (what, call, then) => async () => {
         try {
             then(await call());
@@ -108,7 +126,10 @@ export function mountDetail(ctx, id) {
             say('error', `${what}: ${errorText(err)}`);
         }
     };
-    const cancel = button('cancel-job', 'Cancel', 'btn-warn', false, act('Cancel', () => api.cancel(id), (j) => render(j)));
+    const cancel = button('cancel-job', 'Cancel', 'btn-warn', false, () => {
+        const n = ++asked;
+        return act('Cancel', () => api.cancel(id), (j) => show(j, n))();
+    });
     const retry = button('retry-job', 'Retry', 'btn-primary', false, act('Retry', () => api.retry(id), (j) => {
         location.hash = `#/jobs/${j.id}`;
     }));
@@ -136,36 +157,62 @@ export function mountDetail(ctx, id) {
         const again = focused ? document.getElementById(focused) : null;
         if (again && !again.hidden)
             again.focus();
+        else if (again) {
+            // Its button went away (Cancel, once the job is final): the next action takes the focus.
+            const next = Array.from(root.querySelectorAll('.actions > .btn')).find((b) => !b.hidden);
+            next?.focus();
+        }
     }
     const refresh = async () => {
+        const n = ++asked;
         try {
             const job = await api.job(id);
-            if (scope.alive)
-                render(job);
+            show(job, n);
         }
         catch (err) {
-            if (scope.alive && !current)
+            if (!scope.alive || n <= shown)
+                return;
+            if (!current)
                 fill(root, failed('The job could not be loaded', err, ctx.reload));
-            else if (scope.alive)
+            else
                 say('error', errorText(err));
         }
     };
+    // The state the stream said last: whether to follow it again when it ends depends on it,
+    // not on `current` (which may be an answer from before the last event).
+    let streamed = null;
+    let deleted = false;
     void refresh().then(() => {
         if (!scope.alive || !current)
             return;
         scope.stream({
             path: api.jobEventsPath(id),
-            reconnectAfterEnd: () => !current || !isFinal(current.status),
+            reconnectAfterEnd: () => {
+                if (deleted)
+                    return false;
+                if (streamed && isFinal(streamed.status)) {
+                    // The job ended: stop, with its final state (and result) shown.
+                    if (!current || current.status !== streamed.status)
+                        void refresh();
+                    return false;
+                }
+                return true;
+            },
+            // Nothing more for this job (it is final and every event was had): stop, and show it.
+            onNoContent: () => void refresh(),
             onEvent: (ev) => {
                 if (ev.event === 'reset')
                     void refresh();
                 else if (ev.event === 'job') {
                     const state = eventData(ev);
-                    const changed = state && current && (state.status !== current.status || state.attempt !== current.attempt);
-                    if (changed) {
+                    if (!state)
+                        return;
+                    streamed = state;
+                    // Another state than the one shown: the whole job again (events carry no result).
+                    if (!current || state.status !== current.status || state.attempt !== current.attempt) {
                         void refresh();
                     }
-                    else if (state && progress)
+                    else if (progress)
                         setProgress(progress, state.progress);
                 }
                 else if (ev.event === 'progress') {
@@ -176,6 +223,7 @@ export function mountDetail(ctx, id) {
                         void refresh();
                 }
                 else if (ev.event === 'deleted') {
+                    deleted = true;
                     say('ok', 'This job was deleted.');
                     cancel.hidden = retry.hidden = remove.hidden = true;
                 }

@@ -1,6 +1,8 @@
 // jobs.ts — the jobs table: filters by status and kind, cursor pagination (newest first), and
 // live rows from the event stream (status and progress update in place; on the first page, new
-// jobs that match the filters appear where they belong).
+// jobs that match the filters appear where they belong; rows that stop matching go). The stream
+// opens before the list is asked for, and its events wait until the list has arrived: none is
+// lost in between.
 import * as api from './api.js';
 import { fill, h, link } from './dom.js';
 import { ago, between, duration, shortId, time } from './format.js';
@@ -41,6 +43,36 @@ function row(job) {
     const progress = job.status === 'running' ? progressBar(job.progress, `Progress of job ${job.id}`) : '—';
     return h('tr', { 'data-job-id': job.id }, h('td', { class: 'id', 'data-label': 'Job' }, link(`/jobs/${job.id}`, { title: job.id }, h('code', {}, shortId(job.id)))), h('td', { class: 'kind', 'data-label': 'Kind' }, job.kind), h('td', { class: 'status', 'data-label': 'Status' }, badge(job.status)), h('td', { class: job.status === 'running' ? 'progress-cell' : 'progress-cell idle', 'data-label': 'Progress' }, progress), h('td', { class: 'num attempts', 'data-label': 'Attempts' }, `${job.attempt}/${job.max_attempts}`), h('td', { class: 'num priority', 'data-label': 'Priority' }, job.priority), h('td', { class: 'created', 'data-label': 'Created' }, h('time', { datetime: job.created_at, title: time(job.created_at) }, ago(job.created_at))), h('td', { class: 'num duration', 'data-label': 'Duration' }, durationOf(job)));
 }
+/**
+ * Brings `tr` to the job's new state in place: the cells after the first (whose link may have
+ * the keyboard focus) take the contents of a fresh row's.
+ */
+function updateRow(tr, job) {
+    const fresh = row(job);
+    for (let i = 1; i < fresh.cells.length; i++) {
+        const cell = tr.cells[i];
+        const next = fresh.cells[i];
+        if (!cell || !next)
+            continue;
+        cell.className = next.className;
+        cell.replaceChildren(...Array.from(next.childNodes));
+    }
+}
+/** A pager button: `aria-disabled` rather than `disabled`, so that it keeps the focus. */
+function pagerButton(id, text, off) {
+    const b = h('button', { type: 'button', id, class: 'btn' }, text);
+    setOff(b, off);
+    return b;
+}
+function setOff(b, off) {
+    if (off)
+        b.setAttribute('aria-disabled', 'true');
+    else
+        b.removeAttribute('aria-disabled');
+}
+const isOff = (b) => b.getAttribute('aria-disabled') === 'true';
+/** How long the list waits for the stream to open (after that it loads anyway). */
+const STREAM_WAIT_MS = 3000;
 export function mountJobs(ctx) {
     const scope = new Scope();
     document.title = 'Jobs · faena';
@@ -55,21 +87,24 @@ export function mountJobs(ctx) {
     kindSel.addEventListener('change', () => go({ kind: kindSel.value }));
     const tbody = h('tbody');
     const table = h('table', { id: 'jobs-table', class: 'table jobs-table' }, h('caption', { class: 'visually-hidden' }, 'Jobs, newest first'), h('thead', {}, h('tr', {}, ...['Job', 'Kind', 'Status', 'Progress', 'Attempts', 'Priority', 'Created', 'Duration'].map((t) => h('th', { scope: 'col', class: ['Attempts', 'Priority', 'Duration'].includes(t) ? 'num' : null }, t)))), tbody);
-    const first = h('button', { type: 'button', id: 'first-page', class: 'btn', disabled: !f.cursor }, '« Newest');
-    const next = h('button', { type: 'button', id: 'next-page', class: 'btn', disabled: true }, 'Older »');
+    const first = pagerButton('first-page', '« Newest', !f.cursor);
+    const next = pagerButton('next-page', 'Older »', true);
     const info = h('span', { class: 'muted page-info', 'aria-live': 'polite' });
-    first.addEventListener('click', () => go({ cursor: null }));
+    first.addEventListener('click', () => {
+        if (!isOff(first))
+            go({ cursor: null });
+    });
     let nextCursor = null;
     next.addEventListener('click', () => {
-        if (nextCursor)
+        if (nextCursor && !isOff(next))
             go({ cursor: nextCursor });
     });
     const body = h('div', { class: 'table-wrap' }, loading('jobs'));
-    fill(ctx.root, h('div', { class: 'view-head' }, h('h1', {}, 'Jobs'), link(`/submit${f.kind ? `?kind=${f.kind}` : ''}`, { class: 'btn btn-primary' }, 'Submit a job')), h('form', { class: 'filters card', role: 'search', 'aria-label': 'Filter jobs' }, statusField, kindField), body, h('nav', { class: 'pager', 'aria-label': 'Pages' }, first, info, next));
+    fill(ctx.root, h('div', { class: 'view-head' }, h('h1', {}, 'Jobs'), link(`/submit${f.kind ? `?kind=${encodeURIComponent(f.kind)}` : ''}`, { class: 'btn btn-primary' }, 'Submit a job')), h('form', { class: 'filters card', role: 'search', 'aria-label': 'Filter jobs' }, statusField, kindField), body, h('nav', { class: 'pager', 'aria-label': 'Pages' }, first, info, next));
     const jobs = new Map();
     const setNext = (cursor) => {
         nextCursor = cursor;
-        next.disabled = !cursor;
+        setOff(next, !cursor);
         info.textContent = `${jobs.size} job${jobs.size === 1 ? '' : 's'}${f.cursor ? ' (older page)' : ''}`;
     };
     const showEmpty = () => {
@@ -109,16 +144,76 @@ export function mountJobs(ctx) {
         showEmpty();
         setNext(nextCursor);
     };
+    /** Takes a row off the page; the focus it had goes to the next row (or the previous one). */
+    const removeRow = (id) => {
+        jobs.delete(id);
+        const tr = rowOf(id);
+        if (tr) {
+            const hadFocus = tr.contains(document.activeElement);
+            const near = (tr.nextElementSibling ?? tr.previousElementSibling)?.querySelector('a');
+            tr.remove();
+            if (hadFocus)
+                near?.focus();
+        }
+        showEmpty();
+        setNext(nextCursor);
+    };
     const onJob = (job) => {
         const tr = rowOf(job.id);
-        if (tr) {
-            jobs.set(job.id, job);
-            tr.replaceWith(row(job));
-        }
-        else
+        if (!tr)
             insert(job);
+        else if (!matches(job))
+            removeRow(job.id);
+        else {
+            jobs.set(job.id, job);
+            updateRow(tr, job);
+        }
     };
+    const apply = (ev) => {
+        if (ev.event === 'reset')
+            ctx.reload();
+        else if (ev.event === 'job') {
+            const job = eventData(ev);
+            if (job)
+                onJob(job);
+        }
+        else if (ev.event === 'progress') {
+            const p = eventData(ev);
+            const cell = p && rowOf(p.id)?.querySelector('.progress');
+            if (p && cell)
+                setProgress(cell, p);
+        }
+        else if (ev.event === 'deleted') {
+            const d = eventData(ev);
+            if (d && jobs.has(d.id))
+                removeRow(d.id);
+        }
+    };
+    // The stream first: its events wait in `early` until the list is on the page, then apply in
+    // order (the list was read after they were subscribed to, so the last of them is the newest).
+    let early = [];
+    let opened = () => { };
+    const streamReady = new Promise((resolve) => {
+        opened = resolve;
+        window.setTimeout(resolve, STREAM_WAIT_MS);
+    });
+    const stream = scope.stream({
+        path: api.eventsPath({ kind: f.kind }),
+        onState: (state) => {
+            if (state !== 'connecting')
+                opened();
+        },
+        onEvent: (ev) => {
+            if (early)
+                early.push(ev);
+            else
+                apply(ev);
+        },
+    });
     const load = async () => {
+        await streamReady;
+        if (!scope.alive)
+            return;
         try {
             const page = await api.jobs({ status: f.status, kind: f.kind, limit: f.limit, cursor: f.cursor });
             if (!scope.alive)
@@ -131,36 +226,19 @@ export function mountJobs(ctx) {
             setNext(page.next_cursor);
         }
         catch (err) {
+            early = null;
+            stream.close();
             if (scope.alive)
                 fill(body, failed('The jobs could not be loaded', err, ctx.reload));
             return;
         }
-        scope.stream({
-            path: api.eventsPath({ kind: f.kind }),
-            onEvent: (ev) => {
-                if (ev.event === 'reset')
-                    ctx.reload();
-                else if (ev.event === 'job') {
-                    const job = eventData(ev);
-                    if (job)
-                        onJob(job);
-                }
-                else if (ev.event === 'progress') {
-                    const p = eventData(ev);
-                    const cell = p && rowOf(p.id)?.querySelector('.progress');
-                    if (p && cell)
-                        setProgress(cell, p);
-                }
-                else if (ev.event === 'deleted') {
-                    const d = eventData(ev);
-                    if (d && jobs.delete(d.id)) {
-                        rowOf(d.id)?.remove();
-                        showEmpty();
-                        setNext(nextCursor);
-                    }
-                }
-            },
-        });
+        const missed = early ?? [];
+        early = null;
+        for (const ev of missed) {
+            if (!scope.alive)
+                return;
+            apply(ev);
+        }
         // Durations of running jobs and the "… ago" of every row move on.
         scope.every(5000, async () => {
             for (const tr of tbody.querySelectorAll('tr[data-job-id]')) {

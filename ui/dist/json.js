@@ -95,7 +95,14 @@ class Parser {
             this.skip();
             if (!this.literal(':'))
                 this.fail('expected :');
-            out[key] = this.value();
+            const value = this.value();
+            // As JSON.parse does: `__proto__` is a key like any other (an own property), not the
+            // object's prototype.
+            if (key === '__proto__') {
+                Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+            }
+            else
+                out[key] = value;
             this.skip();
             if (this.literal('}'))
                 return out;

@@ -31,9 +31,19 @@ function route(ctx) {
     if (path === '/submit')
         return mountSubmit(ctx);
     const m = /^\/jobs\/([^/]+)$/.exec(path);
-    if (m?.[1])
-        return mountDetail(ctx, decodeURIComponent(m[1]));
+    const id = m?.[1] ? decoded(m[1]) : null;
+    if (id)
+        return mountDetail(ctx, id);
     return notFound(ctx);
+}
+/** `text` percent-decoded; null when it is malformed (`%E0%A4%A`), which must not blank the page. */
+function decoded(text) {
+    try {
+        return decodeURIComponent(text);
+    }
+    catch {
+        return null;
+    }
 }
 function markNav(path) {
     const section = path === '/' ? '#/' : path.startsWith('/jobs') ? '#/jobs' : path.startsWith('/submit') ? '#/submit' : '';
@@ -55,7 +65,15 @@ function mount() {
     currentPath = r.path;
     markNav(r.path);
     syncKeyButton();
-    current = route({ root: main, route: r, reload: mount });
+    const ctx = { root: main, route: r, reload: mount };
+    try {
+        current = route(ctx);
+    }
+    catch (err) {
+        // A page that cannot even mount says so instead of leaving the content blank.
+        console.error('faena: the page could not be shown', err);
+        current = notFound(ctx);
+    }
     const again = focused ? document.getElementById(focused) : null;
     if (samePage && again)
         again.focus();

@@ -1,6 +1,8 @@
 // overview.ts — the first page: counters by status and by kind, throughput and queue-depth
 // charts (GET /stats, polled every 3 s; the queue's history is kept here, in the tab), and the
-// running jobs with live progress bars (GET /jobs?status=running, then the event stream).
+// running jobs with live progress bars: the event stream, opened first, and GET
+// /jobs?status=running, read again with every poll so that no job stays listed by mistake.
+// Everything updates in place, so that the keyboard focus stays where it is.
 import * as api from './api.js';
 import { drawLine, drawThroughput, redrawOnResize } from './charts.js';
 import { fill, h, link, s } from './dom.js';
@@ -10,6 +12,8 @@ import { Scope, eventData } from './view.js';
 import { errorText, notice, progressBar, setProgress } from './widgets.js';
 const POLL_MS = 3000;
 const WINDOW_MS = 15 * 60 * 1000;
+/** How long the first list of running jobs waits for the stream to open (then it loads anyway). */
+const STREAM_WAIT_MS = 3000;
 /** Queue depth as polled, kept while the tab lives (so leaving the page does not lose it). */
 const queueHistory = [];
 function record(history, v) {
@@ -22,19 +26,51 @@ function statCards() {
     return h('div', { id: 'stat-counts', class: 'stat-grid' }, ...STATUSES.map((st) => link(`/jobs?status=${st}`, { class: `stat-card stat-${st}`, 'data-status': st }, h('span', { class: 'stat-label' }, h('span', { class: `dot dot-${st}`, 'aria-hidden': 'true' }), label(st)), h('span', { class: 'count' }, '—'))));
 }
 function chartCard(title, svgId, legend) {
-    const svg = s('svg', { id: svgId, class: 'chart', 'aria-labelledby': `${svgId}-title` });
-    const card = h('section', { class: 'card chart-card' }, h('h2', { id: `${svgId}-title` }, title), legend, svg);
-    return [card, svg];
+    // The chart's figures in words, for screen readers (the SVG is an image of them).
+    const summary = h('p', { id: `${svgId}-summary`, class: 'visually-hidden' });
+    const svg = s('svg', { id: svgId, class: 'chart', 'aria-labelledby': `${svgId}-title`, 'aria-describedby': `${svgId}-summary` });
+    const card = h('section', { class: 'card chart-card' }, h('h2', { id: `${svgId}-title` }, title), legend, svg, summary);
+    return [card, svg, summary];
 }
 function legend(items) {
     return h('p', { class: 'legend' }, ...items.map(([cls, text]) => h('span', {}, h('span', { class: `swatch ${cls}`, 'aria-hidden': 'true' }), text)));
 }
-function kindTable(stats) {
-    const kinds = Object.keys(stats.kinds).sort();
-    return h('table', { class: 'table kind-table', id: 'kind-table' }, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Kind'), ...STATUSES.map((st) => h('th', { scope: 'col', class: 'num' }, label(st))))), h('tbody', {}, ...kinds.map((k) => h('tr', { 'data-kind': k }, h('th', { scope: 'row' }, link(`/jobs?kind=${k}`, {}, k)), ...STATUSES.map((st) => {
-        const n = stats.kinds[k]?.[st] ?? 0;
-        return h('td', { class: n === 0 ? 'num zero' : 'num', 'data-label': label(st) }, count(n));
-    })))));
+/** The by-kind table, updated in place (a focused link in it keeps the focus). */
+class KindTable {
+    constructor() {
+        this.body = h('tbody');
+        this.rows = new Map();
+        this.el = h('table', { class: 'table kind-table', id: 'kind-table' }, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Kind'), ...STATUSES.map((st) => h('th', { scope: 'col', class: 'num' }, label(st))))), this.body);
+    }
+    update(stats) {
+        const kinds = Object.keys(stats.kinds).sort();
+        for (const [k, tr] of this.rows) {
+            if (!kinds.includes(k)) {
+                tr.remove();
+                this.rows.delete(k);
+            }
+        }
+        let before = null;
+        for (const k of kinds.slice().reverse()) {
+            let tr = this.rows.get(k);
+            if (!tr) {
+                tr = h('tr', { 'data-kind': k }, h('th', { scope: 'row' }, link(`/jobs?kind=${encodeURIComponent(k)}`, {}, k)), ...STATUSES.map((st) => h('td', { 'data-label': label(st) })));
+                this.rows.set(k, tr);
+                this.body.insertBefore(tr, before);
+            }
+            STATUSES.forEach((st, i) => {
+                const td = tr?.cells[i + 1];
+                const n = stats.kinds[k]?.[st] ?? 0;
+                if (!td)
+                    return;
+                td.className = n === 0 ? 'num zero' : 'num';
+                const text = count(n);
+                if (td.textContent !== text)
+                    td.textContent = text;
+            });
+            before = tr;
+        }
+    }
 }
 function runningItem(job) {
     const since = job.started_at ?? job.created_at;
@@ -45,18 +81,19 @@ export function mountOverview(ctx) {
     document.title = 'Overview · faena';
     const status = h('div', { class: 'view-status' });
     const counts = statCards();
-    const [tpCard, tpSvg] = chartCard('Throughput', 'throughput-chart', legend([['bar-ok', 'succeeded or cancelled'], ['bar-failed', 'failed or timed out']]));
-    const [qCard, qSvg] = chartCard('Queue depth', 'queue-chart', legend([['line', 'queued jobs, sampled every 3 s while this tab is open']]));
+    const [tpCard, tpSvg, tpSummary] = chartCard('Throughput', 'throughput-chart', legend([['bar-ok', 'succeeded or cancelled'], ['bar-failed', 'failed or timed out']]));
+    const [qCard, qSvg, qSummary] = chartCard('Queue depth', 'queue-chart', legend([['line', 'queued jobs, sampled every 3 s while this tab is open']]));
     const runningList = h('ul', { id: 'running-jobs', class: 'running-list' });
     const runningEmpty = h('p', { class: 'muted empty' }, 'No job is running.');
     const runningCount = h('span', { class: 'pill' }, '0');
-    const kinds = h('div', { class: 'table-wrap' });
+    const kindTable = new KindTable();
+    const kinds = h('div', { class: 'table-wrap' }, kindTable.el);
     fill(ctx.root, h('div', { class: 'view-head' }, h('h1', {}, 'Overview'), status), counts, h('div', { class: 'chart-grid' }, tpCard, qCard), h('section', { class: 'card' }, h('h2', {}, 'By kind'), kinds), h('section', { class: 'card' }, h('h2', {}, 'Running jobs ', runningCount), runningList, runningEmpty));
     let stats = null;
     const drawCharts = () => {
         if (stats)
-            drawThroughput(tpSvg, stats.throughput);
-        drawLine(qSvg, queueHistory, WINDOW_MS, 'Queued jobs');
+            tpSummary.textContent = drawThroughput(tpSvg, stats.throughput);
+        qSummary.textContent = drawLine(qSvg, queueHistory, WINDOW_MS, 'Queued jobs');
     };
     scope.add(redrawOnResize(tpSvg, drawCharts));
     scope.add(redrawOnResize(qSvg, drawCharts));
@@ -67,32 +104,29 @@ export function mountOverview(ctx) {
             if (el)
                 el.textContent = count(st.counts[code] ?? 0);
         }
-        fill(kinds, kindTable(st));
+        kindTable.update(st);
         drawCharts();
     };
-    scope.every(POLL_MS, async () => {
-        try {
-            const st = await api.stats();
-            if (!scope.alive)
-                return;
-            record(queueHistory, st.queue_depth);
-            showStats(st);
-            fill(status, h('span', { class: 'muted' }, `Updated ${ago(st.at)}`));
-        }
-        catch (err) {
-            if (scope.alive)
-                fill(status, notice('error', `Statistics: ${errorText(err)}`));
-        }
-        tickElapsed();
-    });
-    // Running jobs: the list now, then the changes as events.
+    // Running jobs: the event stream opens first; then the list, read with every poll. Events
+    // apply as they come; a list applies only to the jobs no event spoke of while it was read
+    // (for those, the event is as new or newer).
     const items = new Map();
+    const runningError = h('div', { class: 'messages' });
+    runningList.before(runningError);
     const syncEmpty = () => {
         runningEmpty.hidden = items.size > 0;
         runningCount.textContent = String(items.size);
     };
     const drop = (id) => {
-        items.get(id)?.remove();
+        const li = items.get(id);
+        if (li) {
+            // A focused link going away hands the focus to its neighbour.
+            const hadFocus = li.contains(document.activeElement);
+            const near = (li.nextElementSibling ?? li.previousElementSibling)?.querySelector('a');
+            li.remove();
+            if (hadFocus)
+                near?.focus();
+        }
         items.delete(id);
         syncEmpty();
     };
@@ -102,6 +136,7 @@ export function mountOverview(ctx) {
             drop(job.id);
         }
         else if (old) {
+            old.dataset.since = job.started_at ?? job.created_at;
             setProgress(old, job.progress);
         }
         else {
@@ -119,44 +154,94 @@ export function mountOverview(ctx) {
         }
     }
     syncEmpty();
-    void (async () => {
+    /** The ids events spoke of while a list was being read. */
+    let spoken = null;
+    const syncRunning = async () => {
+        const heard = new Set();
+        spoken = heard;
         try {
             const page = await api.jobs({ status: 'running', limit: 200 });
             if (!scope.alive)
                 return;
+            fill(runningError);
+            const listed = new Set(page.jobs.map((j) => j.id));
+            // Only a whole list says which jobs no longer run.
+            if (!page.next_cursor) {
+                for (const id of Array.from(items.keys()))
+                    if (!listed.has(id) && !heard.has(id))
+                        drop(id);
+            }
             // Oldest first, so that prepending leaves the newest on top.
             for (const job of page.jobs.slice().reverse())
-                upsert(job);
+                if (!heard.has(job.id))
+                    upsert(job);
         }
         catch (err) {
             if (scope.alive)
-                runningList.before(notice('error', `Running jobs: ${errorText(err)}`));
+                fill(runningError, notice('error', `Running jobs: ${errorText(err)}`));
         }
-        if (!scope.alive)
-            return;
-        scope.stream({
-            path: api.eventsPath({}),
-            onEvent: (ev) => {
-                if (ev.event === 'reset')
-                    ctx.reload();
-                else if (ev.event === 'job') {
-                    const job = eventData(ev);
-                    if (job)
-                        upsert(job);
-                }
-                else if (ev.event === 'progress') {
-                    const p = eventData(ev);
-                    const li = p && items.get(p.id);
-                    if (p && li)
-                        setProgress(li, p);
-                }
-                else if (ev.event === 'deleted') {
-                    const d = eventData(ev);
-                    if (d)
-                        drop(d.id);
-                }
-            },
-        });
-    })();
+        finally {
+            if (spoken === heard)
+                spoken = null;
+        }
+    };
+    let opened = () => { };
+    const streamReady = new Promise((resolve) => {
+        opened = resolve;
+        window.setTimeout(resolve, STREAM_WAIT_MS);
+    });
+    scope.stream({
+        path: api.eventsPath({}),
+        onState: (state) => {
+            if (state !== 'connecting')
+                opened();
+        },
+        onEvent: (ev) => {
+            if (ev.event === 'reset')
+                ctx.reload();
+            else if (ev.event === 'job') {
+                const job = eventData(ev);
+                if (!job)
+                    return;
+                spoken?.add(job.id);
+                upsert(job);
+            }
+            else if (ev.event === 'progress') {
+                const p = eventData(ev);
+                const li = p && items.get(p.id);
+                if (p && li)
+                    setProgress(li, p);
+            }
+            else if (ev.event === 'deleted') {
+                const d = eventData(ev);
+                if (!d)
+                    return;
+                spoken?.add(d.id);
+                drop(d.id);
+            }
+        },
+    });
+    const pollStats = async () => {
+        try {
+            const st = await api.stats();
+            if (!scope.alive)
+                return;
+            record(queueHistory, st.queue_depth);
+            showStats(st);
+            fill(status, h('span', { class: 'muted' }, `Updated ${ago(st.at)}`));
+        }
+        catch (err) {
+            if (scope.alive)
+                fill(status, notice('error', `Statistics: ${errorText(err)}`));
+        }
+    };
+    let first = true;
+    scope.every(POLL_MS, async () => {
+        // The first list waits for the stream to be open: no change falls in between.
+        const running = (first ? streamReady : Promise.resolve()).then(() => (scope.alive ? syncRunning() : undefined));
+        first = false;
+        await Promise.all([pollStats(), running]);
+        tickElapsed();
+    });
     return scope;
 }

@@ -1,6 +1,8 @@
 // sse.ts — Server-Sent Events over fetch(): EventSource cannot send the Authorization header.
 // A small parser of the text/event-stream format, and a stream that reconnects after a drop
-// with Last-Event-ID (back-off 1 s doubling to 10 s) so that the server can resume it.
+// with Last-Event-ID (back-off 1 s doubling to 10 s) so that the server can resume it. A 204
+// answer means the server has nothing more for this stream (a final job's stream, resumed
+// after its last event): the stream stops for good, as an EventSource does.
 import { authHeaders, reportUnauthorized } from './api.js';
 /** Splits text/event-stream input, fed in chunks, into events. */
 export class SseParser {
@@ -61,6 +63,8 @@ const MIN_DELAY_MS = 1000;
 const MAX_DELAY_MS = 10000;
 /** The server sends a keep-alive every 15 s: this long without a byte means the line is dead. */
 const SILENCE_MS = 45000;
+/** A connection open this long counts as healthy even without events: the back-off starts over. */
+const HEALTHY_MS = 30000;
 const listeners = new Set();
 /** Follows the state of every stream (the header's live indicator). */
 export function onAnyStreamState(listener) {
@@ -95,6 +99,11 @@ export class EventStream {
             const ended = await this.connectOnce();
             if (this.closed)
                 return;
+            if (ended === 'no-content') {
+                this.close();
+                this.opts.onNoContent?.();
+                return;
+            }
             if (ended === 'stop' || (ended === 'end' && this.opts.reconnectAfterEnd?.() === false)) {
                 this.close();
                 return;
@@ -106,11 +115,11 @@ export class EventStream {
             this.delay = Math.min(this.delay * 2, MAX_DELAY_MS);
         }
     }
-    /** One connection: `end` when the server ended it, `drop` on an error, `stop` for good. */
+    /**
+     * One connection: `end` when the server ended it, `drop` on an error, `no-content` on a 204
+     * (nothing more to come), `stop` for good (401, 403, 404).
+     */
     async connectOnce() {
-        const headers = authHeaders({ Accept: 'text/event-stream' });
-        if (this.lastId !== null)
-            headers.set('Last-Event-ID', this.lastId);
         const attempt = new AbortController();
         const onAbort = () => attempt.abort();
         this.abort.signal.addEventListener('abort', onAbort);
@@ -119,9 +128,15 @@ export class EventStream {
             window.clearTimeout(silence);
             silence = window.setTimeout(() => attempt.abort(), SILENCE_MS);
         };
+        let opened = 0;
         try {
+            const headers = authHeaders({ Accept: 'text/event-stream' });
+            if (this.lastId !== null)
+                headers.set('Last-Event-ID', this.lastId);
             watch();
             const res = await fetch(this.opts.path, { headers, signal: attempt.signal, cache: 'no-store' });
+            if (res.status === 204)
+                return 'no-content';
             if (res.status === 401) {
                 reportUnauthorized();
                 return 'stop';
@@ -131,8 +146,11 @@ export class EventStream {
             if (!res.ok || !res.body)
                 return 'drop';
             this.setState('open');
-            this.delay = MIN_DELAY_MS;
+            opened = Date.now();
+            // The back-off starts over once the stream proves useful (an event, or a long life):
+            // a server that ends every stream at once is not asked again every second.
             const parser = new SseParser((ev) => {
+                this.delay = MIN_DELAY_MS;
                 if (ev.id !== null)
                     this.lastId = ev.id;
                 this.opts.onEvent(ev);
@@ -152,6 +170,8 @@ export class EventStream {
         finally {
             window.clearTimeout(silence);
             this.abort.signal.removeEventListener('abort', onAbort);
+            if (opened && Date.now() - opened >= HEALTHY_MS)
+                this.delay = MIN_DELAY_MS;
         }
     }
 }

@@ -1,13 +1,13 @@
-// api.ts — faena's HTTP API for the dashboard: fetch with the API key (kept in sessionStorage,
-// this tab only), problem+json errors as ApiError, and one typed function per endpoint.
+// api.ts — faena's HTTP API for the dashboard: fetch with the API key (kept in memory, with a
+// copy in sessionStorage: this tab only), problem+json errors as ApiError, and one typed
+// function per endpoint.
 
 import { type Json, parse, stringify } from './json.js';
 import type { FileInfo, Job, JobPage, Limits, Problem, Stats } from './types.js';
 
 const KEY_ITEM = 'faena.api-key';
 
-/** The API key of this tab, if one was given. */
-export function apiKey(): string | null {
+function storedKey(): string | null {
   try {
     return sessionStorage.getItem(KEY_ITEM);
   } catch {
@@ -15,13 +15,31 @@ export function apiKey(): string | null {
   }
 }
 
-export function setApiKey(key: string | null): void {
+/**
+ * The key in use: kept here, with a copy in sessionStorage so that a reload of the tab keeps
+ * it. Where storage is disabled the key still works until the page is reloaded (instead of
+ * being asked for again and again).
+ */
+let key: string | null = storedKey();
+
+/** The API key of this tab, if one was given. */
+export function apiKey(): string | null {
+  return key;
+}
+
+export function setApiKey(next: string | null): void {
+  key = next || null;
   try {
     if (key) sessionStorage.setItem(KEY_ITEM, key);
     else sessionStorage.removeItem(KEY_ITEM);
   } catch {
-    // Storage disabled: the key lasts until the page is reloaded at most.
+    // Storage disabled or full: the key lasts until the page is reloaded.
   }
+}
+
+/** What the server accepts as an API key: 16 to 512 printable ASCII characters, no space. */
+export function isWellFormedKey(text: string): boolean {
+  return /^[\x21-\x7e]{16,512}$/.test(text);
 }
 
 /** Headers every API request carries. */

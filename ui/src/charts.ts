@@ -60,8 +60,11 @@ export interface Throughput {
   failed: number[];
 }
 
-/** Stacked bars: jobs that succeeded (finished − failed) and, above, those that failed. */
-export function drawThroughput(svg: SVGSVGElement, data: Throughput): void {
+/**
+ * Stacked bars: jobs that succeeded (finished − failed) and, above, those that failed. Returns
+ * the chart's summary in words.
+ */
+export function drawThroughput(svg: SVGSVGElement, data: Throughput): string {
   const n = data.finished.length;
   const total = data.finished.reduce((a, b) => a + b, 0);
   const failedTotal = data.failed.reduce((a, b) => a + b, 0);
@@ -69,7 +72,7 @@ export function drawThroughput(svg: SVGSVGElement, data: Throughput): void {
   const mins = Math.round(windowMs / 60000);
   const title = `Jobs finished per ${data.bucket_secs} s over the last ${mins} min: ${count(total)} in all, ${count(failedTotal)} failed or timed out`;
   const f = frame(svg, niceMax(Math.max(0, ...data.finished)), title);
-  if (n === 0) return;
+  if (n === 0) return title;
   const slot = f.plotW / n;
   const barW = Math.max(1, slot * 0.75);
   const scale = (v: number): number => (v / f.yMax) * f.plotH;
@@ -90,6 +93,7 @@ export function drawThroughput(svg: SVGSVGElement, data: Throughput): void {
     svg.append(g);
   });
   timeAxis(svg, f, windowMs);
+  return title;
 }
 
 export interface Sample {
@@ -98,8 +102,8 @@ export interface Sample {
   v: number;
 }
 
-/** A line of samples over the last `windowMs`, with the area under it shaded. */
-export function drawLine(svg: SVGSVGElement, samples: Sample[], windowMs: number, what: string): void {
+/** A line of samples over the last `windowMs`, with the area under it shaded; its summary. */
+export function drawLine(svg: SVGSVGElement, samples: Sample[], windowMs: number, what: string): string {
   const now = Date.now();
   const shown = samples.filter((p) => p.t >= now - windowMs);
   const last = shown[shown.length - 1];
@@ -109,7 +113,7 @@ export function drawLine(svg: SVGSVGElement, samples: Sample[], windowMs: number
     : `${what}: no samples yet`;
   const f = frame(svg, niceMax(peak), title);
   timeAxis(svg, f, windowMs);
-  if (shown.length === 0) return;
+  if (shown.length === 0) return title;
   const x = (t: number): number => PAD.left + f.plotW * (1 - (now - t) / windowMs);
   const y = (v: number): number => PAD.top + f.plotH * (1 - v / f.yMax);
   const points = shown.map((p) => `${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`);
@@ -121,6 +125,7 @@ export function drawLine(svg: SVGSVGElement, samples: Sample[], windowMs: number
     svg.append(s('polyline', { class: 'line', points: points.join(' ') }));
     svg.append(s('circle', { class: 'dot', cx: x(last.t), cy: y(last.v), r: 3 }));
   }
+  return title;
 }
 
 /** Calls `draw` whenever the SVG's width changes; returns the function that stops it. */

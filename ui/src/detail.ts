@@ -133,12 +133,17 @@ async function download(id: string, name: string, anchor: HTMLAnchorElement): Pr
   }
 }
 
+/**
+ * An action button. While its request runs it is `aria-disabled` (not `disabled`, which would
+ * drop the keyboard focus) and ignores clicks.
+ */
 function button(id: string, text: string, cls: string, shown: boolean, action: () => Promise<void>): HTMLButtonElement {
   const b = h('button', { type: 'button', id, class: `btn ${cls}`, hidden: !shown }, text);
   b.addEventListener('click', () => {
-    b.disabled = true;
+    if (b.getAttribute('aria-disabled') === 'true') return;
+    b.setAttribute('aria-disabled', 'true');
     void action().finally(() => {
-      b.disabled = false;
+      b.removeAttribute('aria-disabled');
     });
   });
   return b;
@@ -150,6 +155,16 @@ export function mountDetail(ctx: ViewContext, id: string): View {
   const messages = h('div', { class: 'messages', 'aria-live': 'polite' });
   const say = (kind: 'error' | 'ok', text: string): void => fill(messages, notice(kind, text));
   let current: Job | null = null;
+  // Answers about the job (GET /jobs/{id}, the cancel's) are numbered when asked: one older
+  // than the answer shown is dropped, and so is one that would take a final job back.
+  let asked = 0;
+  let shown = 0;
+  const show = (job: Job, n: number): void => {
+    if (!scope.alive || n <= shown) return;
+    if (current && isFinal(current.status) && !isFinal(job.status)) return;
+    shown = n;
+    render(job);
+  };
 
   const act = (what: string, call: () => Promise<unknown>, then: (out: unknown) => void) => async (): Promise<void> => {
     try {
@@ -158,7 +173,10 @@ export function mountDetail(ctx: ViewContext, id: string): View {
       say('error', `${what}: ${errorText(err)}`);
     }
   };
-  const cancel = button('cancel-job', 'Cancel', 'btn-warn', false, act('Cancel', () => api.cancel(id), (j) => render(j as Job)));
+  const cancel = button('cancel-job', 'Cancel', 'btn-warn', false, () => {
+    const n = ++asked;
+    return act('Cancel', () => api.cancel(id), (j) => show(j as Job, n))();
+  });
   const retry = button('retry-job', 'Retry', 'btn-primary', false, act('Retry', () => api.retry(id), (j) => {
     location.hash = `#/jobs/${(j as Job).id}`;
   }));
@@ -204,36 +222,60 @@ export function mountDetail(ctx: ViewContext, id: string): View {
     );
     const again = focused ? document.getElementById(focused) : null;
     if (again && !again.hidden) again.focus();
+    else if (again) {
+      // Its button went away (Cancel, once the job is final): the next action takes the focus.
+      const next = Array.from(root.querySelectorAll<HTMLElement>('.actions > .btn')).find((b) => !b.hidden);
+      next?.focus();
+    }
   }
 
   const refresh = async (): Promise<void> => {
+    const n = ++asked;
     try {
       const job = await api.job(id);
-      if (scope.alive) render(job);
+      show(job, n);
     } catch (err) {
-      if (scope.alive && !current) fill(root, failed('The job could not be loaded', err, ctx.reload));
-      else if (scope.alive) say('error', errorText(err));
+      if (!scope.alive || n <= shown) return;
+      if (!current) fill(root, failed('The job could not be loaded', err, ctx.reload));
+      else say('error', errorText(err));
     }
   };
 
+  // The state the stream said last: whether to follow it again when it ends depends on it,
+  // not on `current` (which may be an answer from before the last event).
+  let streamed: JobState | null = null;
+  let deleted = false;
   void refresh().then(() => {
     if (!scope.alive || !current) return;
     scope.stream({
       path: api.jobEventsPath(id),
-      reconnectAfterEnd: () => !current || !isFinal(current.status),
+      reconnectAfterEnd: () => {
+        if (deleted) return false;
+        if (streamed && isFinal(streamed.status)) {
+          // The job ended: stop, with its final state (and result) shown.
+          if (!current || current.status !== streamed.status) void refresh();
+          return false;
+        }
+        return true;
+      },
+      // Nothing more for this job (it is final and every event was had): stop, and show it.
+      onNoContent: () => void refresh(),
       onEvent: (ev) => {
         if (ev.event === 'reset') void refresh();
         else if (ev.event === 'job') {
           const state = eventData<JobState>(ev);
-          const changed = state && current && (state.status !== current.status || state.attempt !== current.attempt);
-          if (changed) {
+          if (!state) return;
+          streamed = state;
+          // Another state than the one shown: the whole job again (events carry no result).
+          if (!current || state.status !== current.status || state.attempt !== current.attempt) {
             void refresh();
-          } else if (state && progress) setProgress(progress, state.progress);
+          } else if (progress) setProgress(progress, state.progress);
         } else if (ev.event === 'progress') {
           const p = eventData<ProgressEvent>(ev);
           if (p && progress) setProgress(progress, p);
           else if (p && current?.status === 'running') void refresh();
         } else if (ev.event === 'deleted') {
+          deleted = true;
           say('ok', 'This job was deleted.');
           cancel.hidden = retry.hidden = remove.hidden = true;
         }

@@ -1,10 +1,13 @@
 // jobs.ts — the jobs table: filters by status and kind, cursor pagination (newest first), and
 // live rows from the event stream (status and progress update in place; on the first page, new
-// jobs that match the filters appear where they belong).
+// jobs that match the filters appear where they belong; rows that stop matching go). The stream
+// opens before the list is asked for, and its events wait until the list has arrived: none is
+// lost in between.
 
 import * as api from './api.js';
 import { fill, h, link } from './dom.js';
 import { ago, between, duration, shortId, time } from './format.js';
+import type { SseEvent } from './sse.js';
 import type { JobState, ProgressEvent } from './types.js';
 import { STATUSES, isStatus } from './types.js';
 import { Scope, type View, type ViewContext, eventData, routeHash } from './view.js';
@@ -72,6 +75,38 @@ function row(job: JobState): HTMLTableRowElement {
   );
 }
 
+/**
+ * Brings `tr` to the job's new state in place: the cells after the first (whose link may have
+ * the keyboard focus) take the contents of a fresh row's.
+ */
+function updateRow(tr: HTMLTableRowElement, job: JobState): void {
+  const fresh = row(job);
+  for (let i = 1; i < fresh.cells.length; i++) {
+    const cell = tr.cells[i];
+    const next = fresh.cells[i];
+    if (!cell || !next) continue;
+    cell.className = next.className;
+    cell.replaceChildren(...Array.from(next.childNodes));
+  }
+}
+
+/** A pager button: `aria-disabled` rather than `disabled`, so that it keeps the focus. */
+function pagerButton(id: string, text: string, off: boolean): HTMLButtonElement {
+  const b = h('button', { type: 'button', id, class: 'btn' }, text);
+  setOff(b, off);
+  return b;
+}
+
+function setOff(b: HTMLButtonElement, off: boolean): void {
+  if (off) b.setAttribute('aria-disabled', 'true');
+  else b.removeAttribute('aria-disabled');
+}
+
+const isOff = (b: HTMLButtonElement): boolean => b.getAttribute('aria-disabled') === 'true';
+
+/** How long the list waits for the stream to open (after that it loads anyway). */
+const STREAM_WAIT_MS = 3000;
+
 export function mountJobs(ctx: ViewContext): View {
   const scope = new Scope();
   document.title = 'Jobs · faena';
@@ -95,19 +130,21 @@ export function mountJobs(ctx: ViewContext): View {
       h('th', { scope: 'col', class: ['Attempts', 'Priority', 'Duration'].includes(t) ? 'num' : null }, t)))),
     tbody,
   );
-  const first = h('button', { type: 'button', id: 'first-page', class: 'btn', disabled: !f.cursor }, '« Newest');
-  const next = h('button', { type: 'button', id: 'next-page', class: 'btn', disabled: true }, 'Older »');
+  const first = pagerButton('first-page', '« Newest', !f.cursor);
+  const next = pagerButton('next-page', 'Older »', true);
   const info = h('span', { class: 'muted page-info', 'aria-live': 'polite' });
-  first.addEventListener('click', () => go({ cursor: null }));
+  first.addEventListener('click', () => {
+    if (!isOff(first)) go({ cursor: null });
+  });
   let nextCursor: string | null = null;
   next.addEventListener('click', () => {
-    if (nextCursor) go({ cursor: nextCursor });
+    if (nextCursor && !isOff(next)) go({ cursor: nextCursor });
   });
   const body = h('div', { class: 'table-wrap' }, loading('jobs'));
 
   fill(
     ctx.root,
-    h('div', { class: 'view-head' }, h('h1', {}, 'Jobs'), link(`/submit${f.kind ? `?kind=${f.kind}` : ''}`, { class: 'btn btn-primary' }, 'Submit a job')),
+    h('div', { class: 'view-head' }, h('h1', {}, 'Jobs'), link(`/submit${f.kind ? `?kind=${encodeURIComponent(f.kind)}` : ''}`, { class: 'btn btn-primary' }, 'Submit a job')),
     h('form', { class: 'filters card', role: 'search', 'aria-label': 'Filter jobs' }, statusField, kindField),
     body,
     h('nav', { class: 'pager', 'aria-label': 'Pages' }, first, info, next),
@@ -116,7 +153,7 @@ export function mountJobs(ctx: ViewContext): View {
   const jobs = new Map<string, JobState>();
   const setNext = (cursor: string | null): void => {
     nextCursor = cursor;
-    next.disabled = !cursor;
+    setOff(next, !cursor);
     info.textContent = `${jobs.size} job${jobs.size === 1 ? '' : 's'}${f.cursor ? ' (older page)' : ''}`;
   };
   const showEmpty = (): void => {
@@ -155,15 +192,67 @@ export function mountJobs(ctx: ViewContext): View {
     setNext(nextCursor);
   };
 
-  const onJob = (job: JobState): void => {
-    const tr = rowOf(job.id);
+  /** Takes a row off the page; the focus it had goes to the next row (or the previous one). */
+  const removeRow = (id: string): void => {
+    jobs.delete(id);
+    const tr = rowOf(id);
     if (tr) {
-      jobs.set(job.id, job);
-      tr.replaceWith(row(job));
-    } else insert(job);
+      const hadFocus = tr.contains(document.activeElement);
+      const near = (tr.nextElementSibling ?? tr.previousElementSibling)?.querySelector<HTMLElement>('a');
+      tr.remove();
+      if (hadFocus) near?.focus();
+    }
+    showEmpty();
+    setNext(nextCursor);
   };
 
+  const onJob = (job: JobState): void => {
+    const tr = rowOf(job.id);
+    if (!tr) insert(job);
+    else if (!matches(job)) removeRow(job.id);
+    else {
+      jobs.set(job.id, job);
+      updateRow(tr, job);
+    }
+  };
+
+  const apply = (ev: SseEvent): void => {
+    if (ev.event === 'reset') ctx.reload();
+    else if (ev.event === 'job') {
+      const job = eventData<JobState>(ev);
+      if (job) onJob(job);
+    } else if (ev.event === 'progress') {
+      const p = eventData<ProgressEvent>(ev);
+      const cell = p && rowOf(p.id)?.querySelector('.progress');
+      if (p && cell) setProgress(cell, p);
+    } else if (ev.event === 'deleted') {
+      const d = eventData<{ id: string }>(ev);
+      if (d && jobs.has(d.id)) removeRow(d.id);
+    }
+  };
+
+  // The stream first: its events wait in `early` until the list is on the page, then apply in
+  // order (the list was read after they were subscribed to, so the last of them is the newest).
+  let early: SseEvent[] | null = [];
+  let opened: () => void = () => {};
+  const streamReady = new Promise<void>((resolve) => {
+    opened = resolve;
+    window.setTimeout(resolve, STREAM_WAIT_MS);
+  });
+  const stream = scope.stream({
+    path: api.eventsPath({ kind: f.kind }),
+    onState: (state) => {
+      if (state !== 'connecting') opened();
+    },
+    onEvent: (ev) => {
+      if (early) early.push(ev);
+      else apply(ev);
+    },
+  });
+
   const load = async (): Promise<void> => {
+    await streamReady;
+    if (!scope.alive) return;
     try {
       const page = await api.jobs({ status: f.status, kind: f.kind, limit: f.limit, cursor: f.cursor });
       if (!scope.alive) return;
@@ -173,30 +262,17 @@ export function mountJobs(ctx: ViewContext): View {
       showEmpty();
       setNext(page.next_cursor);
     } catch (err) {
+      early = null;
+      stream.close();
       if (scope.alive) fill(body, failed('The jobs could not be loaded', err, ctx.reload));
       return;
     }
-    scope.stream({
-      path: api.eventsPath({ kind: f.kind }),
-      onEvent: (ev) => {
-        if (ev.event === 'reset') ctx.reload();
-        else if (ev.event === 'job') {
-          const job = eventData<JobState>(ev);
-          if (job) onJob(job);
-        } else if (ev.event === 'progress') {
-          const p = eventData<ProgressEvent>(ev);
-          const cell = p && rowOf(p.id)?.querySelector('.progress');
-          if (p && cell) setProgress(cell, p);
-        } else if (ev.event === 'deleted') {
-          const d = eventData<{ id: string }>(ev);
-          if (d && jobs.delete(d.id)) {
-            rowOf(d.id)?.remove();
-            showEmpty();
-            setNext(nextCursor);
-          }
-        }
-      },
-    });
+    const missed = early ?? [];
+    early = null;
+    for (const ev of missed) {
+      if (!scope.alive) return;
+      apply(ev);
+    }
     // Durations of running jobs and the "… ago" of every row move on.
     scope.every(5000, async () => {
       for (const tr of tbody.querySelectorAll<HTMLTableRowElement>('tr[data-job-id]')) {

@@ -1,7 +1,8 @@
 // keyform.ts — the API key prompt, shown when an endpoint answered 401. The key is kept in
 // sessionStorage (this tab only, gone when it closes) and sent as `Authorization: Bearer`.
+// Only what the server could accept is taken: 16 to 512 printable ASCII characters.
 
-import { apiKey, setApiKey } from './api.js';
+import { apiKey, isWellFormedKey, setApiKey } from './api.js';
 import { fill, h } from './dom.js';
 import { notice } from './widgets.js';
 
@@ -11,22 +12,30 @@ export function showKeyForm(root: HTMLElement, done: () => void): void {
   const refused = apiKey() !== null;
   const input = h('input', {
     id: 'api-key', name: 'api-key', type: 'password', required: true, autocomplete: 'off',
-    spellcheck: false, 'aria-describedby': 'api-key-hint',
+    spellcheck: false, 'aria-describedby': 'api-key-hint api-key-error',
   });
+  const error = h('p', { id: 'api-key-error', class: 'field-error', 'aria-live': 'polite' });
   const form = h(
     'form',
-    { id: 'key-form', class: 'key-form' },
+    { id: 'key-form', class: 'key-form', novalidate: true },
     h('div', { class: 'field' }, h('label', { for: 'api-key' }, 'API key'), input,
-      h('p', { id: 'api-key-hint', class: 'hint' }, 'Kept in this browser tab only (sessionStorage), sent as Authorization: Bearer.')),
+      h('p', { id: 'api-key-hint', class: 'hint' }, 'Kept in this browser tab only (sessionStorage), sent as Authorization: Bearer.'),
+      error),
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'btn btn-primary' }, 'Use this key')),
   );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const key = input.value.trim();
-    if (!key) {
+    if (!isWellFormedKey(key)) {
+      error.textContent = key
+        ? 'An API key is 16 to 512 printable ASCII characters, without spaces.'
+        : 'Enter an API key.';
+      input.setAttribute('aria-invalid', 'true');
       input.focus();
       return;
     }
+    error.textContent = '';
+    input.removeAttribute('aria-invalid');
     setApiKey(key);
     done();
   });

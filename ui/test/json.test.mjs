@@ -34,3 +34,14 @@ test('pretty printing matches JSON.stringify for plain values', () => {
   assert.equal(stringify(v, 2), JSON.stringify(v, null, 2));
   assert.equal(stringify(v), JSON.stringify(v));
 });
+
+test('a "__proto__" key is an own property, as with JSON.parse, not the prototype', () => {
+  const text = '{"__proto__":{"polluted":true},"a":1}';
+  const v = parse(text);
+  assert.equal(Object.getPrototypeOf(v), Object.prototype);
+  assert.equal(v.polluted, undefined);
+  assert.deepEqual(Object.keys(v), ['__proto__', 'a']);
+  assert.deepEqual(v, JSON.parse(text));
+  assert.equal(stringify(v), text);
+  assert.equal({}.polluted, undefined);
+});
