@@ -42,6 +42,7 @@ pub struct El {
     pub visible: bool,
     /// A form control's `value`.
     pub value: Option<String>,
+    /// `disabled`, or `aria-disabled="true"` (a control that keeps the focus while off).
     pub disabled: bool,
     pub attrs: HashMap<String, String>,
 }
@@ -58,7 +59,7 @@ return Array.from(document.querySelectorAll(arguments[0])).map(e => ({
   text: (e.innerText ?? e.textContent ?? '').trim(),
   visible: e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden',
   value: typeof e.value === 'string' ? e.value : null,
-  disabled: !!e.disabled,
+  disabled: !!e.disabled || e.getAttribute('aria-disabled') === 'true',
   attrs: Object.fromEntries(Array.from(e.attributes, a => [a.name, a.value])),
 }));
 "#;
@@ -271,11 +272,17 @@ impl Dash {
         else {
             return vec!["(the console log could not be read)".into()];
         };
-        let log: Value = resp.json().await.unwrap_or_default();
-        log["value"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        let status = resp.status();
+        let log: Value = match resp.json().await {
+            Ok(log) => log,
+            Err(e) => return vec![format!("(the console log is not JSON: {status}, {e})")],
+        };
+        // Anything but a list of entries would read as "no error": that is a failure too.
+        let Some(entries) = log["value"].as_array() else {
+            return vec![format!("(the console log is not a list: {status}, {log})")];
+        };
+        entries
+            .iter()
             .filter(|e| e["level"] == "SEVERE")
             .filter_map(|e| e["message"].as_str())
             .filter(|m| !m.contains("favicon.ico") && !m.contains("Failed to load resource"))

@@ -73,7 +73,9 @@ async fn submit_count_primes_and_follow_it_live() {
     dash.wait_visible(&format!("{row} a[href=\"#/jobs/{id}\"]"))
         .await;
 
-    // Live in the table too: a job submitted elsewhere shows up, then its end.
+    // Live in the table too: a job submitted elsewhere (once the table follows the events)
+    // shows up, then its end.
+    dash.wait_text("#live-status", |s| s == "Live").await;
     let other = dash
         .submit(json!({"kind": "count_primes", "params": {"start": 0, "end": 100}}))
         .await;

@@ -79,6 +79,14 @@ async fn the_overview_counts_what_the_stats_count() {
     dash.wait_visible("svg#throughput-chart, #throughput-chart svg")
         .await;
     dash.wait_visible("svg#queue-chart, #queue-chart svg").await;
+    // Drawn, not just there: the jobs that finished are bars, the queue's samples a line
+    // with its last point marked.
+    dash.wait_for("#throughput-chart rect", |bars| !bars.is_empty())
+        .await;
+    dash.wait_for("#queue-chart polyline", |lines| lines.len() == 1)
+        .await;
+    dash.wait_for("#queue-chart circle", |points| !points.is_empty())
+        .await;
     let item = format!("#running-jobs [data-job-id=\"{running}\"]");
     dash.wait_visible(&item).await;
     dash.wait_visible(&format!("{item} progress")).await;
