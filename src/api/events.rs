@@ -276,7 +276,7 @@ impl OneJob {
                     return Some(vec![
                         SseEvent::default()
                             .event("deleted")
-                            .data(format!(r#"{{"id":"{}"}}"#, self.filter.job?)),
+                            .data(crate::events::payload::deleted_json(self.filter.job?)),
                     ]);
                 };
                 let progressed = job.progress.map(|p| p.done) > self.done;

@@ -12,7 +12,7 @@
 //! or has just stopped watching ([`RECORD_AFTER_LAST`]): a reconnecting client finds what it
 //! missed, and a server nobody watches pays nothing.
 
-mod payload;
+pub(crate) mod payload;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -283,10 +283,7 @@ impl Hub {
 
     /// Records the state of `job`.
     pub fn job(&self, job: &Job) {
-        if self.recording() && self.advance(job) {
-            let data = JobState::from(job).to_json();
-            self.push(EventType::Job, job, Some(job.status), job.is_final(), data);
-        }
+        self.jobs(std::iter::once(job));
     }
 
     /// Whether `job`'s state is newer than the last one recorded (and remembers it).

@@ -76,6 +76,6 @@ pub(super) fn progress_json(id: JobId, p: JobProgress) -> String {
     serde_json::to_string(&event).unwrap_or_else(|_| "{}".into())
 }
 
-pub(super) fn deleted_json(id: JobId) -> String {
+pub(crate) fn deleted_json(id: JobId) -> String {
     serde_json::to_string(&DeletedEvent { id }).unwrap_or_else(|_| "{}".into())
 }
