@@ -2,7 +2,7 @@
 # count_primes side by side with primesieve and primecount, on 2 threads each, and the counts
 # checked to agree. Each row: faena's job (run to its end with ?wait_ms= on a release server with
 # --cpu-threads 2 on a temp SQLite; "run" is finished_at − started_at, "wall" the HTTP round
-# trip), the kernel in one process with the way forced (examples/primes.rs: sieve, analytic),
+# trip), the kernel in one process with the way forced (crates/faena-kernels/examples/primes.rs: sieve, analytic),
 # and the peer's process wall time; runs alternate faena and the peer, RUNS times.
 #
 #   bench/primes.sh [RUNS]          (default 3)
@@ -95,7 +95,7 @@ date -u +%Y-%m-%dT%H:%MZ
 uptime
 
 say "build"
-cargo build --release --quiet --bin faena --example primes
+cargo build --release --quiet --bin faena && cargo build --release --quiet -p faena-kernels --example primes
 
 "$FAENA" serve --listen "127.0.0.1:$PORT" --database-url "sqlite://$WORK/faena.db" \
   --cpu-threads 2 > "$WORK/faena.log" 2>&1 & PIDS+=($!)

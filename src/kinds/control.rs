@@ -1,152 +1,61 @@
-//! The handle a running kernel holds: a cancellation flag it polls and a progress counter it
-//! advances.
-//!
-//! Deadline, user cancel and shutdown all cancel the same [`CancellationToken`]; kernels never
-//! learn which one it was. They only promise to look at [`Ctl::check`] often (at least every
-//! ~10 ms of work) and to return [`Stopped`] soon after it trips.
+//! The handle a running job holds: the kernels' [`faena_kernels::Ctl`] (a stop flag polled
+//! between units of work, a progress counter) and a cancellation token for async kinds to
+//! `select!` on. [`Ctl::stop`] trips both: a deadline, a user's cancel and shutdown all stop a
+//! run the same way, and its kind never learns which it was.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio_util::sync::CancellationToken;
 
-/// A kernel stopped early because its run was cancelled; the caller knows why.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the run was stopped before it finished")]
-pub struct Stopped;
+pub use faena_kernels::{Progress, Stopped};
 
-/// Progress of one run: `done` units of work out of `total`.
-#[derive(Debug, Default)]
-pub struct Progress {
-    done: AtomicU64,
-    total: AtomicU64,
-}
-
-impl Progress {
-    /// `(done, total)` as last reported; `total == 0` means nothing reported yet.
-    pub fn get(&self) -> (u64, u64) {
-        (
-            self.done.load(Ordering::Relaxed),
-            self.total.load(Ordering::Relaxed),
-        )
-    }
-}
-
-/// What a kernel sees of the outside world. Cheap to clone and to share across threads.
+/// What a running job sees of the outside world. Cheap to clone; clones share everything.
 #[derive(Debug, Clone, Default)]
 pub struct Ctl {
-    cancel: CancellationToken,
-    progress: Arc<Progress>,
+    kernel: faena_kernels::Ctl,
+    token: CancellationToken,
 }
 
 impl Ctl {
-    /// A handle that stops when `cancel` is cancelled.
-    pub fn new(cancel: CancellationToken) -> Self {
-        Self {
-            cancel,
-            progress: Arc::default(),
-        }
+    /// Stops the run: [`Ctl::check`] fails and [`Ctl::token`] is cancelled from now on.
+    pub fn stop(&self) {
+        self.kernel.stop();
+        self.token.cancel();
     }
 
-    /// `Err(Stopped)` once the run has been cancelled.
-    #[inline]
-    pub fn check(&self) -> Result<(), Stopped> {
-        if self.cancel.is_cancelled() {
-            Err(Stopped)
-        } else {
-            Ok(())
-        }
+    /// The handle to give a kernel of `faena_kernels`.
+    pub fn kernel(&self) -> &faena_kernels::Ctl {
+        &self.kernel
     }
 
-    /// Whether the run has been cancelled.
-    #[inline]
-    pub fn is_stopped(&self) -> bool {
-        self.cancel.is_cancelled()
-    }
-
-    /// The token behind this handle, for async kernels that `select!` on it.
+    /// Cancelled once the run is stopped, for async kinds that `select!` on it.
     pub fn token(&self) -> &CancellationToken {
-        &self.cancel
+        &self.token
+    }
+
+    /// `Err(Stopped)` once the run has been stopped.
+    pub fn check(&self) -> Result<(), Stopped> {
+        self.kernel.check()
+    }
+
+    /// Whether the run has been stopped.
+    pub fn is_stopped(&self) -> bool {
+        self.kernel.is_stopped()
     }
 
     /// Declares how many units of work the run has (resets `done` to 0).
     pub fn set_total(&self, total: u64) {
-        self.progress.done.store(0, Ordering::Relaxed);
-        self.progress.total.store(total, Ordering::Relaxed);
-    }
-
-    /// Declares `n` more units of work, for a run made of parts that each declare their own
-    /// (`done` is kept).
-    pub fn add_total(&self, n: u64) {
-        self.progress.total.fetch_add(n, Ordering::Relaxed);
+        self.kernel.set_total(total);
     }
 
     /// Marks `n` more units of work as done.
-    #[inline]
     pub fn advance(&self, n: u64) {
-        self.progress.done.fetch_add(n, Ordering::Relaxed);
+        self.kernel.advance(n);
     }
 
     /// The shared progress counter, for whoever reports it.
     pub fn progress(&self) -> &Arc<Progress> {
-        &self.progress
-    }
-}
-
-/// For tests of kernels: `work` run on a pool of its own and cancelled midway.
-#[cfg(test)]
-pub(crate) mod midway {
-    use std::thread;
-    use std::time::{Duration, Instant};
-
-    use tokio_util::sync::CancellationToken;
-
-    use super::{Ctl, Progress};
-
-    /// What [`cancel`] saw.
-    pub(crate) struct Cancelled<T> {
-        pub result: T,
-        /// From the start to the cancel.
-        pub waited: Duration,
-        /// From the cancel to the return of `work`.
-        pub latency: Duration,
-        /// Progress when `work` returned.
-        pub progress: (u64, u64),
-    }
-
-    /// Runs `work` on a 2-thread pool of its own (other tests' work on the global pool cannot
-    /// delay it) and cancels its [`Ctl`] once `when(elapsed, progress)` holds (checked every
-    /// 5 ms) or after 10 s.
-    pub(crate) fn cancel<T: Send>(
-        when: impl Fn(Duration, &Progress) -> bool + Send,
-        work: impl FnOnce(&Ctl) -> T + Send,
-    ) -> Cancelled<T> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .expect("thread pool");
-        let token = CancellationToken::new();
-        let ctl = Ctl::new(token.clone());
-        let progress = ctl.progress().clone();
-        thread::scope(|scope| {
-            let canceller = scope.spawn(move || {
-                let started = Instant::now();
-                while !when(started.elapsed(), &progress) && started.elapsed().as_secs() < 10 {
-                    thread::sleep(Duration::from_millis(5));
-                }
-                token.cancel();
-                (started.elapsed(), Instant::now())
-            });
-            let result = pool.install(|| work(&ctl));
-            let returned = Instant::now();
-            let (waited, cancelled) = canceller.join().expect("canceller thread");
-            Cancelled {
-                result,
-                waited,
-                latency: returned.saturating_duration_since(cancelled),
-                progress: ctl.progress().get(),
-            }
-        })
+        self.kernel.progress()
     }
 }
 
@@ -155,18 +64,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn check_trips_after_cancel_and_progress_accumulates() {
-        let token = CancellationToken::new();
-        let ctl = Ctl::new(token.clone());
-        ctl.set_total(3);
-        ctl.advance(1);
-        ctl.clone().advance(1);
-        assert_eq!(ctl.progress().get(), (2, 3));
-        ctl.add_total(2);
-        assert_eq!(ctl.progress().get(), (2, 5));
-        assert_eq!(ctl.check(), Ok(()));
-        token.cancel();
-        assert_eq!(ctl.check(), Err(Stopped));
-        assert!(ctl.is_stopped());
+    fn stop_trips_the_flag_and_the_token_of_every_clone() {
+        let ctl = Ctl::default();
+        let clone = ctl.clone();
+        assert!(!clone.is_stopped() && !clone.token().is_cancelled());
+        ctl.stop();
+        assert_eq!(clone.check(), Err(Stopped));
+        assert!(clone.kernel().is_stopped() && clone.token().is_cancelled());
     }
 }

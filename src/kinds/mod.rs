@@ -1,8 +1,9 @@
-//! The job kinds: for each, its parameters, its result and its kernel.
+//! The job kinds: for each, its parameters, their validation, its result and how it runs. The
+//! CPU kinds wrap a kernel of `faena_kernels`; the I/O kinds (`sleep`, `fetch_urls`) are
+//! async code of their own.
 //!
-//! Kernels are pure: they take their parameters, a [`Ctl`] (cancellation and progress) and
-//! return a typed result. They know nothing of HTTP, SQL or how they are scheduled; the
-//! runtime decides that from [`crate::job::JobClass`].
+//! Kinds know nothing of HTTP, SQL or how they are scheduled; the runtime decides that from
+//! [`crate::job::JobClass`].
 
 pub mod control;
 pub mod count_primes;

@@ -60,7 +60,6 @@ pub async fn run(params: &Params, ctl: &Ctl) -> Result<Output, Stopped> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio_util::sync::CancellationToken;
 
     #[tokio::test(start_paused = true)]
     async fn sleeps_the_time_asked() {
@@ -72,11 +71,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn stops_when_cancelled() {
-        let token = CancellationToken::new();
-        let ctl = Ctl::new(token.clone());
+        let ctl = Ctl::default();
+        let token = ctl.clone();
         let canceller = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(10)).await;
-            token.cancel();
+            token.stop();
         });
         let start = tokio::time::Instant::now();
         assert_eq!(run(&Params { ms: 60_000 }, &ctl).await, Err(Stopped));

@@ -29,7 +29,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::events::{Hub, Subject};
 use crate::job::{JobClass, JobId, JobKind, JobProgress};
-use crate::kinds::Progress;
+use crate::kinds::Ctl;
 use crate::kinds::fetch_urls::Fetcher;
 use crate::store::{CancelResult, JobStore, Result, Retention};
 use crate::telemetry::metrics;
@@ -79,9 +79,9 @@ pub enum StopReason {
 /// A run in progress on this instance.
 #[derive(Debug, Clone)]
 struct RunHandle {
-    token: CancellationToken,
+    /// The run's stop flag, cancellation token and progress.
+    ctl: Ctl,
     reason: Arc<OnceLock<StopReason>>,
-    progress: Arc<Progress>,
     /// The job, as event streams filter on it.
     subject: Subject,
 }
@@ -90,7 +90,7 @@ impl RunHandle {
     /// Stops the run; the first reason given wins.
     fn stop(&self, reason: StopReason) {
         let _ = self.reason.set(reason);
-        self.token.cancel();
+        self.ctl.stop();
     }
 }
 
@@ -395,7 +395,7 @@ impl Runtime {
 
     /// Progress of a job running here, fresher than the store's copy.
     pub fn live_progress(&self, id: JobId) -> Option<JobProgress> {
-        let (done, total) = self.inner.handle(id)?.progress.get();
+        let (done, total) = self.inner.handle(id)?.ctl.progress().get();
         (total > 0).then_some(JobProgress { done, total })
     }
 

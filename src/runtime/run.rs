@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 use tracing::Instrument;
 
@@ -26,12 +25,10 @@ pub(super) async fn attempt(rt: Arc<Inner>, claimed: Claimed, class: JobClass) {
     async move {
         tracing::debug!("run started");
         observe_start(&job);
-        let token = CancellationToken::new();
-        let ctl = Ctl::new(token.clone());
+        let ctl = Ctl::default();
         let handle = RunHandle {
-            token,
+            ctl: ctl.clone(),
             reason: Arc::new(OnceLock::new()),
-            progress: Arc::clone(ctl.progress()),
             subject: Subject {
                 id: job.id,
                 kind: job.kind,
@@ -96,8 +93,8 @@ async fn supervise(
                 let end = end.unwrap_or_else(|e| KernelEnd::Crashed(e.to_string()));
                 return (kernel::outcome_of(end, handle, timeout_ms), None);
             }
-            () = &mut deadline, if !handle.token.is_cancelled() => handle.stop(StopReason::Deadline),
-            () = handle.token.cancelled() => {
+            () = &mut deadline, if !handle.ctl.is_stopped() => handle.stop(StopReason::Deadline),
+            () = handle.ctl.token().cancelled() => {
                 return (kernel::stopped_outcome(handle, timeout_ms), Some(kernel));
             }
         }
@@ -243,6 +240,6 @@ fn final_job(
 }
 
 fn progress_of(handle: &RunHandle) -> Option<JobProgress> {
-    let (done, total) = handle.progress.get();
+    let (done, total) = handle.ctl.progress().get();
     (total > 0).then_some(JobProgress { done, total })
 }

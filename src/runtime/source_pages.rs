@@ -85,7 +85,7 @@ async fn count_batch(
         .run(move || {
             let names = files.iter().map(|f| f.info.name.clone()).collect();
             let texts: Vec<&[u8]> = files.iter().map(|f| f.content.as_slice()).collect();
-            acc.add(names, &texts, &ctl).map(|()| acc)
+            acc.add(names, &texts, ctl.kernel()).map(|()| acc)
         })
         .await
 }

@@ -7,10 +7,9 @@
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use tokio_util::sync::CancellationToken;
 
 use super::*;
-use crate::kinds::control::midway::cancel;
+use crate::control::midway::cancel;
 
 fn by_lmo(x: u64) -> u64 {
     lmo(x, choose_y(x), &Ctl::default()).expect("not cancelled")
@@ -200,10 +199,10 @@ proptest! {
 
 #[test]
 fn cancelled_before_the_call() {
-    let token = CancellationToken::new();
-    token.cancel();
+    let ctl = Ctl::default();
+    ctl.stop();
     let started = Instant::now();
-    assert_eq!(pi(MAX_X, &Ctl::new(token)), Err(Stopped));
+    assert_eq!(pi(MAX_X, &ctl), Err(Stopped));
     // Far below the seconds that π(10^18) would take, with room for a loaded CI machine.
     assert!(started.elapsed() < Duration::from_secs(1));
 }

@@ -40,7 +40,7 @@ mod tables;
 mod tests;
 
 use super::sieve;
-use crate::kinds::{Ctl, Stopped};
+use crate::{Ctl, Stopped};
 use tables::Tables;
 
 /// The largest `x` accepted by [`pi`]: 10^18. Nothing overflows below it, but the time grows

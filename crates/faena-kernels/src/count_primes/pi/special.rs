@@ -20,7 +20,7 @@
 
 use super::Lmo;
 use super::segment::{Cursor, Segment, par_chunks};
-use crate::kinds::{Ctl, Stopped};
+use crate::{Ctl, Stopped};
 
 /// Chunks aimed for per thread: leaves are denser at small `n`, so chunks are uneven and many.
 const CHUNKS_PER_THREAD: u64 = 32;

@@ -4,7 +4,7 @@
 //! tally of the top words.
 //!
 //! ```text
-//! cargo run --release --example word_count_kernel -- --threads 2 --runs 3
+//! cargo run --release -p faena-kernels --example word_count_kernel -- --threads 2 --runs 3
 //! ```
 //!
 //! Each line gives the wall time and the CPU time of the process (all threads): on a shared
@@ -13,10 +13,10 @@
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use faena::kinds::Ctl;
-use faena::kinds::word_count::{Accumulator, Tally, count, count_and_tally};
+use faena_kernels::Ctl;
+use faena_kernels::word_count::{Accumulator, Tally, count, count_and_tally};
 
-#[path = "support/corpus.rs"]
+#[path = "../../../examples/support/corpus.rs"]
 mod corpus;
 
 #[derive(Parser)]
@@ -116,7 +116,7 @@ fn cpu_time() -> Duration {
 }
 
 /// Counts `texts` as the job does: an [`Accumulator`] fed batches of about `batch` bytes.
-fn batches(texts: &[&[u8]], batch: usize, top: usize) -> faena::kinds::word_count::Output {
+fn batches(texts: &[&[u8]], batch: usize, top: usize) -> faena_kernels::word_count::WordCounts {
     let ctl = Ctl::default();
     let mut acc = Accumulator::new(top);
     let mut start = 0;

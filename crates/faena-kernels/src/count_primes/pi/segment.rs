@@ -8,7 +8,7 @@
 
 use rayon::prelude::*;
 
-use crate::kinds::Stopped;
+use crate::Stopped;
 
 /// 64-bit words per block counter: 512 numbers' bits.
 const BLOCK_WORDS: usize = 8;

@@ -1,4 +1,4 @@
-//! `factorial`: for each n of a list, the exact number of decimal digits of n!, its trailing
+//! Factorials: for each n of a list, the exact number of decimal digits of n!, its trailing
 //! zeros and its leading digits. The numbers run in parallel on the CPU pool; progress counts
 //! numbers done.
 //!
@@ -15,13 +15,12 @@ mod tests;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-use super::{Ctl, Stopped};
-use crate::job::{Limits, SpecError};
+use crate::{Ctl, Stopped};
 
 /// Facts about n! that a job reports.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct FactorialFacts {
     /// The argument of the factorial.
     pub n: u64,
@@ -33,70 +32,23 @@ pub struct FactorialFacts {
     pub leading_digits: String,
 }
 
-/// Default cap on n (the service makes it configurable).
-pub const DEFAULT_MAX_N: u64 = 10_000_000;
-
 /// How many leading digits are reported.
 const LEADING: u64 = 20;
 /// Up to this `n`, printing `n!` in full is cheaper than the other routes (≤ 16 326 digits).
 const DIRECT_MAX_N: u64 = 5_000;
 
-/// Parameters of `factorial`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = FactorialParams, example = json!({"numbers": [50000, 60000, 70000, 80000]}))]
-pub struct Params {
-    /// 1 to 100 numbers, each 0 ≤ n ≤ 10,000,000 (the cap is configurable).
-    pub numbers: Vec<u64>,
-}
-
-/// Result of `factorial`: one entry per number, in request order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[schema(as = FactorialResult)]
-pub struct Output {
-    pub results: Vec<FactorialFacts>,
-}
-
-impl Params {
-    pub fn validate(&self, limits: &Limits) -> Result<(), SpecError> {
-        let count = self.numbers.len();
-        if count == 0 || count > limits.max_factorial_numbers {
-            return Err(SpecError::param(
-                "numbers",
-                format!(
-                    "numbers must hold 1 to {} values, got {count}",
-                    limits.max_factorial_numbers
-                ),
-            ));
-        }
-        if let Some((i, n)) = self
-            .numbers
-            .iter()
-            .enumerate()
-            .find(|(_, n)| **n > limits.max_factorial_n)
-        {
-            return Err(SpecError::param(
-                format!("numbers[{i}]"),
-                format!("n must be at most {}, got {n}", limits.max_factorial_n),
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// Computes the facts of every n in parallel; call it inside the CPU pool.
-pub fn run(params: &Params, ctl: &Ctl) -> Result<Output, Stopped> {
-    ctl.set_total(params.numbers.len() as u64);
-    let results = params
-        .numbers
+/// The facts of every n of `numbers`, in order, computed in parallel; call it inside a rayon
+/// pool. Progress counts numbers done.
+pub fn facts_of_all(numbers: &[u64], ctl: &Ctl) -> Result<Vec<FactorialFacts>, Stopped> {
+    ctl.set_total(numbers.len() as u64);
+    numbers
         .par_iter()
         .map(|&n| {
             let facts = factorial_facts(n, ctl)?;
             ctl.advance(1);
             Ok(facts)
         })
-        .collect::<Result<Vec<_>, Stopped>>()?;
-    Ok(Output { results })
+        .collect()
 }
 
 /// Exact facts of n!: number of decimal digits (0! = 1 has 1 digit), number of trailing zeros,
@@ -111,13 +63,8 @@ pub fn factorial_facts(n: u64, ctl: &Ctl) -> Result<FactorialFacts, Stopped> {
     }
     match bounds::facts_from_bounds(n, ctl)? {
         Some(facts) => Ok(facts),
-        None => {
-            tracing::info!(
-                n,
-                "bounds on n! did not settle its digits; computing them exactly"
-            );
-            exact::by_division(n, ctl)
-        }
+        // The bounds did not settle its digits (never seen): computed exactly.
+        None => exact::by_division(n, ctl),
     }
 }
 

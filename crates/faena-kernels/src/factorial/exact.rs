@@ -27,7 +27,7 @@ use rayon::prelude::*;
 use rug::Integer;
 
 use super::{FactorialFacts, LEADING, facts, len, log10_factorial};
-use crate::kinds::{Ctl, Stopped};
+use crate::{Ctl, Stopped};
 
 /// Odd factors multiplied into one product-tree leaf with word-sized multiplications.
 const LEAF_LEN: u64 = 64;

@@ -12,7 +12,7 @@
 use rayon::prelude::*;
 
 use super::Lmo;
-use crate::kinds::{Ctl, Stopped};
+use crate::{Ctl, Stopped};
 
 impl Lmo<'_> {
     /// The largest `m` whose leaf with `p_b` (`p_b^2 > y`) is hard, i.e. has

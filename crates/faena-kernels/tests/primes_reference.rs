@@ -15,8 +15,8 @@ use std::io::Write;
 use std::process::Command;
 use std::time::Instant;
 
-use faena::kinds::Ctl;
-use faena::kinds::count_primes::Method;
+use faena_kernels::Ctl;
+use faena_kernels::count_primes::Method;
 
 /// The variable that makes missing tools a failure.
 const REQUIRE_VAR: &str = "FAENA_TEST_REQUIRE_PRIMETOOLS";

@@ -14,7 +14,7 @@
 
 use super::Lmo;
 use super::segment::par_chunks;
-use crate::kinds::{Ctl, Stopped};
+use crate::{Ctl, Stopped};
 
 const CHUNKS_PER_THREAD: u64 = 16;
 

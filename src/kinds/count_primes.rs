@@ -1,14 +1,7 @@
-//! `count_primes`: how many primes lie in `[start, end)`, on the CPU pool, either by a segmented
-//! sieve of the range ([`sieve`]) or as π(end − 1) − π(start − 1) ([`pi`], combinatorial), as
-//! [`Method::for_range`] estimates cheaper: narrow windows are sieved, wide ranges counted
-//! analytically. Progress counts units of work: the segments of the sieves (and, for π, runs of
-//! its easy leaves).
-
-mod method;
-pub mod pi;
-mod sieve;
-
-pub use method::Method;
+//! `count_primes`: how many primes lie in `[start, end)`, on the CPU pool, counted by
+//! [`faena_kernels::count_primes`] (a segmented sieve or π(x), whichever is cheaper for the
+//! range). Progress counts units of work: the segments of the sieves and runs of π's easy
+//! leaves.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -16,12 +9,7 @@ use utoipa::ToSchema;
 use super::{Ctl, Stopped};
 use crate::job::{Limits, SpecError};
 
-/// Largest `end` accepted: 10^18, as far as [`pi`] goes. Past [`sieve::MAX_END`] (10^16) even
-/// a narrow window is counted analytically, at about the cost of [0, end): minutes near 10^18.
-pub const MAX_END: u64 = pi::MAX_X;
-
-/// Largest `end` that [`Method::Sieve`] accepts.
-pub const SIEVE_MAX_END: u64 = sieve::MAX_END;
+pub use faena_kernels::count_primes::MAX_END;
 
 /// Parameters of `count_primes`: the half-open range `[start, end)`, like Python's `range`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -68,7 +56,6 @@ impl Params {
 
 /// Counts the primes, the cheaper way; call it inside the CPU pool.
 pub fn run(params: &Params, ctl: &Ctl) -> Result<Output, Stopped> {
-    let (start, end) = (params.start, params.end);
-    let count = Method::for_range(start, end).count(start, end, ctl)?;
+    let count = faena_kernels::count_primes::count(params.start, params.end, ctl.kernel())?;
     Ok(Output { count })
 }

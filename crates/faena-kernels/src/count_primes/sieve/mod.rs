@@ -35,7 +35,7 @@ mod tests;
 
 use rayon::prelude::*;
 
-use crate::kinds::{Ctl, Stopped};
+use crate::{Ctl, Stopped};
 use bucket::Buckets;
 use wheel::{Crosser, RES};
 

@@ -6,10 +6,9 @@ use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use tokio_util::sync::CancellationToken;
 
 use super::*;
-use crate::kinds::control::midway::cancel;
+use crate::control::midway::cancel;
 
 fn mul_mod(a: u64, b: u64, m: u64) -> u64 {
     (u128::from(a) * u128::from(b) % u128::from(m)) as u64
@@ -249,10 +248,10 @@ proptest! {
 
 #[test]
 fn cancelled_before_the_call() {
-    let token = CancellationToken::new();
-    token.cancel();
+    let ctl = Ctl::default();
+    ctl.stop();
     let started = Instant::now();
-    assert_eq!(count_primes(0, MAX_END, &Ctl::new(token)), Err(Stopped));
+    assert_eq!(count_primes(0, MAX_END, &ctl), Err(Stopped));
     assert!(
         started.elapsed() < Duration::from_millis(50),
         "took {:?}",

@@ -4,7 +4,7 @@
 //! One linear sieve (each composite is reached once, from its least prime factor) fills them in
 //! `O(y)` time; they take about 9 bytes per number up to `y`.
 
-use crate::kinds::{Ctl, Stopped};
+use crate::{Ctl, Stopped};
 
 /// The primes up to `y`, π(v) for `v <= y`, and μ(m) with lpf(m) for `m <= y`.
 pub(super) struct Tables {

@@ -10,7 +10,7 @@
 use std::sync::LazyLock;
 
 use super::tables::Tables;
-use crate::kinds::{Ctl, Stopped};
+use crate::{Ctl, Stopped};
 
 /// The largest `c` with a φ table: P_6 = 30030.
 pub(super) const MAX_C: usize = 6;

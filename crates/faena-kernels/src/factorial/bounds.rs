@@ -29,7 +29,7 @@ use rug::Integer;
 use rug::integer::Order;
 
 use super::{FactorialFacts, LEADING, facts, log10_factorial};
-use crate::kinds::{Ctl, Stopped};
+use crate::{Ctl, Stopped};
 
 /// Limbs of the mantissa of [`range_product`]: a truncation leaves at least four full limbs.
 const LIMBS: usize = 5;

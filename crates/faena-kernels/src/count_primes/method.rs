@@ -22,7 +22,7 @@
 //! what `Limits::max_primes_end` bounds (minutes near 10^18).
 
 use super::{pi, sieve};
-use crate::kinds::{Ctl, Stopped};
+use crate::{Ctl, Stopped};
 
 /// The sieve's time per number, in ns, near the bottom.
 const SIEVE_NS: f64 = 0.35;
@@ -106,7 +106,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::kinds::control::midway::cancel;
+    use crate::control::midway::cancel;
 
     fn count(method: Method, start: u64, end: u64) -> u64 {
         let ctl = Ctl::default();

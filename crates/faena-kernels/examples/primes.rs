@@ -3,7 +3,7 @@
 //! way and the seconds it took: for `bench/primes.sh`, which sets the two ways side by side.
 //!
 //! ```text
-//! cargo run --release --example primes -- START END [auto|sieve|analytic] [THREADS]
+//! cargo run --release -p faena-kernels --example primes -- START END [auto|sieve|analytic] [THREADS]
 //! ```
 //!
 //! Numbers may be written `1e10`.
@@ -11,8 +11,8 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use faena::kinds::Ctl;
-use faena::kinds::count_primes::{MAX_END, Method, SIEVE_MAX_END};
+use faena_kernels::Ctl;
+use faena_kernels::count_primes::{MAX_END, Method, SIEVE_MAX_END};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
