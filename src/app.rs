@@ -14,8 +14,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
 use crate::config::Config;
-use crate::kinds::fetch_urls::Fetcher;
-use crate::runtime::{CpuPool, Runtime};
+use crate::kind::{CpuPool, Registry, RegistryError};
+use crate::runtime::Runtime;
 use crate::store::{self, StoreError};
 
 /// Errors while starting the server.
@@ -33,6 +33,8 @@ pub enum AppError {
     Pool(#[from] rayon::ThreadPoolBuildError),
     #[error(transparent)]
     Fetch(#[from] crate::kinds::fetch_urls::client::ClientError),
+    #[error(transparent)]
+    Kinds(#[from] RegistryError),
     #[error(transparent)]
     Keys(#[from] crate::api::auth::KeyError),
     #[error("serving failed")]
@@ -52,6 +54,9 @@ pub struct Application {
 impl Application {
     pub async fn build(config: &Config) -> Result<Self, AppError> {
         crate::telemetry::metrics::install();
+        let mut kinds = Registry::new();
+        config.builtins()?.register(&mut kinds)?;
+        kinds.enable_only(&config.kinds)?;
         let store = store::open(&config.database_url, &config.store()).await?;
         let runtime_config = config.runtime();
         let recovered = store
@@ -66,8 +71,7 @@ impl Application {
             );
         }
         let cpu = CpuPool::new(config.cpu_threads())?;
-        let fetcher = Fetcher::new(&config.fetch())?;
-        let runtime = Runtime::start(store, cpu, fetcher, runtime_config);
+        let runtime = Runtime::start(store, cpu, Arc::new(kinds), runtime_config);
         let state = AppState {
             runtime: runtime.clone(),
             limits: Arc::new(config.limits()),

@@ -7,9 +7,10 @@ use clap::{Args, ValueEnum};
 
 use crate::api::ApiOptions;
 use crate::api::auth::{ApiKeys, KeyError};
-use crate::job::{Backoff, JobKind, Limits};
-use crate::kinds::fetch_urls::FetchConfig;
+use crate::job::{Backoff, Limits};
+use crate::kinds::Builtins;
 use crate::kinds::fetch_urls::guard::{Allow, Policy};
+use crate::kinds::fetch_urls::{FetchConfig, FetchLimits, Fetcher};
 use crate::runtime::RuntimeConfig;
 use crate::store::postgres::PgOptions;
 use crate::store::sqlite::SqliteOptions;
@@ -65,8 +66,8 @@ pub struct Config {
     /// Job kinds this instance accepts and runs, comma-separated (e.g. `sleep,factorial`); a
     /// submission of another kind is refused with `kind_disabled`, and queued jobs of other
     /// kinds are left to instances that run them [default: every kind].
-    #[arg(long, env = "FAENA_KINDS", value_delimiter = ',', value_parser = parse_kind)]
-    pub kinds: Vec<JobKind>,
+    #[arg(long, env = "FAENA_KINDS", value_delimiter = ',')]
+    pub kinds: Vec<String>,
 
     /// Deadline of a run when a job gives no `timeout_ms`.
     #[arg(long, env = "FAENA_DEFAULT_TIMEOUT_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
@@ -216,13 +217,6 @@ pub struct Config {
     pub instance_id: Option<String>,
 }
 
-fn parse_kind(s: &str) -> Result<JobKind, String> {
-    JobKind::parse(s.trim()).ok_or_else(|| {
-        let known = JobKind::ALL.map(JobKind::as_str).join(", ");
-        format!("unknown kind `{s}`; known kinds: {known}")
-    })
-}
-
 fn parse_allow(s: &str) -> Result<Allow, String> {
     Policy::parse_allow(s.trim())
 }
@@ -263,25 +257,24 @@ impl Config {
         self.cpu_threads.map_or_else(cores, usize::from)
     }
 
-    /// The kinds enabled: those given, in the order of [`JobKind::ALL`], or all of them.
-    pub fn kinds(&self) -> Vec<JobKind> {
-        JobKind::ALL
-            .into_iter()
-            .filter(|k| self.kinds.is_empty() || self.kinds.contains(k))
-            .collect()
-    }
-
     pub fn limits(&self) -> Limits {
         Limits {
-            kinds: self.kinds(),
             default_timeout_ms: self.default_timeout_ms,
             default_priority: self.default_priority,
             default_max_attempts: self.default_max_attempts,
-            max_factorial_n: self.max_factorial_n,
-            max_fetch_urls: self.max_fetch_urls as usize,
-            max_fetch_concurrency: self.max_fetch_concurrency,
             ..Limits::default()
         }
+    }
+
+    /// The built-in kinds with the bounds set here, fetching with the client set here.
+    pub fn builtins(&self) -> Result<Builtins, crate::kinds::fetch_urls::client::ClientError> {
+        let mut kinds = Builtins::new(Fetcher::new(&self.fetch())?);
+        kinds.factorial.max_n = self.max_factorial_n;
+        kinds.fetch_urls.limits = FetchLimits {
+            max_urls: self.max_fetch_urls as usize,
+            max_concurrency: self.max_fetch_concurrency,
+        };
+        Ok(kinds)
     }
 
     /// The HTTP limits and the API keys (read from their file).
@@ -297,7 +290,6 @@ impl Config {
     pub fn runtime(&self) -> RuntimeConfig {
         RuntimeConfig {
             instance_id: self.instance_id.clone().unwrap_or_else(default_instance_id),
-            kinds: self.kinds(),
             max_cpu_jobs: self.max_cpu_jobs.map_or_else(cores, usize::from),
             max_io_jobs: self.max_io_jobs as usize,
             lease: Duration::from_millis(self.lease_ms),

@@ -20,6 +20,7 @@ pub mod config;
 pub mod error_chain;
 pub mod events;
 pub mod job;
+pub mod kind;
 pub mod kinds;
 pub mod runtime;
 pub mod store;

@@ -312,7 +312,7 @@ async fn json_logs_carry_request_and_job_ids() {
     let server = Server::start_with_env(
         &db,
         &["--log-format", "json"],
-        &[("RUST_LOG", "info,faena::runtime::kernel=debug")],
+        &[("RUST_LOG", "info,faena::kind=debug")],
     );
     faena::kinds::fetch_urls::client::install_crypto();
     let http = reqwest::Client::new();

@@ -213,7 +213,7 @@ fn items(body: Value) -> ApiResult<Vec<Value>> {
 
 /// One item checked as `POST /jobs` checks its body, ready to insert.
 async fn check(state: &AppState, caller: &Caller, item: Value) -> ApiResult<NewJob> {
-    let submission = SubmitRequest::from_json(item)?.validate(&state.limits)?;
+    let submission = state.check(SubmitRequest::from_json(item)?)?;
     let mut new = prepare(state, caller, submission).await?;
     new.tenant = caller.tenant.clone();
     Ok(new)

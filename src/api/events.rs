@@ -52,7 +52,8 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     /// Only events of jobs of this kind.
-    pub kind: Option<JobKind>,
+    #[param(value_type = Option<JobKind>)]
+    pub kind: Option<String>,
     /// Only `job` events of jobs in this state (no `progress` or `deleted` events).
     pub status: Option<JobStatus>,
 }
@@ -82,7 +83,7 @@ pub async fn events(
     let hub = Arc::clone(state.runtime.events());
     let (resume, guard) = subscribe(&hub, &headers)?;
     let filter = Filter {
-        kind: query.kind,
+        kind: state.kind_filter(query.kind)?,
         status: query.status,
         job: None,
         tenant: caller.tenant,

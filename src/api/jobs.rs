@@ -14,7 +14,7 @@ use super::auth::Caller;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{ApiQuery, JobIdPath, JsonBody};
 use super::{AppState, idempotency};
-use crate::job::{Job, JobId, JobKind, JobSpec, JobStatus, Submission, SubmitRequest};
+use crate::job::{Job, JobId, JobKind, JobStatus, Submission, SubmitRequest};
 use crate::runtime::StartSlot;
 use crate::store::{CancelResult, DeleteResult, ListFilter, NewJob, StoreError};
 use crate::telemetry::metrics;
@@ -67,7 +67,8 @@ pub struct ListQuery {
     /// Only jobs in this state.
     status: Option<JobStatus>,
     /// Only jobs of this kind.
-    kind: Option<JobKind>,
+    #[param(value_type = Option<JobKind>)]
+    kind: Option<String>,
     /// Page size, 1..=1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
@@ -126,7 +127,7 @@ pub async fn submit(
 ) -> ApiResult<Response> {
     let wait = query.wait()?;
     let idempotency = idempotency::key_of(&headers, &body)?;
-    let submission = SubmitRequest::from_json(body)?.validate(&state.limits)?;
+    let submission = state.check(SubmitRequest::from_json(body)?)?;
     if let Some(key) = &idempotency
         && let Some(job) = idempotency::existing(&state, &caller, key).await?
     {
@@ -163,7 +164,7 @@ pub(super) async fn accept(
     // A free slot here and nothing of its class queued: the insert starts the job.
     let slot = new
         .startable_at_insert()
-        .then(|| state.runtime.start_slot(new.spec.kind()))
+        .then(|| state.runtime.start_slot(new.kind))
         .flatten();
     new.start = slot.as_ref().map(|slot| slot.claim());
     let stored = insert_and_start(state, caller, new, slot).await?;
@@ -227,10 +228,7 @@ async fn insert(state: &AppState, caller: &Caller, new: NewJob) -> ApiResult<Sto
                 limit: state.max_queued,
             })?;
     }
-    let source = match &new.spec {
-        JobSpec::WordCount(p) => p.source_job,
-        _ => None,
-    };
+    let sources = new.sources.clone();
     let key = new.idempotency.clone();
     // Known not final from before the insert on, so that its end cannot come first.
     let id = new.id;
@@ -250,7 +248,7 @@ async fn insert(state: &AppState, caller: &Caller, new: NewJob) -> ApiResult<Sto
     match inserted {
         Ok(job) => Ok(Stored::New(job)),
         // The source was deleted between its check and the insert.
-        Err(StoreError::UnknownDependency(dep)) if Some(dep) == source => {
+        Err(StoreError::UnknownDependency(dep)) if sources.contains(&dep) => {
             Err(ApiError::UnknownSource(dep))
         }
         // The same key was used by a request that committed first.
@@ -264,20 +262,21 @@ async fn insert(state: &AppState, caller: &Caller, new: NewJob) -> ApiResult<Sto
     }
 }
 
-/// The job to insert: a `word_count` over a source job checks that source and depends on it.
+/// The job to insert. A job that reads the files of source jobs (`word_count` over a
+/// `fetch_urls` job) checks that each exists and saves files, and depends on it.
 pub(super) async fn prepare(
     state: &AppState,
     caller: &Caller,
     submission: Submission,
 ) -> ApiResult<NewJob> {
     let Submission {
-        spec,
+        kind,
+        params,
+        sources,
         options,
         mut depends_on,
     } = submission;
-    if let JobSpec::WordCount(params) = &spec
-        && let Some(source) = params.source_job
-    {
+    for &source in &sources {
         let job = state
             .runtime
             .store()
@@ -285,19 +284,12 @@ pub(super) async fn prepare(
             .await?
             .filter(|job| caller.sees(job.tenant.as_deref()))
             .ok_or(ApiError::UnknownSource(source))?;
-        if job.kind != JobKind::FetchUrls {
+        let saves = state.runtime.kinds().get(job.kind.as_str());
+        if !saves.is_some_and(|k| k.saves_files(&job.params)) {
             return Err(ApiError::InvalidSource(format!(
-                "source_job {source} is a {} job; only a fetch_urls job has pages to count",
+                "source_job {source} is a {} job that saves no files to read (only a \
+                 fetch_urls job with save: true has pages)",
                 job.kind
-            )));
-        }
-        let saves = matches!(
-            JobSpec::from_stored(job.kind, &job.params),
-            Ok(JobSpec::FetchUrls(ref p)) if p.save
-        );
-        if !saves {
-            return Err(ApiError::InvalidSource(format!(
-                "source_job {source} does not save its pages (save: false)"
             )));
         }
         if !depends_on.contains(&source) {
@@ -313,7 +305,9 @@ pub(super) async fn prepare(
             }
         }
     }
-    Ok(NewJob::new(spec, options).depending_on(depends_on))
+    let mut new = NewJob::new(kind, params, options).depending_on(depends_on);
+    new.sources = sources;
+    Ok(new)
 }
 
 /// Get a job; with `wait_ms`, long-poll until it is final.
@@ -429,7 +423,7 @@ pub async fn list(
     };
     let filter = ListFilter {
         status: query.status,
-        kind: query.kind,
+        kind: state.kind_filter(query.kind)?,
         before,
         limit: limit + 1,
         tenant: caller.tenant,

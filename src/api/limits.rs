@@ -1,5 +1,8 @@
 //! `GET /limits`: the kinds this server accepts and the bounds its validation applies, so
 //! that a form (the dashboard's) can check what the API would refuse before sending it.
+//! Each kind's own bounds come from the kind ([`crate::kind::Kind::limits`]).
+
+use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::{Json, Router, routing::get};
@@ -9,6 +12,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::error::Problem;
 use crate::job::{JobKind, Limits};
+use crate::kind::Registry;
 
 /// What a submission may ask for on this server.
 #[derive(Debug, Serialize, ToSchema)]
@@ -24,24 +28,16 @@ pub struct LimitsView {
     pub max_max_attempts: u32,
     /// Most jobs one job may depend on.
     pub max_dependencies: usize,
-    /// Largest `end` of `count_primes` (exclusive).
-    pub max_primes_end: u64,
-    /// Largest n of `factorial`.
-    pub max_factorial_n: u64,
-    /// Most numbers in one `factorial` job.
-    pub max_factorial_numbers: usize,
-    /// Longest `sleep`, in ms.
-    pub max_sleep_ms: u64,
-    /// Most URLs in one `fetch_urls` job.
-    pub max_fetch_urls: usize,
-    /// Largest `concurrency` of one `fetch_urls` job.
-    pub max_fetch_concurrency: u32,
+    /// The bounds of each accepted kind's parameters, by kind (`GET /kinds` has them in the
+    /// kinds' JSON Schemas too).
+    #[schema(value_type = BTreeMap<String, Object>)]
+    pub kind_limits: BTreeMap<JobKind, serde_json::Value>,
 }
 
-impl From<&Limits> for LimitsView {
-    fn from(l: &Limits) -> Self {
+impl LimitsView {
+    pub fn new(l: &Limits, kinds: &Registry) -> Self {
         Self {
-            kinds: l.kinds.clone(),
+            kinds: kinds.enabled_names(),
             default_timeout_ms: l.default_timeout_ms,
             max_timeout_ms: l.max_timeout_ms,
             default_priority: l.default_priority,
@@ -50,12 +46,7 @@ impl From<&Limits> for LimitsView {
             default_max_attempts: l.default_max_attempts,
             max_max_attempts: crate::job::MAX_ATTEMPTS,
             max_dependencies: crate::job::MAX_DEPENDENCIES,
-            max_primes_end: l.max_primes_end,
-            max_factorial_n: l.max_factorial_n,
-            max_factorial_numbers: l.max_factorial_numbers,
-            max_sleep_ms: l.max_sleep_ms,
-            max_fetch_urls: l.max_fetch_urls,
-            max_fetch_concurrency: l.max_fetch_concurrency,
+            kind_limits: kinds.enabled().map(|k| (k.name(), k.limits())).collect(),
         }
     }
 }
@@ -73,5 +64,5 @@ pub fn router() -> Router<AppState> {
     )
 )]
 pub async fn limits(State(state): State<AppState>) -> Json<LimitsView> {
-    Json(LimitsView::from(&*state.limits))
+    Json(LimitsView::new(&state.limits, state.runtime.kinds()))
 }

@@ -15,6 +15,7 @@ pub mod guard;
 mod health;
 mod idempotency;
 pub mod jobs;
+pub mod kinds;
 pub mod limits;
 mod metrics;
 pub mod openapi;
@@ -32,7 +33,7 @@ use axum::{Router, middleware};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::job::{Job, Limits};
+use crate::job::{Job, JobKind, Limits, SpecError, Submission, SubmitRequest};
 use crate::runtime::Runtime;
 use error::ApiError;
 use extract::BodyLimit;
@@ -60,6 +61,30 @@ pub struct ApiOptions {
 }
 
 impl AppState {
+    /// Checks a submission against the kinds and limits of this server.
+    fn check(&self, req: SubmitRequest) -> Result<Submission, SpecError> {
+        self.runtime.kinds().submission(req, &self.limits)
+    }
+
+    /// The kind a query's `kind` names: one this server knows (400 `invalid_query` else).
+    fn kind_filter(&self, kind: Option<String>) -> Result<Option<JobKind>, ApiError> {
+        let Some(name) = kind else {
+            return Ok(None);
+        };
+        let kinds = self.runtime.kinds();
+        match kinds.get(&name) {
+            Some(kind) => Ok(Some(kind.name())),
+            None => Err(ApiError::InvalidQuery {
+                field: Some("kind".into()),
+                message: format!(
+                    "query parameter kind: unknown kind `{}`; known kinds: {}",
+                    name.chars().take(64).collect::<String>(),
+                    kinds.known().join(", ")
+                ),
+            }),
+        }
+    }
+
     /// The job with its progress as this instance sees it live.
     fn with_live_progress(&self, mut job: Job) -> Job {
         if let Some(p) = self.runtime.live_progress(job.id) {
@@ -77,8 +102,9 @@ pub fn router(state: AppState, options: ApiOptions) -> Router {
         .merge(files::router())
         .merge(events::router())
         .merge(limits::router())
+        .merge(kinds::router())
         .merge(stats::router())
-        .merge(openapi::router())
+        .merge(openapi::router(state.runtime.kinds()))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state.clone())

@@ -1,4 +1,5 @@
-//! The OpenAPI document, generated from the handlers and types (utoipa), served as
+//! The OpenAPI document, generated from the handlers and types (utoipa) and the kind
+//! registry (each kind's parameters and result, the names of the kinds), served as
 //! `/openapi.yaml` and `/openapi.json`, with Swagger UI at `/docs` (vendored, no CDN).
 
 use axum::Router;
@@ -10,13 +11,13 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::AppState;
 use super::error::Problem;
-use super::{batch, events, files, health, jobs, limits, metrics, retry, stats};
+use super::{batch, events, files, health, jobs, kinds, limits, metrics, retry, stats};
 use crate::events::{DeletedEvent, JobState, ProgressEvent};
 use crate::job::{
-    AttemptError, Job, JobError, JobErrorCode, JobKind, JobProgress, JobStatus, SubmitRequest,
+    AttemptError, FileInfo, Job, JobClass, JobError, JobErrorCode, JobKind, JobProgress, JobStatus,
+    SubmitRequest,
 };
-use crate::kinds::{count_primes, factorial, fetch_urls, sleep, word_count};
-use crate::store::FileInfo;
+use crate::kind::Registry;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,22 +29,16 @@ use crate::store::FileInfo;
     ),
     paths(
         jobs::submit, batch::submit_batch, jobs::get_job, jobs::list, jobs::cancel, jobs::delete_job,
-        retry::retry, limits::limits, stats::stats, events::events, events::job_events,
+        retry::retry, limits::limits, kinds::kinds, stats::stats, events::events, events::job_events,
         files::list_files, files::get_file,
         health::healthz, health::readyz, metrics::scrape
     ),
     components(schemas(
-        Job, JobStatus, JobKind, JobProgress, JobError, JobErrorCode, AttemptError, SubmitRequest,
+        Job, JobStatus, JobKind, JobClass, JobProgress, JobError, JobErrorCode, AttemptError, SubmitRequest,
         jobs::JobPage, batch::BatchRequest, batch::BatchResponse, batch::BatchItem, batch::StoredJob,
-        Problem, limits::LimitsView, JobState, ProgressEvent, DeletedEvent,
+        Problem, limits::LimitsView, kinds::KindList, kinds::KindView, JobState, ProgressEvent, DeletedEvent,
         stats::Stats, stats::StatusCounts, stats::Throughput,
-        health::Health,
-        count_primes::Params, count_primes::Output,
-        factorial::Params, factorial::Output, factorial::FactorialFacts,
-        sleep::Params, sleep::Output,
-        fetch_urls::Params, fetch_urls::Output, fetch_urls::Page, fetch_urls::PageErrorCode,
-        word_count::Params, word_count::Output, word_count::FileCounts,
-        word_count::WordFrequency, files::FileList, FileInfo,
+        health::Health, files::FileList, FileInfo,
     )),
     tags(
         (name = "jobs", description = "Submit and follow jobs"),
@@ -54,22 +49,66 @@ use crate::store::FileInfo;
 )]
 pub struct ApiDoc;
 
-/// The document as YAML, exactly as committed in `openapi.yaml`.
+/// The document of a server running `kinds`: the routes, and for each enabled kind its
+/// parameters (`{Kind}Params`, e.g. `CountPrimesParams`) and result (`{Kind}Result`) among
+/// the components, its name among `JobKind`'s values.
+pub fn document(kinds: &Registry) -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    let schemas = &mut doc.components.get_or_insert_with(Default::default).schemas;
+    let names: Vec<&str> = kinds.enabled().map(|k| k.name().as_str()).collect();
+    let kind = serde_json::json!({
+        "type": "string",
+        "description": "The name of a job's kind: one of those this server runs (`GET /kinds`).",
+        "enum": names,
+    });
+    let mut add = |name: String, schema: serde_json::Value| {
+        if let Ok(schema) = serde_json::from_value(schema) {
+            schemas.insert(name, schema);
+        }
+    };
+    add("JobKind".into(), kind);
+    for k in kinds.enabled() {
+        let camel = camel_case(k.name().as_str());
+        add(format!("{camel}Params"), k.params_schema());
+        add(format!("{camel}Result"), k.output_schema());
+    }
+    doc
+}
+
+/// `count_primes` → `CountPrimes`.
+fn camel_case(name: &str) -> String {
+    name.split('_')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect()
+}
+
+/// The document of a server running the built-in kinds with their default settings, as YAML:
+/// exactly what is committed as `openapi.yaml`.
 pub fn yaml() -> String {
-    ApiDoc::openapi()
-        .to_yaml()
+    to_yaml(&document(&crate::kinds::Builtins::default_registry()))
+}
+
+fn to_yaml(doc: &utoipa::openapi::OpenApi) -> String {
+    doc.to_yaml()
         .unwrap_or_else(|e| format!("# failed to render: {e}\n"))
 }
 
-pub fn router() -> Router<AppState> {
+pub fn router(kinds: &Registry) -> Router<AppState> {
+    let doc = document(kinds);
+    // Shared, not copied: every connection gets a copy of every route's handler.
+    let yaml = bytes::Bytes::from(to_yaml(&doc));
+    let serve_yaml = move || {
+        let yaml = yaml.clone();
+        async move { ([(header::CONTENT_TYPE, "application/yaml")], yaml).into_response() }
+    };
     Router::new()
-        .route(
-            "/openapi.yaml",
-            get(|| async {
-                ([(header::CONTENT_TYPE, "application/yaml")], yaml()).into_response()
-            }),
-        )
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .route("/openapi.yaml", get(serve_yaml))
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
 }
 
 #[cfg(test)]

@@ -63,7 +63,7 @@ pub async fn retry(
     if !retryable(original.status) {
         return Err(ApiError::NotRetryable(id, original.status));
     }
-    let submission = SubmitRequest::from_json(request_of(&original))?.validate(&state.limits)?;
+    let submission = state.check(SubmitRequest::from_json(request_of(&original))?)?;
     let mut new = prepare(&state, &caller, submission).await?;
     new.retry_of = Some(id);
     let job = match accept(&state, &caller, new).await? {
@@ -78,16 +78,10 @@ pub async fn retry(
     Ok(with_location(status, job))
 }
 
-/// The submission that makes the same job again (`word_count`'s source job is in its params
-/// and comes back as a dependency by itself).
+/// The submission that makes the same job again (a source job, such as `word_count`'s, is
+/// among its dependencies already: it is not added twice).
 fn request_of(job: &Job) -> serde_json::Value {
-    let source = job.params.get("source_job").and_then(|s| s.as_str());
-    let depends_on: Vec<String> = job
-        .depends_on
-        .iter()
-        .map(ToString::to_string)
-        .filter(|dep| Some(dep.as_str()) != source)
-        .collect();
+    let depends_on: Vec<String> = job.depends_on.iter().map(ToString::to_string).collect();
     json!({
         "kind": job.kind.as_str(),
         "params": job.params,

@@ -21,7 +21,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiResult, Problem};
-use crate::job::{JobKind, JobStatus};
+use crate::job::JobStatus;
 use crate::store::{StatsQuery, StoreStats};
 
 /// Width of one bucket of the throughput window.
@@ -89,12 +89,18 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// The answer from the store's rows, for the window starting at `since`.
-    pub fn from_store(rows: &StoreStats, at: DateTime<Utc>, since: DateTime<Utc>) -> Self {
+    /// The answer from the store's rows, for the window starting at `since`, with a row for
+    /// each of `known` (the registered kinds) even when it has no jobs.
+    pub fn from_store(
+        rows: &StoreStats,
+        known: &[&str],
+        at: DateTime<Utc>,
+        since: DateTime<Utc>,
+    ) -> Self {
         let mut counts = StatusCounts::default();
-        let mut kinds: BTreeMap<String, StatusCounts> = JobKind::ALL
+        let mut kinds: BTreeMap<String, StatusCounts> = known
             .iter()
-            .map(|k| (k.as_str().to_owned(), StatusCounts::default()))
+            .map(|k| ((*k).to_owned(), StatusCounts::default()))
             .collect();
         for c in &rows.counts {
             counts.add(c.status, c.count);
@@ -207,7 +213,8 @@ pub async fn stats(State(state): State<AppState>, caller: Caller) -> ApiResult<J
         bucket: BUCKET,
     };
     let rows = state.runtime.store().stats(&query).await?;
-    let stats = Arc::new(Stats::from_store(&rows, at, since));
+    let known = state.runtime.kinds().known();
+    let stats = Arc::new(Stats::from_store(&rows, &known, at, since));
     let cost = started.elapsed();
     cache
         .answers
@@ -227,6 +234,7 @@ pub async fn stats(State(state): State<AppState>, caller: Caller) -> ApiResult<J
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::job::test_kind;
     use crate::store::{BucketCount, KindCount};
 
     #[test]
@@ -255,22 +263,22 @@ mod tests {
         let rows = StoreStats {
             counts: vec![
                 KindCount {
-                    kind: JobKind::Sleep,
+                    kind: test_kind("sleep"),
                     status: JobStatus::Queued,
                     count: 3,
                 },
                 KindCount {
-                    kind: JobKind::Sleep,
+                    kind: test_kind("sleep"),
                     status: JobStatus::Failed,
                     count: 2,
                 },
                 KindCount {
-                    kind: JobKind::CountPrimes,
+                    kind: test_kind("count_primes"),
                     status: JobStatus::Queued,
                     count: 4,
                 },
                 KindCount {
-                    kind: JobKind::CountPrimes,
+                    kind: test_kind("count_primes"),
                     status: JobStatus::Running,
                     count: 1,
                 },
@@ -305,13 +313,20 @@ mod tests {
             ],
         };
         let at = crate::store::now();
-        let s = Stats::from_store(&rows, at, window_start(at));
+        let known = [
+            "count_primes",
+            "factorial",
+            "sleep",
+            "fetch_urls",
+            "word_count",
+        ];
+        let s = Stats::from_store(&rows, &known, at, window_start(at));
         assert_eq!(
             (s.counts.queued, s.counts.running, s.counts.failed),
             (7, 1, 2)
         );
         assert_eq!((s.queue_depth, s.running), (7, 1));
-        assert_eq!(s.kinds.len(), JobKind::ALL.len());
+        assert_eq!(s.kinds.len(), known.len());
         assert_eq!(s.kinds["sleep"].queued, 3);
         assert_eq!(s.kinds["count_primes"].running, 1);
         assert_eq!(s.kinds["factorial"], StatusCounts::default());

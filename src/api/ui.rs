@@ -68,6 +68,7 @@ static ASSETS: &[Asset] = &[
     asset!("dist", "keyform.js", JS),
     asset!("dist", "main.js", JS),
     asset!("dist", "overview.js", JS),
+    asset!("dist", "schema.js", JS),
     asset!("dist", "sse.js", JS),
     asset!("dist", "submit.js", JS),
     asset!("dist", "types.js", JS),

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::job::{Job, JobKind, JobStatus};
+use crate::job::{Job, JobKind, JobStatus, test_kind};
 
 fn job(kind: JobKind, status: JobStatus, tenant: Option<&str>) -> Job {
     let at = crate::store::now();
@@ -50,11 +50,11 @@ fn seq_of(hub: &Hub, id: &str) -> u64 {
 #[tokio::test]
 async fn nothing_is_recorded_until_someone_watches() {
     let hub = Hub::new(100, 10);
-    hub.job(&job(JobKind::Sleep, JobStatus::Queued, None));
+    hub.job(&job(test_kind("sleep"), JobStatus::Queued, None));
     assert!(hub.is_empty());
     let (resume, _guard) = hub.subscribe(None).unwrap();
     assert_eq!(resume, Resume::After(0));
-    hub.job(&job(JobKind::Sleep, JobStatus::Queued, None));
+    hub.job(&job(test_kind("sleep"), JobStatus::Queued, None));
     assert_eq!(hub.len(), 1);
 }
 
@@ -64,8 +64,8 @@ async fn events_come_in_order_and_filtered() {
     let (Resume::After(mut after), _guard) = hub.subscribe(None).unwrap() else {
         panic!("a fresh stream resumes nothing")
     };
-    let a = job(JobKind::Sleep, JobStatus::Queued, Some("t1"));
-    let mut b = job(JobKind::CountPrimes, JobStatus::Queued, Some("t2"));
+    let a = job(test_kind("sleep"), JobStatus::Queued, Some("t1"));
+    let mut b = job(test_kind("count_primes"), JobStatus::Queued, Some("t2"));
     hub.job(&a);
     hub.job(&b);
     b.status = JobStatus::Running;
@@ -110,7 +110,7 @@ async fn events_come_in_order_and_filtered() {
         }
     };
     let kind = Filter {
-        kind: Some(JobKind::CountPrimes),
+        kind: Some(test_kind("count_primes")),
         ..Filter::default()
     };
     assert_eq!(only(kind).await, [2, 3, 4, 5, 6]);
@@ -159,7 +159,7 @@ async fn a_waiting_stream_wakes_on_the_next_event() {
         })
     };
     tokio::task::yield_now().await;
-    hub.job(&job(JobKind::Sleep, JobStatus::Queued, None));
+    hub.job(&job(test_kind("sleep"), JobStatus::Queued, None));
     assert_eq!(waiter.await.unwrap(), 1);
 }
 
@@ -168,7 +168,7 @@ async fn a_last_event_id_resumes_or_resets() {
     let hub = Hub::new(4, 10);
     let (_, _guard) = hub.subscribe(None).unwrap();
     for _ in 0..3 {
-        hub.job(&job(JobKind::Sleep, JobStatus::Queued, None));
+        hub.job(&job(test_kind("sleep"), JobStatus::Queued, None));
     }
     // Resuming after the first: the two others come.
     let first = hub.event_id(1);
@@ -181,7 +181,7 @@ async fn a_last_event_id_resumes_or_resets() {
     }
     // Three more events push the first two out of a ring of 4.
     for _ in 0..3 {
-        hub.job(&job(JobKind::Sleep, JobStatus::Queued, None));
+        hub.job(&job(test_kind("sleep"), JobStatus::Queued, None));
     }
     let (resume, _g) = hub.subscribe(Some(&first)).unwrap();
     assert_eq!(resume, Resume::Reset(6));
@@ -198,7 +198,7 @@ async fn a_stream_that_falls_behind_the_ring_ends() {
         panic!()
     };
     for _ in 0..5 {
-        hub.job(&job(JobKind::Sleep, JobStatus::Queued, None));
+        hub.job(&job(test_kind("sleep"), JobStatus::Queued, None));
     }
     assert!(matches!(
         hub.next(&mut after, &Filter::default(), 10).await,
@@ -240,7 +240,7 @@ async fn a_stale_state_is_dropped_and_no_progress_follows_the_end() {
     let (Resume::After(start), _guard) = hub.subscribe(None).unwrap() else {
         panic!()
     };
-    let mut job = job(JobKind::Sleep, JobStatus::Queued, None);
+    let mut job = job(test_kind("sleep"), JobStatus::Queued, None);
     let queued = job.clone();
     job.status = JobStatus::Running;
     job.attempt = 1;
@@ -289,7 +289,7 @@ async fn a_gap_ends_every_stream_and_no_earlier_id_resumes() {
     let (Resume::After(mut after), _guard) = hub.subscribe(None).unwrap() else {
         panic!()
     };
-    hub.job(&job(JobKind::Sleep, JobStatus::Queued, None));
+    hub.job(&job(test_kind("sleep"), JobStatus::Queued, None));
     let seen = take(&hub, &mut after, &Filter::default()).await;
     let id = hub.event_id(seen[0].seq);
     hub.gap();

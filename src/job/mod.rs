@@ -1,23 +1,30 @@
-//! The job: its id, its states and the rules between them, its kind and parameters, and the
-//! options every job carries (deadline, priority, attempts).
+//! The job: its id, its states and the rules between them, its kind's name and parameters,
+//! the options every job carries (deadline, priority, attempts) and the files it saves.
 //!
 //! Everything here is plain data. It is parsed once at the edge ([`spec`]) and stored and
-//! served as is; the runtime and the store only move it between states.
+//! served as is; the runtime and the store only move it between states. What a kind does
+//! with its parameters is `crate::kind`'s business.
 
+mod files;
 mod id;
+mod kind;
 mod limits;
 mod result;
 mod retry;
 pub mod spec;
 mod status;
 
+pub use files::{FileData, FileInfo, NewFile};
 pub use id::{InvalidJobId, JobId};
+#[cfg(test)]
+pub(crate) use kind::test_kind;
+pub use kind::{InvalidKindName, JobClass, JobKind};
 pub use limits::Limits;
 pub use result::JobResult;
 pub use retry::{Backoff, MAX_SHIFT as RETRY_MAX_SHIFT};
 pub use spec::{
-    JobClass, JobKind, JobSpec, MAX_ATTEMPTS, MAX_DEPENDENCIES, MAX_PRIORITY, MIN_PRIORITY,
-    SpecError, SpecErrorCode, Submission, SubmitOptions, SubmitRequest,
+    MAX_ATTEMPTS, MAX_DEPENDENCIES, MAX_PRIORITY, MIN_PRIORITY, SpecError, SpecErrorCode,
+    Submission, SubmitOptions, SubmitRequest,
 };
 pub use status::JobStatus;
 

@@ -4,12 +4,25 @@
 //! leaves.
 
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 
-use super::{Ctl, Stopped};
-use crate::job::{Limits, SpecError};
+use crate::job::SpecError;
+use crate::kind::{Ctl, JobClass, Kind, KindError, schema};
 
 pub use faena_kernels::count_primes::MAX_END;
+
+/// The kind, with the largest `end` it accepts.
+#[derive(Debug, Clone)]
+pub struct CountPrimes {
+    pub max_end: u64,
+}
+
+impl Default for CountPrimes {
+    fn default() -> Self {
+        Self { max_end: MAX_END }
+    }
+}
 
 /// Parameters of `count_primes`: the half-open range `[start, end)`, like Python's `range`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -30,32 +43,54 @@ pub struct Output {
     pub count: u64,
 }
 
-impl Params {
-    pub fn validate(&self, limits: &Limits) -> Result<(), SpecError> {
-        if self.start >= self.end {
+impl Kind for CountPrimes {
+    type Params = Params;
+    type Output = Output;
+
+    fn name(&self) -> &str {
+        "count_primes"
+    }
+
+    fn class(&self) -> JobClass {
+        JobClass::Cpu
+    }
+
+    fn summary(&self) -> &str {
+        "Count the primes in [start, end) (CPU)."
+    }
+
+    fn validate(&self, p: &Params) -> Result<(), SpecError> {
+        if p.start >= p.end {
             return Err(SpecError::param(
                 "end",
-                format!(
-                    "end ({}) must be greater than start ({})",
-                    self.end, self.start
-                ),
+                format!("end ({}) must be greater than start ({})", p.end, p.start),
             ));
         }
-        if self.end > limits.max_primes_end {
+        if p.end > self.max_end {
             return Err(SpecError::param(
                 "end",
-                format!(
-                    "end must be at most {}, got {}",
-                    limits.max_primes_end, self.end
-                ),
+                format!("end must be at most {}, got {}", self.max_end, p.end),
             ));
         }
         Ok(())
     }
-}
 
-/// Counts the primes, the cheaper way; call it inside the CPU pool.
-pub fn run(params: &Params, ctl: &Ctl) -> Result<Output, Stopped> {
-    let count = faena_kernels::count_primes::count(params.start, params.end, ctl.kernel())?;
-    Ok(Output { count })
+    fn limits(&self) -> serde_json::Value {
+        json!({ "max_end": self.max_end })
+    }
+
+    fn params_schema(&self) -> serde_json::Value {
+        let mut s = schema::of::<Params>();
+        schema::set(&mut s, "/properties/start/maximum", self.max_end - 1);
+        schema::set(&mut s, "/properties/end/minimum", 1);
+        schema::set(&mut s, "/properties/end/maximum", self.max_end);
+        s
+    }
+
+    async fn run(&self, p: Params, ctl: Ctl) -> Result<Output, KindError> {
+        let count = ctl
+            .on_cpu(move |k| faena_kernels::count_primes::count(p.start, p.end, k))
+            .await?;
+        Ok(Output { count })
+    }
 }

@@ -6,14 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Inner, run};
-use crate::job::{JobClass, JobKind};
+use crate::job::JobClass;
 
 pub(super) async fn run(rt: Arc<Inner>) {
-    let classes = [JobClass::Cpu, JobClass::Io].map(|c| {
-        let mut kinds = JobKind::of_class(c);
-        kinds.retain(|k| rt.config.kinds.contains(k));
-        (c, kinds)
-    });
+    let classes = [JobClass::Cpu, JobClass::Io].map(|c| (c, rt.kinds.of_class(c)));
     let mut failures = 0u32;
     // Whether the last wait ended by the poll interval: then look even where the store knows
     // of nothing queued (jobs of other processes, delayed jobs come due).
@@ -37,7 +33,7 @@ pub(super) async fn run(rt: Arc<Inner>) {
             }
             match rt
                 .store
-                .claim(kinds, free, &rt.config.instance_id, rt.config.lease)
+                .claim(*class, kinds, free, &rt.config.instance_id, rt.config.lease)
                 .await
             {
                 Ok(claimed) => {

@@ -1,19 +1,17 @@
-//! Running a job's kernel on the right executor: CPU kinds on the rayon pool (through
-//! `spawn_blocking`), I/O kinds as the future of a tokio task. Turns what the kernel returned
-//! into an [`Outcome`], given why the run was stopped if it was.
+//! Running a job's kind, and what it may use of the store ([`RunFiles`]); turns what the run
+//! returned into an [`Outcome`], given why it was stopped if it was.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde::Serialize;
 
-use super::{CpuPool, Inner, RunHandle, StopReason};
-use crate::job::{JobError, JobErrorCode, JobResult, JobSpec};
-use crate::kinds::fetch_urls::{self, PageSink, SaveError};
-use crate::kinds::{Ctl, Stopped, count_primes, factorial, sleep, word_count};
-use crate::store::{JobStore, Lease, NewFile, Outcome};
+use super::{Inner, RunHandle, StopReason};
+use crate::job::{FileData, FileInfo, Job, JobError, JobErrorCode, JobId, JobResult, NewFile};
+use crate::kind::{Ctl, FileError, Files, KindError, RunError};
+use crate::store::{JobStore, Lease, Outcome};
 
-/// What the kernel of a run came back with.
+/// What the run of a kind came back with.
 pub(super) enum KernelEnd {
     Done(JobResult),
     Stopped,
@@ -25,106 +23,63 @@ pub(super) enum KernelEnd {
     Crashed(String),
 }
 
-/// Runs the kernel of `spec` for the attempt holding `lease`.
-/// `last_attempt`: no retry would follow a retryable failure.
-pub(super) async fn run(
-    rt: Arc<Inner>,
-    spec: JobSpec,
-    ctl: Ctl,
-    lease: Lease,
-    last_attempt: bool,
-) -> KernelEnd {
-    let cpu = &rt.cpu;
-    match spec {
-        JobSpec::CountPrimes(p) => on_pool(cpu, move || count_primes::run(&p, &ctl)).await,
-        JobSpec::Factorial(p) => on_pool(cpu, move || factorial::run(&p, &ctl)).await,
-        JobSpec::Sleep(p) => to_end(sleep::run(&p, &ctl).await),
-        JobSpec::FetchUrls(p) => fetch_urls(&rt, p, ctl, lease, last_attempt).await,
-        JobSpec::WordCount(p) => match p.source_job {
-            Some(source) => super::source_pages::count_source(&rt, source, p.top, ctl).await,
-            None => on_pool(cpu, move || word_count::run_inline(&p, &ctl)).await,
-        },
+/// Runs attempt `lease` of `job` with its kind, through `ctl`.
+pub(super) async fn run(rt: Arc<Inner>, job: &Job, ctl: Ctl) -> KernelEnd {
+    let Some(kind) = rt.kinds.get(job.kind.as_str()) else {
+        return KernelEnd::Crashed(format!("no kind `{}` is registered here", job.kind));
+    };
+    match kind.run(&job.params, ctl).await {
+        Ok(result) => KernelEnd::Done(result),
+        Err(RunError::Kind(KindError::Stopped)) => KernelEnd::Stopped,
+        Err(RunError::Kind(KindError::Failed(error))) => KernelEnd::Failed(error),
+        Err(RunError::Kind(KindError::Retry(error))) => KernelEnd::Retry(error),
+        Err(RunError::Crashed(why)) => KernelEnd::Crashed(why),
     }
 }
 
-/// Saves pages in the store, fenced by the run's lease.
-struct StoreSink {
-    store: Arc<dyn JobStore>,
-    lease: Lease,
+/// The files of jobs as a run of `lease` sees them: its own saved (and cleared) under its
+/// lease, any job's read.
+pub(super) struct RunFiles {
+    pub store: Arc<dyn JobStore>,
+    pub lease: Lease,
+}
+
+fn store_error(err: &crate::store::StoreError) -> FileError {
+    FileError::Store(crate::error_chain::text(err))
 }
 
 #[async_trait]
-impl PageSink for StoreSink {
-    async fn save(&self, file: NewFile) -> Result<(), SaveError> {
+impl Files for RunFiles {
+    async fn save(&self, file: NewFile) -> Result<(), FileError> {
         match self.store.save_file(self.lease, file).await {
             Ok(true) => Ok(()),
-            Ok(false) => Err(SaveError::LeaseLost),
-            Err(err) => Err(SaveError::Store(crate::error_chain::text(&err))),
+            Ok(false) => Err(FileError::LeaseLost),
+            Err(err) => Err(store_error(&err)),
         }
     }
-}
 
-async fn fetch_urls(
-    rt: &Inner,
-    p: fetch_urls::Params,
-    ctl: Ctl,
-    lease: Lease,
-    last_attempt: bool,
-) -> KernelEnd {
-    let sink = StoreSink {
-        store: Arc::clone(&rt.store),
-        lease,
-    };
-    // Pages of an earlier, interrupted attempt go: the result lists only this one's.
-    if p.save {
-        match rt.store.clear_files(lease).await {
-            Ok(true) => {}
-            Ok(false) => return KernelEnd::Stopped,
-            Err(err) => return storage_failed("clearing the last attempt's pages", &err),
+    async fn clear(&self) -> Result<(), FileError> {
+        match self.store.clear_files(self.lease).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(FileError::LeaseLost),
+            Err(err) => Err(store_error(&err)),
         }
     }
-    let output = fetch_urls::run(&p, &ctl, &rt.fetcher, &sink).await;
-    if let Ok(out) = &output
-        && p.retry_transient
-        && !last_attempt
-        && let Some(error) = out.transient_error()
-    {
-        return KernelEnd::Retry(error);
+
+    async fn list(&self, id: JobId) -> Result<Option<Vec<FileInfo>>, FileError> {
+        let files = self
+            .store
+            .list_files(id)
+            .await
+            .map_err(|e| store_error(&e))?;
+        if files.is_empty() && matches!(self.store.get(id).await, Ok(None)) {
+            return Ok(None);
+        }
+        Ok(Some(files))
     }
-    to_end(output)
-}
 
-/// A run the job store failed: retried (the store may be back by then).
-pub(super) fn storage_failed(what: &str, err: &crate::store::StoreError) -> KernelEnd {
-    tracing::warn!(error = ?err, "{what} failed");
-    KernelEnd::Retry(JobError::new(
-        JobErrorCode::Storage,
-        format!("{what} failed: {}", crate::error_chain::text(err)),
-    ))
-}
-
-pub(super) async fn on_pool<T, F>(cpu: &CpuPool, f: F) -> KernelEnd
-where
-    T: Serialize + Send + 'static,
-    F: FnOnce() -> Result<T, Stopped> + Send + 'static,
-{
-    let run = move || {
-        tracing::debug!("kernel running on the CPU pool");
-        let result = f();
-        tracing::debug!(stopped = result.is_err(), "kernel returned");
-        result
-    };
-    match cpu.run(run).await {
-        Ok(result) => to_end(result),
-        Err(err) => KernelEnd::Crashed(err.to_string()),
-    }
-}
-
-fn to_end<T: Serialize>(result: Result<T, Stopped>) -> KernelEnd {
-    match result.map(|out| JobResult::of(&out)) {
-        Ok(Ok(value)) => KernelEnd::Done(value),
-        Ok(Err(err)) => KernelEnd::Crashed(format!("result does not serialise: {err}")),
-        Err(Stopped) => KernelEnd::Stopped,
+    async fn read(&self, id: JobId, indices: Range<u32>) -> Result<Vec<FileData>, FileError> {
+        (self.store.read_files(id, indices).await).map_err(|e| store_error(&e))
     }
 }
 

@@ -5,7 +5,6 @@
 //! cancellation token, and a deadline, a user cancel and shutdown all trip it after recording
 //! why ([`StopReason`]); the runner turns the reason into the job's final (or re-queued) state.
 
-pub mod cpu;
 mod dispatcher;
 mod kernel;
 mod memory;
@@ -13,7 +12,6 @@ mod pruner;
 mod publish;
 mod rescuer;
 mod run;
-mod source_pages;
 mod start;
 pub mod waiters;
 
@@ -29,11 +27,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::events::{Hub, Subject};
 use crate::job::{JobClass, JobId, JobKind, JobProgress};
-use crate::kinds::Ctl;
-use crate::kinds::fetch_urls::Fetcher;
+use crate::kind::{CpuPool, Registry, Signal};
 use crate::store::{CancelResult, JobStore, Result, Retention};
 use crate::telemetry::metrics;
-pub use cpu::CpuPool;
 pub use start::StartSlot;
 pub use waiters::Waiters;
 
@@ -42,8 +38,6 @@ pub use waiters::Waiters;
 pub struct RuntimeConfig {
     /// Name of this instance, recorded as the owner of the jobs it runs.
     pub instance_id: String,
-    /// The kinds this instance claims (`--kinds`); jobs of other kinds are left to others.
-    pub kinds: Vec<JobKind>,
     /// CPU-class jobs running at once.
     pub max_cpu_jobs: usize,
     /// I/O-class jobs running at once.
@@ -80,7 +74,7 @@ pub enum StopReason {
 #[derive(Debug, Clone)]
 struct RunHandle {
     /// The run's stop flag, cancellation token and progress.
-    ctl: Ctl,
+    signal: Signal,
     reason: Arc<OnceLock<StopReason>>,
     /// The job, as event streams filter on it.
     subject: Subject,
@@ -90,7 +84,7 @@ impl RunHandle {
     /// Stops the run; the first reason given wins.
     fn stop(&self, reason: StopReason) {
         let _ = self.reason.set(reason);
-        self.ctl.stop();
+        self.signal.stop();
     }
 }
 
@@ -98,7 +92,7 @@ impl RunHandle {
 /// registered (the claim and the registration are not one step). A remembered cancel whose
 /// run never registers (it had just ended) is forgotten after [`EARLY_CANCEL_TTL`].
 #[derive(Debug, Default)]
-struct Registry {
+struct Runs {
     runs: HashMap<JobId, RunHandle>,
     early_cancels: HashMap<JobId, Instant>,
 }
@@ -141,11 +135,11 @@ impl Slots {
 struct Inner {
     store: Arc<dyn JobStore>,
     cpu: CpuPool,
-    /// The HTTP client every `fetch_urls` run shares.
-    fetcher: Fetcher,
+    /// The kinds: what runs a job; which this instance claims (the enabled ones).
+    kinds: Arc<Registry>,
     config: RuntimeConfig,
     waiters: Waiters,
-    running: Mutex<Registry>,
+    running: Mutex<Runs>,
     cpu_slots: Slots,
     io_slots: Slots,
     /// Wakes the dispatcher: a job was submitted or a slot was freed.
@@ -172,7 +166,7 @@ impl Inner {
         }
     }
 
-    fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+    fn registry(&self) -> std::sync::MutexGuard<'_, Runs> {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -261,7 +255,7 @@ impl Runtime {
     pub fn start(
         store: Arc<dyn JobStore>,
         cpu: CpuPool,
-        fetcher: Fetcher,
+        kinds: Arc<Registry>,
         config: RuntimeConfig,
     ) -> Self {
         let (config_event_buffer, config_max_streams) =
@@ -269,7 +263,7 @@ impl Runtime {
         let inner = Arc::new(Inner {
             store,
             cpu,
-            fetcher,
+            kinds,
             cpu_slots: Slots::new(config.max_cpu_jobs.max(1)),
             io_slots: Slots::new(config.max_io_jobs.max(1)),
             config,
@@ -301,6 +295,11 @@ impl Runtime {
 
     pub fn store(&self) -> &Arc<dyn JobStore> {
         &self.inner.store
+    }
+
+    /// The kinds this server knows.
+    pub fn kinds(&self) -> &Arc<Registry> {
+        &self.inner.kinds
     }
 
     pub fn waiters(&self) -> &Waiters {
@@ -395,7 +394,7 @@ impl Runtime {
 
     /// Progress of a job running here, fresher than the store's copy.
     pub fn live_progress(&self, id: JobId) -> Option<JobProgress> {
-        let (done, total) = self.inner.handle(id)?.ctl.progress().get();
+        let (done, total) = self.inner.handle(id)?.signal.progress().get();
         (total > 0).then_some(JobProgress { done, total })
     }
 

@@ -78,7 +78,7 @@ async fn sample_progress(rt: Arc<Inner>) {
             .registry()
             .runs
             .values()
-            .map(|h| (h.subject.clone(), h.ctl.progress().get()))
+            .map(|h| (h.subject.clone(), h.signal.progress().get()))
             .collect();
         sent.retain(|id, _| runs.iter().any(|(s, _)| s.id == *id));
         for (subject, (done, total)) in runs {

@@ -10,11 +10,11 @@ use tokio::task::JoinHandle;
 use tokio_util::task::AbortOnDropHandle;
 use tracing::Instrument;
 
-use super::kernel::{self, KernelEnd};
+use super::kernel::{self, KernelEnd, RunFiles};
 use super::{Inner, RunHandle, StopReason};
 use crate::events::Subject;
-use crate::job::{AttemptError, Job, JobClass, JobId, JobKind, JobProgress, JobSpec, JobStatus};
-use crate::kinds::Ctl;
+use crate::job::{AttemptError, Job, JobClass, JobId, JobKind, JobProgress, JobStatus};
+use crate::kind::Ctl;
 use crate::store::{Claimed, Lease, LeaseState, Outcome, now};
 use crate::telemetry::metrics;
 
@@ -25,9 +25,8 @@ pub(super) async fn attempt(rt: Arc<Inner>, claimed: Claimed, class: JobClass) {
     async move {
         tracing::debug!("run started");
         observe_start(&job);
-        let ctl = Ctl::default();
         let handle = RunHandle {
-            ctl: ctl.clone(),
+            signal: Default::default(),
             reason: Arc::new(OnceLock::new()),
             subject: Subject {
                 id: job.id,
@@ -40,29 +39,31 @@ pub(super) async fn attempt(rt: Arc<Inner>, claimed: Claimed, class: JobClass) {
         if rt.stop_claiming.is_cancelled() {
             handle.stop(StopReason::Shutdown);
         }
-        let kernel = match JobSpec::from_stored(job.kind, &job.params) {
-            // Spawned tasks do not inherit the span: the kernel (and the pool thread it
-            // enters) and the heartbeats log inside the job's.
-            Ok(spec) => tokio::spawn(
-                kernel::run(
-                    Arc::clone(&rt),
-                    spec,
-                    ctl,
-                    lease,
-                    job.attempt >= job.max_attempts,
-                )
-                .in_current_span(),
-            ),
-            Err(err) => tokio::spawn(std::future::ready(KernelEnd::Crashed(format!(
-                "stored parameters no longer parse: {err}"
-            )))),
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(job.timeout_ms);
+        let files = RunFiles {
+            store: Arc::clone(&rt.store),
+            lease,
+        };
+        let ctl = Ctl::new(
+            handle.signal.clone(),
+            job.id,
+            (job.attempt, job.max_attempts),
+            deadline,
+            rt.cpu.clone(),
+            Arc::new(files),
+        );
+        // Spawned tasks do not inherit the span: the kernel (and the pool thread it enters)
+        // and the heartbeats log inside the job's.
+        let kernel = {
+            let (rt, job) = (Arc::clone(&rt), job.clone());
+            tokio::spawn(async move { kernel::run(rt, &job, ctl).await }.in_current_span())
         };
         // The lease is renewed by its own task (a slow write never delays noticing the
         // deadline or a stop) until the end of the run is recorded.
         let beat = AbortOnDropHandle::new(tokio::spawn(
             heartbeats(Arc::clone(&rt), lease, handle.clone()).in_current_span(),
         ));
-        let (outcome, kernel) = supervise(&handle, kernel, job.timeout_ms).await;
+        let (outcome, kernel) = supervise(&handle, kernel, deadline, job.timeout_ms).await;
         let id = job.id;
         record(&rt, job, lease, outcome, progress_of(&handle)).await;
         drop(beat);
@@ -83,9 +84,10 @@ pub(super) async fn attempt(rt: Arc<Inner>, claimed: Claimed, class: JobClass) {
 async fn supervise(
     handle: &RunHandle,
     mut kernel: JoinHandle<KernelEnd>,
+    deadline: tokio::time::Instant,
     timeout_ms: u64,
 ) -> (Outcome, Option<JoinHandle<KernelEnd>>) {
-    let deadline = tokio::time::sleep(Duration::from_millis(timeout_ms));
+    let deadline = tokio::time::sleep_until(deadline);
     tokio::pin!(deadline);
     loop {
         tokio::select! {
@@ -93,8 +95,8 @@ async fn supervise(
                 let end = end.unwrap_or_else(|e| KernelEnd::Crashed(e.to_string()));
                 return (kernel::outcome_of(end, handle, timeout_ms), None);
             }
-            () = &mut deadline, if !handle.ctl.is_stopped() => handle.stop(StopReason::Deadline),
-            () = handle.ctl.token().cancelled() => {
+            () = &mut deadline, if !handle.signal.is_stopped() => handle.stop(StopReason::Deadline),
+            () = handle.signal.token().cancelled() => {
                 return (kernel::stopped_outcome(handle, timeout_ms), Some(kernel));
             }
         }
@@ -240,6 +242,6 @@ fn final_job(
 }
 
 fn progress_of(handle: &RunHandle) -> Option<JobProgress> {
-    let (done, total) = handle.ctl.progress().get();
+    let (done, total) = handle.signal.progress().get();
     (total > 0).then_some(JobProgress { done, total })
 }

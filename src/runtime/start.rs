@@ -30,8 +30,8 @@ pub struct StartSlot {
 impl StartSlot {
     /// Takes a slot for a job of `kind` if this instance runs the kind and one is free.
     pub(super) fn take(rt: &Arc<Inner>, kind: JobKind) -> Option<Self> {
-        let class = kind.class();
-        let startable = !rt.stop_claiming.is_cancelled() && rt.config.kinds.contains(&kind);
+        let class = rt.kinds.get(kind.as_str()).filter(|k| k.enabled())?.class();
+        let startable = !rt.stop_claiming.is_cancelled();
         (startable && rt.slots(class).take(1) == 1).then(|| Self {
             rt: Arc::clone(rt),
             class,
@@ -42,12 +42,11 @@ impl StartSlot {
 
     /// What to set as [`crate::store::NewJob::start`].
     pub fn claim(&self) -> StartAtInsert {
-        let mut kinds = JobKind::of_class(self.class);
-        kinds.retain(|k| self.rt.config.kinds.contains(k));
         StartAtInsert {
             owner: self.rt.config.instance_id.clone(),
             lease: self.rt.config.lease,
-            kinds,
+            class: self.class,
+            kinds: self.rt.kinds.of_class(self.class),
         }
     }
 

@@ -6,7 +6,6 @@
 //! carries that attempt's [`Lease`] (its fencing token), so a stale attempt can neither finish
 //! nor overwrite a newer one. All SQL lives below this module.
 
-pub(crate) mod files;
 pub mod postgres;
 mod rows;
 mod sql;
@@ -20,11 +19,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use serde_json::Value;
+
 use crate::job::{
-    Job, JobError, JobId, JobKind, JobProgress, JobResult, JobSpec, JobStatus, SubmitOptions,
+    Job, JobClass, JobError, JobId, JobKind, JobProgress, JobResult, JobStatus, SubmitOptions,
 };
 
-pub use files::{FileData, FileInfo, NewFile};
+pub use crate::job::{FileData, FileInfo, NewFile};
 pub use stats::{BucketCount, KindCount, StatsQuery, StoreStats};
 
 /// Errors of the storage layer.
@@ -101,7 +102,9 @@ impl StoreError {
 #[derive(Debug, Clone)]
 pub struct NewJob {
     pub id: JobId,
-    pub spec: JobSpec,
+    pub kind: JobKind,
+    /// The parameters as its kind parsed them.
+    pub params: Value,
     pub options: SubmitOptions,
     /// Jobs that must be final before this one runs (distinct, all existing).
     pub depends_on: Vec<JobId>,
@@ -116,6 +119,8 @@ pub struct NewJob {
     pub start: Option<StartAtInsert>,
     /// The job this one retries (see [`Job::retry_of`]).
     pub retry_of: Option<JobId>,
+    /// Jobs whose files it reads (also among its dependencies).
+    pub sources: Vec<JobId>,
 }
 
 /// A job stored `running` by its insert: claimed in the same transaction by `owner` for
@@ -129,6 +134,8 @@ pub struct NewJob {
 pub struct StartAtInsert {
     pub owner: String,
     pub lease: Duration,
+    /// The job's class.
+    pub class: JobClass,
     /// The kinds of the job's class that `owner` runs: none of them may be queued and
     /// claimable for the job to start.
     pub kinds: Vec<JobKind>,
@@ -151,10 +158,11 @@ impl IdempotencyKey {
 }
 
 impl NewJob {
-    pub fn new(spec: JobSpec, options: SubmitOptions) -> Self {
+    pub fn new(kind: JobKind, params: Value, options: SubmitOptions) -> Self {
         Self {
             id: JobId::new(),
-            spec,
+            kind,
+            params,
             options,
             depends_on: Vec::new(),
             created_at: now(),
@@ -162,6 +170,7 @@ impl NewJob {
             idempotency: None,
             start: None,
             retry_of: None,
+            sources: Vec::new(),
         }
     }
 
@@ -402,8 +411,10 @@ pub trait JobStore: Send + Sync + 'static {
 
     /// Atomically moves up to `n` due queued jobs of `kinds` (highest priority, then oldest
     /// first) to running: attempt + 1, a new fencing token, a lease of `lease` for `owner`.
+    /// `kinds` are every kind of `class` that `owner` runs (see [`StartAtInsert`]).
     async fn claim(
         &self,
+        class: JobClass,
         kinds: &[JobKind],
         n: usize,
         owner: &str,

@@ -5,7 +5,9 @@ use serde_json::Value;
 use sqlx::FromRow;
 
 use super::{Claimed, Lease, Result, StoreError};
-use crate::job::{Job, JobError, JobErrorCode, JobId, JobKind, JobProgress, JobResult, JobStatus};
+use crate::job::{
+    FileInfo, Job, JobError, JobErrorCode, JobId, JobKind, JobProgress, JobResult, JobStatus,
+};
 
 /// The columns of a job, in the order every query selects them (a literal, so that queries
 /// can be built with `concat!` and stay static strings).
@@ -67,7 +69,7 @@ impl TryFrom<JobRow> for Job {
     fn try_from(r: JobRow) -> Result<Job> {
         let id_text = r.id.as_str();
         let id: JobId = id_text.parse().map_err(|_| corrupt("id", id_text))?;
-        let kind = JobKind::parse(&r.kind).ok_or_else(|| corrupt("kind", id_text))?;
+        let kind = JobKind::new(&r.kind).map_err(|_| corrupt("kind", id_text))?;
         let status: JobStatus = r.status.parse().map_err(|_| corrupt("status", id_text))?;
         let error = match (r.error_code, r.error_message) {
             (Some(code), message) => Some(JobError {
@@ -145,4 +147,17 @@ pub fn claimed_in_order(rows: Vec<JobRow>) -> Result<Vec<Claimed>> {
         ))
     });
     Ok(claimed)
+}
+
+/// A file's description as the stores select it: index, name, content type, size.
+pub(crate) type InfoRow = (i64, String, String, i64);
+
+/// [`InfoRow`] → [`FileInfo`].
+pub(crate) fn info((index, name, content_type, size): InfoRow) -> Result<FileInfo> {
+    Ok(FileInfo {
+        index: u32::try_from(index).map_err(|_| StoreError::Corrupt(format!("file {name}")))?,
+        bytes: size.max(0) as u64,
+        name,
+        content_type,
+    })
 }

@@ -56,7 +56,7 @@ pub(crate) fn from_rows(
             .into_iter()
             .filter_map(|(kind, status, n)| {
                 Some(KindCount {
-                    kind: JobKind::parse(&kind)?,
+                    kind: JobKind::new(&kind).ok()?,
                     status: status.parse().ok()?,
                     count: n.max(0) as u64,
                 })

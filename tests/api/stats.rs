@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use faena::job::{Job, JobKind};
+use faena::job::Job;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, json_of};
+use crate::helpers::{TestApp, json_of, problem_at};
 
 async fn stats(app: &TestApp, key: Option<&str>) -> Value {
     let mut req = app.client.get(app.url("/stats"));
@@ -144,7 +144,7 @@ async fn each_key_counts_its_own_jobs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_are_the_configured_ones() {
     let Some(app) = TestApp::spawn_with(|c| {
-        c.kinds = vec![JobKind::Sleep];
+        c.kinds = vec!["sleep".into(), "fetch_urls".into()];
         c.max_fetch_urls = 17;
     })
     .await
@@ -153,16 +153,29 @@ async fn limits_are_the_configured_ones() {
     };
     let resp = app.client.get(app.url("/limits")).send().await.unwrap();
     let limits: Value = json_of(resp, StatusCode::OK).await;
-    assert_eq!(limits["kinds"], json!(["sleep"]));
-    assert_eq!(limits["max_fetch_urls"], 17);
+    assert_eq!(limits["kinds"], json!(["sleep", "fetch_urls"]));
+    let kinds = limits["kind_limits"].as_object().unwrap();
+    assert_eq!(kinds.keys().collect::<Vec<_>>(), ["fetch_urls", "sleep"]);
+    assert_eq!(limits["kind_limits"]["fetch_urls"]["max_urls"], 17);
     assert_eq!(limits["min_priority"], -100);
     assert_eq!(limits["max_max_attempts"], 25);
-    // The same bound refuses a submission.
-    let max = limits["max_sleep_ms"].as_u64().unwrap();
+    // The same bounds refuse a submission.
+    let max = limits["kind_limits"]["sleep"]["max_ms"].as_u64().unwrap();
     let resp = app
         .submit(&json!({"kind": "sleep", "params": {"ms": max + 1}}))
         .await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let urls: Vec<String> = (0..18).map(|i| format!("http://127.0.0.1:9/{i}")).collect();
+    let resp = app
+        .submit(&json!({"kind": "fetch_urls", "params": {"urls": urls}}))
+        .await;
+    problem_at(
+        resp,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_params",
+        "params.urls",
+    )
+    .await;
     let resp = app
         .submit(&json!({"kind": "factorial", "params": {"numbers": [1]}}))
         .await;

@@ -13,7 +13,9 @@ async fn an_invalid_form_shows_the_field_error_and_stores_nothing() {
     };
     let (status, limits) = dash.api(Method::GET, "/limits", None).await;
     assert_eq!(status, StatusCode::OK, "{limits}");
-    let max_end = limits["max_primes_end"].as_u64().expect("max_primes_end");
+    let max_end = limits["kind_limits"]["count_primes"]["max_end"]
+        .as_u64()
+        .expect("count_primes' max_end");
     // One past the maximum: past 2^53, so a page that sent it as a JavaScript number would
     // round it down to the maximum, which the API accepts.
     let beyond = max_end + 1;

@@ -124,3 +124,22 @@ fn word_count_of_inline_texts_matches_a_naive_count() {
     // The first text is the ground truth's: 3 words.
     assert_eq!(got["files"][0]["words"], 3);
 }
+
+#[test]
+fn kinds_lists_what_the_server_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(&dir, &["--kinds", "sleep,count_primes"]);
+    let cli = Cli::new(&server);
+    let table = cli.run(&["kinds"]).exits(0).stdout;
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(
+        lines[0].starts_with("KIND") && lines[0].contains("CLASS"),
+        "{table}"
+    );
+    assert!(lines[1].starts_with("count_primes  cpu"), "{table}");
+    assert!(lines[2].starts_with("sleep         io"), "{table}");
+    let json = cli.run(&["kinds", "--output", "json"]).exits(0).json();
+    assert_eq!(json["kinds"][1]["name"], "sleep");
+    assert_eq!(json["kinds"][1]["params"]["required"], json!(["ms"]));
+}

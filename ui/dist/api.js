@@ -115,6 +115,11 @@ function query(params) {
 }
 const jobPath = (id) => `/jobs/${encodeURIComponent(id)}`;
 export const limits = () => request('GET', '/limits');
+/** The enabled kinds with their schemas (read with the exact parser: bounds past 2^53 stay bigints). */
+export async function kinds() {
+    const list = await request('GET', '/kinds');
+    return list.kinds;
+}
 export const stats = () => request('GET', '/stats');
 export const job = (id) => request('GET', jobPath(id));
 export const submit = (body) => request('POST', '/jobs', body);

@@ -1,5 +1,5 @@
 // types.ts — the shapes of faena's API as the dashboard reads them (see openapi.yaml and the
-// issue 8 contract for /limits, /stats and the event streams).
+// issue 8 contract for /limits, /stats and the event streams; /kinds for the kinds' schemas).
 export const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'];
 const FINAL = new Set(['succeeded', 'failed', 'cancelled', 'timed_out']);
 const RETRYABLE = new Set(['failed', 'cancelled', 'timed_out']);

@@ -1,5 +1,5 @@
-// widgets.ts — small pieces several views share: status badges, progress bars, notices and
-// the panel shown when a view cannot load.
+// widgets.ts — small pieces several views share: status badges, progress bars, notices, the
+// panel shown when a view cannot load, and the API's prose with its `code` spans.
 import { ApiError } from './api.js';
 import { h } from './dom.js';
 import { count, percent } from './format.js';
@@ -52,4 +52,12 @@ export function failed(title, err, retry) {
 }
 export function loading(what) {
     return h('p', { class: 'muted loading', role: 'status' }, `Loading ${what}…`);
+}
+/** Text from the API (a kind's summary, a schema's description) with its `backticked` spans as code. */
+export function prose(text) {
+    const parts = text.split('`');
+    // An odd number of backticks: no pairs to trust, the text as it is.
+    if (parts.length % 2 === 0)
+        return [text];
+    return parts.map((p, i) => (i % 2 === 1 ? h('code', {}, p) : p)).filter((c) => c !== '');
 }

@@ -3,7 +3,7 @@
 // function per endpoint.
 
 import { type Json, parse, stringify } from './json.js';
-import type { FileInfo, Job, JobPage, Limits, Problem, Stats } from './types.js';
+import type { FileInfo, Job, JobPage, KindList, KindView, Limits, Problem, Stats } from './types.js';
 
 const KEY_ITEM = 'faena.api-key';
 
@@ -126,6 +126,11 @@ function query(params: Record<string, string | number | null | undefined>): stri
 const jobPath = (id: string): string => `/jobs/${encodeURIComponent(id)}`;
 
 export const limits = (): Promise<Limits> => request('GET', '/limits');
+/** The enabled kinds with their schemas (read with the exact parser: bounds past 2^53 stay bigints). */
+export async function kinds(): Promise<KindView[]> {
+  const list = await request<KindList>('GET', '/kinds');
+  return list.kinds;
+}
 export const stats = (): Promise<Stats> => request('GET', '/stats');
 export const job = (id: string): Promise<Job> => request('GET', jobPath(id));
 export const submit = (body: Json): Promise<Job> => request('POST', '/jobs', body);

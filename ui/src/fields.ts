@@ -1,17 +1,24 @@
-// fields.ts — the submit form's fields per job kind, with the bounds of GET /limits (the same
-// limits the API applies), and how each field's text becomes JSON. Errors are keyed by the
-// path the API names in a problem's `field` (`params.end`, `timeout_ms`, `params.numbers[3]`).
+// fields.ts — the submit form's fields: what each one is (FieldSpec; a kind's params come from
+// its JSON Schema, see schema.ts), the options every kind has with the bounds of GET /limits,
+// and how each field's text becomes JSON. Errors are keyed by the path the API names in a
+// problem's `field` (`params.end`, `timeout_ms`, `params.numbers[3]`).
 
-import type { Json } from './json.js';
 import { count } from './format.js';
+import { type Json, parse } from './json.js';
 import type { Limits } from './types.js';
 
-export type FieldType = 'int' | 'ints' | 'lines' | 'text' | 'bool' | 'ids';
+/**
+ * `int`: a whole number (exact past 2^53); `number`: any number; `ints`: whole numbers, comma
+ * or space separated; `lines`: strings, one per line; `ids`: job ids, comma or space
+ * separated; `text`: a string; `bool`: a checkbox; `choice`: one of `options`; `json`: any
+ * JSON value, as text.
+ */
+export type FieldType = 'int' | 'number' | 'ints' | 'lines' | 'ids' | 'text' | 'bool' | 'choice' | 'json';
 
 export interface FieldSpec {
   /** The input's name: the param's name, or the request's option. */
   name: string;
-  /** Where the value goes in the request, as a problem's `field` names it. */
+  /** Where the value goes in the request, as a problem's `field` names it (`params` alone: the whole params). */
   path: string;
   label: string;
   type: FieldType;
@@ -21,55 +28,20 @@ export interface FieldSpec {
   placeholder?: string;
   value?: string;
   checked?: boolean;
+  /** A checkbox that starts neither checked nor not: left out of the request until clicked. */
+  unset?: boolean;
+  /** The values of a `choice`. */
+  options?: string[];
   hint?: string;
-}
-
-const SUBMIT_BOUNDS = { priority: [-100, 100], max_attempts: [1, 25] } as const;
-
-function param(name: string, label: string, type: FieldType, rest: Partial<FieldSpec> = {}): FieldSpec {
-  return { name, path: `params.${name}`, label, type, ...rest };
-}
-
-/** The fields of a kind's params. */
-export function paramFields(kind: string, l: Limits): FieldSpec[] {
-  switch (kind) {
-    case 'count_primes':
-      return [
-        param('start', 'Start', 'int', { required: true, min: 0, max: l.max_primes_end, value: '0', hint: 'First number of the range.' }),
-        param('end', 'End', 'int', { required: true, min: 1, max: l.max_primes_end, placeholder: '1000000', hint: `One past the last number; at most ${count(l.max_primes_end)}.` }),
-      ];
-    case 'factorial':
-      return [
-        param('numbers', 'Numbers', 'ints', { required: true, placeholder: '50000, 60000, 70000', hint: `1 to ${count(l.max_factorial_numbers)} numbers, comma or space separated, each 0 to ${count(l.max_factorial_n)}.` }),
-      ];
-    case 'sleep':
-      return [param('ms', 'Milliseconds', 'int', { required: true, min: 0, max: l.max_sleep_ms, placeholder: '1000', hint: `0 to ${count(l.max_sleep_ms)}.` })];
-    case 'fetch_urls':
-      return [
-        param('urls', 'URLs', 'lines', { required: true, placeholder: 'https://example.com/', hint: `One http(s) URL per line, at most ${count(l.max_fetch_urls)}.` }),
-        param('concurrency', 'Concurrency', 'int', { min: 1, max: l.max_fetch_concurrency, placeholder: '16', hint: `Requests in flight at once, 1 to ${count(l.max_fetch_concurrency)}.` }),
-        param('url_timeout_ms', 'Timeout per URL (ms)', 'int', { min: 1, max: 300000, placeholder: '10000' }),
-        param('save', 'Save the pages (for word_count and downloads)', 'bool', { checked: true }),
-        param('retry_transient', 'Retry the job when some URLs fail transiently', 'bool', { checked: false }),
-      ];
-    case 'word_count':
-      return [
-        param('texts', 'Texts', 'lines', { placeholder: 'to be or not to be', hint: 'One text per line; or leave empty and name a source job.' }),
-        param('source_job', 'Source job', 'text', { placeholder: 'id of a fetch_urls job', hint: 'Counts the pages that fetch_urls job saved.' }),
-        param('top', 'Top words', 'int', { min: 0, max: 100, placeholder: '10', hint: 'How many of the most frequent words to report, 0 to 100.' }),
-      ];
-    default:
-      return [];
-  }
 }
 
 /** The options every kind has. */
 export function optionFields(l: Limits): FieldSpec[] {
   return [
     { name: 'timeout_ms', path: 'timeout_ms', label: 'Timeout (ms)', type: 'int', min: 1, max: l.max_timeout_ms, placeholder: String(l.default_timeout_ms), hint: `Deadline of one run, up to ${count(l.max_timeout_ms)}.` },
-    { name: 'priority', path: 'priority', label: 'Priority', type: 'int', min: SUBMIT_BOUNDS.priority[0], max: SUBMIT_BOUNDS.priority[1], placeholder: String(l.default_priority), hint: 'Higher runs first.' },
-    { name: 'max_attempts', path: 'max_attempts', label: 'Max attempts', type: 'int', min: SUBMIT_BOUNDS.max_attempts[0], max: SUBMIT_BOUNDS.max_attempts[1], placeholder: String(l.default_max_attempts) },
-    { name: 'depends_on', path: 'depends_on', label: 'Depends on', type: 'ids', placeholder: 'job ids, comma or space separated', hint: 'Runs once these jobs are final.' },
+    { name: 'priority', path: 'priority', label: 'Priority', type: 'int', min: l.min_priority, max: l.max_priority, placeholder: String(l.default_priority), hint: `Higher runs first, ${count(l.min_priority)} to ${count(l.max_priority)}.` },
+    { name: 'max_attempts', path: 'max_attempts', label: 'Max attempts', type: 'int', min: 1, max: l.max_max_attempts, placeholder: String(l.default_max_attempts), hint: `1 to ${count(l.max_max_attempts)}.` },
+    { name: 'depends_on', path: 'depends_on', label: 'Depends on', type: 'ids', placeholder: 'job ids, comma or space separated', hint: `Runs once these jobs are final; at most ${count(l.max_dependencies)}.` },
   ];
 }
 
@@ -81,6 +53,16 @@ export class FieldError extends Error {
   ) {
     super(message);
   }
+}
+
+/** What a field's control holds. */
+export interface FieldState {
+  text: string;
+  checked?: boolean;
+  /** A checkbox never clicked since it started unset. */
+  indeterminate?: boolean;
+  /** A number input holding what is not a number (its `value` is then empty). */
+  badInput?: boolean;
 }
 
 const INT = /^-?\d+$/;
@@ -96,23 +78,37 @@ function words(text: string): string[] {
   return text.split(/[\s,]+/).filter((w) => w !== '');
 }
 
+function json(text: string, path: string): Json {
+  try {
+    return parse(text);
+  } catch (err) {
+    throw new FieldError(path, `Enter JSON (${err instanceof Error ? err.message : String(err)}).`);
+  }
+}
+
 /** The JSON of one field, or undefined to leave it out (so that the server's default applies). */
-export function readField(spec: FieldSpec, el: HTMLInputElement | HTMLTextAreaElement): Json | undefined {
-  if (spec.type === 'bool') return (el as HTMLInputElement).checked;
-  if (el instanceof HTMLInputElement && el.validity.badInput) throw new FieldError(spec.path, 'Enter a whole number.');
-  const text = el.value.trim();
+export function fieldValue(spec: FieldSpec, state: FieldState): Json | undefined {
+  if (spec.type === 'bool') return state.indeterminate ? undefined : (state.checked ?? false);
+  if (state.badInput) throw new FieldError(spec.path, spec.type === 'int' ? 'Enter a whole number.' : 'Enter a number.');
+  const text = state.text.trim();
   let value: Json | undefined;
   switch (spec.type) {
     case 'int':
       value = text === '' ? undefined : integer(text, spec.path);
       break;
+    case 'number': {
+      const n = text === '' ? undefined : json(text, spec.path);
+      if (n !== undefined && typeof n !== 'number' && typeof n !== 'bigint') throw new FieldError(spec.path, 'Enter a number.');
+      value = n;
+      break;
+    }
     case 'ints': {
       const list = words(text);
       value = list.length ? list.map((w, i) => integer(w, `${spec.path}[${i}]`)) : undefined;
       break;
     }
     case 'lines': {
-      const list = el.value.split(/\r?\n/).map((s) => s.trim()).filter((s) => s !== '');
+      const list = state.text.split(/\r?\n/).map((s) => s.trim()).filter((s) => s !== '');
       value = list.length ? list : undefined;
       break;
     }
@@ -122,9 +118,24 @@ export function readField(spec: FieldSpec, el: HTMLInputElement | HTMLTextAreaEl
       break;
     }
     case 'text':
+    case 'choice':
       value = text === '' ? undefined : text;
+      break;
+    case 'json':
+      value = text === '' ? undefined : json(text, spec.path);
       break;
   }
   if (value === undefined && spec.required) throw new FieldError(spec.path, 'Required.');
   return value;
+}
+
+/** The JSON of the field whose control is `el` (see {@link fieldValue}). */
+export function readField(spec: FieldSpec, el: HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement): Json | undefined {
+  const input = el instanceof HTMLInputElement ? el : null;
+  return fieldValue(spec, {
+    text: el.value,
+    checked: input?.checked,
+    indeterminate: input?.indeterminate,
+    badInput: input?.validity.badInput,
+  });
 }

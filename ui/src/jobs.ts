@@ -14,8 +14,18 @@ import { Scope, type View, type ViewContext, eventData, routeHash } from './view
 import { badge, failed, loading, progressBar, setProgress } from './widgets.js';
 
 export const DEFAULT_LIMIT = 50;
-/** The kinds faena has; /limits says which are enabled, old jobs may be of the others. */
-export const KNOWN_KINDS = ['count_primes', 'factorial', 'fetch_urls', 'word_count', 'sleep'];
+
+/**
+ * The enabled kinds as GET /limits last named them (the kind registry's, in registration
+ * order): the kind filter's choices. Kept between pages, so that a page mounted again (a
+ * filter changed) has them at once; each mount asks again.
+ */
+let enabledKinds: string[] = [];
+
+/** The kind filter's choices: the enabled kinds, and the kind filtered on (old jobs may be of another). */
+function kindChoices(current: string): string[] {
+  return current && !enabledKinds.includes(current) ? [...enabledKinds, current] : enabledKinds;
+}
 
 interface Filters {
   status: string;
@@ -45,13 +55,16 @@ function hashOf(f: Filters): string {
 }
 
 function select(id: string, text: string, values: string[], current: string): [HTMLElement, HTMLSelectElement] {
-  const sel = h(
-    'select',
-    { id, name: id },
-    h('option', { value: '' }, 'All'),
-    ...values.map((v) => h('option', { value: v, selected: v === current }, v)),
-  );
+  const sel = h('select', { id, name: id });
+  setChoices(sel, values, current);
   return [h('div', { class: 'field inline' }, h('label', { for: id }, text), sel), sel];
+}
+
+/** The options of a filter: All, then `values`; the same element (it may have the focus). */
+function setChoices(sel: HTMLSelectElement, values: string[], current: string): void {
+  const now = Array.from(sel.options, (o) => o.value);
+  if (now.length === values.length + 1 && values.every((v, i) => now[i + 1] === v)) return;
+  fill(sel, h('option', { value: '' }, 'All'), ...values.map((v) => h('option', { value: v, selected: v === current }, v)));
 }
 
 function durationOf(job: JobState): string {
@@ -116,8 +129,15 @@ export function mountJobs(ctx: ViewContext): View {
   };
 
   const [statusField, statusSel] = select('filter-status', 'Status', [...STATUSES], f.status);
-  const kinds = KNOWN_KINDS.includes(f.kind) || !f.kind ? KNOWN_KINDS : [...KNOWN_KINDS, f.kind];
-  const [kindField, kindSel] = select('filter-kind', 'Kind', kinds, f.kind);
+  const [kindField, kindSel] = select('filter-kind', 'Kind', kindChoices(f.kind), f.kind);
+  void api.limits().then(
+    (limits) => {
+      enabledKinds = limits.kinds;
+      if (scope.alive) setChoices(kindSel, kindChoices(f.kind), f.kind);
+    },
+    // The list says what is wrong (or the key prompt does); the filter keeps what it has.
+    () => {},
+  );
   statusSel.addEventListener('change', () => go({ status: statusSel.value }));
   kindSel.addEventListener('change', () => go({ kind: kindSel.value }));
 

@@ -1,5 +1,5 @@
 // types.ts — the shapes of faena's API as the dashboard reads them (see openapi.yaml and the
-// issue 8 contract for /limits, /stats and the event streams).
+// issue 8 contract for /limits, /stats and the event streams; /kinds for the kinds' schemas).
 
 import type { Json } from './json.js';
 
@@ -87,18 +87,37 @@ export interface Stats {
   };
 }
 
+/** `GET /limits`: what a submission may ask for on this server. */
 export interface Limits {
+  /** The enabled kinds, in the order they were registered. */
   kinds: string[];
   default_timeout_ms: number;
   max_timeout_ms: number;
   default_priority: number;
+  min_priority: number;
+  max_priority: number;
   default_max_attempts: number;
-  max_primes_end: number | bigint;
-  max_factorial_n: number;
-  max_factorial_numbers: number;
-  max_sleep_ms: number;
-  max_fetch_urls: number;
-  max_fetch_concurrency: number;
+  max_max_attempts: number;
+  max_dependencies: number;
+  /** Each enabled kind's own bounds, named as the kind names them (its params schema has them too). */
+  kind_limits: Record<string, { [key: string]: Json }>;
+}
+
+/** Where a kind's jobs run: the CPU pool or the async runtime. */
+export type KindClass = 'cpu' | 'io';
+
+/** One kind of `GET /kinds`, with the JSON Schemas of its params (with this server's bounds) and result. */
+export interface KindView {
+  name: string;
+  class: KindClass;
+  summary: string;
+  params: Json;
+  result: Json;
+}
+
+/** `GET /kinds`: the enabled kinds, in the order they were registered. */
+export interface KindList {
+  kinds: KindView[];
 }
 
 export interface FileInfo {

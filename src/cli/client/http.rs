@@ -144,6 +144,11 @@ impl Client {
             .await
     }
 
+    /// `GET /kinds`: the kinds the server runs, as it describes them.
+    pub async fn kinds(&self) -> Result<Value> {
+        self.json(self.request(Method::GET, &["kinds"], &[])).await
+    }
+
     /// `POST /jobs/{id}/cancel`.
     pub async fn cancel(&self, id: JobId) -> Result<Job> {
         let req = self.request(Method::POST, &["jobs", &id.to_string(), "cancel"], &[]);

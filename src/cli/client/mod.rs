@@ -1,5 +1,6 @@
-//! The command-line client: `faena submit`, `get`, `wait`, `cancel`, `list` and `files` talk
-//! to a running server over its HTTP API, so that a shell or a script needs no curl.
+//! The command-line client: `faena submit`, `get`, `wait`, `cancel`, `list`, `files` and
+//! `kinds` talk to a running server over its HTTP API, so that a shell or a script needs no
+//! curl.
 //!
 //! Exit status: 0 when the command did what it was asked (for `wait` and `submit --wait`:
 //! the job succeeded), 1 when a waited-for job ended `failed`, `timed_out` or `cancelled`,
@@ -23,7 +24,7 @@ use self::http::{ApiKey, Client, ListQuery, Result};
 use self::output::{Output, emit, pretty};
 use self::submit::SubmitArgs;
 use self::wait::Waited;
-use crate::job::{Job, JobId, JobKind, JobStatus};
+use crate::job::{Job, JobId, JobStatus};
 
 const WAIT_HELP: &str = "Exit status: 0 the job succeeded; 1 it failed, timed out or was \
 cancelled; 2 usage or connection error, or an error answer from the server. Ctrl-C stops \
@@ -87,6 +88,13 @@ pub enum Command {
         #[command(flatten)]
         conn: Connection,
     },
+    /// List the kinds the server runs: name, class and what each does (with `--output json`,
+    /// their parameters' JSON Schemas too).
+    #[command(after_help = PLAIN_HELP)]
+    Kinds {
+        #[command(flatten)]
+        conn: Connection,
+    },
     /// List the files a `fetch_urls` job saved, or download them.
     #[command(after_help = PLAIN_HELP)]
     Files {
@@ -106,8 +114,8 @@ pub struct ListArgs {
     #[arg(long, value_parser = PossibleValuesParser::new(JobStatus::ALL.map(JobStatus::as_str))
         .try_map(|s| s.parse::<JobStatus>()))]
     status: Option<JobStatus>,
-    /// Only jobs of this kind.
-    #[arg(long, value_parser = PossibleValuesParser::new(JobKind::ALL.map(JobKind::as_str)))]
+    /// Only jobs of this kind (`faena kinds` lists the server's).
+    #[arg(long)]
     kind: Option<String>,
     /// Jobs per page, 1..=1000 (server default: 100).
     #[arg(long)]
@@ -161,6 +169,13 @@ async fn execute(command: Command) -> Result<ExitCode> {
             }
         }
         Command::List { filter, conn } => list(&connect(&conn)?, &filter, conn.output).await?,
+        Command::Kinds { conn } => {
+            let kinds = connect(&conn)?.kinds().await?;
+            match conn.output {
+                Output::Text => emit(&output::kind_table(&kinds)),
+                Output::Json => emit(&pretty(&kinds)),
+            }
+        }
         Command::Files { id, download, conn } => {
             files(&connect(&conn)?, id, download, conn.output).await?;
         }

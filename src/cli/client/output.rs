@@ -86,6 +86,18 @@ pub fn file_table(files: &[FileInfo]) -> String {
     table(std::iter::once(header).chain(rows).collect())
 }
 
+/// The kinds of `GET /kinds` as a table: name, class, summary.
+pub fn kind_table(list: &serde_json::Value) -> String {
+    let header = ["KIND", "CLASS", "SUMMARY"].map(String::from);
+    let field = |k: &serde_json::Value, name: &str| k[name].as_str().unwrap_or("").to_owned();
+    let kinds = list["kinds"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let rows = (kinds.iter()).map(|k| [field(k, "name"), field(k, "class"), field(k, "summary")]);
+    table(std::iter::once(header).chain(rows).collect())
+}
+
 /// Rows padded to the widest cell of each column, two spaces apart; the last column is not
 /// padded (no trailing spaces).
 fn table<const N: usize>(rows: Vec<[String; N]>) -> String {

@@ -11,7 +11,8 @@ use crate::job::JobId;
 /// Options of `faena submit`.
 #[derive(Debug, Args)]
 pub struct SubmitArgs {
-    /// The kind of job: count_primes, factorial, sleep, fetch_urls or word_count.
+    /// The kind of job (`faena kinds` lists the server's: count_primes, factorial, sleep,
+    /// fetch_urls and word_count, and any it was built with).
     pub kind: String,
     /// A parameter of the job, KEY=VALUE (repeatable). VALUE is taken as JSON when it parses
     /// as JSON (`numbers=[5,10]`, `ms=500`, `save=false`), else as a string; quote a string

@@ -75,7 +75,7 @@ pub(super) fn check_range<T: PartialOrd + fmt::Display>(
     Ok(())
 }
 
-pub(super) fn parse_params<T: DeserializeOwned>(params: Value) -> Result<T, SpecError> {
+pub(crate) fn parse_params<T: DeserializeOwned>(params: Value) -> Result<T, SpecError> {
     from_value(params, "params")
 }
 

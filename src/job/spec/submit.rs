@@ -6,8 +6,8 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::error::{check_range, from_value};
-use super::{JobKind, JobSpec, SpecError, SpecErrorCode};
-use crate::job::{JobId, Limits};
+use super::{SpecError, SpecErrorCode};
+use crate::job::{JobId, JobKind, Limits};
 
 /// The options of a job's runs, with defaults filled in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +66,11 @@ pub const MAX_DEPENDENCIES: usize = 100;
 /// A validated submission.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Submission {
-    pub spec: JobSpec,
+    pub kind: JobKind,
+    /// The parameters as the kind parsed them (normalised: defaults filled in).
+    pub params: Value,
+    /// Jobs whose files a run reads (the kind's `sources`).
+    pub sources: Vec<JobId>,
     pub options: SubmitOptions,
     /// Distinct, in the order given.
     pub depends_on: Vec<JobId>,
@@ -78,32 +82,8 @@ impl SubmitRequest {
         from_value(body, "")
     }
 
-    /// Checks everything and fills in defaults.
-    pub fn validate(self, limits: &Limits) -> Result<Submission, SpecError> {
-        let kind = JobKind::parse(&self.kind).ok_or_else(|| SpecError {
-            code: SpecErrorCode::UnknownKind,
-            field: Some("kind".into()),
-            message: format!(
-                "unknown kind `{}`; known kinds: {}",
-                self.kind.chars().take(64).collect::<String>(),
-                JobKind::ALL.map(JobKind::as_str).join(", ")
-            ),
-        })?;
-        if !limits.kinds.contains(&kind) {
-            return Err(SpecError {
-                code: SpecErrorCode::KindDisabled,
-                field: Some("kind".into()),
-                message: format!(
-                    "kind `{kind}` is disabled on this server; enabled kinds: {}",
-                    limits
-                        .kinds
-                        .iter()
-                        .map(|k| k.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            });
-        }
+    /// The options of the job's runs, checked against `limits`, defaults filled in.
+    pub fn options(&self, limits: &Limits) -> Result<SubmitOptions, SpecError> {
         let timeout_ms = self.timeout_ms.unwrap_or(limits.default_timeout_ms);
         check_range("timeout_ms", timeout_ms, 1, limits.max_timeout_ms)?;
         let priority = self.priority.unwrap_or(limits.default_priority);
@@ -111,17 +91,25 @@ impl SubmitRequest {
         let max_attempts = self.max_attempts.unwrap_or(limits.default_max_attempts);
         check_range("max_attempts", max_attempts, 1, MAX_ATTEMPTS)?;
         let run_after = self.run_after.as_deref().map(parse_run_after).transpose()?;
-        let params = self
-            .params
-            .unwrap_or_else(|| Value::Object(Default::default()));
-        let spec = JobSpec::parse(kind, params, limits)?;
-        let options = SubmitOptions {
+        Ok(SubmitOptions {
             timeout_ms,
             priority,
             max_attempts,
             run_after,
-        };
-        let mut depends_on = self.depends_on.unwrap_or_default();
+        })
+    }
+
+    /// The parameters given (an empty object when none).
+    pub fn take_params(&mut self) -> Value {
+        self.params
+            .take()
+            .unwrap_or_else(|| Value::Object(Default::default()))
+    }
+
+    /// The jobs this one depends on: distinct, in the order given, at most
+    /// [`MAX_DEPENDENCIES`].
+    pub fn dependencies(&self) -> Result<Vec<JobId>, SpecError> {
+        let mut depends_on = self.depends_on.clone().unwrap_or_default();
         if depends_on.len() > MAX_DEPENDENCIES {
             return Err(SpecError {
                 code: SpecErrorCode::InvalidField,
@@ -134,11 +122,7 @@ impl SubmitRequest {
         }
         let mut seen = std::collections::HashSet::new();
         depends_on.retain(|id| seen.insert(*id));
-        Ok(Submission {
-            spec,
-            options,
-            depends_on,
-        })
+        Ok(depends_on)
     }
 }
 

@@ -17,12 +17,12 @@ fn defaults_are_filled_in() {
         (p.concurrency, p.url_timeout_ms, p.save),
         (16, 10_000, true)
     );
-    assert_eq!(p.validate(&Limits::default()), Ok(()));
+    assert_eq!(FetchLimits::default().check(&p), Ok(()));
 }
 
 #[test]
 fn a_bad_url_is_named_by_its_index() {
-    let limits = Limits::default();
+    let limits = FetchLimits::default();
     for (bad, why) in [
         ("ftp://a.example/", "only http and https"),
         ("file:///etc/passwd", "only http and https"),
@@ -32,21 +32,19 @@ fn a_bad_url_is_named_by_its_index() {
         ("", "not a valid URL"),
     ] {
         let p = params(json!({"urls": ["http://ok.example/", "https://ok.example/x", bad]}));
-        let err = p.validate(&limits).expect_err(bad);
+        let err = limits.check(&p).expect_err(bad);
         assert_eq!(err.field.as_deref(), Some("params.urls[2]"), "{bad}");
         assert!(err.message.contains(why), "{bad}: {}", err.message);
     }
     let long = format!("http://a.example/{}", "x".repeat(MAX_URL_LEN));
-    let err = params(json!({"urls": [long]}))
-        .validate(&limits)
-        .unwrap_err();
+    let err = limits.check(&params(json!({"urls": [long]}))).unwrap_err();
     assert_eq!(err.field.as_deref(), Some("params.urls[0]"));
 }
 
 #[test]
 fn counts_and_ranges_are_checked() {
-    let limits = Limits::default();
-    let many: Vec<String> = (0..=limits.max_fetch_urls)
+    let limits = FetchLimits::default();
+    let many: Vec<String> = (0..=limits.max_urls)
         .map(|i| format!("http://a.example/{i}"))
         .collect();
     let cases = [
@@ -70,12 +68,12 @@ fn counts_and_ranges_are_checked() {
         ),
     ];
     for (value, field) in cases {
-        let err = params(value).validate(&limits).unwrap_err();
+        let err = limits.check(&params(value)).unwrap_err();
         assert_eq!(err.field.as_deref(), Some(field));
     }
     let max =
         json!({"urls": ["http://a.example/"], "concurrency": 1000, "url_timeout_ms": 300_000});
-    assert_eq!(params(max).validate(&limits), Ok(()));
+    assert_eq!(limits.check(&params(max)), Ok(()));
 }
 
 #[test]

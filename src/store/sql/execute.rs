@@ -74,7 +74,7 @@ async fn execute_run<D: Dialect>(
         Op::Insert(..) => {
             let jobs: Vec<&NewJob> = run
                 .filter_map(|op| match op {
-                    Op::Insert(job, _) => Some(job),
+                    Op::Insert(job, _) => Some(&**job),
                     _ => None,
                 })
                 .collect();
@@ -117,6 +117,7 @@ async fn execute_one<D: Dialect>(
 ) -> Result<Done> {
     Ok(match op {
         Op::Claim {
+            class,
             kinds,
             n,
             owner,
@@ -125,10 +126,8 @@ async fn execute_one<D: Dialect>(
         } => {
             let claimed = D::claim(conn, kinds, *n, owner, *lease, now()).await?;
             // The dispatcher claims for one class, every kind of it this process runs.
-            if claimed.len() < *n
-                && let Some(kind) = kinds.first()
-            {
-                effects.drained.push(kind.class());
+            if claimed.len() < *n {
+                effects.drained.push(*class);
             }
             Done::Claimed(claimed)
         }
@@ -174,10 +173,10 @@ async fn startable<D: Dialect>(
     let mut startable = Vec::new();
     let mut looked = Vec::new();
     for job in jobs {
-        let class = job.spec.kind().class();
         let Some(start) = job.start.as_ref().filter(|_| job.may_start_at_insert()) else {
             continue;
         };
+        let class = start.class;
         if looked.contains(&class) || !effects.queue.is_drained(class) {
             continue;
         }
@@ -220,8 +219,10 @@ async fn insert<D: Dialect>(
         });
     }
     let startable = startable::<D>(conn, jobs, effects).await?;
-    let started =
-        |job: &NewJob| job.may_start_at_insert() && startable.contains(&job.spec.kind().class());
+    let started = |job: &NewJob| {
+        job.may_start_at_insert()
+            && (job.start.as_ref()).is_some_and(|start| startable.contains(&start.class))
+    };
     let rows: Vec<Insert> = jobs
         .iter()
         .zip(&starts)

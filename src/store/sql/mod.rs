@@ -25,7 +25,7 @@ use super::{
     ListFilter, NewFile, NewJob, Outcome, Recovered, Result, Retention, StartAtInsert, StatsQuery,
     StoreEvent, StoreStats,
 };
-use crate::job::{Backoff, Job, JobId, JobKind, JobProgress, JobStatus};
+use crate::job::{Backoff, Job, JobClass, JobId, JobKind, JobProgress, JobStatus};
 pub(crate) use effects::{DepState, Effects, Insert, Interrupted, RunEnd};
 use writer::{Op, Writer};
 
@@ -232,8 +232,8 @@ impl<D: Dialect> SqlStore<D> {
 fn queued(new: &NewJob) -> Job {
     Job {
         id: new.id,
-        kind: new.spec.kind(),
-        params: new.spec.params_json(),
+        kind: new.kind,
+        params: new.params.clone(),
         status: JobStatus::Queued,
         priority: new.options.priority,
         timeout_ms: new.options.timeout_ms,
@@ -287,7 +287,10 @@ impl<D: Dialect> JobStore for SqlStore<D> {
     async fn insert(&self, new: NewJob) -> Result<Job> {
         let job = queued(&new);
         let start = new.start.clone();
-        let inserted = self.writer.apply(|reply| Op::Insert(new, reply)).await?;
+        let inserted = self
+            .writer
+            .apply(|reply| Op::Insert(Box::new(new), reply))
+            .await?;
         Ok(stored(job, start.as_ref(), inserted))
     }
 
@@ -331,6 +334,7 @@ impl<D: Dialect> JobStore for SqlStore<D> {
 
     async fn claim(
         &self,
+        class: JobClass,
         kinds: &[JobKind],
         n: usize,
         owner: &str,
@@ -341,6 +345,7 @@ impl<D: Dialect> JobStore for SqlStore<D> {
         }
         self.writer
             .apply(|reply| Op::Claim {
+                class,
                 kinds: kinds.to_vec(),
                 n,
                 owner: owner.to_string(),

@@ -26,7 +26,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use super::execute::{execute, observe};
 use super::watch::QueueWatch;
 use super::{Dialect, Effects, Interrupted, RunEnd};
-use crate::job::{Backoff, JobId, JobKind, JobProgress};
+use crate::job::{Backoff, JobClass, JobId, JobKind, JobProgress};
 use crate::store::{
     CancelResult, Claimed, DeleteResult, Inserted, Lease, LeaseState, NewFile, NewJob, Recovered,
     Result, Retention, StoreError, StoreEvent,
@@ -42,10 +42,11 @@ pub(super) type Reply<T> = oneshot::Sender<Result<T>>;
 
 /// A write to apply, with where to send its result.
 pub(super) enum Op {
-    Insert(NewJob, Reply<Inserted>),
+    Insert(Box<NewJob>, Reply<Inserted>),
     /// Several inserts that must share one transaction, with a result each.
     InsertMany(Vec<NewJob>, Reply<Vec<Result<Inserted>>>),
     Claim {
+        class: JobClass,
         kinds: Vec<JobKind>,
         n: usize,
         owner: String,

@@ -3,7 +3,7 @@
 //! on both databases in `store::tests`.
 
 use super::{SqliteOptions, SqliteStore, open, queries};
-use crate::job::JobKind;
+use crate::job::test_kind;
 
 async fn store() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
@@ -17,8 +17,8 @@ async fn a_claim_reads_only_the_head_of_each_kinds_queue() {
     let (_dir, store) = store().await;
     let mut conn = store.reader().acquire().await.unwrap();
     for kinds in [
-        &[JobKind::Sleep][..],
-        &[JobKind::CountPrimes, JobKind::Factorial][..],
+        &[test_kind("sleep")][..],
+        &[test_kind("count_primes"), test_kind("factorial")][..],
     ] {
         let mut q = sqlx::QueryBuilder::new("EXPLAIN QUERY PLAN ");
         queries::push_claim_candidates(&mut q, kinds, 5, 0);
@@ -55,7 +55,7 @@ async fn a_second_process_cannot_open_the_same_database() {
 /// a free list that only grows back.
 #[tokio::test]
 async fn pruning_gives_pages_back_to_the_file_system() {
-    use crate::job::{JobSpec, Limits, SubmitOptions};
+    use crate::job::{JobClass, SubmitOptions};
     use crate::store::{JobStore, NewFile, NewJob, Outcome, Retention, now};
 
     let (_dir, store) = store().await;
@@ -78,12 +78,6 @@ async fn pruning_gives_pages_back_to_the_file_system() {
         .await
         .unwrap();
     assert_eq!(mode, 2, "incremental auto-vacuum");
-    let spec = JobSpec::parse(
-        JobKind::Sleep,
-        serde_json::json!({"ms": 1}),
-        &Limits::default(),
-    )
-    .unwrap();
     let options = SubmitOptions {
         timeout_ms: 1000,
         priority: 0,
@@ -92,13 +86,18 @@ async fn pruning_gives_pages_back_to_the_file_system() {
     };
     for _ in 0..20 {
         store
-            .insert(NewJob::new(spec.clone(), options))
+            .insert(NewJob::new(
+                test_kind("sleep"),
+                serde_json::json!({"ms": 1}),
+                options,
+            ))
             .await
             .unwrap();
     }
     let claimed = store
         .claim(
-            &[JobKind::Sleep],
+            JobClass::Io,
+            &[test_kind("sleep")],
             20,
             "me",
             std::time::Duration::from_secs(60),

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::job::{JobErrorCode, JobId, JobKind, JobSpec, JobStatus, Limits, SubmitOptions};
+use crate::job::{JobClass, JobErrorCode, JobId, JobStatus, SubmitOptions, test_kind};
 use crate::store::{Claimed, NewJob, Outcome, StoreError, StoreEvent, now};
 pub(crate) use harness::{Backend, TestStore, store};
 
@@ -23,7 +23,7 @@ const LEASE: Duration = Duration::from_secs(15);
 /// Claims up to `n` queued sleep jobs for the owner "me".
 async fn claim_sleeps(store: &TestStore, n: usize) -> Vec<Claimed> {
     store
-        .claim(&[JobKind::Sleep], n, "me", LEASE)
+        .claim(JobClass::Io, &[test_kind("sleep")], n, "me", LEASE)
         .await
         .unwrap()
 }
@@ -34,9 +34,9 @@ fn ids(claimed: &[Claimed]) -> Vec<JobId> {
 }
 
 fn sleep_job(priority: i32, max_attempts: u32) -> NewJob {
-    let spec = JobSpec::parse(JobKind::Sleep, json!({"ms": 1}), &Limits::default()).unwrap();
     NewJob::new(
-        spec,
+        test_kind("sleep"),
+        json!({"ms": 1}),
         SubmitOptions {
             timeout_ms: 1000,
             priority,
@@ -71,7 +71,7 @@ async fn claims_highest_priority_then_oldest_and_only_as_many_as_asked(backend: 
     assert!(claim_sleeps(&store, 10).await.is_empty());
     assert!(
         store
-            .claim(&[JobKind::Factorial], 10, "me", LEASE)
+            .claim(JobClass::Cpu, &[test_kind("factorial")], 10, "me", LEASE)
             .await
             .unwrap()
             .is_empty()
@@ -85,7 +85,7 @@ async fn a_stale_attempt_can_neither_finish_nor_overwrite(backend: Backend) {
     };
     let id = store.insert(sleep_job(0, 3)).await.unwrap().id;
     let first = store
-        .claim(&[JobKind::Sleep], 1, "a", LEASE)
+        .claim(JobClass::Io, &[test_kind("sleep")], 1, "a", LEASE)
         .await
         .unwrap()
         .remove(0);
@@ -97,7 +97,7 @@ async fn a_stale_attempt_can_neither_finish_nor_overwrite(backend: Backend) {
             .unwrap()
     );
     let second = store
-        .claim(&[JobKind::Sleep], 1, "b", LEASE)
+        .claim(JobClass::Io, &[test_kind("sleep")], 1, "b", LEASE)
         .await
         .unwrap()
         .remove(0);
@@ -138,7 +138,7 @@ async fn recovery_requeues_while_attempts_remain_and_fails_the_rest(backend: Bac
     let queued = store.insert(sleep_job(-1, 1)).await.unwrap().id;
     // Claimed by this instance's previous life, which crashed.
     store
-        .claim(&[JobKind::Sleep], 2, "me", LEASE)
+        .claim(JobClass::Io, &[test_kind("sleep")], 2, "me", LEASE)
         .await
         .unwrap();
     let recovered = store.recover_interrupted("me").await.unwrap();
@@ -166,7 +166,7 @@ async fn an_accepted_cancel_survives_a_hand_back_and_a_crash(backend: Backend) {
     let handed_back = store.insert(sleep_job(1, 3)).await.unwrap().id;
     let crashed = store.insert(sleep_job(0, 3)).await.unwrap().id;
     let claimed = store
-        .claim(&[JobKind::Sleep], 2, "me", LEASE)
+        .claim(JobClass::Io, &[test_kind("sleep")], 2, "me", LEASE)
         .await
         .unwrap();
     for id in [handed_back, crashed] {
@@ -191,7 +191,7 @@ async fn an_accepted_cancel_survives_a_hand_back_and_a_crash(backend: Backend) {
     }
     assert!(
         store
-            .claim(&[JobKind::Sleep], 2, "b", LEASE)
+            .claim(JobClass::Io, &[test_kind("sleep")], 2, "b", LEASE)
             .await
             .unwrap()
             .is_empty()
@@ -243,7 +243,10 @@ async fn runs_whose_lease_expired_are_rescued_and_others_are_left_alone(backend:
     };
     let retry = store.insert(sleep_job(1, 3)).await.unwrap().id;
     let last = store.insert(sleep_job(0, 1)).await.unwrap().id;
-    let claimed = store.claim(&[JobKind::Sleep], 2, "a", LEASE).await.unwrap();
+    let claimed = store
+        .claim(JobClass::Io, &[test_kind("sleep")], 2, "a", LEASE)
+        .await
+        .unwrap();
     let nothing = store.rescue_expired(now(), &[]).await.unwrap();
     assert_eq!(
         (nothing.requeued, nothing.failed, nothing.cancelled),
@@ -297,15 +300,21 @@ async fn recovery_at_start_leaves_the_runs_of_live_instances_alone(backend: Back
     let theirs = store.insert(sleep_job(1, 3)).await.unwrap().id;
     let expired = store.insert(sleep_job(0, 3)).await.unwrap().id;
     store
-        .claim(&[JobKind::Sleep], 1, "me", LEASE)
+        .claim(JobClass::Io, &[test_kind("sleep")], 1, "me", LEASE)
         .await
         .unwrap();
     store
-        .claim(&[JobKind::Sleep], 1, "alive", LEASE)
+        .claim(JobClass::Io, &[test_kind("sleep")], 1, "alive", LEASE)
         .await
         .unwrap();
     store
-        .claim(&[JobKind::Sleep], 1, "dead", Duration::ZERO)
+        .claim(
+            JobClass::Io,
+            &[test_kind("sleep")],
+            1,
+            "dead",
+            Duration::ZERO,
+        )
         .await
         .unwrap();
     // Its lease ends at the claim's millisecond: let the clock pass it.

@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::{LEASE, claim_sleeps, ids, sleep_job};
-use crate::job::{JobClass, JobKind, JobProgress, JobStatus};
+use crate::job::{JobClass, JobProgress, JobStatus, test_kind};
 use crate::store::tests::{Backend, store};
 use crate::store::{Lease, LeaseState, NewJob, Outcome, StartAtInsert, now};
 
@@ -15,7 +15,8 @@ fn starting(job: NewJob) -> NewJob {
         start: Some(StartAtInsert {
             owner: "me".into(),
             lease: LEASE,
-            kinds: JobKind::of_class(JobClass::Io),
+            class: JobClass::Io,
+            kinds: vec![test_kind("sleep"), test_kind("fetch_urls")],
         }),
         ..job
     }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::uuid;
 use crate::job::JobId;
-use crate::store::files::{InfoRow, info};
+use crate::store::rows::{InfoRow, info};
 use crate::store::{FileData, FileInfo, Lease, NewFile, Result};
 
 /// Saves files of running attempts, each only if its lease still holds, in one statement;

@@ -140,8 +140,8 @@ impl InsertColumns {
         let job = insert.job;
         let failed = insert.failed.as_ref();
         self.id.push(uuid(job.id));
-        self.kind.push(job.spec.kind().as_str());
-        self.params.push(job.spec.params_json().to_string());
+        self.kind.push(job.kind.as_str());
+        self.params.push(job.params.to_string());
         self.status.push(insert.status());
         let start = insert.start();
         self.owner.push(start.map(|s| s.owner.clone()));

@@ -6,7 +6,7 @@ use std::ops::Range;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use crate::job::JobId;
-use crate::store::files::{InfoRow, info};
+use crate::store::rows::{InfoRow, info};
 use crate::store::{FileData, FileInfo, Lease, NewFile, Result};
 
 /// Whether `lease` still holds its running job.

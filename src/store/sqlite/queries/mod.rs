@@ -82,8 +82,8 @@ pub(super) async fn insert_many(
             let deps = (!job.depends_on.is_empty())
                 .then(|| serde_json::to_string(&job.depends_on).unwrap_or_default());
             row.push_bind(job.id.to_string())
-                .push_bind(job.spec.kind().as_str())
-                .push_bind(job.spec.params_json().to_string())
+                .push_bind(job.kind.as_str())
+                .push_bind(job.params.to_string())
                 .push_bind(insert.status())
                 .push_bind(job.options.priority)
                 .push_bind(job.options.timeout_ms as i64)

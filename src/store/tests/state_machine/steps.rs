@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::model::{Expect, Model};
 use super::ok;
-use crate::job::{Job, JobError, JobErrorCode, JobId, JobKind, JobStatus};
+use crate::job::{Job, JobClass, JobError, JobErrorCode, JobId, JobStatus, test_kind};
 use crate::store::tests::{LEASE, TestStore, sleep_job};
 use crate::store::{CancelResult, DeleteResult, Lease, LeaseState, Outcome, StoreError, now};
 
@@ -173,7 +173,9 @@ async fn insert_after(
 
 async fn claim(store: &TestStore, model: &mut Model, n: usize) -> Result<Vec<Expect>, String> {
     let claimed = ok(
-        store.claim(&[JobKind::Sleep], n, "me", LEASE).await,
+        store
+            .claim(JobClass::Io, &[test_kind("sleep")], n, "me", LEASE)
+            .await,
         "claim",
     )?;
     ensure!(claimed.len() <= n, "claimed {} of {n}", claimed.len());

@@ -1,5 +1,6 @@
 //! Files a job saves (the pages of `fetch_urls`): kept in the job store, next to their job,
-//! so that any instance serves them and they go when the job is deleted.
+//! so that any instance serves them, other jobs can read them (`word_count` over a source
+//! job), and they go when the job is deleted.
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -32,18 +33,4 @@ pub struct FileInfo {
 pub struct FileData {
     pub info: FileInfo,
     pub content: Vec<u8>,
-}
-
-/// A file's description as the stores select it: index, name, content type, size.
-pub(crate) type InfoRow = (i64, String, String, i64);
-
-/// [`InfoRow`] → [`FileInfo`].
-pub(crate) fn info((index, name, content_type, size): InfoRow) -> super::Result<FileInfo> {
-    Ok(FileInfo {
-        index: u32::try_from(index)
-            .map_err(|_| super::StoreError::Corrupt(format!("file {name}")))?,
-        bytes: size.max(0) as u64,
-        name,
-        content_type,
-    })
 }

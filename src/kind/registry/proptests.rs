@@ -4,27 +4,59 @@
 //! back, from the store's text, as the same spec; and every number out of its range is refused
 //! naming its field.
 
+use std::sync::LazyLock;
+
 use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::{Map, Value, json};
 
 use super::*;
-use crate::job::JobId;
+use crate::job::{JobId, SubmitOptions};
 use crate::kinds::count_primes::MAX_END;
 
-fn limits() -> Limits {
-    Limits::default()
+static REGISTRY: LazyLock<Registry> = LazyLock::new(super::tests::builtins);
+
+/// The bounds of the built-in kinds and of every job, by default.
+struct Bounds {
+    max_primes_end: u64,
+    max_factorial_n: u64,
+    max_factorial_numbers: usize,
+    max_sleep_ms: u64,
+    max_fetch_concurrency: u32,
+    max_timeout_ms: u64,
+    default_timeout_ms: u64,
+    default_priority: i32,
+    default_max_attempts: u32,
+}
+
+fn limits() -> Bounds {
+    let l = Limits::default();
+    Bounds {
+        max_primes_end: MAX_END,
+        max_factorial_n: crate::kinds::factorial::DEFAULT_MAX_N,
+        max_factorial_numbers: crate::kinds::factorial::DEFAULT_MAX_NUMBERS,
+        max_sleep_ms: crate::kinds::sleep::DEFAULT_MAX_MS,
+        max_fetch_concurrency: crate::kinds::fetch_urls::FetchLimits::default().max_concurrency,
+        max_timeout_ms: l.max_timeout_ms,
+        default_timeout_ms: l.default_timeout_ms,
+        default_priority: l.default_priority,
+        default_max_attempts: l.default_max_attempts,
+    }
 }
 
 fn validate(body: Value) -> Result<Submission, SpecError> {
-    SubmitRequest::from_json(body)?.validate(&limits())
+    super::tests::submit_with(&REGISTRY, body)
 }
 
-/// The spec the runtime rebuilds from what the store keeps: the params as JSON text.
-fn as_stored(spec: &JobSpec) -> Result<JobSpec, String> {
-    let text = spec.params_json().to_string();
+/// The parameters a run gets back from what the store keeps (the params as JSON text),
+/// parsed by their kind again: the stored form is itself a valid submission of the same job.
+fn as_stored(s: &Submission) -> Result<Value, String> {
+    let text = s.params.to_string();
     let params: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-    JobSpec::from_stored(spec.kind(), &params).map_err(|e| e.to_string())
+    let kind = REGISTRY.get(s.kind.as_str()).ok_or("no such kind")?;
+    kind.parse(params)
+        .map(|p| p.params)
+        .map_err(|e| e.to_string())
 }
 
 /// The names a submission's objects use, so that generated objects often hit them.
@@ -115,7 +147,7 @@ fn body() -> impl Strategy<Value = Value> {
     // A valid submission with one member of its params or of itself replaced (or added).
     let mutated = (valid_params(), any::<bool>(), key(), value()).prop_map(
         |((kind, params, _), in_params, key, v)| {
-            let mut body = json!({"kind": kind.as_str(), "params": params});
+            let mut body = json!({"kind": kind, "params": params});
             let target = if in_params {
                 &mut body["params"]
             } else {
@@ -173,7 +205,7 @@ proptest! {
     fn any_json_body_is_accepted_or_refused_naming_its_field(body in body()) {
         match validate(body.clone()) {
             Ok(submission) => {
-                prop_assert_eq!(as_stored(&submission.spec), Ok(submission.spec));
+                prop_assert_eq!(as_stored(&submission), Ok(submission.params));
             }
             Err(err) => check_refusal(&body, &err)?,
         }
@@ -182,21 +214,21 @@ proptest! {
 
 /// Parameters of a valid job of each kind, as given (defaults left out at random), with the
 /// kind and the parameters as they must be stored (defaults filled in).
-fn valid_params() -> impl Strategy<Value = (JobKind, Value, Value)> {
+fn valid_params() -> impl Strategy<Value = (&'static str, Value, Value)> {
     let l = limits();
     let count_primes = (0..l.max_primes_end, 1..=l.max_primes_end).prop_map(|(a, b)| {
         let (start, end) = if a < b { (a, b) } else { (b - 1, a + 1) };
         let params = json!({"start": start, "end": end});
-        (JobKind::CountPrimes, params.clone(), params)
+        ("count_primes", params.clone(), params)
     });
     let factorial = prop::collection::vec(0..=l.max_factorial_n, 1..=l.max_factorial_numbers)
         .prop_map(|numbers| {
             let params = json!({ "numbers": numbers });
-            (JobKind::Factorial, params.clone(), params)
+            ("factorial", params.clone(), params)
         });
     let sleep = (0..=l.max_sleep_ms).prop_map(|ms| {
         let params = json!({ "ms": ms });
-        (JobKind::Sleep, params.clone(), params)
+        ("sleep", params.clone(), params)
     });
     let url = "https?://[a-z]{1,10}\\.example(:[0-9]{1,4})?/[a-zA-Z0-9_~/-]{0,20}";
     let fetch_urls = (
@@ -226,7 +258,7 @@ fn valid_params() -> impl Strategy<Value = (JobKind, Value, Value)> {
                     "save": save.unwrap_or(true),
                     "retry_transient": retry_transient.unwrap_or(false),
                 });
-                (JobKind::FetchUrls, given, stored)
+                ("fetch_urls", given, stored)
             },
         );
     let source = prop_oneof![
@@ -239,7 +271,7 @@ fn valid_params() -> impl Strategy<Value = (JobKind, Value, Value)> {
         if let Some(top) = top {
             given["top"] = top.into();
         }
-        (JobKind::WordCount, given, stored)
+        ("word_count", given, stored)
     });
     prop_oneof![count_primes, factorial, sleep, fetch_urls, word_count]
 }
@@ -263,7 +295,7 @@ proptest! {
         deps in prop::collection::vec(0..4u128, 0..6),
     ) {
         let deps: Vec<JobId> = deps.into_iter().map(|n| uuid::Uuid::from_u128(n).into()).collect();
-        let mut body = json!({"kind": kind.as_str(), "params": given, "depends_on": deps});
+        let mut body = json!({"kind": kind, "params": given, "depends_on": deps});
         for (key, v) in [
             ("timeout_ms", timeout_ms.map(Value::from)),
             ("priority", priority.map(Value::from)),
@@ -274,11 +306,9 @@ proptest! {
             }
         }
         let s = validate(body.clone()).map_err(|e| TestCaseError::fail(format!("{body}: {e:?}")))?;
-        prop_assert_eq!(s.spec.kind(), kind);
-        prop_assert_eq!(s.spec.params_json(), stored);
-        prop_assert_eq!(as_stored(&s.spec), Ok(s.spec.clone()));
-        // The stored form is itself a valid submission of the same job.
-        prop_assert_eq!(JobSpec::parse(kind, s.spec.params_json(), &limits()), Ok(s.spec.clone()));
+        prop_assert_eq!(s.kind, kind);
+        prop_assert_eq!(&s.params, &stored);
+        prop_assert_eq!(as_stored(&s), Ok(stored));
         let l = limits();
         prop_assert_eq!(s.options, SubmitOptions {
             timeout_ms: timeout_ms.unwrap_or(l.default_timeout_ms),

@@ -1,19 +1,30 @@
-//! Parsing and validation of submissions.
+//! Parsing and validation of submissions by the built-in kinds, and the registry's own rules.
+
+use serde_json::{Value, json};
 
 use super::*;
-use crate::job::JobId;
-use serde_json::json;
+use crate::job::{JobId, SubmitOptions};
+use crate::kinds::Builtins;
 
-fn submit(body: Value) -> Result<(JobSpec, SubmitOptions), SpecError> {
-    let s = SubmitRequest::from_json(body)?.validate(&Limits::default())?;
-    Ok((s.spec, s.options))
+/// The built-in kinds with their default bounds, every one enabled.
+pub(super) fn builtins() -> Registry {
+    Builtins::default_registry()
+}
+
+pub(super) fn submit_with(registry: &Registry, body: Value) -> Result<Submission, SpecError> {
+    registry.submission(SubmitRequest::from_json(body)?, &Limits::default())
+}
+
+fn submit(body: Value) -> Result<Submission, SpecError> {
+    submit_with(&builtins(), body)
 }
 
 #[test]
 fn defaults_are_filled_in() {
-    let (spec, opts) = submit(json!({"kind": "sleep", "params": {"ms": 5}})).unwrap();
-    assert_eq!(spec.kind(), JobKind::Sleep);
-    assert_eq!(spec.params_json(), json!({"ms": 5}));
+    let s = submit(json!({"kind": "sleep", "params": {"ms": 5}})).unwrap();
+    let opts = s.options;
+    assert_eq!(s.kind, "sleep");
+    assert_eq!(s.params, json!({"ms": 5}));
     assert_eq!(
         opts,
         SubmitOptions {
@@ -130,16 +141,71 @@ fn dependencies_are_distinct_and_bounded() {
     let a = JobId::new();
     let b = JobId::new();
     let body = json!({"kind": "sleep", "params": {"ms": 1}, "depends_on": [a, b, a]});
-    let s = SubmitRequest::from_json(body)
-        .unwrap()
-        .validate(&Limits::default())
-        .unwrap();
+    let s = submit(body).unwrap();
     assert_eq!(s.depends_on, vec![a, b]);
     let many: Vec<JobId> = (0..101).map(|_| JobId::new()).collect();
     let body = json!({"kind": "sleep", "params": {"ms": 1}, "depends_on": many});
-    let err = SubmitRequest::from_json(body)
-        .unwrap()
-        .validate(&Limits::default())
-        .unwrap_err();
+    let err = submit(body).unwrap_err();
     assert_eq!(err.field.as_deref(), Some("depends_on"));
+}
+
+#[test]
+fn a_disabled_kind_is_refused_and_named() {
+    let mut registry = builtins();
+    registry.enable_only(&["sleep", "factorial"]).unwrap();
+    let err = submit_with(&registry, json!({"kind": "count_primes", "params": {}})).unwrap_err();
+    assert_eq!(err.code, SpecErrorCode::KindDisabled);
+    assert!(
+        err.message.ends_with("enabled kinds: factorial, sleep"),
+        "{}",
+        err.message
+    );
+    let err = submit_with(&registry, json!({"kind": "nope"})).unwrap_err();
+    assert_eq!(err.code, SpecErrorCode::UnknownKind);
+    assert!(
+        err.message
+            .ends_with("count_primes, factorial, sleep, fetch_urls, word_count"),
+        "{}",
+        err.message
+    );
+    assert_eq!(registry.of_class(JobClass::Cpu), ["factorial"]);
+    assert_eq!(registry.of_class(JobClass::Io), ["sleep"]);
+}
+
+#[test]
+fn names_are_unique_and_enabling_an_unknown_kind_is_an_error() {
+    let mut registry = builtins();
+    let again = registry
+        .register(crate::kinds::Sleep::default())
+        .unwrap_err();
+    assert_eq!(again, RegistryError::Duplicate("sleep".into()));
+    let err = registry.enable_only(&["sleep", "nope"]).unwrap_err();
+    assert!(matches!(err, RegistryError::Unknown { ref name, .. } if name == "nope"));
+    registry.enable_only::<&str>(&[]).unwrap();
+    assert_eq!(registry.enabled().count(), 5);
+}
+
+#[test]
+fn a_word_count_over_a_source_names_it() {
+    let source = JobId::new();
+    let s = submit(json!({"kind": "word_count", "params": {"source_job": source}})).unwrap();
+    assert_eq!(s.sources, [source]);
+    assert_eq!(s.params, json!({"source_job": source, "top": 10}));
+}
+
+#[test]
+fn schemas_carry_the_configured_bounds() {
+    let registry = builtins();
+    let schema = registry.get("factorial").unwrap().params_schema();
+    assert_eq!(
+        schema.pointer("/properties/numbers/items/maximum"),
+        Some(&json!(crate::kinds::factorial::DEFAULT_MAX_N))
+    );
+    assert!(!schema.to_string().contains("$ref"));
+    let output = registry.get("factorial").unwrap().output_schema();
+    assert!(
+        output
+            .pointer("/properties/results/items/properties/leading_digits")
+            .is_some()
+    );
 }

@@ -1,22 +1,20 @@
-//! `word_count` over the pages a `fetch_urls` job saved: the pages are read from the store in
-//! batches of about 8 MiB, [`READ_AHEAD`] batches at once (each on its own reader connection,
-//! as a task of its own, so that every read keeps going while the others are awaited), while
-//! the CPU pool counts the batches already read, in order.
+//! `word_count` over the pages a `fetch_urls` job saved: the pages are read in batches of
+//! about 8 MiB, [`READ_AHEAD`] batches at once (each read a task of its own, so that every
+//! read keeps going while the others are awaited), while the CPU pool counts the batches
+//! already read, in order.
 //!
 //! The batches are planned up front from the listing of the pages (their sizes), so that reads
 //! can start before the ones ahead of them have returned.
 
 use std::collections::VecDeque;
 use std::ops::Range;
-use std::sync::Arc;
 
 use tokio_util::task::AbortOnDropHandle;
 
-use super::Inner;
-use super::kernel::{KernelEnd, on_pool, storage_failed};
-use crate::job::{JobError, JobErrorCode, JobId};
-use crate::kinds::{Ctl, Stopped, word_count};
-use crate::store::{FileData, FileInfo};
+use super::Output;
+use crate::job::{FileData, FileInfo, JobError, JobErrorCode, JobId};
+use crate::kind::{Ctl, KindError};
+use faena_kernels::word_count::Accumulator;
 
 /// Bytes of saved pages read per batch (plus at most one page).
 const BATCH_BYTES: u64 = 8 << 20;
@@ -26,68 +24,56 @@ const READ_AHEAD: usize = 2;
 
 /// Counts the pages `source` saved. Fails with `input_gone` if the pages go (the source was
 /// deleted) before all of them were counted.
-pub(super) async fn count_source(rt: &Inner, source: JobId, top: usize, ctl: Ctl) -> KernelEnd {
-    let store = &rt.store;
+pub(super) async fn count(source: JobId, top: usize, ctl: &Ctl) -> Result<Output, KindError> {
     let gone = || {
-        KernelEnd::Failed(JobError::new(
+        KindError::Failed(JobError::new(
             JobErrorCode::InputGone,
             format!("the source job {source} was deleted with its pages"),
         ))
     };
-    let listed = match store.list_files(source).await {
-        Ok(files) => files,
-        Err(err) => return storage_failed("listing the source's pages", &err),
+    let listed = match ctl.list_files(source).await {
+        Ok(Some(files)) => files,
+        Ok(None) => return Err(gone()),
+        Err(err) => return Err(KindError::storage("listing the source's pages", &err)),
     };
-    if listed.is_empty() && matches!(store.get(source).await, Ok(None)) {
-        return gone();
-    }
     ctl.set_total(listed.len() as u64);
     let mut plan = plan_batches(&listed, BATCH_BYTES).into_iter();
     let read = |batch: Range<u32>| {
-        let store = Arc::clone(store);
-        AbortOnDropHandle::new(tokio::spawn(async move {
-            store.read_files(source, batch).await
-        }))
+        let ctl = ctl.clone();
+        AbortOnDropHandle::new(tokio::spawn(
+            async move { ctl.read_files(source, batch).await },
+        ))
     };
     let mut reads: VecDeque<_> = plan.by_ref().take(READ_AHEAD).map(read).collect();
-    let mut acc = word_count::Accumulator::new(top);
+    let mut acc = Accumulator::new(top);
     let mut counted = 0;
     while let Some(batch) = reads.pop_front() {
         let files = match batch.await {
             Ok(Ok(files)) => files,
-            Ok(Err(err)) => return storage_failed("reading the source's pages", &err),
-            Err(err) => return KernelEnd::Crashed(err.to_string()),
+            Ok(Err(err)) => return Err(KindError::storage("reading the source's pages", &err)),
+            Err(err) => std::panic::resume_unwind(err.into_panic()),
         };
         reads.extend(plan.next().map(read));
         counted += files.len();
-        acc = match count_batch(rt, acc, files, &ctl).await {
-            Ok(Ok(acc)) => acc,
-            Ok(Err(Stopped)) => return KernelEnd::Stopped,
-            Err(err) => return KernelEnd::Crashed(err.to_string()),
-        };
+        acc = ctl.on_cpu(move |k| count_batch(acc, files, k)).await?;
     }
     if counted != listed.len() {
-        return gone();
+        return Err(gone());
     }
     // Ranking folds and sorts every distinct word: CPU work, on the pool too.
-    on_pool(&rt.cpu, move || Ok::<_, Stopped>(acc.finish())).await
+    ctl.on_cpu(move |_| Ok(acc.finish())).await
 }
 
-/// Counts one batch into `acc` on the CPU pool.
-async fn count_batch(
-    rt: &Inner,
-    mut acc: word_count::Accumulator,
+/// Counts one batch into `acc` (on the CPU pool).
+fn count_batch(
+    mut acc: Accumulator,
     files: Vec<FileData>,
-    ctl: &Ctl,
-) -> Result<Result<word_count::Accumulator, Stopped>, tokio::task::JoinError> {
-    let ctl = ctl.clone();
-    rt.cpu
-        .run(move || {
-            let names = files.iter().map(|f| f.info.name.clone()).collect();
-            let texts: Vec<&[u8]> = files.iter().map(|f| f.content.as_slice()).collect();
-            acc.add(names, &texts, ctl.kernel()).map(|()| acc)
-        })
-        .await
+    ctl: &faena_kernels::Ctl,
+) -> Result<Accumulator, faena_kernels::Stopped> {
+    let names = files.iter().map(|f| f.info.name.clone()).collect();
+    let texts: Vec<&[u8]> = files.iter().map(|f| f.content.as_slice()).collect();
+    acc.add(names, &texts, ctl)?;
+    Ok(acc)
 }
 
 /// The batches of `files` (listed by index), as ranges of indices: each takes files as long as
