@@ -52,12 +52,23 @@ pub struct Application {
 }
 
 impl Application {
+    /// The server of `config`, with the built-in kinds.
     pub async fn build(config: &Config) -> Result<Self, AppError> {
+        Self::build_with(config, Registry::new()).await
+    }
+
+    /// The server of `config`, with the built-in kinds and those of `extra`.
+    pub async fn build_with(config: &Config, extra: Registry) -> Result<Self, AppError> {
         crate::telemetry::metrics::install();
         let mut kinds = Registry::new();
         config.builtins()?.register(&mut kinds)?;
+        kinds.extend(extra)?;
         kinds.enable_only(&config.kinds)?;
-        let store = store::open(&config.database_url, &config.store()).await?;
+        let mut options = config.store();
+        let names: Vec<String> = kinds.known().iter().map(|k| k.to_string()).collect();
+        options.sqlite.kinds.clone_from(&names);
+        options.postgres.kinds = names;
+        let store = store::open(&config.database_url, &options).await?;
         let runtime_config = config.runtime();
         let recovered = store
             .recover_interrupted(&runtime_config.instance_id)

@@ -1,16 +1,19 @@
 //! faena: a job-execution service. Jobs are submitted over HTTP, stored durably, claimed by a
 //! dispatcher and run on the right executor (a rayon pool for CPU kinds, tokio tasks for I/O
-//! kinds) under a deadline, with cancellation.
+//! kinds) under a deadline, with cancellation. As a library, [`Server::builder`] runs the
+//! same service with kinds of one's own ([`Kind`]).
 //!
 //! The modules, in the order a job meets them:
 //!
 //! - [`api`]: the HTTP routes (one module per resource), problem+json errors, OpenAPI.
-//! - [`job`]: the job, its states, its kinds and their typed, validated parameters.
+//! - [`job`]: the job as plain data: its id, states, kind name, options, files.
+//! - [`kind`]: what a kind is ([`Kind`]), the registry of a server's kinds, the [`kind::Ctl`]
+//!   a run gets; [`kinds`]: the five built-in kinds (their kernels are in `faena_kernels`).
 //! - [`store`]: the durable queue ([`store::JobStore`]) on SQLite or PostgreSQL.
-//! - [`runtime`]: the dispatcher, the runner of one attempt, the CPU pool, long-poll waiters.
-//! - [`kinds`]: the kernels (`count_primes`, `factorial`, `sleep`), pure and cancellable.
+//! - [`runtime`]: the dispatcher, the runner of one attempt, long-poll waiters, the rescuer.
+//! - [`events`]: the hub of recent job events every event stream reads.
 //! - [`app`], [`config`], [`cli`], [`telemetry`]: building and running the server (and, in
-//!   [`cli`], the command-line client of its API);
+//!   [`cli`], the command-line client of its API); [`Server`]: the same, embedded;
 //!   [`error_chain`]: an error's causes, as text or by type; [`testing`]: test support.
 
 pub mod api;
@@ -23,7 +26,12 @@ pub mod job;
 pub mod kind;
 pub mod kinds;
 pub mod runtime;
+mod server;
 pub mod store;
 pub mod telemetry;
 #[doc(hidden)]
 pub mod testing;
+
+pub use config::Config;
+pub use kind::{Ctl, JobClass, Kind, KindError};
+pub use server::{Server, ServerBuilder};

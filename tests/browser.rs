@@ -16,6 +16,7 @@ mod browser {
     pub mod driver;
     pub mod harness;
 
+    mod custom_kind;
     mod form;
     mod jobs;
     mod keys;

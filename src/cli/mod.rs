@@ -10,8 +10,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::app::{Application, shutdown_signal};
 use crate::config::{Config, LogFormat};
+use crate::server::fail;
 
 /// faena: a job-execution service.
 #[derive(Debug, Parser)]
@@ -75,30 +75,8 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 async fn serve(config: Config) -> ExitCode {
-    crate::telemetry::init(config.log_format);
-    // Listening for SIGTERM from now on: one that comes while the store opens stops the
-    // server as soon as it is built.
-    let stop = shutdown_signal();
-    let app = match Application::build(&config).await {
-        Ok(app) => app,
-        Err(err) => return fail(&err),
-    };
-    tracing::info!(
-        address = %app.local_addr(),
-        database = %crate::store::redact(&config.database_url),
-        cpu_threads = config.cpu_threads(),
-        "faena listening on http://{}", app.local_addr()
-    );
-    match app.run_until_stopped(stop).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => fail(&err),
-    }
-}
-
-/// Logs an error with its causes and gives the failure exit code.
-fn fail(err: &dyn std::error::Error) -> ExitCode {
-    let msg = crate::error_chain::text(err);
-    tracing::error!("{msg}");
-    eprintln!("faena: {msg}");
-    ExitCode::FAILURE
+    crate::server::Server::builder()
+        .config(config)
+        .serve()
+        .await
 }

@@ -33,6 +33,8 @@ pub use cpu::CpuPool;
 pub(crate) use ctl::Signal;
 pub use ctl::{Ctl, FileError, Files};
 pub(crate) use erased::{DynKind, Parsed, RunError};
+/// The handle [`Ctl::on_cpu`] gives CPU work: the run's stop flag and progress counter.
+pub use faena_kernels::Ctl as KernelCtl;
 pub use faena_kernels::Stopped;
 pub use registry::{KindEntry, Registry, RegistryError};
 

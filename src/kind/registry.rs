@@ -119,6 +119,17 @@ impl Registry {
         Ok(self)
     }
 
+    /// Adds the kinds of `other`, after those here.
+    pub fn extend(&mut self, other: Registry) -> Result<(), RegistryError> {
+        for entry in other.kinds {
+            if self.get(entry.name.as_str()).is_some() {
+                return Err(RegistryError::Duplicate(entry.name.to_string()));
+            }
+            self.kinds.push(entry);
+        }
+        Ok(())
+    }
+
     /// Enables only the kinds named (every kind when `names` is empty; blank names are left
     /// out); an unknown name is an error.
     pub fn enable_only<S: AsRef<str>>(&mut self, names: &[S]) -> Result<(), RegistryError> {

@@ -89,6 +89,20 @@ impl Dash {
 
     /// [`Dash::start`] with more arguments for `faena serve`.
     pub async fn start_with(name: &str, serve_args: &[&str]) -> Option<Dash> {
+        Dash::start_on(name, |url| Server::start(url, serve_args)).await
+    }
+
+    /// [`Dash::start`] with the server of `examples/{example}.rs` (faena as a library).
+    pub async fn start_example(name: &str, example: &str) -> Option<Dash> {
+        Dash::start_on(name, |url| {
+            let envs = [("FAENA_DATABASE_URL", url), ("RUST_LOG", "info")];
+            Server::start_example(example, &envs, &["--listen", "127.0.0.1:0"])
+        })
+        .await
+    }
+
+    /// A world whose server `start` starts on a fresh SQLite URL.
+    async fn start_on(name: &str, start: impl FnOnce(&str) -> Server) -> Option<Dash> {
         let (driver_bin, chromium) = browser_binaries()?;
         // A failure screenshot left by an earlier run would say this one failed too.
         let _ = std::fs::remove_file(output_dir().join(format!("{name}-failure.png")));
@@ -99,7 +113,7 @@ impl Dash {
             .expect("a reqwest client");
         let db = TempDir::new().expect("a temporary directory");
         let url = format!("sqlite://{}/faena.db", db.path().display());
-        let server = Server::start(&url, serve_args);
+        let server = start(&url);
         let driver = Driver::shared(&driver_bin, &http).await;
         let profile = TempDir::new().expect("a temporary profile directory");
         let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|a| a.to_string()).collect();

@@ -29,7 +29,8 @@ impl Server {
 
     /// [`Server::start`] with environment variables (`RUST_LOG`, say) set for the process.
     pub fn start_with_env(database_url: &str, args: &[&str], envs: &[(&str, &str)]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_faena"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_faena"));
+        command
             .args([
                 "serve",
                 "--listen",
@@ -38,7 +39,23 @@ impl Server {
                 database_url,
             ])
             .args(args)
-            .envs(envs.iter().copied())
+            .envs(envs.iter().copied());
+        Server::spawn(command, database_url, args)
+    }
+
+    /// A program of `examples/` that serves like `faena serve` (its settings are the flags
+    /// and `FAENA_*` variables of `faena serve`), started with only `envs` and `args`.
+    pub fn start_example(name: &str, envs: &[(&str, &str)], args: &[&str]) -> Server {
+        let mut command = Command::new(example_binary(name));
+        command.args(args).envs(envs.iter().copied());
+        let url = envs.iter().find(|(k, _)| *k == "FAENA_DATABASE_URL");
+        Server::spawn(command, url.map_or("", |(_, v)| v), args)
+    }
+
+    /// Starts `command` (a server logging `listening on http://ADDR` to stderr); returns once
+    /// it listens.
+    fn spawn(mut command: Command, database_url: &str, args: &[&str]) -> Server {
+        let mut child = command
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -202,4 +219,23 @@ pub async fn until_running(client: &reqwest::Client, server: &Server, ids: &[Str
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The binary of `examples/{name}.rs`, built by `cargo test` with the tests (built here when
+/// a narrower `cargo test --test …` left it out).
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_BIN_EXE_faena"))
+        .parent()
+        .expect("the binary's directory")
+        .join("examples");
+    let binary = dir.join(name);
+    if !binary.exists() {
+        let built = Command::new(env!("CARGO"))
+            .args(["build", "--example", name])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(built.success(), "cargo build --example {name} failed");
+    }
+    binary
 }

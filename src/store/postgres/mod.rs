@@ -40,6 +40,9 @@ pub struct PgOptions {
     pub max_connections: u32,
     /// How long a request waits for a free connection before failing.
     pub acquire_timeout: Duration,
+    /// Names of kinds the store must accept besides those of its migrations (a kind
+    /// registered by a program embedding faena): added to `job_kinds` at open.
+    pub kinds: Vec<String>,
 }
 
 impl Default for PgOptions {
@@ -47,6 +50,7 @@ impl Default for PgOptions {
         Self {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(5),
+            kinds: Vec::new(),
         }
     }
 }
@@ -68,6 +72,10 @@ pub(crate) async fn open(url: &str, options: &PgOptions) -> Result<PgStore> {
         .connect_with(connect.clone())
         .await?;
     MIGRATOR.run(&pool).await?;
+    sqlx::query("INSERT INTO job_kinds (name) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING")
+        .bind(&options.kinds)
+        .execute(&pool)
+        .await?;
     // The writer's own connections: a burst of reads never keeps a write (a heartbeat) waiting.
     // No ping before each batch (a round trip): a batch on a dead connection fails, and the
     // writer closes a connection it cannot roll back.

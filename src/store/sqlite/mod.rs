@@ -55,6 +55,9 @@ pub struct SqliteOptions {
     /// runs about as often: within 20 s), so that reading jobs (a million queued, say) never
     /// maps the file.
     pub page_reader_mmap_bytes: u64,
+    /// Names of kinds the store must accept besides those of its migrations (a kind
+    /// registered by a program embedding faena): added to `job_kinds` at open.
+    pub kinds: Vec<String>,
 }
 
 /// How long an unused page reader stays open (and its mapping of the file with it).
@@ -68,6 +71,7 @@ impl Default for SqliteOptions {
             readers: 4,
             page_readers: 2,
             page_reader_mmap_bytes: 1 << 30,
+            kinds: Vec::new(),
         }
     }
 }
@@ -117,6 +121,12 @@ pub(crate) async fn open(url: &str, options: &SqliteOptions) -> Result<SqliteSto
     let mut conn = connect.connect().await?;
     incremental_auto_vacuum(&mut conn).await?;
     MIGRATOR.run(&mut conn).await?;
+    for name in &options.kinds {
+        sqlx::query("INSERT INTO job_kinds (name) VALUES (?) ON CONFLICT DO NOTHING")
+            .bind(name)
+            .execute(&mut conn)
+            .await?;
+    }
     drop(conn);
     // The one write connection, kept for the life of the store.
     let writer = SqlitePoolOptions::new()
