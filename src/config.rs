@@ -295,6 +295,7 @@ impl Config {
             lease: Duration::from_millis(self.lease_ms),
             heartbeat: Duration::from_millis(self.heartbeat_ms()),
             poll_interval: Duration::from_millis(self.poll_interval_ms),
+            max_queued: self.max_queued_jobs,
             count_queued_every: (self.max_queued_jobs > 0).then_some(Duration::from_secs(1)),
             retention: Retention {
                 succeeded: (self.retain_succeeded_secs > 0)

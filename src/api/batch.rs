@@ -21,8 +21,7 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::extract::JsonBody;
 use super::jobs::prepare;
 use crate::job::{Job, JobError, JobId, JobStatus, SpecError, SpecErrorCode, SubmitRequest};
-use crate::store::{NewJob, StoreError};
-use crate::telemetry::metrics;
+use crate::store::NewJob;
 
 /// Most jobs in one batch.
 pub const MAX_BATCH: usize = 1000;
@@ -221,62 +220,7 @@ async fn check(state: &AppState, caller: &Caller, item: Value) -> ApiResult<NewJ
 
 /// Admits and inserts the checked jobs in one transaction: one result per job, in order.
 async fn store(state: &AppState, new: Vec<NewJob>) -> ApiResult<Vec<ApiResult<Job>>> {
-    if new.is_empty() {
-        return Ok(Vec::new());
-    }
-    let n = new.len() as u64;
-    let capped = state.max_queued > 0;
-    if capped {
-        state
-            .runtime
-            .admit(state.max_queued, n)
-            .map_err(|queued| ApiError::QueueFull {
-                queued,
-                limit: state.max_queued,
-            })?;
-    }
-    let runtime = &state.runtime;
-    let waiters = runtime.waiters();
-    // Known not final from before the insert on, so that an end cannot come first.
-    new.iter().for_each(|job| waiters.expect(job.id));
-    let ids: Vec<_> = new.iter().map(|job| job.id).collect();
-    let delays: Vec<_> = new.iter().map(|job| job.options.run_after).collect();
-    let inserted = runtime.store().insert_many(new).await;
-    let queued = |r: &Result<Job, StoreError>| r.as_ref().is_ok_and(|job| !job.is_final());
-    let stored = match &inserted {
-        Ok(results) => results.iter().filter(|r| queued(r)).count() as u64,
-        Err(_) => 0,
-    };
-    if capped {
-        runtime.inserted(n, stored);
-    }
-    let results = match inserted {
-        Ok(results) => results,
-        Err(err) => {
-            ids.iter().for_each(|id| waiters.forget(*id));
-            return Err(err.into());
-        }
-    };
-    let mut wake = false;
-    for ((id, run_after), result) in ids.iter().zip(delays).zip(&results) {
-        if !queued(result) {
-            waiters.forget(*id);
-        }
-        if let Ok(job) = result {
-            metrics::job_submitted(job.kind);
-            runtime.events().job(job);
-            if job.is_final() {
-                metrics::job_finished(job.kind, job.status, None);
-            }
-            match run_after.filter(|at| *at > job.created_at) {
-                Some(at) => runtime.submitted(Some(at)),
-                None => wake = true,
-            }
-        }
-    }
-    if wake {
-        runtime.submitted(None);
-    }
+    let results = state.runtime.submit_many(new).await?;
     Ok(results
         .into_iter()
         .map(|r| r.map_err(ApiError::from))

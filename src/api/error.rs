@@ -9,6 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::job::{JobId, JobStatus, SpecError};
+use crate::runtime::SubmitError;
 use crate::store::StoreError;
 
 /// An RFC 9457 problem document.
@@ -94,6 +95,15 @@ impl From<StoreError> for ApiError {
             StoreError::UnknownDependency(id) => Self::UnknownDependency(id),
             err if err.is_unavailable() => Self::StoreUnavailable(err),
             err => Self::Internal(Box::new(err)),
+        }
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(err: SubmitError) -> Self {
+        match err {
+            SubmitError::QueueFull { queued, limit } => Self::QueueFull { queued, limit },
+            SubmitError::Store(err) => err.into(),
         }
     }
 }

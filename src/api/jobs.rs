@@ -15,9 +15,8 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{ApiQuery, JobIdPath, JsonBody};
 use super::{AppState, idempotency};
 use crate::job::{Job, JobId, JobKind, JobStatus, Submission, SubmitRequest};
-use crate::runtime::StartSlot;
+use crate::runtime::SubmitError;
 use crate::store::{CancelResult, DeleteResult, ListFilter, NewJob, StoreError};
-use crate::telemetry::metrics;
 
 /// Longest long-poll.
 pub const MAX_WAIT_MS: u64 = 60_000;
@@ -152,114 +151,45 @@ pub async fn submit(
     Ok(with_location(status, job))
 }
 
-/// Stores a new job of `caller` (started at its insert when a slot is free and nothing of its
-/// class is queued) and tells the runtime, the metrics and the event streams.
+/// Stores a new job of `caller` (see [`crate::runtime::Runtime::submit`]).
 pub(super) async fn accept(
     state: &AppState,
     caller: &Caller,
     mut new: NewJob,
 ) -> ApiResult<Stored> {
     new.tenant = caller.tenant.clone();
-    let run_after = new.options.run_after;
-    // A free slot here and nothing of its class queued: the insert starts the job.
-    let slot = new
-        .startable_at_insert()
-        .then(|| state.runtime.start_slot(new.kind))
-        .flatten();
-    new.start = slot.as_ref().map(|slot| slot.claim());
-    let stored = insert_and_start(state, caller, new, slot).await?;
-    if let Stored::New(job) = &stored {
-        tracing::info!(job_id = %job.id, kind = %job.kind, "job submitted");
-        metrics::job_submitted(job.kind);
-        state.runtime.events().job(job);
-        if job.is_final() {
-            // Settled at insert: a dependency had already failed.
-            metrics::job_finished(job.kind, job.status, None);
+    let sources = new.sources.clone();
+    let key = new.idempotency.clone();
+    let err = match state.runtime.submit(new).await {
+        Ok(job) => {
+            tracing::info!(job_id = %job.id, kind = %job.kind, "job submitted");
+            return Ok(Stored::New(job));
         }
-        if job.status != JobStatus::Running {
-            state
-                .runtime
-                .submitted(run_after.filter(|at| *at > job.created_at));
+        Err(SubmitError::Store(err)) => err,
+        Err(err) => return Err(err.into()),
+    };
+    match err {
+        // A source was deleted between its check and the insert.
+        StoreError::UnknownDependency(dep) if sources.contains(&dep) => {
+            Err(ApiError::UnknownSource(dep))
         }
+        // The same key was used by a request that committed first.
+        err if err.is_unique_violation() && key.is_some() => {
+            let key = key.as_ref().expect("checked");
+            idempotency::existing(state, caller, key)
+                .await?
+                .map(Stored::Earlier)
+                .ok_or_else(|| err.into())
+        }
+        err => Err(err.into()),
     }
-    Ok(stored)
 }
 
-/// What [`insert`] stored.
+/// What [`accept`] stored.
 pub(super) enum Stored {
     New(Job),
     /// A request with the same idempotency key committed first: its job.
     Earlier(Job),
-}
-
-/// [`insert`], then the run of a job that its insert started in `slot` (the slot is freed
-/// otherwise). With a slot, both happen on a task of their own: a request dropped meanwhile
-/// (its client gone, its time up) cannot leave a job stored `running` that nothing runs.
-async fn insert_and_start(
-    state: &AppState,
-    caller: &Caller,
-    new: NewJob,
-    slot: Option<StartSlot>,
-) -> ApiResult<Stored> {
-    let Some(slot) = slot else {
-        return insert(state, caller, new).await;
-    };
-    let (state, caller) = (state.clone(), caller.clone());
-    tokio::spawn(async move {
-        let stored = insert(&state, &caller, new).await;
-        if let Ok(Stored::New(job)) = &stored {
-            state.runtime.start_inserted(slot, job);
-        }
-        stored
-    })
-    .await
-    .map_err(|err| ApiError::Internal(Box::new(err)))?
-}
-
-/// Admits `new` against the queue cap and inserts it, mapping what can go wrong in between.
-async fn insert(state: &AppState, caller: &Caller, new: NewJob) -> ApiResult<Stored> {
-    let capped = state.max_queued > 0;
-    if capped {
-        state
-            .runtime
-            .admit(state.max_queued, 1)
-            .map_err(|queued| ApiError::QueueFull {
-                queued,
-                limit: state.max_queued,
-            })?;
-    }
-    let sources = new.sources.clone();
-    let key = new.idempotency.clone();
-    // Known not final from before the insert on, so that its end cannot come first.
-    let id = new.id;
-    let waiters = state.runtime.waiters();
-    waiters.expect(id);
-    let inserted = state.runtime.store().insert(new).await;
-    if capped {
-        // Queued (a job its insert started is not).
-        let stored = inserted
-            .as_ref()
-            .is_ok_and(|job| job.status == JobStatus::Queued);
-        state.runtime.inserted(1, u64::from(stored));
-    }
-    if !inserted.as_ref().is_ok_and(|job| !job.is_final()) {
-        waiters.forget(id);
-    }
-    match inserted {
-        Ok(job) => Ok(Stored::New(job)),
-        // The source was deleted between its check and the insert.
-        Err(StoreError::UnknownDependency(dep)) if sources.contains(&dep) => {
-            Err(ApiError::UnknownSource(dep))
-        }
-        // The same key was used by a request that committed first.
-        Err(err) => match key {
-            Some(key) if err.is_unique_violation() => idempotency::existing(state, caller, &key)
-                .await?
-                .map(Stored::Earlier)
-                .ok_or_else(|| err.into()),
-            _ => Err(err.into()),
-        },
-    }
 }
 
 /// The job to insert. A job that reads the files of source jobs (`word_count` over a
@@ -494,19 +424,8 @@ pub async fn delete_job(
     JobIdPath(id): JobIdPath,
 ) -> ApiResult<StatusCode> {
     check_visible(&state, &caller, id).await?;
-    // Its kind and owner, for the event streams' filters.
-    let events = state.runtime.events();
-    let job = match events.recording() {
-        true => state.runtime.store().get(id).await?,
-        false => None,
-    };
-    match state.runtime.store().delete(id).await? {
-        DeleteResult::Deleted => {
-            if let Some(job) = &job {
-                events.deleted(job);
-            }
-            Ok(StatusCode::NO_CONTENT)
-        }
+    match state.runtime.delete(id).await? {
+        DeleteResult::Deleted => Ok(StatusCode::NO_CONTENT),
         DeleteResult::NotFinal(status) => Err(ApiError::JobNotFinal(id, status)),
         DeleteResult::NotFound => Err(ApiError::JobNotFound(id)),
     }

@@ -342,10 +342,10 @@ impl Hub {
     }
 
     /// Records that `job` was deleted.
-    pub fn deleted(&self, job: &Job) {
+    pub fn deleted(&self, job: Subject) {
         if self.recording() {
             let data = payload::deleted_json(job.id);
-            self.push(EventType::Deleted, job, None, true, data);
+            self.push_to(EventType::Deleted, job, None, true, None, data);
         }
     }
 

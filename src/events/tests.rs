@@ -81,7 +81,11 @@ async fn events_come_in_order_and_filtered() {
     );
     b.status = JobStatus::Succeeded;
     hub.job(&b);
-    hub.deleted(&b);
+    hub.deleted(Subject {
+        id: b.id,
+        kind: b.kind,
+        tenant: b.tenant.clone(),
+    });
 
     let mut all_after = after;
     let all = take(&hub, &mut all_after, &Filter::default()).await;

@@ -39,7 +39,6 @@ pub(super) async fn run(rt: Arc<Inner>) {
                 Ok(claimed) => {
                     full_batch |= claimed.len() == free;
                     slots.give_back(free - claimed.len());
-                    rt.events.jobs(claimed.iter().map(|c| &c.job));
                     for c in claimed {
                         rt.tasks.spawn(run::attempt(Arc::clone(&rt), c, *class));
                     }

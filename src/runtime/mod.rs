@@ -8,11 +8,13 @@
 mod dispatcher;
 mod kernel;
 mod memory;
+mod observer;
 mod pruner;
 mod publish;
 mod rescuer;
 mod run;
 mod start;
+mod submit;
 pub mod waiters;
 
 use std::collections::HashMap;
@@ -26,11 +28,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::events::{Hub, Subject};
-use crate::job::{JobClass, JobId, JobKind, JobProgress};
+use crate::job::{JobClass, JobId, JobProgress};
 use crate::kind::{CpuPool, Registry, Signal};
-use crate::store::{CancelResult, JobStore, Result, Retention};
-use crate::telemetry::metrics;
-pub use start::StartSlot;
+use crate::store::{CancelResult, DeleteResult, JobStore, Result, Retention};
+use start::StartSlot;
+pub use submit::SubmitError;
 pub use waiters::Waiters;
 
 /// How the runtime runs jobs.
@@ -48,6 +50,8 @@ pub struct RuntimeConfig {
     pub heartbeat: Duration,
     /// How often the dispatcher looks at the queue when nothing wakes it.
     pub poll_interval: Duration,
+    /// Most jobs queued (waiting included) before submissions are refused; 0: no cap.
+    pub max_queued: u64,
     /// How often the number of queued jobs is counted (for the queue cap); `None`: never.
     pub count_queued_every: Option<Duration>,
     /// How long final jobs are kept.
@@ -229,6 +233,16 @@ impl Inner {
         }
     }
 
+    /// Events may have been lost: every stream reloads, every long-poll reads its job again,
+    /// the dispatcher looks at the queue, no job starts at its insert until a claim has
+    /// found the queue empty again.
+    fn missed(&self) {
+        self.events.gap();
+        self.store.queue_grew();
+        self.waiters.notify_all();
+        self.wake.notify_one();
+    }
+
     /// Stops the run of `id` if it runs here, or remembers the cancel for its runner.
     fn stop_or_remember(&self, id: JobId) {
         let mut reg = self.registry();
@@ -277,6 +291,11 @@ impl Runtime {
             next_due: Mutex::new(None),
             events: Hub::new(config_event_buffer, config_max_streams),
         });
+        // Subscribed before anything here writes: the observer sees every commit.
+        let commits = inner.store.commits();
+        inner
+            .tasks
+            .spawn(observer::run(Arc::clone(&inner), commits));
         if let Some(every) = inner.config.count_queued_every {
             inner.tasks.spawn(count_queued(Arc::clone(&inner), every));
         }
@@ -311,60 +330,6 @@ impl Runtime {
         &self.inner.events
     }
 
-    /// Admits `n` more queued jobs unless that would pass `max` (0: no cap); call
-    /// [`Runtime::inserted`] once their insert answered. Atomic: concurrent submissions never
-    /// pass the cap together. The count queued when refused.
-    pub fn admit(&self, max: u64, n: u64) -> Result<(), u64> {
-        let admitted = self
-            .inner
-            .queued
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
-                (max == 0 || q + n <= max).then_some(q + n)
-            });
-        match admitted {
-            Ok(_) => {
-                self.inner.inserting.fetch_add(n, Ordering::AcqRel);
-                Ok(())
-            }
-            Err(queued) => Err(queued),
-        }
-    }
-
-    /// The insert of `admitted` jobs answered, `stored` of them were stored.
-    pub fn inserted(&self, admitted: u64, stored: u64) {
-        self.inner.inserting.fetch_sub(admitted, Ordering::AcqRel);
-        let unused = admitted.saturating_sub(stored);
-        if unused > 0 {
-            let _ = self
-                .inner
-                .queued
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
-                    Some(q.saturating_sub(unused))
-                });
-        }
-    }
-
-    /// Tells the dispatcher that a job was queued.
-    pub fn submitted(&self, run_after: Option<DateTime<Utc>>) {
-        match run_after {
-            Some(at) => self.inner.due_at(at),
-            None => self.inner.wake.notify_one(),
-        }
-    }
-
-    /// A slot for a job of `kind` that its insert may start, if one is free here (see
-    /// [`StartSlot`]). Set [`StartSlot::claim`] as the job's `start`, then hand the stored job
-    /// to [`Runtime::start_inserted`].
-    pub fn start_slot(&self, kind: JobKind) -> Option<StartSlot> {
-        StartSlot::take(&self.inner, kind)
-    }
-
-    /// Runs `job` in `slot` if its insert started it; frees the slot otherwise. Call
-    /// [`Runtime::submitted`] instead when the job was queued.
-    pub fn start_inserted(&self, slot: StartSlot, job: &crate::job::Job) {
-        slot.run(job);
-    }
-
     /// About how many jobs are queued (counted every `count_queued_every`, plus the
     /// submissions admitted here since).
     pub fn queued(&self) -> u64 {
@@ -377,19 +342,15 @@ impl Runtime {
         (busy(JobClass::Cpu), busy(JobClass::Io))
     }
 
-    /// Cancels a job: a queued one at once (in the store), a running one by stopping its run.
+    /// Cancels a job: a queued one at once (in the store), a running one by stopping its run
+    /// (the observer of the commit stops it).
     pub async fn cancel(&self, id: JobId) -> Result<CancelResult> {
-        let result = self.inner.store.cancel(id).await?;
-        match &result {
-            CancelResult::Cancelled(job) => {
-                metrics::job_finished(job.kind, job.status, None);
-                self.inner.events.job(job);
-                self.inner.waiters.notify(id, Some(job.clone()));
-            }
-            CancelResult::Requested(_) => self.inner.stop_or_remember(id),
-            CancelResult::AlreadyFinal(_) | CancelResult::NotFound => {}
-        }
-        Ok(result)
+        self.inner.store.cancel(id).await
+    }
+
+    /// Deletes a final job (and its files).
+    pub async fn delete(&self, id: JobId) -> Result<DeleteResult> {
+        self.inner.store.delete(id).await
     }
 
     /// Progress of a job running here, fresher than the store's copy.
@@ -452,10 +413,11 @@ async fn count_queued(rt: Arc<Inner>, every: Duration) {
     }
 }
 
-/// Acts on what the store reports beyond this process's own writes, until shutdown: wakes the
-/// long-polls of jobs made final elsewhere (dependents failed by their dependency, runs
-/// settled by a rescue, jobs finished by another instance), the dispatcher when another
-/// instance queued work, and stops runs that another instance was asked to cancel.
+/// Acts on what other processes did (PostgreSQL notifications), until shutdown: wakes the
+/// long-polls of jobs they made final and records those jobs for the event streams (read
+/// back), wakes the dispatcher when they queued work, and stops runs here that they were
+/// asked to cancel. This process's own changes reach the same places through the observer of
+/// its commits.
 async fn forward_events(rt: Arc<Inner>, finals: publish::Finals) {
     use crate::store::StoreEvent;
     use tokio::sync::broadcast::error::RecvError;
@@ -480,13 +442,7 @@ async fn forward_events(rt: Arc<Inner>, finals: publish::Finals) {
                 rt.wake.notify_one();
             }
             StoreEvent::CancelRequested(id) => rt.stop_or_remember(id),
-            StoreEvent::Requeued(id) => finals.publish(&rt, id),
-            StoreEvent::Missed => {
-                rt.events.gap();
-                rt.store.queue_grew();
-                rt.waiters.notify_all();
-                rt.wake.notify_one();
-            }
+            StoreEvent::Missed => rt.missed(),
         }
     }
 }

@@ -20,17 +20,14 @@ pub(super) async fn run(rt: Arc<Inner>) {
             _ = tick.tick() => {}
         }
         match rt.store.rescue_expired(now(), &rt.running_ids()).await {
-            Ok(r) if r.requeued + r.failed + r.cancelled > 0 => {
-                tracing::warn!(
-                    requeued = r.requeued,
-                    failed = r.failed,
-                    cancelled = r.cancelled,
-                    "rescued runs whose lease had expired"
-                );
-                // The store reports the jobs it made final (their long-polls); the dispatcher
-                // looks at the queue.
-                rt.wake.notify_one();
-            }
+            // The observer of the commit tells the long-polls, the event streams and the
+            // dispatcher.
+            Ok(r) if r.requeued + r.failed + r.cancelled > 0 => tracing::warn!(
+                requeued = r.requeued,
+                failed = r.failed,
+                cancelled = r.cancelled,
+                "rescued runs whose lease had expired"
+            ),
             Ok(_) => {}
             Err(err) => tracing::warn!(error = ?err, "rescuing expired leases failed"),
         }

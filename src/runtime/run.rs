@@ -5,7 +5,6 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
 use tokio_util::task::AbortOnDropHandle;
 use tracing::Instrument;
@@ -13,10 +12,9 @@ use tracing::Instrument;
 use super::kernel::{self, KernelEnd, RunFiles};
 use super::{Inner, RunHandle, StopReason};
 use crate::events::Subject;
-use crate::job::{AttemptError, Job, JobClass, JobId, JobKind, JobProgress, JobStatus};
+use crate::job::{JobClass, JobProgress};
 use crate::kind::Ctl;
 use crate::store::{Claimed, Lease, LeaseState, Outcome, now};
-use crate::telemetry::metrics;
 
 pub(super) async fn attempt(rt: Arc<Inner>, claimed: Claimed, class: JobClass) {
     let Claimed { job, lease } = claimed;
@@ -24,7 +22,6 @@ pub(super) async fn attempt(rt: Arc<Inner>, claimed: Claimed, class: JobClass) {
         tracing::info_span!("job", job_id = %job.id, kind = %job.kind, attempt = job.attempt);
     async move {
         tracing::debug!("run started");
-        observe_start(&job);
         let handle = RunHandle {
             signal: Default::default(),
             reason: Arc::new(OnceLock::new()),
@@ -65,7 +62,7 @@ pub(super) async fn attempt(rt: Arc<Inner>, claimed: Claimed, class: JobClass) {
         ));
         let (outcome, kernel) = supervise(&handle, kernel, deadline, job.timeout_ms).await;
         let id = job.id;
-        record(&rt, job, lease, outcome, progress_of(&handle)).await;
+        record(&rt, Claimed { job, lease }, outcome, progress_of(&handle)).await;
         drop(beat);
         // The job's state is recorded; the slot is free only once the kernel has returned.
         if let Some(kernel) = kernel {
@@ -145,37 +142,21 @@ async fn heartbeats(rt: Arc<Inner>, lease: Lease, handle: RunHandle) {
 }
 
 /// Records the end of the run, retrying while the store fails (every try is fenced, so a
-/// repeat is harmless), and hands the final job to the long-polls. At shutdown the retries
-/// go on until the process exits; the next start's recovery then settles the job.
-async fn record(
-    rt: &Inner,
-    job: Job,
-    lease: Lease,
-    outcome: Outcome,
-    progress: Option<JobProgress>,
-) {
-    let (id, at, name) = (job.id, now(), outcome.name());
-    let (kind, started) = (job.kind, job.started_at);
-    let done = final_job(job, &outcome, progress, at);
+/// repeat is harmless). What follows (long-polls answered, event streams, metrics, a retry's
+/// due time) follows from the commit, through the observer. At shutdown the retries go on
+/// until the process exits; the next start's recovery then settles the job.
+async fn record(rt: &Inner, run: Claimed, outcome: Outcome, progress: Option<JobProgress>) {
+    let (at, name) = (now(), outcome.name());
     let mut delay = Duration::from_millis(50);
     loop {
-        match rt.store.finish(lease, outcome.clone(), progress, at).await {
-            Ok(true) => {
-                tracing::info!(outcome = name, "run ended");
-                let ran = started.and_then(|s| (at - s).to_std().ok());
-                let Some((status, ..)) = outcome.final_state() else {
-                    let retry = matches!(outcome, Outcome::Retry(_));
-                    return requeued(rt, id, kind, ran, retry).await;
-                };
-                metrics::job_finished(kind, status, ran);
-                if let Some(job) = &done {
-                    rt.events.job(job);
-                }
-                return rt.waiters.notify(id, done);
-            }
+        match rt
+            .store
+            .finish(run.clone(), outcome.clone(), progress, at)
+            .await
+        {
+            Ok(true) => return tracing::info!(outcome = name, "run ended"),
             Ok(false) => {
-                tracing::warn!(outcome = name, "run ended but the job had moved on");
-                return rt.waiters.notify(id, None);
+                return tracing::warn!(outcome = name, "run ended but the job had moved on");
             }
             Err(err) => {
                 tracing::error!(error = ?err, ?delay, "recording the end of a run failed; retrying");
@@ -184,61 +165,6 @@ async fn record(
             }
         }
     }
-}
-
-/// Counts the start of a run and how long its job waited since it was due: submitted, or its
-/// `run_after` or back-off passed. A dependent's wait includes its dependencies' runs, and a
-/// run handed back at shutdown counts again from its first due time.
-fn observe_start(job: &Job) {
-    if let Some(started) = job.started_at {
-        let due = job.run_after.max(job.created_at);
-        metrics::job_started(job.kind, (started - due).to_std().unwrap_or_default());
-    }
-}
-
-/// After a retry or a hand-back was recorded: the job is queued again (a retry is due after
-/// its back-off: the dispatcher looks then) unless the store made it final instead (a cancel
-/// was pending, or no attempt was left): then it is counted as finished and its long-polls
-/// read it.
-async fn requeued(rt: &Inner, id: JobId, kind: JobKind, ran: Option<Duration>, retry: bool) {
-    let job = rt.store.get(id).await;
-    if let Ok(Some(job)) = &job {
-        rt.events.job(job);
-    }
-    match job {
-        Ok(Some(job)) if job.status == JobStatus::Queued && retry => {
-            metrics::job_retried(kind);
-            return rt.due_at(job.run_after);
-        }
-        Ok(Some(job)) if job.is_final() => metrics::job_finished(kind, job.status, ran),
-        _ => {}
-    }
-    rt.waiters.notify(id, None);
-}
-
-/// The job as `finish` records it, for the long-polls waiting on it; `None` if not final.
-fn final_job(
-    mut job: Job,
-    outcome: &Outcome,
-    progress: Option<JobProgress>,
-    at: DateTime<Utc>,
-) -> Option<Job> {
-    let (status, result, error) = outcome.final_state()?;
-    job.status = status;
-    job.result = result.cloned();
-    job.error = error.cloned();
-    if let Some(error) = error {
-        job.errors.push(AttemptError {
-            attempt: job.attempt,
-            code: error.code,
-            message: error.message.clone(),
-            at,
-            instance: job.instance.clone(),
-        });
-    }
-    job.finished_at = Some(at);
-    job.progress = progress.or(job.progress);
-    Some(job)
 }
 
 fn progress_of(handle: &RunHandle) -> Option<JobProgress> {

@@ -1,10 +1,10 @@
 //! Who waits for which job: long-polls park here until the job they watch reaches a final
-//! state (or their own time runs out). Whoever finishes a job hands the final job over, so the
-//! waiters need not read it back from the store.
+//! state (or their own time runs out). The observer of commits hands each final job over as
+//! it is committed, so the waiters need not read it back from the store.
 //!
 //! The waiters also know which jobs submitted here are surely not final yet ([`Waiters::
-//! expect`]): every way a job becomes final ends in [`Waiters::notify`] (or, when events may
-//! have been lost, [`Waiters::notify_all`]), which forgets it. A long-poll of such a job can
+//! expect`]): every commit that makes a job final ends in [`Waiters::notify`] (the observer
+//! sees them all; when it may have missed some, [`Waiters::notify_all`]), which forgets it. A long-poll of such a job can
 //! start waiting without reading it first: under load that read is most of the database work
 //! of a long-poll.
 
@@ -106,8 +106,9 @@ impl Waiters {
         }
     }
 
-    /// Wakes everyone waiting for `id`, handing over the final job when it is known.
-    pub fn notify(&self, id: JobId, done: Option<Job>) {
+    /// Wakes everyone waiting for `id`, handing over (a copy of) the final job when it is
+    /// known.
+    pub fn notify(&self, id: JobId, done: Option<&Job>) {
         let entry = {
             let mut inner = self.lock();
             inner.pending.remove(&id);
@@ -115,7 +116,7 @@ impl Waiters {
         };
         if let Some(w) = entry.and_then(|w| w.upgrade()) {
             if let Some(job) = done {
-                let _ = w.done.set(job);
+                let _ = w.done.set(job.clone());
             }
             w.notify.notify_waiters();
         }

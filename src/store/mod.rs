@@ -6,6 +6,7 @@
 //! carries that attempt's [`Lease`] (its fencing token), so a stale attempt can neither finish
 //! nor overwrite a newer one. All SQL lives below this module.
 
+pub mod commit;
 pub mod postgres;
 mod rows;
 mod sql;
@@ -348,20 +349,17 @@ pub struct Recovered {
     pub cancelled: u64,
 }
 
-/// What happened in the store that this process did not do itself and may care about.
+/// What another process did in the store that this one may care about (this process's own
+/// changes come as [`commit::Committed`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreEvent {
-    /// A job became final (a dependent failed by its dependency, a run settled by a rescue,
-    /// or any final state reached by another process): its long-polls should look again.
+    /// A job became final: its long-polls should look again.
     Final(JobId),
     /// Jobs became claimable (queued, released by their dependencies, handed back or
-    /// re-queued), by any write of this process or another: look at the queue.
+    /// re-queued): look at the queue.
     Queued,
-    /// Another process asked for a running job to be stopped.
+    /// A running job was asked to stop.
     CancelRequested(JobId),
-    /// A running job was queued again by a write of this process that did not end its run
-    /// (its lease had expired, attempts were left): its state changed.
-    Requeued(JobId),
     /// Events may have been lost (a connection to the database dropped): look at everything
     /// again.
     Missed,
@@ -429,11 +427,11 @@ pub trait JobStore: Send + Sync + 'static {
         lease_for: Duration,
     ) -> Result<LeaseState>;
 
-    /// Records how an attempt ended (at `at`, with its last progress). `false` when the lease
-    /// is stale (the job moved on) and nothing was written.
+    /// Records how the attempt `run` ended (at `at`, with its last progress). `false` when
+    /// its lease is stale (the job moved on) and nothing was written.
     async fn finish(
         &self,
-        lease: Lease,
+        run: Claimed,
         outcome: Outcome,
         progress: Option<JobProgress>,
         at: DateTime<Utc>,
@@ -456,12 +454,17 @@ pub trait JobStore: Send + Sync + 'static {
     /// the caller still has, which stop themselves).
     async fn rescue_expired(&self, now: DateTime<Utc>, keep: &[JobId]) -> Result<Recovered>;
 
-    /// What changed beyond the writes of this process's own callers: jobs that became final
-    /// as a consequence of another write (dependents failed because a dependency did not
-    /// succeed, runs settled by a rescue), that jobs became claimable, and everything other
-    /// processes did that concerns this one. Published once committed. A lagging receiver should act as on
+    /// What other processes did that concerns this one (jobs they made final or claimable,
+    /// cancels they asked for), as their notifications say, and what this process may have
+    /// missed (a lost listener connection). A lagging receiver should act as on
     /// [`StoreEvent::Missed`].
     fn events(&self) -> tokio::sync::broadcast::Receiver<StoreEvent>;
+
+    /// What each transaction of this process committed (every state change it made, each
+    /// job as the transaction left it), in commit order, published before the writes that
+    /// made it are answered. A lagging receiver missed some: it should act as on
+    /// [`StoreEvent::Missed`].
+    fn commits(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<commit::Committed>>;
 
     /// Jobs may have become claimable without a write of this process (another process
     /// queued them, a delayed job came due): no job starts at its insert

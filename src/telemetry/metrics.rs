@@ -80,12 +80,13 @@ fn describe() {
     );
     describe_counter!(
         "faena_jobs_finished_total",
-        "Jobs this instance saw reach a final status (its runs, and queued jobs it cancelled)."
+        "Jobs that reached a final status in a write of this instance, each once: its runs, \
+         queued jobs it cancelled, jobs failed at submission or by a write to another job."
     );
     describe_counter!(
         "faena_jobs_settled_total",
-        "Jobs made final by a write to another job: dependents of a job that did not succeed, \
-         interrupted runs settled (no kind: the store settles them in bulk)."
+        "Jobs made final by a write to another job (also in faena_jobs_finished_total): \
+         dependents of a job that did not succeed, interrupted runs settled."
     );
     describe_counter!(
         "faena_job_retries_total",

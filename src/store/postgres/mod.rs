@@ -255,8 +255,16 @@ impl Dialect for PgDialect {
         queries::cancel(conn, id, now, effects).await
     }
 
-    async fn delete(conn: &mut PgConnection, id: JobId) -> Result<DeleteResult> {
-        queries::delete(conn, id).await
+    async fn delete(
+        conn: &mut PgConnection,
+        id: JobId,
+        effects: &mut Effects,
+    ) -> Result<DeleteResult> {
+        queries::delete(conn, id, effects).await
+    }
+
+    async fn read_jobs(conn: &mut PgConnection, ids: &[JobId]) -> Result<Vec<Job>> {
+        queries::read_jobs(conn, ids).await
     }
 
     async fn recover(

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 
 use super::watch::Snapshot;
-use crate::job::{Backoff, JobClass, JobError, JobErrorCode, JobId, JobProgress, JobStatus};
+use crate::job::{Backoff, Job, JobClass, JobError, JobErrorCode, JobId, JobProgress, JobStatus};
+use crate::store::commit::{Cause, Change, Deleted};
 use crate::store::{Lease, NewJob, Outcome, Result, StartAtInsert, StoreError};
 
 /// Where the dependencies of a new job stand.
@@ -75,6 +76,8 @@ impl Insert<'_> {
 /// How one run ended, to record.
 #[derive(Debug)]
 pub(crate) struct RunEnd {
+    /// The job as its run was claimed.
+    pub job: Job,
     pub lease: Lease,
     pub outcome: Outcome,
     pub progress: Option<JobProgress>,
@@ -121,9 +124,22 @@ pub(crate) struct Effects {
     pub queue: Snapshot,
     /// Classes of the claims that came back with fewer jobs than asked.
     pub drained: Vec<JobClass>,
+    /// Jobs whose state the writes changed, as they left them (for the observer).
+    pub changes: Vec<Change>,
+    /// Jobs whose new state only the database knows: read back before the commit.
+    pub reread: Vec<(JobId, Cause)>,
+    /// Jobs deleted.
+    pub deleted: Vec<Deleted>,
 }
 
 impl Effects {
+    /// Records that job `id`, of `kind` and `tenant`, was deleted.
+    pub(crate) fn deleted(&mut self, id: JobId, kind: &str, tenant: Option<String>) {
+        if let Ok(kind) = crate::job::JobKind::new(kind) {
+            self.deleted.push(Deleted { id, kind, tenant });
+        }
+    }
+
     /// The effects of a new transaction, given what the writer knows of `job_waits` and of
     /// the queue.
     pub(crate) fn new(waits: bool, queue: Snapshot) -> Self {

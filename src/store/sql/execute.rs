@@ -1,10 +1,11 @@
 //! What one batch does inside its transaction: the writes in order, consecutive inserts,
-//! finishes and saved pages as one statement each, and what their results tell other
-//! processes.
+//! finishes and saved pages as one statement each, what they changed (for the observer of
+//! commits) and what their results tell other processes.
 
 use super::writer::{Done, Op};
 use super::{Conn, DepState, Dialect, Effects, Insert, RunEnd};
-use crate::job::JobClass;
+use crate::job::{JobClass, JobStatus};
+use crate::store::commit::{self, Cause, Change};
 use crate::store::{
     CancelResult, Inserted, Lease, NewFile, NewJob, Outcome, Result, StoreError, now,
 };
@@ -12,20 +13,23 @@ use crate::store::{
 /// Adds to `effects` what the results of `ops` say for other processes: jobs made final or
 /// claimable, cancels of running jobs.
 pub(super) fn observe(ops: &[Op], done: &[Done], effects: &mut Effects) {
+    let inserted = |job: &crate::job::Job, effects: &mut Effects| match job.status {
+        JobStatus::Queued => effects.queued = true,
+        status if status.is_final() => effects.finals.push(job.id),
+        _ => {}
+    };
     for (op, done) in ops.iter().zip(done) {
         match (op, done) {
-            (Op::Insert(job, _), Done::Inserted(Ok(Inserted::Failed(_)))) => {
-                effects.finals.push(job.id);
-            }
-            (Op::Insert(..), Done::Inserted(Ok(Inserted::Queued))) => effects.queued = true,
-            (Op::InsertMany(jobs, _), Done::InsertedMany(results)) => {
-                for (job, result) in jobs.iter().zip(results) {
-                    match result {
-                        Ok(Inserted::Failed(_)) => effects.finals.push(job.id),
-                        Ok(Inserted::Queued) => effects.queued = true,
-                        Ok(Inserted::Started) | Err(_) => {}
-                    }
+            (Op::Insert(..), Done::Inserted(result)) => {
+                if let Ok(job) = &**result {
+                    inserted(job, effects);
                 }
+            }
+            (Op::InsertMany(..), Done::InsertedMany(results)) => {
+                results
+                    .iter()
+                    .flatten()
+                    .for_each(|job| inserted(job, effects));
             }
             (Op::Finish { end, .. }, Done::Applied(true)) => {
                 // A hand-back or a retry queues the job again (or ends it: a cancel pending,
@@ -43,6 +47,32 @@ pub(super) fn observe(ops: &[Op], done: &[Done], effects: &mut Effects) {
         }
     }
     effects.finals.extend_from_slice(&effects.released);
+}
+
+/// Reads back, before the commit, the jobs whose new state only the database decided (see
+/// [`Effects::reread`]; jobs settled as a side effect, in `effects.released` and
+/// `effects.requeued`, too) and adds them to the changes.
+pub(super) async fn reread<D: Dialect>(conn: &mut Conn<D>, effects: &mut Effects) -> Result<()> {
+    let settled =
+        (effects.released.iter().chain(&effects.requeued)).map(|&id| (id, Cause::Settled));
+    let mut reread: Vec<_> = effects.reread.drain(..).chain(settled).collect();
+    if reread.is_empty() {
+        return Ok(());
+    }
+    let mut seen = std::collections::HashSet::new();
+    reread.retain(|(id, _)| seen.insert(*id));
+    let ids: Vec<_> = reread.iter().map(|(id, _)| *id).collect();
+    let mut jobs: std::collections::HashMap<_, _> = D::read_jobs(conn, &ids)
+        .await?
+        .into_iter()
+        .map(|job| (job.id, job))
+        .collect();
+    for (id, cause) in reread {
+        if let Some(job) = jobs.remove(&id) {
+            effects.changes.push(Change { job, cause });
+        }
+    }
+    Ok(())
 }
 
 /// Executes `ops` in order inside the open transaction, one result per op.
@@ -79,16 +109,22 @@ async fn execute_run<D: Dialect>(
                 })
                 .collect();
             let inserted = insert::<D>(conn, &jobs, effects).await?;
-            inserted.into_iter().map(Done::Inserted).collect()
+            inserted
+                .into_iter()
+                .map(|i| Done::Inserted(Box::new(i)))
+                .collect()
         }
         Op::Finish { .. } => {
             let ends: Vec<&RunEnd> = run
                 .filter_map(|op| match op {
-                    Op::Finish { end, .. } => Some(end),
+                    Op::Finish { end, .. } => Some(&**end),
                     _ => None,
                 })
                 .collect();
             let applied = D::finish_many(conn, &ends, effects).await?;
+            for end in ends.iter().filter(|e| applied.contains(&e.lease)) {
+                ended(end, effects);
+            }
             let applied = |e: &&RunEnd| Done::Applied(applied.contains(&e.lease));
             ends.iter().map(applied).collect()
         }
@@ -129,6 +165,11 @@ async fn execute_one<D: Dialect>(
             if claimed.len() < *n {
                 effects.drained.push(*class);
             }
+            let started = claimed.iter().map(|c| Change {
+                job: c.job.clone(),
+                cause: Cause::Claimed,
+            });
+            effects.changes.extend(started);
             Done::Claimed(claimed)
         }
         Op::Heartbeat {
@@ -137,8 +178,18 @@ async fn execute_one<D: Dialect>(
             lease_for,
             ..
         } => Done::Lease(D::heartbeat(conn, *lease, *progress, *lease_for, now()).await?),
-        Op::Cancel(id, _) => Done::Cancel(Box::new(D::cancel(conn, *id, now(), effects).await?)),
-        Op::Delete(id, _) => Done::Delete(D::delete(conn, *id).await?),
+        Op::Cancel(id, _) => {
+            let result = D::cancel(conn, *id, now(), effects).await?;
+            if let CancelResult::Cancelled(job) = &result {
+                let cause = Cause::Cancelled;
+                effects.changes.push(Change {
+                    job: job.clone(),
+                    cause,
+                });
+            }
+            Done::Cancel(Box::new(result))
+        }
+        Op::Delete(id, _) => Done::Delete(D::delete(conn, *id, effects).await?),
         Op::Recover(which, backoff, _) => {
             Done::Recovered(D::recover(conn, now(), which, *backoff, effects).await?)
         }
@@ -159,6 +210,21 @@ async fn execute_one<D: Dialect>(
             ));
         }
     })
+}
+
+/// Adds to `effects` the change the recorded end of a run made: the final job, built from the
+/// job the run had; or, for a retry or a hand-back (the database decides: queued again after
+/// a back-off, or final), a job to read back.
+fn ended(end: &RunEnd, effects: &mut Effects) {
+    let cause = match end.outcome {
+        Outcome::Retry(_) => Cause::Retried,
+        Outcome::Requeue => Cause::HandedBack,
+        _ => Cause::RunEnded,
+    };
+    match commit::ended(end.job.clone(), &end.outcome, end.progress, end.at) {
+        Some(job) => effects.changes.push(Change { job, cause }),
+        None => effects.reread.push((end.lease.id, cause)),
+    }
 }
 
 /// The classes in which the jobs asking to start at their insert may: the writer knows of
@@ -194,7 +260,7 @@ async fn insert<D: Dialect>(
     conn: &mut Conn<D>,
     jobs: &[&NewJob],
     effects: &mut Effects,
-) -> Result<Vec<Result<Inserted>>> {
+) -> Result<Vec<Result<crate::job::Job>>> {
     if jobs.iter().any(|job| !job.depends_on.is_empty()) {
         effects.waits = true;
     }
@@ -240,15 +306,24 @@ async fn insert<D: Dialect>(
     for (job, deps) in waits {
         D::add_waits(conn, job, &deps).await?;
     }
-    Ok(jobs
+    let results: Vec<Result<crate::job::Job>> = jobs
         .iter()
         .zip(starts)
-        .map(|(job, start)| {
-            start.map(|(_, failed)| match failed {
-                Some(error) => Inserted::Failed(error),
-                None if started(job) => Inserted::Started,
-                None => Inserted::Queued,
+        .map(|(new, start)| {
+            start.map(|(_, failed)| {
+                let how = match failed {
+                    Some(error) => Inserted::Failed(error),
+                    None if started(new) => Inserted::Started,
+                    None => Inserted::Queued,
+                };
+                commit::inserted(new, &how)
             })
         })
-        .collect())
+        .collect();
+    let submitted = results.iter().flatten().map(|job| Change {
+        job: job.clone(),
+        cause: Cause::Submitted,
+    });
+    effects.changes.extend(submitted);
+    Ok(results)
 }

@@ -20,12 +20,13 @@ use chrono::{DateTime, Utc};
 use sqlx::{Database, Pool};
 use tokio::sync::broadcast;
 
+use super::commit::Committed;
 use super::{
-    CancelResult, Claimed, DeleteResult, FileData, FileInfo, Inserted, JobStore, Lease, LeaseState,
-    ListFilter, NewFile, NewJob, Outcome, Recovered, Result, Retention, StartAtInsert, StatsQuery,
-    StoreEvent, StoreStats,
+    CancelResult, Claimed, DeleteResult, FileData, FileInfo, JobStore, Lease, LeaseState,
+    ListFilter, NewFile, NewJob, Outcome, Recovered, Result, Retention, StatsQuery, StoreEvent,
+    StoreStats,
 };
-use crate::job::{Backoff, Job, JobClass, JobId, JobKind, JobProgress, JobStatus};
+use crate::job::{Backoff, Job, JobClass, JobId, JobKind, JobProgress};
 pub(crate) use effects::{DepState, Effects, Insert, Interrupted, RunEnd};
 use writer::{Op, Writer};
 
@@ -118,7 +119,15 @@ pub(crate) trait Dialect: Send + Sync + 'static {
         effects: &mut Effects,
     ) -> Result<CancelResult>;
 
-    async fn delete(conn: &mut Conn<Self>, id: JobId) -> Result<DeleteResult>;
+    /// Deletes a final job (telling `effects` what it was).
+    async fn delete(
+        conn: &mut Conn<Self>,
+        id: JobId,
+        effects: &mut Effects,
+    ) -> Result<DeleteResult>;
+
+    /// The jobs of `ids` as the open transaction sees them (those that exist).
+    async fn read_jobs(conn: &mut Conn<Self>, ids: &[JobId]) -> Result<Vec<Job>>;
 
     /// Settles interrupted runs (see [`Interrupted`]); the jobs it made final go to
     /// `effects.released`.
@@ -174,6 +183,8 @@ pub(crate) struct SqlStore<D: Dialect> {
     /// Where saved pages' bytes are read (SQLite: connections that map the file).
     pages: Pool<D::Db>,
     events: broadcast::Sender<StoreEvent>,
+    /// What each transaction did, for the observers of commits.
+    commits: broadcast::Sender<std::sync::Arc<Committed>>,
     /// What the writer knows of the queue (see [`watch`]).
     queue: std::sync::Arc<watch::QueueWatch>,
     /// When retries run.
@@ -201,16 +212,18 @@ impl<D: Dialect> SqlStore<D> {
         keep: Box<dyn std::any::Any + Send + Sync>,
     ) -> Self {
         let queue = std::sync::Arc::default();
+        let (commits, _) = broadcast::channel(COMMITS_BUFFER);
         Self {
             writer: Writer::start(
                 std::sync::Arc::new(dialect),
                 writer,
-                events.clone(),
+                commits.clone(),
                 std::sync::Arc::clone(&queue),
             ),
             reader,
             pages,
             events,
+            commits,
             queue,
             backoff: Backoff::default(),
             _keep: keep,
@@ -228,50 +241,8 @@ impl<D: Dialect> SqlStore<D> {
     }
 }
 
-/// The job an insert creates, as long as it is queued.
-fn queued(new: &NewJob) -> Job {
-    Job {
-        id: new.id,
-        kind: new.kind,
-        params: new.params.clone(),
-        status: JobStatus::Queued,
-        priority: new.options.priority,
-        timeout_ms: new.options.timeout_ms,
-        attempt: 0,
-        max_attempts: new.options.max_attempts,
-        instance: None,
-        depends_on: new.depends_on.clone(),
-        progress: None,
-        created_at: new.created_at,
-        started_at: None,
-        finished_at: None,
-        result: None,
-        error: None,
-        run_after: new.run_after(),
-        errors: Vec::new(),
-        retry_of: new.retry_of,
-        tenant: new.tenant.clone(),
-    }
-}
-
-/// The job as stored: `job` (queued), failed at once or started if its insert says so.
-fn stored(mut job: Job, start: Option<&StartAtInsert>, inserted: Inserted) -> Job {
-    match inserted {
-        Inserted::Queued => {}
-        Inserted::Failed(error) => {
-            job.status = JobStatus::Failed;
-            job.finished_at = Some(job.created_at);
-            job.error = Some(error);
-        }
-        Inserted::Started => {
-            job.status = JobStatus::Running;
-            job.attempt = 1;
-            job.instance = start.map(|s| s.owner.clone());
-            job.started_at = Some(job.created_at);
-        }
-    }
-    job
-}
+/// Commits kept for an observer that lags; past them it is told it missed some.
+const COMMITS_BUFFER: usize = 4096;
 
 #[async_trait]
 impl<D: Dialect> JobStore for SqlStore<D> {
@@ -285,27 +256,13 @@ impl<D: Dialect> JobStore for SqlStore<D> {
     }
 
     async fn insert(&self, new: NewJob) -> Result<Job> {
-        let job = queued(&new);
-        let start = new.start.clone();
-        let inserted = self
-            .writer
+        self.writer
             .apply(|reply| Op::Insert(Box::new(new), reply))
-            .await?;
-        Ok(stored(job, start.as_ref(), inserted))
+            .await
     }
 
     async fn insert_many(&self, new: Vec<NewJob>) -> Result<Vec<Result<Job>>> {
-        let jobs: Vec<(Job, Option<StartAtInsert>)> =
-            new.iter().map(|n| (queued(n), n.start.clone())).collect();
-        let inserted = self
-            .writer
-            .apply(|reply| Op::InsertMany(new, reply))
-            .await?;
-        Ok(jobs
-            .into_iter()
-            .zip(inserted)
-            .map(|((job, start), inserted)| inserted.map(|i| stored(job, start.as_ref(), i)))
-            .collect())
+        self.writer.apply(|reply| Op::InsertMany(new, reply)).await
     }
 
     async fn get(&self, id: JobId) -> Result<Option<Job>> {
@@ -373,18 +330,19 @@ impl<D: Dialect> JobStore for SqlStore<D> {
 
     async fn finish(
         &self,
-        lease: Lease,
+        run: Claimed,
         outcome: Outcome,
         progress: Option<JobProgress>,
         at: DateTime<Utc>,
     ) -> Result<bool> {
-        let end = RunEnd {
-            lease,
+        let end = Box::new(RunEnd {
+            job: run.job,
+            lease: run.lease,
             outcome,
             progress,
             at,
             backoff: self.backoff,
-        };
+        });
         self.writer.apply(|reply| Op::Finish { end, reply }).await
     }
 
@@ -419,6 +377,10 @@ impl<D: Dialect> JobStore for SqlStore<D> {
 
     fn events(&self) -> broadcast::Receiver<StoreEvent> {
         self.events.subscribe()
+    }
+
+    fn commits(&self) -> broadcast::Receiver<std::sync::Arc<Committed>> {
+        self.commits.subscribe()
     }
 
     fn queue_grew(&self) {

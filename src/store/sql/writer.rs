@@ -23,13 +23,14 @@ use sqlx::Pool;
 use sqlx::pool::PoolConnection;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::execute::{execute, observe};
+use super::execute::{execute, observe, reread};
 use super::watch::QueueWatch;
 use super::{Dialect, Effects, Interrupted, RunEnd};
-use crate::job::{Backoff, JobClass, JobId, JobKind, JobProgress};
+use crate::job::{Backoff, Job, JobClass, JobId, JobKind, JobProgress};
+use crate::store::commit::Committed;
 use crate::store::{
-    CancelResult, Claimed, DeleteResult, Inserted, Lease, LeaseState, NewFile, NewJob, Recovered,
-    Result, Retention, StoreError, StoreEvent,
+    CancelResult, Claimed, DeleteResult, Lease, LeaseState, NewFile, NewJob, Recovered, Result,
+    Retention, StoreError,
 };
 
 /// Most writes in one transaction.
@@ -42,9 +43,9 @@ pub(super) type Reply<T> = oneshot::Sender<Result<T>>;
 
 /// A write to apply, with where to send its result.
 pub(super) enum Op {
-    Insert(Box<NewJob>, Reply<Inserted>),
+    Insert(Box<NewJob>, Reply<Job>),
     /// Several inserts that must share one transaction, with a result each.
-    InsertMany(Vec<NewJob>, Reply<Vec<Result<Inserted>>>),
+    InsertMany(Vec<NewJob>, Reply<Vec<Result<Job>>>),
     Claim {
         class: JobClass,
         kinds: Vec<JobKind>,
@@ -60,7 +61,7 @@ pub(super) enum Op {
         reply: Reply<LeaseState>,
     },
     Finish {
-        end: RunEnd,
+        end: Box<RunEnd>,
         reply: Reply<bool>,
     },
     Cancel(JobId, Reply<CancelResult>),
@@ -83,8 +84,8 @@ pub(super) enum Op {
 pub(super) enum Done {
     Unit,
     /// An insert, or why this one job was refused (the batch goes on).
-    Inserted(Result<Inserted>),
-    InsertedMany(Vec<Result<Inserted>>),
+    Inserted(Box<Result<Job>>),
+    InsertedMany(Vec<Result<Job>>),
     Claimed(Vec<Claimed>),
     Lease(LeaseState),
     Applied(bool),
@@ -101,16 +102,16 @@ pub(super) struct Writer<D> {
 }
 
 impl<D: Dialect> Writer<D> {
-    /// Starts the writer task, writing on `pool` and publishing on `events` the jobs its
-    /// writes made final as a side effect (see `JobStore::events`).
+    /// Starts the writer task, writing on `pool` and publishing on `commits` what each
+    /// transaction did (see `JobStore::commits`).
     pub(super) fn start(
         dialect: Arc<D>,
         pool: Pool<D::Db>,
-        events: broadcast::Sender<StoreEvent>,
+        commits: broadcast::Sender<Arc<Committed>>,
         queue: Arc<QueueWatch>,
     ) -> Self {
         let (ops, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(dialect, pool, rx, events, queue));
+        tokio::spawn(run(dialect, pool, rx, commits, queue));
         Self {
             ops,
             _dialect: std::marker::PhantomData,
@@ -132,15 +133,16 @@ async fn run<D: Dialect>(
     dialect: Arc<D>,
     pool: Pool<D::Db>,
     mut rx: mpsc::Receiver<Op>,
-    events: broadcast::Sender<StoreEvent>,
+    commits: broadcast::Sender<Arc<Committed>>,
     queue: Arc<QueueWatch>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // Whether `job_waits` may have rows (see `Effects::waits`); unknown at start.
     let mut waits = true;
-    let publish = |changed: Vec<StoreEvent>| {
-        for event in changed {
-            let _ = events.send(event);
+    // Before the answers: whoever is answered finds the observers told.
+    let publish = |committed: Committed| {
+        if !committed.is_empty() {
+            let _ = commits.send(Arc::new(committed));
         }
     };
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -154,11 +156,11 @@ async fn run<D: Dialect>(
             result = transaction(&*dialect, &pool, &ops, &mut waits, &queue).await;
         }
         match result {
-            Ok((done, released)) => {
+            Ok((done, committed)) => {
+                publish(committed);
                 ops.into_iter()
                     .zip(done)
                     .for_each(|(op, d)| deliver(op, Ok(d)));
-                publish(released);
             }
             // Not any one write's fault (the lock, the disk): every write gets the error.
             Err(Failure::Transaction(err)) => {
@@ -177,8 +179,8 @@ async fn run<D: Dialect>(
                 for op in ops {
                     let one = std::slice::from_ref(&op);
                     let done = match transaction(&*dialect, &pool, one, &mut waits, &queue).await {
-                        Ok((mut done, released)) => {
-                            publish(released);
+                        Ok((mut done, committed)) => {
+                            publish(committed);
                             Ok(done.remove(0))
                         }
                         Err(Failure::Write(err)) => Err(err),
@@ -206,17 +208,16 @@ fn transient<D: Dialect>(failure: &Failure) -> bool {
     }
 }
 
-/// Runs `ops` in one transaction: their results once committed, with the jobs they made final
-/// as a side effect, or the failure (after a rollback: nothing of `ops` is kept). `waits` is
-/// what the writer knows of `job_waits` (see `Effects::waits`), updated once committed, as
-/// `queue` is.
+/// Runs `ops` in one transaction: their results once committed, with what the transaction did
+/// to jobs, or the failure (after a rollback: nothing of `ops` is kept). `waits` is what the
+/// writer knows of `job_waits` (see `Effects::waits`), updated once committed, as `queue` is.
 async fn transaction<D: Dialect>(
     dialect: &D,
     pool: &Pool<D::Db>,
     ops: &[Op],
     waits: &mut bool,
     queue: &QueueWatch,
-) -> Result<(Vec<Done>, Vec<StoreEvent>), Failure> {
+) -> Result<(Vec<Done>, Committed), Failure> {
     let begun = queue.snapshot();
     let mut effects = Effects::new(*waits || D::SHARED, begun);
     // Until this transaction commits, assume nothing about `job_waits` (a rollback may bring
@@ -242,17 +243,23 @@ async fn transaction<D: Dialect>(
         }
     };
     observe(ops, &done, &mut effects);
+    if let Err(err) = reread::<D>(&mut conn, &mut effects).await {
+        rollback::<D>(conn).await;
+        return Err(Failure::Write(err));
+    }
     if let Err(err) = dialect.commit(&mut conn, &effects).await {
         rollback::<D>(conn).await;
         return Err(Failure::Transaction(Arc::new(err)));
     }
     *waits = effects.waits;
     queue.committed(begun, &effects.drained, effects.queued);
-    crate::telemetry::metrics::jobs_settled(effects.released.len());
-    let events = (effects.released.into_iter().map(StoreEvent::Final))
-        .chain(effects.requeued.into_iter().map(StoreEvent::Requeued))
-        .collect();
-    Ok((done, events))
+    let committed = Committed {
+        changes: effects.changes,
+        deleted: effects.deleted,
+        cancels: effects.cancels,
+        released: effects.queued,
+    };
+    Ok((done, committed))
 }
 
 /// Rolls back the open transaction of `conn` (harmless if the database already did: I/O
@@ -271,7 +278,7 @@ fn deliver(op: Op, done: Result<Done>) {
     match (op, done) {
         (Op::Ping(r), Ok(Done::Unit)) => send(r, Ok(())),
         (Op::Prune(_, r), Ok(Done::Count(n))) => send(r, Ok(n)),
-        (Op::Insert(_, r), Ok(Done::Inserted(i))) => send(r, i),
+        (Op::Insert(_, r), Ok(Done::Inserted(i))) => send(r, *i),
         (Op::InsertMany(_, r), Ok(Done::InsertedMany(i))) => send(r, Ok(i)),
         (Op::SaveFile { reply, .. } | Op::ClearFiles(_, reply), Ok(Done::Applied(a))) => {
             send(reply, Ok(a))

@@ -322,8 +322,16 @@ impl Dialect for SqliteDialect {
         queries::cancel(conn, id, now, effects).await
     }
 
-    async fn delete(conn: &mut SqliteConnection, id: JobId) -> Result<DeleteResult> {
-        queries::delete(conn, id).await
+    async fn delete(
+        conn: &mut SqliteConnection,
+        id: JobId,
+        effects: &mut Effects,
+    ) -> Result<DeleteResult> {
+        queries::delete(conn, id, effects).await
+    }
+
+    async fn read_jobs(conn: &mut SqliteConnection, ids: &[JobId]) -> Result<Vec<Job>> {
+        queries::read_jobs(conn, ids).await
     }
 
     async fn recover(

@@ -114,7 +114,7 @@ async fn pruning_gives_pages_back_to_the_file_system() {
         assert!(store.save_file(c.lease, page).await.unwrap());
         let done = crate::job::JobResult::from_json("{}".into()).unwrap();
         store
-            .finish(c.lease, Outcome::Succeeded(done), None, now())
+            .finish(c.clone(), Outcome::Succeeded(done), None, now())
             .await
             .unwrap();
     }

@@ -3,7 +3,8 @@
 
 use super::{Backend, claim_sleeps, ids, sleep_job, store};
 use crate::job::{JobErrorCode, JobStatus};
-use crate::store::{Outcome, StoreError, StoreEvent, now};
+use crate::store::commit::{Cause, Committed};
+use crate::store::{Outcome, StoreError, now};
 
 async fn a_job_waits_until_all_its_dependencies_are_final(backend: Backend) {
     let Some(store) = store(backend, "a_job_waits_until_all_its_dependencies_are_final").await
@@ -26,14 +27,14 @@ async fn a_job_waits_until_all_its_dependencies_are_final(backend: Backend) {
     let done = Outcome::Succeeded(serde_json::json!({}).into());
     assert!(
         store
-            .finish(claimed[0].lease, done.clone(), None, now())
+            .finish_lease(claimed[0].lease, done.clone(), None, now())
             .await
             .unwrap()
     );
     assert!(claim_sleeps(&store, 10).await.is_empty());
     assert!(
         store
-            .finish(claimed[1].lease, done, None, now())
+            .finish_lease(claimed[1].lease, done, None, now())
             .await
             .unwrap()
     );
@@ -50,7 +51,7 @@ async fn an_unsuccessful_dependency_fails_its_dependents_transitively(backend: B
     else {
         return;
     };
-    let mut events = store.events();
+    let mut commits = store.commits();
     let a = store.insert(sleep_job(0, 3)).await.unwrap();
     let b = store
         .insert(sleep_job(0, 3).depending_on(vec![a.id]))
@@ -69,13 +70,13 @@ async fn an_unsuccessful_dependency_fails_its_dependents_transitively(backend: B
     let error = crate::job::JobError::new(JobErrorCode::Internal, "boom");
     assert!(
         store
-            .finish(claimed[0].lease, Outcome::Failed(error), None, now())
+            .finish_lease(claimed[0].lease, Outcome::Failed(error), None, now())
             .await
             .unwrap()
     );
-    let mut failed = Vec::new();
+    let (mut failed, mut pending) = (Vec::new(), Vec::new());
     for _ in 0..3 {
-        failed.push(final_event(&mut events).await);
+        failed.push(final_event(&mut commits, &mut pending).await);
     }
     failed.sort();
     assert_eq!(failed, [b.id, c.id, d.id]);
@@ -176,13 +177,22 @@ on_both_stores!(
     unknown_dependencies_are_refused_and_nothing_is_stored,
 );
 
-/// The next job the store reports final as a side effect (other events skipped).
+/// The next job a commit made final as a side effect (other changes skipped): its id, once
+/// its state says what failed it.
 async fn final_event(
-    events: &mut tokio::sync::broadcast::Receiver<StoreEvent>,
+    commits: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<Committed>>,
+    pending: &mut Vec<crate::job::Job>,
 ) -> crate::job::JobId {
     loop {
-        if let StoreEvent::Final(id) = events.recv().await.unwrap() {
-            return id;
+        if let Some(job) = pending.pop() {
+            let error = job.error.as_ref().expect("a failed dependent's error");
+            assert_eq!(error.code, JobErrorCode::DependencyFailed, "{job:?}");
+            return job.id;
         }
+        let committed = commits.recv().await.unwrap();
+        let settled = (committed.changes.iter())
+            .filter(|c| c.cause == Cause::Settled && c.job.is_final())
+            .map(|c| c.job.clone());
+        pending.extend(settled);
     }
 }

@@ -97,7 +97,7 @@ async fn a_finished_run_saves_nothing_more_and_files_go_with_their_job(backend: 
     };
     let (job, lease, _) = job_with_files(&store).await;
     let done = Outcome::Succeeded(serde_json::json!({}).into());
-    assert!(store.finish(lease, done, None, now()).await.unwrap());
+    assert!(store.finish_lease(lease, done, None, now()).await.unwrap());
     // The run is over: its lease writes nothing more.
     assert!(!store.save_file(lease, file(9, b"late")).await.unwrap());
     assert!(!store.clear_files(lease).await.unwrap());

@@ -51,6 +51,22 @@ impl TestStore {
         }
     }
 
+    /// Records the end of the run holding `lease` (what a runner does, with the job as the
+    /// store has it now).
+    pub(crate) async fn finish_lease(
+        &self,
+        lease: crate::store::Lease,
+        outcome: crate::store::Outcome,
+        progress: Option<crate::job::JobProgress>,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> crate::store::Result<bool> {
+        let Some(job) = self.get(lease.id).await? else {
+            return Ok(false);
+        };
+        let run = crate::store::Claimed { job, lease };
+        self.store.finish(run, outcome, progress, at).await
+    }
+
     /// Another handle on the same store, for spawned tasks.
     pub(crate) fn handle(&self) -> Arc<dyn JobStore> {
         Arc::clone(&self.store)

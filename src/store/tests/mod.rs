@@ -15,7 +15,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::job::{JobClass, JobErrorCode, JobId, JobStatus, SubmitOptions, test_kind};
-use crate::store::{Claimed, NewJob, Outcome, StoreError, StoreEvent, now};
+use crate::store::commit::Cause;
+use crate::store::{Claimed, NewJob, Outcome, StoreError, now};
 pub(crate) use harness::{Backend, TestStore, store};
 
 const LEASE: Duration = Duration::from_secs(15);
@@ -92,7 +93,7 @@ async fn a_stale_attempt_can_neither_finish_nor_overwrite(backend: Backend) {
     // Handed back (shutdown) and claimed again: the first lease is now stale.
     assert!(
         store
-            .finish(first.lease, Outcome::Requeue, None, now())
+            .finish_lease(first.lease, Outcome::Requeue, None, now())
             .await
             .unwrap()
     );
@@ -107,16 +108,24 @@ async fn a_stale_attempt_can_neither_finish_nor_overwrite(backend: Backend) {
     );
     assert_ne!(first.lease.fence, second.lease.fence);
     let stale = Outcome::Succeeded(json!({"slept_ms": 999}).into());
-    assert!(!store.finish(first.lease, stale, None, now()).await.unwrap());
+    assert!(
+        !store
+            .finish_lease(first.lease, stale, None, now())
+            .await
+            .unwrap()
+    );
     let ok = Outcome::Succeeded(json!({"slept_ms": 1}).into());
     assert!(
         store
-            .finish(second.lease, ok.clone(), None, now())
+            .finish_lease(second.lease, ok.clone(), None, now())
             .await
             .unwrap()
     );
     assert!(
-        !store.finish(second.lease, ok, None, now()).await.unwrap(),
+        !store
+            .finish_lease(second.lease, ok, None, now())
+            .await
+            .unwrap(),
         "final is final"
     );
     let job = store.get(id).await.unwrap().unwrap();
@@ -178,7 +187,7 @@ async fn an_accepted_cancel_survives_a_hand_back_and_a_crash(backend: Backend) {
     // Shutdown hands the first run back; the process dies before the second one ends.
     assert!(
         store
-            .finish(claimed[0].lease, Outcome::Requeue, None, now())
+            .finish_lease(claimed[0].lease, Outcome::Requeue, None, now())
             .await
             .unwrap()
     );
@@ -259,13 +268,22 @@ async fn runs_whose_lease_expired_are_rescued_and_others_are_left_alone(backend:
         (0, 0),
         "runs still here are left alone"
     );
-    let mut events = store.events();
+    let mut commits = store.commits();
     let rescued = store.rescue_expired(later, &[]).await.unwrap();
     assert_eq!((rescued.requeued, rescued.failed), (1, 1));
-    // Both changes are announced: the end, and the run queued again.
-    let mut told = vec![events.recv().await.unwrap(), events.recv().await.unwrap()];
-    told.sort_by_key(|e| matches!(e, StoreEvent::Requeued(_)));
-    assert_eq!(told, [StoreEvent::Final(last), StoreEvent::Requeued(retry)]);
+    // Both changes are committed as they are: the end, and the run queued again.
+    let committed = commits.recv().await.unwrap();
+    let mut told: Vec<_> = (committed.changes.iter())
+        .map(|c| (c.job.id, c.job.status, c.cause))
+        .collect();
+    told.sort_by_key(|(_, status, _)| *status != JobStatus::Failed);
+    assert_eq!(
+        told,
+        [
+            (last, JobStatus::Failed, Cause::Settled),
+            (retry, JobStatus::Queued, Cause::Settled)
+        ]
+    );
     assert_eq!(
         store.get(retry).await.unwrap().unwrap().status,
         JobStatus::Queued
@@ -278,7 +296,7 @@ async fn runs_whose_lease_expired_are_rescued_and_others_are_left_alone(backend:
     let stale = Outcome::Succeeded(json!({"slept_ms": 1}).into());
     assert!(
         !store
-            .finish(claimed[0].lease, stale, None, now())
+            .finish_lease(claimed[0].lease, stale, None, now())
             .await
             .unwrap()
     );

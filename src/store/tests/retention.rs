@@ -31,11 +31,14 @@ async fn pruning_deletes_only_expired_final_jobs_with_their_files(backend: Backe
     let done = crate::job::JobResult::from_json("{}".to_string()).unwrap();
     let at = now();
     store
-        .finish(lease(ok.id), Outcome::Succeeded(done), None, at)
+        .finish_lease(lease(ok.id), Outcome::Succeeded(done), None, at)
         .await
         .unwrap();
     let failed = Outcome::Failed(JobError::new(JobErrorCode::Internal, "boom"));
-    store.finish(lease(bad.id), failed, None, at).await.unwrap();
+    store
+        .finish_lease(lease(bad.id), failed, None, at)
+        .await
+        .unwrap();
     // Nothing has been final for a day yet.
     assert_eq!(store.prune(Retention::default()).await.unwrap(), 0);
     // Keep failed jobs, not succeeded ones: only `ok` goes, with its file.
@@ -72,18 +75,31 @@ async fn a_retryable_failure_is_retried_until_the_attempts_run_out(backend: Back
     };
     let job = store.insert(sleep_job(0, 2)).await.unwrap();
     let first = claim_sleeps(&store, 1).await[0].lease;
-    assert!(store.finish(first, retry(), None, now()).await.unwrap());
+    assert!(
+        store
+            .finish_lease(first, retry(), None, now())
+            .await
+            .unwrap()
+    );
     let queued = store.get(job.id).await.unwrap().unwrap();
     assert_eq!((queued.status, queued.attempt), (JobStatus::Queued, 1));
     assert_eq!(queued.errors.len(), 1);
     assert_eq!(queued.errors[0].code, JobErrorCode::Storage);
     assert_eq!(queued.errors[0].attempt, 1);
     assert!(
-        !store.finish(first, retry(), None, now()).await.unwrap(),
+        !store
+            .finish_lease(first, retry(), None, now())
+            .await
+            .unwrap(),
         "stale"
     );
     let second = claim_sleeps(&store, 1).await[0].lease;
-    assert!(store.finish(second, retry(), None, now()).await.unwrap());
+    assert!(
+        store
+            .finish_lease(second, retry(), None, now())
+            .await
+            .unwrap()
+    );
     let failed = store.get(job.id).await.unwrap().unwrap();
     assert_eq!((failed.status, failed.attempt), (JobStatus::Failed, 2));
     assert_eq!(failed.error.map(|e| e.code), Some(JobErrorCode::Storage));

@@ -74,13 +74,18 @@ async fn a_job_starts_at_insert_only_with_nothing_queued_ahead(backend: Backend)
     let later = now() + chrono::Duration::minutes(1);
     let rescued = store.rescue_expired(later, &[]).await.unwrap();
     assert_eq!(rescued.requeued, 5, "every run, the started one too");
-    assert!(!store.finish(lease, slept(), None, now()).await.unwrap());
+    assert!(
+        !store
+            .finish_lease(lease, slept(), None, now())
+            .await
+            .unwrap()
+    );
     let again = claim_sleeps(&store, 10).await;
     let rerun = again.iter().find(|c| c.job.id == job.id).expect("claimed");
     assert_eq!(rerun.job.attempt, 2);
     assert!(
         store
-            .finish(rerun.lease, slept(), None, now())
+            .finish_lease(rerun.lease, slept(), None, now())
             .await
             .unwrap()
     );
@@ -113,7 +118,12 @@ async fn a_job_with_dependencies_or_a_later_start_is_never_started_by_its_insert
     }
     // Released by its dependency's end, the dependent is claimed as any queued job.
     let lease = Lease::at_insert(first.id);
-    assert!(store.finish(lease, slept(), None, now()).await.unwrap());
+    assert!(
+        store
+            .finish_lease(lease, slept(), None, now())
+            .await
+            .unwrap()
+    );
     let dependent = results[0].as_ref().unwrap();
     assert_eq!(ids(&claim_sleeps(&store, 10).await), [dependent.id]);
 }

@@ -291,22 +291,41 @@ async fn try_cancel(
         .transpose()
 }
 
-pub(super) async fn delete(conn: &mut PgConnection, id: JobId) -> Result<DeleteResult> {
-    let deleted = sqlx::query(
+pub(super) async fn delete(
+    conn: &mut PgConnection,
+    id: JobId,
+    effects: &mut Effects,
+) -> Result<DeleteResult> {
+    let deleted: Option<(String, Option<String>)> = sqlx::query_as(
         "DELETE FROM jobs WHERE id = $1 \
-         AND status IN ('succeeded', 'failed', 'cancelled', 'timed_out')",
+         AND status IN ('succeeded', 'failed', 'cancelled', 'timed_out') RETURNING kind, tenant",
     )
     .bind(uuid(id))
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if deleted > 0 {
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some((kind, tenant)) = deleted {
+        effects.deleted(id, &kind, tenant);
         return Ok(DeleteResult::Deleted);
     }
     Ok(match get(&mut *conn, id).await? {
         Some(job) => DeleteResult::NotFinal(job.status),
         None => DeleteResult::NotFound,
     })
+}
+
+/// The jobs of `ids` that exist.
+pub(super) async fn read_jobs(conn: &mut PgConnection, ids: &[JobId]) -> Result<Vec<Job>> {
+    sqlx::query_as::<_, JobRow>(concat!(
+        "SELECT ",
+        pg_job_columns!(),
+        " FROM jobs WHERE id = ANY($1)"
+    ))
+    .bind(uuids(ids.iter().copied()))
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(to_job)
+    .collect()
 }
 
 pub(super) async fn get<'c, E>(conn: E, id: JobId) -> Result<Option<Job>>

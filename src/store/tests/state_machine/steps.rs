@@ -230,7 +230,7 @@ async fn finish(
     let live = model.is_live(lease);
     let cancel_pending = model.cancel_pending(lease.id);
     let done = ok(
-        store.finish(lease, end.outcome(), None, now()).await,
+        store.finish_lease(lease, end.outcome(), None, now()).await,
         "finish",
     )?;
     ensure!(

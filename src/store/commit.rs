@@ -1,0 +1,141 @@
+//! What a committed transaction did to jobs ([`Committed`]): the writer hands it to whoever
+//! subscribed ([`super::JobStore::commits`]) once the transaction is durable, in commit order.
+//! Every state change of every job goes through the writer, so an observer of the commits
+//! sees each of them once, whatever path made it: that is where waiters, event streams,
+//! metrics and dispatcher wake-ups are fed from.
+//!
+//! The jobs in it are built by [`inserted`] and [`ended`] from what the writer held and what
+//! the statements answered, or read back inside the transaction for changes whose outcome only
+//! the database decided (a retry's back-off, a rescue, dependents failed in turn).
+
+use chrono::{DateTime, Utc};
+
+use super::{Inserted, NewJob, Outcome};
+use crate::job::{AttemptError, Job, JobId, JobKind, JobProgress, JobStatus};
+
+/// What one transaction did, in the order its writes ran.
+#[derive(Debug, Clone, Default)]
+pub struct Committed {
+    /// Jobs whose state changed, each as the transaction left it.
+    pub changes: Vec<Change>,
+    /// Final jobs deleted.
+    pub deleted: Vec<Deleted>,
+    /// Running jobs asked to stop (their runners stop them).
+    pub cancels: Vec<JobId>,
+    /// Whether jobs became claimable that no change shows (dependents released).
+    pub released: bool,
+}
+
+impl Committed {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+            && self.deleted.is_empty()
+            && self.cancels.is_empty()
+            && !self.released
+    }
+}
+
+/// One job's new state and what made it.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub job: Job,
+    pub cause: Cause,
+}
+
+/// What changed a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// Inserted: queued (or waiting), started at its insert, or failed at once (a dependency
+    /// had failed).
+    Submitted,
+    /// Claimed for a run: running.
+    Claimed,
+    /// The end of a run was recorded: final.
+    RunEnded,
+    /// A run failed with a retryable error: queued again after its back-off, or final (no
+    /// attempts left, a cancel pending).
+    Retried,
+    /// A run was handed back (shutdown): queued again, or cancelled (a cancel pending).
+    HandedBack,
+    /// Cancelled while queued.
+    Cancelled,
+    /// Settled as a consequence of another write: a run whose lease expired or that a crash
+    /// left (queued again or final), a dependent failed because its dependency did not
+    /// succeed.
+    Settled,
+}
+
+/// A deleted job, as event streams filter it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deleted {
+    pub id: JobId,
+    pub kind: JobKind,
+    pub tenant: Option<String>,
+}
+
+/// The job `new` became once inserted as `how`.
+pub(crate) fn inserted(new: &NewJob, how: &Inserted) -> Job {
+    let mut job = Job {
+        id: new.id,
+        kind: new.kind,
+        params: new.params.clone(),
+        status: JobStatus::Queued,
+        priority: new.options.priority,
+        timeout_ms: new.options.timeout_ms,
+        attempt: 0,
+        max_attempts: new.options.max_attempts,
+        instance: None,
+        depends_on: new.depends_on.clone(),
+        progress: None,
+        created_at: new.created_at,
+        started_at: None,
+        finished_at: None,
+        result: None,
+        error: None,
+        run_after: new.run_after(),
+        errors: Vec::new(),
+        retry_of: new.retry_of,
+        tenant: new.tenant.clone(),
+    };
+    match how {
+        Inserted::Queued => {}
+        Inserted::Failed(error) => {
+            job.status = JobStatus::Failed;
+            job.finished_at = Some(job.created_at);
+            job.error = Some(error.clone());
+        }
+        Inserted::Started => {
+            job.status = JobStatus::Running;
+            job.attempt = 1;
+            job.instance = new.start.as_ref().map(|s| s.owner.clone());
+            job.started_at = Some(job.created_at);
+        }
+    }
+    job
+}
+
+/// The running `job` once its run ended with the final `outcome` at `at` (`None` for an
+/// outcome that queues it again: the database decides what that leaves).
+pub(crate) fn ended(
+    mut job: Job,
+    outcome: &Outcome,
+    progress: Option<JobProgress>,
+    at: DateTime<Utc>,
+) -> Option<Job> {
+    let (status, result, error) = outcome.final_state()?;
+    job.status = status;
+    job.result = result.cloned();
+    job.error = error.cloned();
+    if let Some(error) = error {
+        job.errors.push(AttemptError {
+            attempt: job.attempt,
+            code: error.code,
+            message: error.message.clone(),
+            at,
+            instance: job.instance.clone(),
+        });
+    }
+    job.finished_at = Some(at);
+    job.progress = progress.or(job.progress);
+    Some(job)
+}
