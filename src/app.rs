@@ -105,6 +105,12 @@ impl Application {
         })
     }
 
+    /// The runtime: the door for state changes, the store behind it (for a program embedding
+    /// faena, and for tests that act as another instance would).
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
         self.listener

@@ -159,10 +159,9 @@ struct Ring {
 const MAX_RANKED: usize = 100_000;
 
 /// Where a state comes in a job's life: queued (after `attempt` runs), running (attempt
-/// `attempt`), final. States are recorded by whichever task got the store's answer, so two
-/// can arrive in the other order (a claim answered with the insert it follows, a short run
-/// ending before its submission's answer is sent): a state ranked no later than the one
-/// recorded is stale and dropped.
+/// `attempt`), final. This process's states come in commit order; a state read back after
+/// another instance's notification may come late: one ranked no later than the last state
+/// recorded is stale and dropped ([`Hub::read_back`]).
 fn rank(job: &Job) -> u64 {
     let attempt = u64::from(job.attempt);
     match job.status {
@@ -281,17 +280,34 @@ impl Hub {
         true
     }
 
-    /// Records the state of `job`.
+    /// Records the state of `job`, as this process committed it (in commit order: a hand-back
+    /// queues a job again without counting its attempt, and that is recorded too).
     pub fn job(&self, job: &Job) {
-        self.jobs(std::iter::once(job));
+        if self.recording() && self.advance(job, true) {
+            self.record(job);
+        }
     }
 
-    /// Whether `job`'s state is newer than the last one recorded (and remembers it).
-    fn advance(&self, job: &Job) -> bool {
+    /// Records the state of `job` as read after another instance changed it, unless a state
+    /// as late was recorded already.
+    pub fn read_back(&self, job: &Job) {
+        if self.recording() && self.advance(job, false) {
+            self.record(job);
+        }
+    }
+
+    /// Whether `job`'s state is newer than the last one recorded (`in_order`: other than
+    /// it, whether it ranks later or not); remembers its rank when it is.
+    fn advance(&self, job: &Job, in_order: bool) -> bool {
         let r = rank(job);
         let mut ring = self.lock();
         let last = ring.ranks.get(&job.id).copied();
-        if last.is_some_and(|last| r <= last) {
+        let stale = match last {
+            Some(last) if in_order => r == last,
+            Some(last) => r <= last,
+            None => false,
+        };
+        if stale {
             return false;
         }
         if ring.ranks.len() >= MAX_RANKED {
@@ -300,6 +316,11 @@ impl Hub {
         // A final job's id is kept too: a late state of it must not be recorded.
         ring.ranks.insert(job.id, r);
         true
+    }
+
+    fn record(&self, job: &Job) {
+        let data = JobState::from(job).to_json();
+        self.push(EventType::Job, job, Some(job.status), job.is_final(), data);
     }
 
     /// Events were lost (a notification missed, a queue full): every stream ends as if it
@@ -312,16 +333,6 @@ impl Hub {
             ring.since = ring.next_seq;
         }
         self.arrived.notify_waiters();
-    }
-
-    /// Records the state of every job in `jobs`.
-    pub fn jobs<'a>(&self, jobs: impl IntoIterator<Item = &'a Job>) {
-        if self.recording() {
-            for job in jobs.into_iter().filter(|job| self.advance(job)) {
-                let data = JobState::from(job).to_json();
-                self.push(EventType::Job, job, Some(job.status), job.is_final(), data);
-            }
-        }
     }
 
     /// Records progress of a run of `job` (call only while [`Hub::recording`]).

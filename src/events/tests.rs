@@ -250,10 +250,10 @@ async fn a_stale_state_is_dropped_and_no_progress_follows_the_end() {
     job.attempt = 1;
     let running = job.clone();
     job.status = JobStatus::Succeeded;
-    // The run ended before its submission's answer recorded the earlier states.
+    // Read back after another instance's notification, late: the end is recorded already.
     hub.job(&job);
-    hub.job(&running);
-    hub.job(&queued);
+    hub.read_back(&running);
+    hub.read_back(&queued);
     let subject = Subject {
         id: job.id,
         kind: job.kind,
@@ -278,13 +278,23 @@ async fn a_stale_state_is_dropped_and_no_progress_follows_the_end() {
     other.attempt = 2;
     hub.job(&other);
     hub.job(&other);
+    // A hand-back: queued again, the attempt not counted, then run again; a late read-back.
+    other.status = JobStatus::Queued;
+    other.attempt = 1;
+    hub.job(&other);
+    other.status = JobStatus::Running;
+    other.attempt = 2;
+    hub.job(&other);
+    other.status = JobStatus::Queued;
+    other.attempt = 1;
+    hub.read_back(&other);
     let states: Vec<_> = take(&hub, &mut after, &Filter::default())
         .await
         .iter()
         .map(|e| e.status.unwrap())
         .collect();
     use JobStatus::*;
-    assert_eq!(states, [Queued, Running, Queued, Running]);
+    assert_eq!(states, [Queued, Running, Queued, Running, Queued, Running]);
 }
 
 #[tokio::test]

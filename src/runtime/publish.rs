@@ -54,7 +54,7 @@ async fn read_finals(rt: Arc<Inner>, mut ids: mpsc::Receiver<JobId>) {
             () = rt.stop_claiming.cancelled() => return,
         };
         match rt.store.get(id).await {
-            Ok(Some(job)) => rt.events.job(&job),
+            Ok(Some(job)) => rt.events.read_back(&job),
             Ok(None) => {}
             Err(err) => tracing::debug!(error = ?err, %id, "reading a job for its event failed"),
         }
