@@ -16,7 +16,8 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
-use super::error::ApiError;
+use super::error::{ApiError, ApiResult};
+use crate::job::JobId;
 
 /// The digests of the accepted keys.
 #[derive(Clone, Default)]
@@ -171,6 +172,21 @@ pub async fn require_key(
         tenant: Some(tenant),
     });
     next.run(req).await
+}
+
+/// 404 for a job of another API key (nothing to check without keys).
+pub(super) async fn check_visible(
+    state: &super::AppState,
+    caller: &Caller,
+    id: JobId,
+) -> ApiResult<()> {
+    if caller.tenant.is_none() {
+        return Ok(());
+    }
+    match state.runtime.store().get(id).await? {
+        Some(job) if caller.sees(job.tenant.as_deref()) => Ok(()),
+        _ => Err(ApiError::JobNotFound(id)),
+    }
 }
 
 #[cfg(test)]

@@ -19,9 +19,14 @@ use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::JsonBody;
-use super::jobs::prepare;
+use super::responses::Unauthorized;
+use super::submission::prepare;
 use crate::job::{Job, JobError, JobId, JobStatus, SpecError, SpecErrorCode, SubmitRequest};
 use crate::store::NewJob;
+
+pub fn router() -> axum::Router<AppState> {
+    axum::Router::new().route("/jobs/batch", axum::routing::post(submit_batch))
+}
 
 /// Most jobs in one batch.
 pub const MAX_BATCH: usize = 1000;
@@ -118,9 +123,9 @@ impl BatchItem {
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not an object with `jobs`: an array of 1 to 1000 items", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "The valid items do not all fit in the queue (`Retry-After`); none was stored", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "API keys are configured and none or an unknown one was sent", body = Problem, content_type = "application/problem+json"),
         (status = 500, description = "Internal error (logged)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Overloaded, timed out or the job store is unreachable (`Retry-After`); none was stored", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
     )
 )]
 pub async fn submit_batch(

@@ -27,9 +27,10 @@ use utoipa::IntoParams;
 
 use super::AppState;
 use super::auth::Caller;
+use super::auth::check_visible;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{ApiQuery, JobIdPath};
-use super::jobs::check_visible;
+use super::responses::Unauthorized;
 use crate::events::{Batch, Event, Filter, Hub, JobState, Resume, StreamGuard};
 use crate::job::{Job, JobId, JobKind, JobStatus};
 
@@ -70,8 +71,8 @@ pub struct EventsQuery {
     responses(
         (status = 200, description = "An endless stream of events", content_type = "text/event-stream", body = String),
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "API keys are configured and none or an unknown one was sent", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Too many event streams open (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
     )
 )]
 pub async fn events(
@@ -109,8 +110,8 @@ pub async fn events(
         (status = 200, description = "The job's events, ending after its final state", content_type = "text/event-stream", body = String),
         (status = 400, description = "Id not a UUID", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "API keys are configured and none or an unknown one was sent", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Too many event streams open, or the job store is unreachable (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
     )
 )]
 pub async fn job_events(

@@ -16,9 +16,10 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::auth::Caller;
+use super::auth::check_visible;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::JobIdPath;
-use super::jobs::check_visible;
+use super::responses::StoreErrors;
 use crate::job::JobId;
 use crate::store::FileInfo;
 
@@ -43,9 +44,7 @@ pub struct FileList {
         (status = 200, description = "The job's files (none for kinds that save nothing)", body = FileList),
         (status = 400, description = "Id not a UUID", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "API keys are configured and none or an unknown one was sent", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error (logged)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Overloaded, timed out or the job store is unreachable (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
+        StoreErrors,
     )
 )]
 pub async fn list_files(
@@ -73,9 +72,7 @@ pub async fn list_files(
         (status = 200, description = "The file's bytes, with the `Content-Type` the page was served with and `Content-Disposition: attachment`", content_type = "*/*"),
         (status = 400, description = "Id not a UUID", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such job or file", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "API keys are configured and none or an unknown one was sent", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error (logged)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Overloaded, timed out or the job store is unreachable (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
+        StoreErrors,
     )
 )]
 pub async fn get_file(

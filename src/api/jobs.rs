@@ -3,20 +3,21 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::Caller;
+use super::auth::{Caller, check_visible};
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{ApiQuery, JobIdPath, JsonBody};
+use super::responses::StoreErrors;
+use super::submission::{Stored, accept, prepare, with_location};
 use super::{AppState, idempotency};
-use crate::job::{Job, JobId, JobKind, JobStatus, Submission, SubmitRequest};
-use crate::runtime::SubmitError;
-use crate::store::{CancelResult, DeleteResult, ListFilter, NewJob, StoreError};
+use crate::job::{Job, JobId, JobKind, JobStatus, SubmitRequest};
+use crate::store::{CancelResult, DeleteResult, ListFilter};
 
 /// Longest long-poll.
 pub const MAX_WAIT_MS: u64 = 60_000;
@@ -29,10 +30,8 @@ const CANCEL_WAIT: Duration = Duration::from_secs(1);
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/jobs", post(submit).get(list))
-        .route("/jobs/batch", post(super::batch::submit_batch))
         .route("/jobs/{id}", get(get_job).delete(delete_job))
         .route("/jobs/{id}/cancel", post(cancel))
-        .route("/jobs/{id}/retry", post(super::retry::retry))
 }
 
 /// Query of `POST /jobs` and `GET /jobs/{id}`.
@@ -84,14 +83,6 @@ pub struct JobPage {
     pub next_cursor: Option<String>,
 }
 
-pub(super) fn with_location(status: StatusCode, job: Job) -> Response {
-    let mut headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&format!("/jobs/{}", job.id)) {
-        headers.insert(header::LOCATION, v);
-    }
-    (status, headers, Json(job)).into_response()
-}
-
 /// Submit a job.
 ///
 /// Answers once the job is committed to the store: 202 with the queued job, or with
@@ -112,9 +103,7 @@ pub(super) fn with_location(status: StatusCode, job: Job) -> Response {
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown or disabled kind, invalid params, unknown dependency or source, Idempotency-Key reused", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "The queue is full (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "API keys are configured and none or an unknown one was sent", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error (logged)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Overloaded, timed out or the job store is unreachable (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
+        StoreErrors,
     )
 )]
 pub async fn submit(
@@ -151,95 +140,6 @@ pub async fn submit(
     Ok(with_location(status, job))
 }
 
-/// Stores a new job of `caller` (see [`crate::runtime::Runtime::submit`]).
-pub(super) async fn accept(
-    state: &AppState,
-    caller: &Caller,
-    mut new: NewJob,
-) -> ApiResult<Stored> {
-    new.tenant = caller.tenant.clone();
-    let sources = new.sources.clone();
-    let key = new.idempotency.clone();
-    let err = match state.runtime.submit(new).await {
-        Ok(job) => {
-            tracing::info!(job_id = %job.id, kind = %job.kind, "job submitted");
-            return Ok(Stored::New(job));
-        }
-        Err(SubmitError::Store(err)) => err,
-        Err(err) => return Err(err.into()),
-    };
-    match err {
-        // A source was deleted between its check and the insert.
-        StoreError::UnknownDependency(dep) if sources.contains(&dep) => {
-            Err(ApiError::UnknownSource(dep))
-        }
-        // The same key was used by a request that committed first.
-        err if err.is_unique_violation() && key.is_some() => {
-            let key = key.as_ref().expect("checked");
-            idempotency::existing(state, caller, key)
-                .await?
-                .map(Stored::Earlier)
-                .ok_or_else(|| err.into())
-        }
-        err => Err(err.into()),
-    }
-}
-
-/// What [`accept`] stored.
-pub(super) enum Stored {
-    New(Job),
-    /// A request with the same idempotency key committed first: its job.
-    Earlier(Job),
-}
-
-/// The job to insert. A job that reads the files of source jobs (`word_count` over a
-/// `fetch_urls` job) checks that each exists and saves files, and depends on it.
-pub(super) async fn prepare(
-    state: &AppState,
-    caller: &Caller,
-    submission: Submission,
-) -> ApiResult<NewJob> {
-    let Submission {
-        kind,
-        params,
-        sources,
-        options,
-        mut depends_on,
-    } = submission;
-    for &source in &sources {
-        let job = state
-            .runtime
-            .store()
-            .get(source)
-            .await?
-            .filter(|job| caller.sees(job.tenant.as_deref()))
-            .ok_or(ApiError::UnknownSource(source))?;
-        let saves = state.runtime.kinds().get(job.kind.as_str());
-        if !saves.is_some_and(|k| k.saves_files(&job.params)) {
-            return Err(ApiError::InvalidSource(format!(
-                "source_job {source} is a {} job that saves no files to read (only a \
-                 fetch_urls job with save: true has pages)",
-                job.kind
-            )));
-        }
-        if !depends_on.contains(&source) {
-            depends_on.push(source);
-        }
-    }
-    // Jobs of other API keys do not exist for this caller.
-    if caller.tenant.is_some() {
-        for &dep in &depends_on {
-            let visible = state.runtime.store().get(dep).await?;
-            if !visible.is_some_and(|job| caller.sees(job.tenant.as_deref())) {
-                return Err(ApiError::UnknownDependency(dep));
-            }
-        }
-    }
-    let mut new = NewJob::new(kind, params, options).depending_on(depends_on);
-    new.sources = sources;
-    Ok(new)
-}
-
 /// Get a job; with `wait_ms`, long-poll until it is final.
 #[utoipa::path(
     get, path = "/jobs/{id}", tag = "jobs",
@@ -248,9 +148,7 @@ pub(super) async fn prepare(
         (status = 200, description = "The job", body = Job),
         (status = 400, description = "Id not a UUID or bad query", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "API keys are configured and none or an unknown one was sent", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error (logged)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Overloaded, timed out or the job store is unreachable (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
+        StoreErrors,
     )
 )]
 pub async fn get_job(
@@ -265,17 +163,6 @@ pub async fn get_job(
         .await?
         .map(Json)
         .ok_or(ApiError::JobNotFound(id))
-}
-
-/// 404 for a job of another API key (nothing to check without keys).
-pub(super) async fn check_visible(state: &AppState, caller: &Caller, id: JobId) -> ApiResult<()> {
-    if caller.tenant.is_none() {
-        return Ok(());
-    }
-    match state.runtime.store().get(id).await? {
-        Some(job) if caller.sees(job.tenant.as_deref()) => Ok(()),
-        _ => Err(ApiError::JobNotFound(id)),
-    }
 }
 
 /// The job, once final or after `wait` (whichever comes first), with live progress.
@@ -327,9 +214,7 @@ async fn wait_final(state: &AppState, id: JobId, wait: Duration) -> ApiResult<Op
     responses(
         (status = 200, description = "A page of jobs", body = JobPage),
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "API keys are configured and none or an unknown one was sent", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error (logged)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Overloaded, timed out or the job store is unreachable (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
+        StoreErrors,
     )
 )]
 pub async fn list(
@@ -384,9 +269,7 @@ pub async fn list(
         (status = 400, description = "Id not a UUID", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already final", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "API keys are configured and none or an unknown one was sent", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error (logged)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Overloaded, timed out or the job store is unreachable (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
+        StoreErrors,
     )
 )]
 pub async fn cancel(
@@ -413,9 +296,7 @@ pub async fn cancel(
         (status = 400, description = "Id not a UUID", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Queued or running", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "API keys are configured and none or an unknown one was sent", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error (logged)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Overloaded, timed out or the job store is unreachable (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
+        StoreErrors,
     )
 )]
 pub async fn delete_job(

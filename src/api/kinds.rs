@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::error::Problem;
+use super::responses::Unauthorized;
 use crate::job::{JobClass, JobKind};
 use crate::kind::KindEntry;
 
@@ -55,7 +55,7 @@ pub fn router() -> Router<AppState> {
     get, path = "/kinds", tag = "jobs",
     responses(
         (status = 200, description = "Enabled kinds, in the order they were registered", body = KindList),
-        (status = 401, description = "API keys are configured and none or an unknown one was sent", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
     )
 )]
 pub async fn kinds(State(state): State<AppState>) -> Json<KindList> {

@@ -10,7 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::error::Problem;
+use super::responses::Unauthorized;
 use crate::job::{JobKind, Limits};
 use crate::kind::Registry;
 
@@ -60,7 +60,7 @@ pub fn router() -> Router<AppState> {
     get, path = "/limits", tag = "jobs",
     responses(
         (status = 200, description = "Enabled kinds and validation bounds", body = LimitsView),
-        (status = 401, description = "API keys are configured and none or an unknown one was sent", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
     )
 )]
 pub async fn limits(State(state): State<AppState>) -> Json<LimitsView> {

@@ -20,8 +20,10 @@ pub mod limits;
 mod metrics;
 pub mod openapi;
 pub mod request_id;
+mod responses;
 pub mod retry;
 pub mod stats;
+mod submission;
 mod ui;
 
 use std::sync::Arc;
@@ -99,6 +101,8 @@ pub fn router(state: AppState, options: ApiOptions) -> Router {
     let keys = Arc::new(options.keys);
     let guarded = Router::new()
         .merge(jobs::router())
+        .merge(batch::router())
+        .merge(retry::router())
         .merge(files::router())
         .merge(events::router())
         .merge(limits::router())

@@ -14,8 +14,13 @@ use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::JobIdPath;
-use super::jobs::{Stored, accept, prepare, with_location};
+use super::responses::StoreErrors;
+use super::submission::{Stored, accept, prepare, with_location};
 use crate::job::{Job, JobId, JobStatus, SubmitRequest};
+
+pub fn router() -> axum::Router<AppState> {
+    axum::Router::new().route("/jobs/{id}/retry", axum::routing::post(retry))
+}
 
 /// Whether a job in `status` can be retried.
 pub fn retryable(status: JobStatus) -> bool {
@@ -43,9 +48,7 @@ pub fn retryable(status: JobStatus) -> bool {
         (status = 409, description = "Queued, running or succeeded (`not_retryable`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The job's spec is no longer accepted (kind disabled, limits lowered, a dependency gone)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "The queue is full (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "API keys are configured and none or an unknown one was sent", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error (logged)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Overloaded, timed out or the job store is unreachable (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
+        StoreErrors,
     )
 )]
 pub async fn retry(

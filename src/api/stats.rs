@@ -20,7 +20,8 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::auth::Caller;
-use super::error::{ApiResult, Problem};
+use super::error::ApiResult;
+use super::responses::StoreErrors;
 use crate::job::JobStatus;
 use crate::store::{StatsQuery, StoreStats};
 
@@ -189,9 +190,7 @@ pub fn router() -> Router<AppState> {
     get, path = "/stats", tag = "jobs",
     responses(
         (status = 200, description = "Jobs by status and kind, throughput over 15 minutes", body = Stats),
-        (status = 401, description = "API keys are configured and none or an unknown one was sent", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error (logged)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Overloaded, timed out or the job store is unreachable (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
+        StoreErrors,
     )
 )]
 pub async fn stats(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Arc<Stats>>> {

@@ -1,48 +1,196 @@
-//! What one batch does inside its transaction: the writes in order, consecutive inserts,
-//! finishes and saved pages as one statement each, what they changed (for the observer of
-//! commits) and what their results tell other processes.
+//! What one batch does inside its transaction: the writes in order (consecutive inserts,
+//! finishes and saved pages as one statement each), each answer set on its write, what they
+//! changed (for the observer of commits) and what their results tell other processes.
 
-use super::writer::{Done, Op};
-use super::{Conn, DepState, Dialect, Effects, Insert, RunEnd};
-use crate::job::{JobClass, JobStatus};
+use super::insert::insert;
+use super::ops::Op;
+use super::{Conn, Dialect, Effects, RunEnd};
+use crate::job::{Job, JobStatus};
 use crate::store::commit::{self, Cause, Change};
-use crate::store::{
-    CancelResult, Inserted, Lease, NewFile, NewJob, Outcome, Result, StoreError, now,
-};
+use crate::store::{CancelResult, Lease, NewFile, NewJob, Outcome, Result, now};
 
-/// Adds to `effects` what the results of `ops` say for other processes: jobs made final or
+/// Executes `ops` in order inside the open transaction, setting each one's answer.
+pub(super) async fn execute<D: Dialect>(
+    conn: &mut Conn<D>,
+    ops: &mut [Op],
+    effects: &mut Effects,
+) -> Result<()> {
+    let mut at = 0;
+    while at < ops.len() {
+        at += execute_run::<D>(conn, &mut ops[at..], effects).await?;
+    }
+    Ok(())
+}
+
+/// Executes the writes at the head of `ops`: a run of consecutive inserts, finishes or saved
+/// files as one multi-row statement, anything else alone. How many it executed.
+async fn execute_run<D: Dialect>(
+    conn: &mut Conn<D>,
+    ops: &mut [Op],
+    effects: &mut Effects,
+) -> Result<usize> {
+    let head = std::mem::discriminant(&ops[0]);
+    let n = (ops.iter())
+        .take_while(|op| std::mem::discriminant(*op) == head)
+        .count();
+    let run = &mut ops[..n];
+    match &run[0] {
+        Op::Insert(_) => {
+            let jobs: Vec<&NewJob> = (run.iter())
+                .filter_map(|op| match op {
+                    Op::Insert(p) => Some(&*p.args),
+                    _ => None,
+                })
+                .collect();
+            let inserted = insert::<D>(conn, &jobs, effects).await?;
+            for (op, result) in run.iter_mut().zip(inserted) {
+                if let Op::Insert(p) = op {
+                    p.set(result);
+                }
+            }
+        }
+        Op::Finish(_) => {
+            let ends: Vec<&RunEnd> = (run.iter())
+                .filter_map(|op| match op {
+                    Op::Finish(p) => Some(&*p.args),
+                    _ => None,
+                })
+                .collect();
+            let applied = D::finish_many(conn, &ends, effects).await?;
+            for end in ends.iter().filter(|e| applied.contains(&e.lease)) {
+                ended(end, effects);
+            }
+            for op in run.iter_mut() {
+                if let Op::Finish(p) = op {
+                    let done = applied.contains(&p.args.lease);
+                    p.set(Ok(done));
+                }
+            }
+        }
+        Op::SaveFile(_) => {
+            let files: Vec<(Lease, &NewFile)> = (run.iter())
+                .filter_map(|op| match op {
+                    Op::SaveFile(p) => Some((p.args.0, &p.args.1)),
+                    _ => None,
+                })
+                .collect();
+            let saved = D::save_files(conn, &files).await?;
+            for op in run.iter_mut() {
+                if let Op::SaveFile(p) = op {
+                    let done = saved.contains(&(p.args.0.id, p.args.1.index));
+                    p.set(Ok(done));
+                }
+            }
+        }
+        _ => {
+            for op in run.iter_mut() {
+                execute_one::<D>(conn, op, effects).await?;
+            }
+        }
+    }
+    Ok(n)
+}
+
+/// Executes one write that is not batched with its neighbours.
+async fn execute_one<D: Dialect>(
+    conn: &mut Conn<D>,
+    op: &mut Op,
+    effects: &mut Effects,
+) -> Result<()> {
+    match op {
+        Op::Claim(p) => {
+            let a = &p.args;
+            let claimed = D::claim(conn, &a.kinds, a.n, &a.owner, a.lease, now()).await?;
+            // The dispatcher claims for one class, every kind of it this process runs.
+            if claimed.len() < a.n {
+                effects.drained.push(a.class);
+            }
+            let started = claimed.iter().map(|c| Change {
+                job: c.job.clone(),
+                cause: Cause::Claimed,
+            });
+            effects.changes.extend(started);
+            p.set(Ok(claimed));
+        }
+        Op::Heartbeat(p) => {
+            let a = &p.args;
+            let state = D::heartbeat(conn, a.lease, a.progress, a.lease_for, now()).await?;
+            p.set(Ok(state));
+        }
+        Op::Cancel(p) => {
+            let result = D::cancel(conn, p.args, now(), effects).await?;
+            if let CancelResult::Cancelled(job) = &result {
+                let job = job.clone();
+                effects.changes.push(Change {
+                    job,
+                    cause: Cause::Cancelled,
+                });
+            }
+            p.set(Ok(result));
+        }
+        Op::Delete(p) => p.set(Ok(D::delete(conn, p.args, effects).await?)),
+        Op::Recover(p) => {
+            let (which, backoff) = &p.args;
+            p.set(Ok(D::recover(conn, now(), which, *backoff, effects).await?));
+        }
+        Op::ClearFiles(p) => p.set(Ok(D::clear_files(conn, p.args).await?)),
+        Op::Prune(p) => p.set(Ok(D::prune(conn, now(), &p.args).await?)),
+        Op::Ping(p) => {
+            D::ping(conn).await?;
+            p.set(Ok(()));
+        }
+        Op::InsertMany(p) => {
+            let jobs: Vec<&NewJob> = p.args.iter().collect();
+            let inserted = insert::<D>(conn, &jobs, effects).await?;
+            p.set(Ok(inserted));
+        }
+        // One of a run: `execute_run` does these.
+        Op::Insert(_) | Op::Finish(_) | Op::SaveFile(_) => {}
+    }
+    Ok(())
+}
+
+/// Adds to `effects` what the answers of `ops` say for other processes: jobs made final or
 /// claimable, cancels of running jobs.
-pub(super) fn observe(ops: &[Op], done: &[Done], effects: &mut Effects) {
-    let inserted = |job: &crate::job::Job, effects: &mut Effects| match job.status {
+pub(super) fn observe(ops: &[Op], effects: &mut Effects) {
+    let inserted = |job: &Job, effects: &mut Effects| match job.status {
         JobStatus::Queued => effects.queued = true,
         status if status.is_final() => effects.finals.push(job.id),
         _ => {}
     };
-    for (op, done) in ops.iter().zip(done) {
-        match (op, done) {
-            (Op::Insert(..), Done::Inserted(result)) => {
-                if let Ok(job) = &**result {
+    for op in ops {
+        match op {
+            Op::Insert(p) => {
+                if let Some(Ok(job)) = p.done() {
                     inserted(job, effects);
                 }
             }
-            (Op::InsertMany(..), Done::InsertedMany(results)) => {
-                results
-                    .iter()
-                    .flatten()
-                    .for_each(|job| inserted(job, effects));
+            Op::InsertMany(p) => {
+                if let Some(Ok(results)) = p.done() {
+                    results
+                        .iter()
+                        .flatten()
+                        .for_each(|job| inserted(job, effects));
+                }
             }
-            (Op::Finish { end, .. }, Done::Applied(true)) => {
+            Op::Finish(p) if matches!(p.done(), Some(Ok(true))) => {
                 // A hand-back or a retry queues the job again (or ends it: a cancel pending,
                 // no attempts left).
+                let end = &p.args;
                 effects.queued |= matches!(end.outcome, Outcome::Requeue | Outcome::Retry(_));
                 effects.finals.push(end.lease.id);
             }
-            (Op::Cancel(id, _), Done::Cancel(result)) => match **result {
-                CancelResult::Cancelled(_) => effects.finals.push(*id),
-                CancelResult::Requested(_) => effects.cancels.push(*id),
-                CancelResult::AlreadyFinal(_) | CancelResult::NotFound => {}
+            Op::Cancel(p) => match p.done() {
+                Some(Ok(CancelResult::Cancelled(_))) => effects.finals.push(p.args),
+                Some(Ok(CancelResult::Requested(_))) => effects.cancels.push(p.args),
+                _ => {}
             },
-            (Op::Recover(..), Done::Recovered(r)) if r.requeued > 0 => effects.queued = true,
+            Op::Recover(p)
+                if p.done()
+                    .is_some_and(|r| r.as_ref().is_ok_and(|r| r.requeued > 0)) =>
+            {
+                effects.queued = true;
+            }
             _ => {}
         }
     }
@@ -75,143 +223,6 @@ pub(super) async fn reread<D: Dialect>(conn: &mut Conn<D>, effects: &mut Effects
     Ok(())
 }
 
-/// Executes `ops` in order inside the open transaction, one result per op.
-pub(super) async fn execute<D: Dialect>(
-    conn: &mut Conn<D>,
-    ops: &[Op],
-    effects: &mut Effects,
-) -> Result<Vec<Done>> {
-    let mut done = Vec::with_capacity(ops.len());
-    while done.len() < ops.len() {
-        let results = execute_run::<D>(conn, &ops[done.len()..], effects).await?;
-        done.extend(results);
-    }
-    Ok(done)
-}
-
-/// Executes the writes at the head of `ops`: a run of consecutive inserts, finishes or saved
-/// files as one multi-row statement, anything else alone. One result per write executed.
-async fn execute_run<D: Dialect>(
-    conn: &mut Conn<D>,
-    ops: &[Op],
-    effects: &mut Effects,
-) -> Result<Vec<Done>> {
-    let head = std::mem::discriminant(&ops[0]);
-    let run = ops
-        .iter()
-        .take_while(|op| std::mem::discriminant(*op) == head);
-    Ok(match &ops[0] {
-        Op::Insert(..) => {
-            let jobs: Vec<&NewJob> = run
-                .filter_map(|op| match op {
-                    Op::Insert(job, _) => Some(&**job),
-                    _ => None,
-                })
-                .collect();
-            let inserted = insert::<D>(conn, &jobs, effects).await?;
-            inserted
-                .into_iter()
-                .map(|i| Done::Inserted(Box::new(i)))
-                .collect()
-        }
-        Op::Finish { .. } => {
-            let ends: Vec<&RunEnd> = run
-                .filter_map(|op| match op {
-                    Op::Finish { end, .. } => Some(&**end),
-                    _ => None,
-                })
-                .collect();
-            let applied = D::finish_many(conn, &ends, effects).await?;
-            for end in ends.iter().filter(|e| applied.contains(&e.lease)) {
-                ended(end, effects);
-            }
-            let applied = |e: &&RunEnd| Done::Applied(applied.contains(&e.lease));
-            ends.iter().map(applied).collect()
-        }
-        Op::SaveFile { .. } => {
-            let files: Vec<(Lease, &NewFile)> = run
-                .filter_map(|op| match op {
-                    Op::SaveFile { lease, file, .. } => Some((*lease, file)),
-                    _ => None,
-                })
-                .collect();
-            let saved = D::save_files(conn, &files).await?;
-            let saved = |(lease, file): &(Lease, &NewFile)| {
-                Done::Applied(saved.contains(&(lease.id, file.index)))
-            };
-            files.iter().map(saved).collect()
-        }
-        op => vec![execute_one::<D>(conn, op, effects).await?],
-    })
-}
-
-/// Executes one write that is not batched with its neighbours.
-async fn execute_one<D: Dialect>(
-    conn: &mut Conn<D>,
-    op: &Op,
-    effects: &mut Effects,
-) -> Result<Done> {
-    Ok(match op {
-        Op::Claim {
-            class,
-            kinds,
-            n,
-            owner,
-            lease,
-            ..
-        } => {
-            let claimed = D::claim(conn, kinds, *n, owner, *lease, now()).await?;
-            // The dispatcher claims for one class, every kind of it this process runs.
-            if claimed.len() < *n {
-                effects.drained.push(*class);
-            }
-            let started = claimed.iter().map(|c| Change {
-                job: c.job.clone(),
-                cause: Cause::Claimed,
-            });
-            effects.changes.extend(started);
-            Done::Claimed(claimed)
-        }
-        Op::Heartbeat {
-            lease,
-            progress,
-            lease_for,
-            ..
-        } => Done::Lease(D::heartbeat(conn, *lease, *progress, *lease_for, now()).await?),
-        Op::Cancel(id, _) => {
-            let result = D::cancel(conn, *id, now(), effects).await?;
-            if let CancelResult::Cancelled(job) = &result {
-                let cause = Cause::Cancelled;
-                effects.changes.push(Change {
-                    job: job.clone(),
-                    cause,
-                });
-            }
-            Done::Cancel(Box::new(result))
-        }
-        Op::Delete(id, _) => Done::Delete(D::delete(conn, *id, effects).await?),
-        Op::Recover(which, backoff, _) => {
-            Done::Recovered(D::recover(conn, now(), which, *backoff, effects).await?)
-        }
-        Op::ClearFiles(lease, _) => Done::Applied(D::clear_files(conn, *lease).await?),
-        Op::Prune(retention, _) => Done::Count(D::prune(conn, now(), retention).await?),
-        Op::Ping(_) => {
-            D::ping(conn).await?;
-            Done::Unit
-        }
-        Op::InsertMany(jobs, _) => {
-            let jobs: Vec<&NewJob> = jobs.iter().collect();
-            Done::InsertedMany(insert::<D>(conn, &jobs, effects).await?)
-        }
-        // `execute_run` takes these, in runs; never here.
-        Op::Insert(..) | Op::Finish { .. } | Op::SaveFile { .. } => {
-            return Err(StoreError::Corrupt(
-                "a batched write was executed alone".into(),
-            ));
-        }
-    })
-}
-
 /// Adds to `effects` the change the recorded end of a run made: the final job, built from the
 /// job the run had; or, for a retry or a hand-back (the database decides: queued again after
 /// a back-off, or final), a job to read back.
@@ -225,105 +236,4 @@ fn ended(end: &RunEnd, effects: &mut Effects) {
         Some(job) => effects.changes.push(Change { job, cause }),
         None => effects.reread.push((end.lease.id, cause)),
     }
-}
-
-/// The classes in which the jobs asking to start at their insert may: the writer knows of
-/// nothing claimable of the class queued (see [`super::watch`]), and the database agrees (it
-/// also sees what this transaction's earlier writes queued or released, delayed jobs come
-/// due, other processes' jobs).
-async fn startable<D: Dialect>(
-    conn: &mut Conn<D>,
-    jobs: &[&NewJob],
-    effects: &Effects,
-) -> Result<Vec<JobClass>> {
-    let mut startable = Vec::new();
-    let mut looked = Vec::new();
-    for job in jobs {
-        let Some(start) = job.start.as_ref().filter(|_| job.may_start_at_insert()) else {
-            continue;
-        };
-        let class = start.class;
-        if looked.contains(&class) || !effects.queue.is_drained(class) {
-            continue;
-        }
-        looked.push(class);
-        if !D::claimable_queued(conn, &start.kinds, now()).await? {
-            startable.push(class);
-        }
-    }
-    Ok(startable)
-}
-
-/// Inserts new jobs (consecutive inserts, or one `InsertMany`): those without dependencies, or whose dependencies exist, in
-/// one statement; a job naming an unknown dependency is refused alone.
-async fn insert<D: Dialect>(
-    conn: &mut Conn<D>,
-    jobs: &[&NewJob],
-    effects: &mut Effects,
-) -> Result<Vec<Result<crate::job::Job>>> {
-    if jobs.iter().any(|job| !job.depends_on.is_empty()) {
-        effects.waits = true;
-    }
-    let mut starts = Vec::with_capacity(jobs.len());
-    let mut waits = Vec::new();
-    for &job in jobs {
-        if job.depends_on.is_empty() {
-            starts.push(Ok((0, None)));
-            continue;
-        }
-        starts.push(match D::check_deps(conn, &job.depends_on).await {
-            Ok(DepState::Waiting(deps)) => {
-                let n = deps.len();
-                if n > 0 {
-                    waits.push((job.id, deps));
-                }
-                Ok((n, None))
-            }
-            Ok(DepState::Failed(error)) => Ok((0, Some(error))),
-            Err(err @ StoreError::UnknownDependency(_)) => Err(err),
-            Err(err) => return Err(err),
-        });
-    }
-    let startable = startable::<D>(conn, jobs, effects).await?;
-    let started = |job: &NewJob| {
-        job.may_start_at_insert()
-            && (job.start.as_ref()).is_some_and(|start| startable.contains(&start.class))
-    };
-    let rows: Vec<Insert> = jobs
-        .iter()
-        .zip(&starts)
-        .filter_map(|(&job, start)| {
-            let (waiting, failed) = start.as_ref().ok()?;
-            Some(Insert {
-                job,
-                waiting: *waiting,
-                failed: failed.clone(),
-                started: started(job),
-            })
-        })
-        .collect();
-    D::insert_many(conn, &rows).await?;
-    for (job, deps) in waits {
-        D::add_waits(conn, job, &deps).await?;
-    }
-    let results: Vec<Result<crate::job::Job>> = jobs
-        .iter()
-        .zip(starts)
-        .map(|(new, start)| {
-            start.map(|(_, failed)| {
-                let how = match failed {
-                    Some(error) => Inserted::Failed(error),
-                    None if started(new) => Inserted::Started,
-                    None => Inserted::Queued,
-                };
-                commit::inserted(new, &how)
-            })
-        })
-        .collect();
-    let submitted = results.iter().flatten().map(|job| Change {
-        job: job.clone(),
-        cause: Cause::Submitted,
-    });
-    effects.changes.extend(submitted);
-    Ok(results)
 }

@@ -8,6 +8,8 @@
 
 mod effects;
 mod execute;
+mod insert;
+mod ops;
 mod watch;
 mod writer;
 
@@ -28,7 +30,8 @@ use super::{
 };
 use crate::job::{Backoff, Job, JobClass, JobId, JobKind, JobProgress};
 pub(crate) use effects::{DepState, Effects, Insert, Interrupted, RunEnd};
-use writer::{Op, Writer};
+use ops::{ClaimArgs, HeartbeatArgs, Op};
+use writer::Writer;
 
 /// Jobs queued (waiting ones included): the same statement on both databases.
 pub(crate) const COUNT_QUEUED: &str = "SELECT count(*) FROM jobs WHERE status = 'queued'";
@@ -248,7 +251,7 @@ const COMMITS_BUFFER: usize = 4096;
 impl<D: Dialect> JobStore for SqlStore<D> {
     async fn ping(&self) -> Result<()> {
         D::ping(&mut *self.reader.acquire().await?).await?;
-        self.writer.apply(Op::Ping).await
+        self.writer.apply(Op::Ping, ()).await
     }
 
     fn shared(&self) -> bool {
@@ -256,13 +259,11 @@ impl<D: Dialect> JobStore for SqlStore<D> {
     }
 
     async fn insert(&self, new: NewJob) -> Result<Job> {
-        self.writer
-            .apply(|reply| Op::Insert(Box::new(new), reply))
-            .await
+        self.writer.apply(Op::Insert, Box::new(new)).await
     }
 
     async fn insert_many(&self, new: Vec<NewJob>) -> Result<Vec<Result<Job>>> {
-        self.writer.apply(|reply| Op::InsertMany(new, reply)).await
+        self.writer.apply(Op::InsertMany, new).await
     }
 
     async fn get(&self, id: JobId) -> Result<Option<Job>> {
@@ -286,7 +287,7 @@ impl<D: Dialect> JobStore for SqlStore<D> {
     }
 
     async fn prune(&self, retention: Retention) -> Result<u64> {
-        self.writer.apply(|reply| Op::Prune(retention, reply)).await
+        self.writer.apply(Op::Prune, retention).await
     }
 
     async fn claim(
@@ -301,14 +302,16 @@ impl<D: Dialect> JobStore for SqlStore<D> {
             return Ok(Vec::new());
         }
         self.writer
-            .apply(|reply| Op::Claim {
-                class,
-                kinds: kinds.to_vec(),
-                n,
-                owner: owner.to_string(),
-                lease,
-                reply,
-            })
+            .apply(
+                Op::Claim,
+                ClaimArgs {
+                    class,
+                    kinds: kinds.to_vec(),
+                    n,
+                    owner: owner.to_string(),
+                    lease,
+                },
+            )
             .await
     }
 
@@ -319,12 +322,14 @@ impl<D: Dialect> JobStore for SqlStore<D> {
         lease_for: Duration,
     ) -> Result<LeaseState> {
         self.writer
-            .apply(|reply| Op::Heartbeat {
-                lease,
-                progress,
-                lease_for,
-                reply,
-            })
+            .apply(
+                Op::Heartbeat,
+                HeartbeatArgs {
+                    lease,
+                    progress,
+                    lease_for,
+                },
+            )
             .await
     }
 
@@ -343,15 +348,15 @@ impl<D: Dialect> JobStore for SqlStore<D> {
             at,
             backoff: self.backoff,
         });
-        self.writer.apply(|reply| Op::Finish { end, reply }).await
+        self.writer.apply(Op::Finish, end).await
     }
 
     async fn cancel(&self, id: JobId) -> Result<CancelResult> {
-        self.writer.apply(|reply| Op::Cancel(id, reply)).await
+        self.writer.apply(Op::Cancel, id).await
     }
 
     async fn delete(&self, id: JobId) -> Result<DeleteResult> {
-        self.writer.apply(|reply| Op::Delete(id, reply)).await
+        self.writer.apply(Op::Delete, id).await
     }
 
     async fn recover_interrupted(&self, owner: &str) -> Result<Recovered> {
@@ -359,9 +364,7 @@ impl<D: Dialect> JobStore for SqlStore<D> {
             owner: owner.to_string(),
         };
         let backoff = self.backoff;
-        self.writer
-            .apply(|reply| Op::Recover(which, backoff, reply))
-            .await
+        self.writer.apply(Op::Recover, (which, backoff)).await
     }
 
     async fn rescue_expired(&self, now: DateTime<Utc>, keep: &[JobId]) -> Result<Recovered> {
@@ -370,9 +373,7 @@ impl<D: Dialect> JobStore for SqlStore<D> {
             keep: keep.to_vec(),
         };
         let backoff = self.backoff;
-        self.writer
-            .apply(|reply| Op::Recover(which, backoff, reply))
-            .await
+        self.writer.apply(Op::Recover, (which, backoff)).await
     }
 
     fn events(&self) -> broadcast::Receiver<StoreEvent> {
@@ -392,15 +393,11 @@ impl<D: Dialect> JobStore for SqlStore<D> {
     }
 
     async fn save_file(&self, lease: Lease, file: NewFile) -> Result<bool> {
-        self.writer
-            .apply(|reply| Op::SaveFile { lease, file, reply })
-            .await
+        self.writer.apply(Op::SaveFile, (lease, file)).await
     }
 
     async fn clear_files(&self, lease: Lease) -> Result<bool> {
-        self.writer
-            .apply(|reply| Op::ClearFiles(lease, reply))
-            .await
+        self.writer.apply(Op::ClearFiles, lease).await
     }
 
     async fn list_files(&self, id: JobId) -> Result<Vec<FileInfo>> {

@@ -17,83 +17,23 @@
 //! by the next batch.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use sqlx::Pool;
 use sqlx::pool::PoolConnection;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::execute::{execute, observe, reread};
+use super::ops::{Op, Pending};
 use super::watch::QueueWatch;
-use super::{Dialect, Effects, Interrupted, RunEnd};
-use crate::job::{Backoff, Job, JobClass, JobId, JobKind, JobProgress};
+use super::{Dialect, Effects};
 use crate::store::commit::Committed;
-use crate::store::{
-    CancelResult, Claimed, DeleteResult, Lease, LeaseState, NewFile, NewJob, Recovered, Result,
-    Retention, StoreError,
-};
+use crate::store::{Result, StoreError};
 
 /// Most writes in one transaction.
 const MAX_BATCH: usize = 512;
 
 /// How many times a batch that failed for a transient reason is run again whole.
 const RETRIES: u32 = 3;
-
-pub(super) type Reply<T> = oneshot::Sender<Result<T>>;
-
-/// A write to apply, with where to send its result.
-pub(super) enum Op {
-    Insert(Box<NewJob>, Reply<Job>),
-    /// Several inserts that must share one transaction, with a result each.
-    InsertMany(Vec<NewJob>, Reply<Vec<Result<Job>>>),
-    Claim {
-        class: JobClass,
-        kinds: Vec<JobKind>,
-        n: usize,
-        owner: String,
-        lease: Duration,
-        reply: Reply<Vec<Claimed>>,
-    },
-    Heartbeat {
-        lease: Lease,
-        progress: Option<JobProgress>,
-        lease_for: Duration,
-        reply: Reply<LeaseState>,
-    },
-    Finish {
-        end: Box<RunEnd>,
-        reply: Reply<bool>,
-    },
-    Cancel(JobId, Reply<CancelResult>),
-    Delete(JobId, Reply<DeleteResult>),
-    /// Settles interrupted runs.
-    Recover(Interrupted, Backoff, Reply<Recovered>),
-    SaveFile {
-        lease: Lease,
-        file: NewFile,
-        reply: Reply<bool>,
-    },
-    ClearFiles(Lease, Reply<bool>),
-    /// Deletes expired final jobs.
-    Prune(Retention, Reply<u64>),
-    /// Proves the writer task is alive and its connection answers.
-    Ping(Reply<()>),
-}
-
-/// The result of one write, held until its transaction commits.
-pub(super) enum Done {
-    Unit,
-    /// An insert, or why this one job was refused (the batch goes on).
-    Inserted(Box<Result<Job>>),
-    InsertedMany(Vec<Result<Job>>),
-    Claimed(Vec<Claimed>),
-    Lease(LeaseState),
-    Applied(bool),
-    Cancel(Box<CancelResult>),
-    Delete(DeleteResult),
-    Recovered(Recovered),
-    Count(u64),
-}
 
 /// Handle to the writer task.
 pub(super) struct Writer<D> {
@@ -118,11 +58,12 @@ impl<D: Dialect> Writer<D> {
         }
     }
 
-    /// Sends a write built by `op` and waits for its committed result.
-    pub(super) async fn apply<T>(&self, op: impl FnOnce(Reply<T>) -> Op) -> Result<T> {
+    /// Sends the write `op` with `args` (e.g. `apply(Op::Cancel, id)`) and waits for its
+    /// answer, once its transaction committed.
+    pub(super) async fn apply<A, T>(&self, op: fn(Pending<A, T>) -> Op, args: A) -> Result<T> {
         let (reply, rx) = oneshot::channel();
         self.ops
-            .send(op(reply))
+            .send(op(Pending::new(args, reply)))
             .await
             .map_err(|_| StoreError::WriterGone)?;
         rx.await.map_err(|_| StoreError::WriterGone)?
@@ -146,47 +87,46 @@ async fn run<D: Dialect>(
         }
     };
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let ops = std::mem::take(&mut batch);
-        let mut result = transaction(&*dialect, &pool, &ops, &mut waits, &queue).await;
+        let mut ops = std::mem::take(&mut batch);
+        let mut result = transaction(&*dialect, &pool, &mut ops, &mut waits, &queue).await;
         for _ in 0..RETRIES {
             if !result.as_ref().is_err_and(transient::<D>) {
                 break;
             }
             tracing::debug!("a batch of writes failed for a transient reason; running it again");
-            result = transaction(&*dialect, &pool, &ops, &mut waits, &queue).await;
+            result = transaction(&*dialect, &pool, &mut ops, &mut waits, &queue).await;
         }
         match result {
-            Ok((done, committed)) => {
+            Ok(committed) => {
                 publish(committed);
-                ops.into_iter()
-                    .zip(done)
-                    .for_each(|(op, d)| deliver(op, Ok(d)));
+                ops.into_iter().for_each(Op::deliver);
             }
             // Not any one write's fault (the lock, the disk): every write gets the error.
             Err(Failure::Transaction(err)) => {
                 tracing::error!(error = ?err, writes = ops.len(), "a batch of writes failed");
                 for op in ops {
-                    deliver(op, Err(StoreError::Write(Arc::clone(&err))));
+                    op.fail(StoreError::Write(Arc::clone(&err)));
                 }
             }
             Err(Failure::Write(err)) if ops.len() == 1 => {
                 if let Some(op) = ops.into_iter().next() {
-                    deliver(op, Err(err));
+                    op.fail(err);
                 }
             }
             Err(Failure::Write(err)) => {
                 tracing::warn!(error = ?err, writes = ops.len(), "a write failed; retrying the batch's writes one by one");
                 for op in ops {
-                    let one = std::slice::from_ref(&op);
-                    let done = match transaction(&*dialect, &pool, one, &mut waits, &queue).await {
-                        Ok((mut done, committed)) => {
+                    let mut one = [op];
+                    let result = transaction(&*dialect, &pool, &mut one, &mut waits, &queue).await;
+                    let [op] = one;
+                    match result {
+                        Ok(committed) => {
                             publish(committed);
-                            Ok(done.remove(0))
+                            op.deliver();
                         }
-                        Err(Failure::Write(err)) => Err(err),
-                        Err(Failure::Transaction(err)) => Err(StoreError::Write(err)),
-                    };
-                    deliver(op, done);
+                        Err(Failure::Write(err)) => op.fail(err),
+                        Err(Failure::Transaction(err)) => op.fail(StoreError::Write(err)),
+                    }
                 }
             }
         }
@@ -208,16 +148,16 @@ fn transient<D: Dialect>(failure: &Failure) -> bool {
     }
 }
 
-/// Runs `ops` in one transaction: their results once committed, with what the transaction did
-/// to jobs, or the failure (after a rollback: nothing of `ops` is kept). `waits` is what the
+/// Runs `ops` in one transaction, setting each one's answer: what the transaction did to jobs
+/// once committed, or the failure (after a rollback: nothing of `ops` is kept). `waits` is what the
 /// writer knows of `job_waits` (see `Effects::waits`), updated once committed, as `queue` is.
 async fn transaction<D: Dialect>(
     dialect: &D,
     pool: &Pool<D::Db>,
-    ops: &[Op],
+    ops: &mut [Op],
     waits: &mut bool,
     queue: &QueueWatch,
-) -> Result<(Vec<Done>, Committed), Failure> {
+) -> Result<Committed, Failure> {
     let begun = queue.snapshot();
     let mut effects = Effects::new(*waits || D::SHARED, begun);
     // Until this transaction commits, assume nothing about `job_waits` (a rollback may bring
@@ -227,22 +167,17 @@ async fn transaction<D: Dialect>(
         .acquire()
         .await
         .map_err(|e| Failure::Transaction(Arc::new(e)))?;
-    let durable = ops
-        .iter()
-        .any(|op| !matches!(op, Op::Claim { .. } | Op::Heartbeat { .. }));
+    let durable = ops.iter().any(Op::needs_durability);
     if let Err(err) = dialect.begin(&mut conn, durable).await {
         // Whatever state it is in, this connection is not to be used again.
         conn.close_on_drop();
         return Err(Failure::Transaction(Arc::new(err)));
     }
-    let done = match execute::<D>(&mut conn, ops, &mut effects).await {
-        Ok(done) => done,
-        Err(err) => {
-            rollback::<D>(conn).await;
-            return Err(Failure::Write(err));
-        }
-    };
-    observe(ops, &done, &mut effects);
+    if let Err(err) = execute::<D>(&mut conn, ops, &mut effects).await {
+        rollback::<D>(conn).await;
+        return Err(Failure::Write(err));
+    }
+    observe(ops, &mut effects);
     if let Err(err) = reread::<D>(&mut conn, &mut effects).await {
         rollback::<D>(conn).await;
         return Err(Failure::Write(err));
@@ -259,7 +194,7 @@ async fn transaction<D: Dialect>(
         cancels: effects.cancels,
         released: effects.queued,
     };
-    Ok((done, committed))
+    Ok(committed)
 }
 
 /// Rolls back the open transaction of `conn` (harmless if the database already did: I/O
@@ -267,47 +202,5 @@ async fn transaction<D: Dialect>(
 async fn rollback<D: Dialect>(mut conn: PoolConnection<D::Db>) {
     if D::rollback(&mut conn).await.is_err() {
         conn.close_on_drop();
-    }
-}
-
-/// Sends a write's result to its caller (who may have gone away: nothing to do then).
-fn deliver(op: Op, done: Result<Done>) {
-    fn send<T>(reply: Reply<T>, result: Result<T>) {
-        let _ = reply.send(result);
-    }
-    match (op, done) {
-        (Op::Ping(r), Ok(Done::Unit)) => send(r, Ok(())),
-        (Op::Prune(_, r), Ok(Done::Count(n))) => send(r, Ok(n)),
-        (Op::Insert(_, r), Ok(Done::Inserted(i))) => send(r, *i),
-        (Op::InsertMany(_, r), Ok(Done::InsertedMany(i))) => send(r, Ok(i)),
-        (Op::SaveFile { reply, .. } | Op::ClearFiles(_, reply), Ok(Done::Applied(a))) => {
-            send(reply, Ok(a))
-        }
-        (Op::Claim { reply, .. }, Ok(Done::Claimed(c))) => send(reply, Ok(c)),
-        (Op::Heartbeat { reply, .. }, Ok(Done::Lease(l))) => send(reply, Ok(l)),
-        (Op::Finish { reply, .. }, Ok(Done::Applied(a))) => send(reply, Ok(a)),
-        (Op::Cancel(_, r), Ok(Done::Cancel(c))) => send(r, Ok(*c)),
-        (Op::Delete(_, r), Ok(Done::Delete(d))) => send(r, Ok(d)),
-        (Op::Recover(_, _, r), Ok(Done::Recovered(x))) => send(r, Ok(x)),
-        (op, result) => {
-            let err = match result {
-                Err(err) => err,
-                // `execute` yields one matching result per op; a mismatch is a bug here.
-                Ok(_) => StoreError::Corrupt("writer result does not match its write".into()),
-            };
-            match op {
-                Op::Ping(r) => send(r, Err(err)),
-                Op::Prune(_, r) => send(r, Err(err)),
-                Op::Insert(_, r) => send(r, Err(err)),
-                Op::InsertMany(_, r) => send(r, Err(err)),
-                Op::SaveFile { reply, .. } | Op::ClearFiles(_, reply) => send(reply, Err(err)),
-                Op::Claim { reply, .. } => send(reply, Err(err)),
-                Op::Heartbeat { reply, .. } => send(reply, Err(err)),
-                Op::Finish { reply, .. } => send(reply, Err(err)),
-                Op::Cancel(_, r) => send(r, Err(err)),
-                Op::Delete(_, r) => send(r, Err(err)),
-                Op::Recover(_, _, r) => send(r, Err(err)),
-            }
-        }
     }
 }
