@@ -14,7 +14,7 @@
 //! - [`events`]: the hub of recent job events every event stream reads.
 //! - [`app`], [`config`], [`cli`], [`telemetry`]: building and running the server (and, in
 //!   [`cli`], the command-line client of its API); [`Server`]: the same, embedded;
-//!   [`error_chain`]: an error's causes, as text or by type; [`testing`]: test support.
+//!   [`error_chain`]: an error's causes, as text or by type.
 
 pub mod api;
 pub mod app;
@@ -29,8 +29,6 @@ pub mod runtime;
 mod server;
 pub mod store;
 pub mod telemetry;
-#[doc(hidden)]
-pub mod testing;
 
 pub use config::Config;
 pub use kind::{Ctl, JobClass, Kind, KindError};

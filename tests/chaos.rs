@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use faena::testing::PgScratch;
+use faena_testing::PgScratch;
 use serde_json::Value;
 use support::Server;
 use tokio::sync::watch;

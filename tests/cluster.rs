@@ -13,7 +13,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use faena::testing::PgScratch;
+use faena_testing::PgScratch;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use support::{Server, final_state, get, submit, until_running};

@@ -63,7 +63,7 @@ async fn a_kind_of_ones_own_is_served_like_the_built_in_ones_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kind_of_ones_own_is_served_like_the_built_in_ones_on_postgres() {
-    let Some(db) = faena::testing::PgScratch::create("custom_kind_on_postgres").await else {
+    let Some(db) = faena_testing::PgScratch::create("custom_kind_on_postgres").await else {
         return;
     };
     served_like_the_built_in_ones(&db.url).await;

@@ -14,7 +14,7 @@ use std::io::Write;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use faena::testing::PgScratch;
+use faena_testing::PgScratch;
 use serde_json::json;
 use support::{Server, final_state, submit, until_running};
 

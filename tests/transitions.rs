@@ -471,7 +471,7 @@ async fn every_transition_is_observed_once_on_both_stores() {
     every_transition(&world).await;
     world.stop().await;
 
-    let Some(db) = faena::testing::PgScratch::create("every_transition_on_postgres").await else {
+    let Some(db) = faena_testing::PgScratch::create("every_transition_on_postgres").await else {
         return;
     };
     let world = World::start(&db.url).await;

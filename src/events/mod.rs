@@ -13,6 +13,7 @@
 //! missed, and a server nobody watches pays nothing.
 
 pub(crate) mod payload;
+mod streams;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -24,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::job::{Job, JobId, JobKind, JobProgress, JobStatus};
 pub use payload::{DeletedEvent, JobState, ProgressEvent};
+pub use streams::{Batch, Resume, StreamGuard};
 
 /// How long recording goes on after the last stream ended.
 pub const RECORD_AFTER_LAST: Duration = Duration::from_secs(120);
@@ -110,25 +112,6 @@ impl Filter {
     }
 }
 
-/// Where a stream starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Resume {
-    /// After the event with this sequence number: nothing was lost.
-    After(u64),
-    /// Events were lost (or the id is not this process's): reload, then go on from here.
-    Reset(u64),
-}
-
-/// What a stream got from [`Hub::next`].
-#[derive(Debug)]
-pub enum Batch {
-    Events(Vec<Arc<Event>>),
-    /// The stream fell behind the ring: it lost events and must end.
-    Overrun,
-    /// The hub is closing (shutdown).
-    Closed,
-}
-
 /// The ring of recent events and the streams reading it.
 #[derive(Debug)]
 pub struct Hub {
@@ -171,22 +154,6 @@ fn rank(job: &Job) -> u64 {
     }
 }
 
-/// Unregisters a stream when dropped.
-#[derive(Debug)]
-pub struct StreamGuard {
-    hub: Arc<Hub>,
-}
-
-impl Drop for StreamGuard {
-    fn drop(&mut self) {
-        // Under the lock: `recording` must not see no stream and an old departure.
-        let mut ring = self.hub.lock();
-        if self.hub.streams.fetch_sub(1, Ordering::AcqRel) == 1 {
-            ring.last_stream_left = Some(Instant::now());
-        }
-    }
-}
-
 impl Hub {
     pub fn new(capacity: usize, max_streams: usize) -> Arc<Self> {
         Arc::new(Self {
@@ -209,52 +176,6 @@ impl Hub {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Ring> {
         self.ring.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The `id:` of event `seq`.
-    pub fn event_id(&self, seq: u64) -> String {
-        format!("{}-{seq}", self.boot)
-    }
-
-    /// Registers a stream resuming after `last_event_id` (the client's `Last-Event-ID`),
-    /// or starting now without one; `None` when `max_streams` are open.
-    pub fn subscribe(
-        self: &Arc<Self>,
-        last_event_id: Option<&str>,
-    ) -> Option<(Resume, StreamGuard)> {
-        self.streams
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.max_streams).then_some(n + 1)
-            })
-            .ok()?;
-        let guard = StreamGuard {
-            hub: Arc::clone(self),
-        };
-        let mut ring = self.lock();
-        if !self.recording.swap(true, Ordering::AcqRel) {
-            // Nothing was recorded for a while: what came before is unknown.
-            ring.since = ring.next_seq;
-        }
-        let now = ring.next_seq - 1;
-        let Some(last) = last_event_id else {
-            return Some((Resume::After(now), guard));
-        };
-        let seq = last
-            .strip_prefix(&self.boot)
-            .and_then(|rest| rest.strip_prefix('-'))
-            .and_then(|n| n.parse::<u64>().ok())
-            .filter(|&n| n <= now);
-        let oldest = ring.events.front().map_or(ring.next_seq, |e| e.seq);
-        let resume = match seq {
-            Some(n) if n + 1 >= oldest.max(ring.since) => Resume::After(n),
-            _ => Resume::Reset(now),
-        };
-        Some((resume, guard))
-    }
-
-    /// Streams open now.
-    pub fn streams(&self) -> usize {
-        self.streams.load(Ordering::Acquire)
     }
 
     /// Whether events are being recorded (someone watches, or did a moment ago).
@@ -405,54 +326,6 @@ impl Hub {
             }));
         }
         self.arrived.notify_waiters();
-    }
-
-    /// The events after `after` that `filter` wants (at most `max`), waiting for some if
-    /// there are none yet. `after` moves past every event looked at.
-    pub async fn next(&self, after: &mut u64, filter: &Filter, max: usize) -> Batch {
-        loop {
-            let arrived = self.arrived.notified();
-            tokio::pin!(arrived);
-            arrived.as_mut().enable();
-            if self.closed.is_cancelled() {
-                return Batch::Closed;
-            }
-            {
-                let ring = self.lock();
-                let oldest = ring.events.front().map_or(ring.next_seq, |e| e.seq);
-                if *after + 1 < oldest {
-                    return Batch::Overrun;
-                }
-                let skip = (*after + 1 - oldest) as usize;
-                let mut got = Vec::new();
-                for e in ring.events.iter().skip(skip) {
-                    *after = e.seq;
-                    if filter.matches(e) {
-                        got.push(Arc::clone(e));
-                        if got.len() == max {
-                            break;
-                        }
-                    }
-                }
-                if !got.is_empty() {
-                    return Batch::Events(got);
-                }
-            }
-            tokio::select! {
-                () = &mut arrived => {}
-                () = self.closed.cancelled() => return Batch::Closed,
-            }
-        }
-    }
-
-    /// Whether an event after `after` that `filter` wants is in the ring now.
-    pub fn any_after(&self, after: u64, filter: &Filter) -> bool {
-        let ring = self.lock();
-        ring.events
-            .iter()
-            .rev()
-            .take_while(|e| e.seq > after)
-            .any(|e| filter.matches(e))
     }
 
     /// Ends every stream (at shutdown).

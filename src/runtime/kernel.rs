@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{Inner, RunHandle, StopReason};
+use super::Inner;
+use super::runs::{RunHandle, StopReason};
 use crate::job::{FileData, FileInfo, Job, JobError, JobErrorCode, JobId, JobResult, NewFile};
 use crate::kind::{Ctl, FileError, Files, KindError, RunError};
 use crate::store::{JobStore, Lease, Outcome};

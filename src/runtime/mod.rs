@@ -13,13 +13,13 @@ mod pruner;
 mod publish;
 mod rescuer;
 mod run;
+mod runs;
 mod start;
 mod submit;
 pub mod waiters;
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -27,10 +27,12 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::events::{Hub, Subject};
+use crate::events::Hub;
 use crate::job::{JobClass, JobId, JobProgress};
-use crate::kind::{CpuPool, Registry, Signal};
+use crate::kind::{CpuPool, Registry};
 use crate::store::{CancelResult, DeleteResult, JobStore, Result, Retention};
+pub use runs::StopReason;
+use runs::{RunHandle, Runs, Slots};
 use start::StartSlot;
 pub use submit::SubmitError;
 pub use waiters::Waiters;
@@ -64,78 +66,6 @@ pub struct RuntimeConfig {
     pub max_event_streams: usize,
 }
 
-/// Why a run was stopped before its kernel finished.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopReason {
-    Deadline,
-    Cancelled,
-    Shutdown,
-    /// The store says the attempt is no longer ours.
-    LeaseLost,
-}
-
-/// A run in progress on this instance.
-#[derive(Debug, Clone)]
-struct RunHandle {
-    /// The run's stop flag, cancellation token and progress.
-    signal: Signal,
-    reason: Arc<OnceLock<StopReason>>,
-    /// The job, as event streams filter on it.
-    subject: Subject,
-}
-
-impl RunHandle {
-    /// Stops the run; the first reason given wins.
-    fn stop(&self, reason: StopReason) {
-        let _ = self.reason.set(reason);
-        self.signal.stop();
-    }
-}
-
-/// The runs of this instance, and cancels that arrived for a claimed job before its runner
-/// registered (the claim and the registration are not one step). A remembered cancel whose
-/// run never registers (it had just ended) is forgotten after [`EARLY_CANCEL_TTL`].
-#[derive(Debug, Default)]
-struct Runs {
-    runs: HashMap<JobId, RunHandle>,
-    early_cancels: HashMap<JobId, Instant>,
-}
-
-/// How long a cancel waits for its run to register; the heartbeat catches anything later.
-const EARLY_CANCEL_TTL: Duration = Duration::from_secs(60);
-
-/// Slots of one class of job.
-#[derive(Debug)]
-struct Slots {
-    max: usize,
-    busy: AtomicUsize,
-}
-
-impl Slots {
-    fn new(max: usize) -> Self {
-        Self {
-            max,
-            busy: AtomicUsize::new(0),
-        }
-    }
-
-    /// Takes up to `n` free slots; how many it took.
-    fn take(&self, n: usize) -> usize {
-        let took = self
-            .busy
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |busy| {
-                let take = n.min(self.max.saturating_sub(busy));
-                (take > 0).then_some(busy + take)
-            });
-        took.map_or(0, |busy| n.min(self.max - busy))
-    }
-
-    /// Frees `n` slots taken and not used.
-    fn give_back(&self, n: usize) {
-        self.busy.fetch_sub(n, Ordering::AcqRel);
-    }
-}
-
 struct Inner {
     store: Arc<dyn JobStore>,
     cpu: CpuPool,
@@ -163,48 +93,6 @@ struct Inner {
 }
 
 impl Inner {
-    fn slots(&self, class: JobClass) -> &Slots {
-        match class {
-            JobClass::Cpu => &self.cpu_slots,
-            JobClass::Io => &self.io_slots,
-        }
-    }
-
-    fn registry(&self) -> std::sync::MutexGuard<'_, Runs> {
-        self.running.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn handle(&self, id: JobId) -> Option<RunHandle> {
-        self.registry().runs.get(&id).cloned()
-    }
-
-    /// Registers a run; applies a cancel that came before it.
-    fn register(&self, id: JobId, handle: RunHandle) {
-        let mut reg = self.registry();
-        if reg.early_cancels.remove(&id).is_some() {
-            handle.stop(StopReason::Cancelled);
-        }
-        reg.runs.insert(id, handle);
-    }
-
-    /// Removes the run of `id` if it is still `handle` (a newer run of the same job may have
-    /// replaced it).
-    fn unregister(&self, id: JobId, handle: &RunHandle) {
-        let mut reg = self.registry();
-        if reg
-            .runs
-            .get(&id)
-            .is_some_and(|h| Arc::ptr_eq(&h.reason, &handle.reason))
-        {
-            reg.runs.remove(&id);
-        }
-    }
-
-    /// The jobs running here (the rescuer must leave them alone).
-    fn running_ids(&self) -> Vec<JobId> {
-        self.registry().runs.keys().copied().collect()
-    }
-
     /// Makes the dispatcher look at the queue at `at` (a job becomes due then).
     fn due_at(&self, at: DateTime<Utc>) {
         // A millisecond late, so that the store's clock (in whole ms) has reached `at`.
@@ -241,20 +129,6 @@ impl Inner {
         self.store.queue_grew();
         self.waiters.notify_all();
         self.wake.notify_one();
-    }
-
-    /// Stops the run of `id` if it runs here, or remembers the cancel for its runner.
-    fn stop_or_remember(&self, id: JobId) {
-        let mut reg = self.registry();
-        match reg.runs.get(&id) {
-            Some(run) => run.stop(StopReason::Cancelled),
-            None => {
-                let now = Instant::now();
-                reg.early_cancels
-                    .retain(|_, at| now.duration_since(*at) < EARLY_CANCEL_TTL);
-                reg.early_cancels.insert(id, now);
-            }
-        }
     }
 }
 
@@ -297,14 +171,16 @@ impl Runtime {
             .tasks
             .spawn(observer::run(Arc::clone(&inner), commits));
         if let Some(every) = inner.config.count_queued_every {
-            inner.tasks.spawn(count_queued(Arc::clone(&inner), every));
+            inner
+                .tasks
+                .spawn(submit::count_queued(Arc::clone(&inner), every));
         }
         inner.tasks.spawn(dispatcher::run(Arc::clone(&inner)));
         inner.tasks.spawn(rescuer::run(Arc::clone(&inner)));
         let finals = publish::start(&inner);
         inner
             .tasks
-            .spawn(forward_events(Arc::clone(&inner), finals));
+            .spawn(publish::forward_events(Arc::clone(&inner), finals));
         inner.tasks.spawn(memory::trim(inner.stop_claiming.clone()));
         if inner.config.retention.succeeded.is_some() || inner.config.retention.failed.is_some() {
             inner.tasks.spawn(pruner::run(Arc::clone(&inner)));
@@ -391,58 +267,6 @@ impl Runtime {
                 ?grace,
                 "runs still busy at the end of the shutdown grace period"
             );
-        }
-    }
-}
-
-/// Counts the queued jobs every `every` (the queue cap's gauge), until shutdown.
-async fn count_queued(rt: Arc<Inner>, every: Duration) {
-    loop {
-        match rt.store.count_queued().await {
-            // Admitted inserts still in flight may or may not be in the count: counting them
-            // again errs on the side of the cap.
-            Ok(n) => rt
-                .queued
-                .store(n + rt.inserting.load(Ordering::Acquire), Ordering::Release),
-            Err(err) => tracing::warn!(error = ?err, "counting queued jobs failed"),
-        }
-        tokio::select! {
-            () = rt.stop_claiming.cancelled() => return,
-            () = tokio::time::sleep(every) => {}
-        }
-    }
-}
-
-/// Acts on what other processes did (PostgreSQL notifications), until shutdown: wakes the
-/// long-polls of jobs they made final and records those jobs for the event streams (read
-/// back), wakes the dispatcher when they queued work, and stops runs here that they were
-/// asked to cancel. This process's own changes reach the same places through the observer of
-/// its commits.
-async fn forward_events(rt: Arc<Inner>, finals: publish::Finals) {
-    use crate::store::StoreEvent;
-    use tokio::sync::broadcast::error::RecvError;
-    let mut events = rt.store.events();
-    loop {
-        let event = tokio::select! {
-            got = events.recv() => match got {
-                Ok(event) => event,
-                Err(RecvError::Lagged(_)) => StoreEvent::Missed,
-                Err(RecvError::Closed) => return,
-            },
-            () = rt.stop_claiming.cancelled() => return,
-        };
-        match event {
-            StoreEvent::Final(id) => {
-                rt.waiters.notify(id, None);
-                finals.publish(&rt, id);
-            }
-            StoreEvent::Queued => {
-                // Another instance's (a shared store's writer knows only of its own writes).
-                rt.store.queue_grew();
-                rt.wake.notify_one();
-            }
-            StoreEvent::CancelRequested(id) => rt.stop_or_remember(id),
-            StoreEvent::Missed => rt.missed(),
         }
     }
 }

@@ -90,3 +90,37 @@ async fn sample_progress(rt: Arc<Inner>) {
         }
     }
 }
+
+/// Acts on what other processes did (PostgreSQL notifications), until shutdown: wakes the
+/// long-polls of jobs they made final and records those jobs for the event streams (read
+/// back), wakes the dispatcher when they queued work, and stops runs here that they were
+/// asked to cancel. This process's own changes reach the same places through the observer of
+/// its commits.
+pub(super) async fn forward_events(rt: Arc<Inner>, finals: Finals) {
+    use crate::store::StoreEvent;
+    use tokio::sync::broadcast::error::RecvError;
+    let mut events = rt.store.events();
+    loop {
+        let event = tokio::select! {
+            got = events.recv() => match got {
+                Ok(event) => event,
+                Err(RecvError::Lagged(_)) => StoreEvent::Missed,
+                Err(RecvError::Closed) => return,
+            },
+            () = rt.stop_claiming.cancelled() => return,
+        };
+        match event {
+            StoreEvent::Final(id) => {
+                rt.waiters.notify(id, None);
+                finals.publish(&rt, id);
+            }
+            StoreEvent::Queued => {
+                // Another instance's (a shared store's writer knows only of its own writes).
+                rt.store.queue_grew();
+                rt.wake.notify_one();
+            }
+            StoreEvent::CancelRequested(id) => rt.stop_or_remember(id),
+            StoreEvent::Missed => rt.missed(),
+        }
+    }
+}

@@ -9,8 +9,9 @@ use tokio::task::JoinHandle;
 use tokio_util::task::AbortOnDropHandle;
 use tracing::Instrument;
 
+use super::Inner;
 use super::kernel::{self, KernelEnd, RunFiles};
-use super::{Inner, RunHandle, StopReason};
+use super::runs::{RunHandle, StopReason};
 use crate::events::Subject;
 use crate::job::{JobClass, JobProgress};
 use crate::kind::Ctl;

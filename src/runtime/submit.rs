@@ -3,7 +3,9 @@
 //! a stored job (event streams, metrics, the dispatcher's wake-up) follows from the commit,
 //! through the observer.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use super::{Inner, Runtime, StartSlot};
 use crate::job::Job;
@@ -134,5 +136,23 @@ fn admitted(rt: &Inner, n: u64, stored: u64) {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
                 Some(q.saturating_sub(unused))
             });
+    }
+}
+
+/// Counts the queued jobs every `every` (the queue cap's gauge), until shutdown.
+pub(super) async fn count_queued(rt: Arc<Inner>, every: Duration) {
+    loop {
+        match rt.store.count_queued().await {
+            // Admitted inserts still in flight may or may not be in the count: counting them
+            // again errs on the side of the cap.
+            Ok(n) => rt
+                .queued
+                .store(n + rt.inserting.load(Ordering::Acquire), Ordering::Release),
+            Err(err) => tracing::warn!(error = ?err, "counting queued jobs failed"),
+        }
+        tokio::select! {
+            () = rt.stop_claiming.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
     }
 }

@@ -14,7 +14,7 @@ use faena::api::jobs::JobPage;
 use faena::app::{AppError, Application};
 use faena::config::Config;
 use faena::job::{Job, JobId, JobStatus};
-use faena::testing::PgScratch;
+use faena_testing::PgScratch;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::Value;

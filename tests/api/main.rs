@@ -7,37 +7,9 @@
 /// The database of this binary's servers.
 const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 
-mod auth;
-mod bad_input;
-mod batch;
-mod cancel;
-mod concurrency;
-mod deadline;
-mod delete;
-mod deps;
-mod docs;
-mod errors;
-mod events;
-mod fetch;
-mod fetch_files;
-mod fetch_guard;
-mod fetch_limits;
-mod fetch_params;
-mod helpers;
-mod idempotency;
-mod kinds;
-mod list;
-mod long_poll;
-mod malformed;
-mod overload;
-mod pages;
-mod priority;
-mod requests;
-mod retries;
-mod retry;
-mod sse;
-mod start;
-mod stats;
-mod submit;
+#[path = "suite.rs"]
+mod suite;
+use suite::*;
+
+/// The dashboard's files are served alike whatever the store: on SQLite only.
 mod ui;
-mod word_count;

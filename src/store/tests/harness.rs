@@ -5,7 +5,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::store::JobStore;
-use crate::testing::PgScratch;
+use faena_testing::PgScratch;
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy)]

@@ -1,5 +1,5 @@
-//! Test support shared by the unit tests and the test binaries: a scratch PostgreSQL schema
-//! per test.
+//! Test support shared by faena's unit tests and test binaries, and left out of its builds
+//! (a dev-dependency): a scratch PostgreSQL schema per test.
 //!
 //! PostgreSQL tests run against the server named by `FAENA_TEST_POSTGRES_URL` (for example
 //! `postgres://postgres@127.0.0.1:5432/test`). Without it they print that they skipped and
