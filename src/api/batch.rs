@@ -8,6 +8,8 @@
 //! that sees an error for the request knows that nothing was stored, and one that sees the
 //! items knows exactly which were.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -74,7 +76,7 @@ pub struct StoredJob {
 }
 
 impl BatchItem {
-    fn stored(job: Job) -> Self {
+    fn stored(job: &Job) -> Self {
         let status = if job.is_final() {
             StatusCode::OK
         } else {
@@ -85,7 +87,7 @@ impl BatchItem {
             job: Some(StoredJob {
                 id: job.id,
                 status: job.status,
-                error: job.error,
+                error: job.error.clone(),
             }),
             problem: None,
         }
@@ -158,7 +160,7 @@ pub async fn submit_batch(
     }
     for (index, result) in slots.into_iter().zip(store(&state, new).await?) {
         items[index] = Some(match result {
-            Ok(job) => BatchItem::stored(job),
+            Ok(job) => BatchItem::stored(&job),
             Err(err) => BatchItem::refused(index, &err),
         });
     }
@@ -224,7 +226,7 @@ async fn check(state: &AppState, caller: &Caller, item: Value) -> ApiResult<NewJ
 }
 
 /// Admits and inserts the checked jobs in one transaction: one result per job, in order.
-async fn store(state: &AppState, new: Vec<NewJob>) -> ApiResult<Vec<ApiResult<Job>>> {
+async fn store(state: &AppState, new: Vec<NewJob>) -> ApiResult<Vec<ApiResult<Arc<Job>>>> {
     let results = state.runtime.submit_many(new).await?;
     Ok(results
         .into_iter()

@@ -35,7 +35,7 @@ pub(super) async fn accept(
     let err = match state.runtime.submit(new).await {
         Ok(job) => {
             tracing::info!(job_id = %job.id, kind = %job.kind, "job submitted");
-            return Ok(Stored::New(job));
+            return Ok(Stored::New(std::sync::Arc::unwrap_or_clone(job)));
         }
         Err(SubmitError::Store(err)) => err,
         Err(err) => return Err(err.into()),

@@ -51,7 +51,7 @@ impl StartSlot {
     }
 
     /// Runs `job` in this slot if its insert started it here.
-    pub(super) fn run(mut self, job: &Job) {
+    pub(super) fn run(mut self, job: &Arc<Job>) {
         if job.status != JobStatus::Running
             || job.instance.as_deref() != Some(&self.rt.config.instance_id)
         {
@@ -59,7 +59,7 @@ impl StartSlot {
         }
         self.used = true;
         let claimed = Claimed {
-            job: job.clone(),
+            job: Arc::clone(job),
             lease: Lease::at_insert(job.id),
         };
         let rt = Arc::clone(&self.rt);

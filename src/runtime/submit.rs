@@ -25,7 +25,7 @@ impl Runtime {
     /// Stores `new` once admitted against the queue cap: started at its insert when a slot of
     /// its class is free here and nothing claimable of its class is queued ahead of it (it
     /// then runs at once), else queued. The stored job, as committed.
-    pub async fn submit(&self, mut new: NewJob) -> Result<Job, SubmitError> {
+    pub async fn submit(&self, mut new: NewJob) -> Result<Arc<Job>, SubmitError> {
         // A free slot here and nothing of its class queued: the insert starts the job.
         let slot = new
             .startable_at_insert()
@@ -37,7 +37,7 @@ impl Runtime {
         };
         // The insert and the start on a task of their own: a request dropped meanwhile (its
         // client gone, its time up) cannot leave a job stored `running` that nothing runs.
-        let rt = std::sync::Arc::clone(&self.inner);
+        let rt = Arc::clone(&self.inner);
         tokio::spawn(async move {
             let stored = insert(&rt, new).await;
             if let Ok(job) = &stored {
@@ -56,7 +56,7 @@ impl Runtime {
     pub async fn submit_many(
         &self,
         new: Vec<NewJob>,
-    ) -> Result<Vec<Result<Job, StoreError>>, SubmitError> {
+    ) -> Result<Vec<Result<Arc<Job>, StoreError>>, SubmitError> {
         if new.is_empty() {
             return Ok(Vec::new());
         }
@@ -67,7 +67,7 @@ impl Runtime {
         new.iter().for_each(|job| rt.waiters.expect(job.id));
         let ids: Vec<_> = new.iter().map(|job| job.id).collect();
         let inserted = rt.store.insert_many(new).await;
-        let queued = |r: &Result<Job, StoreError>| r.as_ref().is_ok_and(|job| !job.is_final());
+        let queued = |r: &Result<Arc<Job>, StoreError>| r.as_ref().is_ok_and(|job| !job.is_final());
         let stored = match &inserted {
             Ok(results) => results.iter().filter(|r| queued(r)).count() as u64,
             Err(_) => 0,
@@ -84,7 +84,7 @@ impl Runtime {
 }
 
 /// Admits `new` against the queue cap and inserts it.
-async fn insert(rt: &Inner, new: NewJob) -> Result<Job, SubmitError> {
+async fn insert(rt: &Inner, new: NewJob) -> Result<Arc<Job>, SubmitError> {
     admit(rt, 1)?;
     // Known not final from before the insert on, so that its end cannot come first.
     let id = new.id;

@@ -8,6 +8,8 @@
 //! the statements answered, or read back inside the transaction for changes whose outcome only
 //! the database decided (a retry's back-off, a rescue, dependents failed in turn).
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 use super::{Inserted, NewJob, Outcome};
@@ -38,7 +40,8 @@ impl Committed {
 /// One job's new state and what made it.
 #[derive(Debug, Clone)]
 pub struct Change {
-    pub job: Job,
+    /// Shared with the answer of the write that made it, when that answer is the job.
+    pub job: Arc<Job>,
     pub cause: Cause,
 }
 
@@ -73,9 +76,10 @@ pub struct Deleted {
     pub tenant: Option<String>,
 }
 
-/// The job `new` became once inserted as `how`.
-pub(crate) fn inserted(new: &NewJob, how: &Inserted) -> Job {
-    let mut job = Job {
+/// The job `new` is once inserted and as long as it stays queued (built by the submitter,
+/// before the insert: the writer only applies [`inserted`] to it).
+pub(crate) fn queued(new: &NewJob) -> Job {
+    Job {
         id: new.id,
         kind: new.kind,
         params: new.params.clone(),
@@ -96,22 +100,24 @@ pub(crate) fn inserted(new: &NewJob, how: &Inserted) -> Job {
         errors: Vec::new(),
         retry_of: new.retry_of,
         tenant: new.tenant.clone(),
-    };
-    match how {
-        Inserted::Queued => {}
-        Inserted::Failed(error) => {
-            job.status = JobStatus::Failed;
-            job.finished_at = Some(job.created_at);
-            job.error = Some(error.clone());
-        }
-        Inserted::Started => {
-            job.status = JobStatus::Running;
-            job.attempt = 1;
-            job.instance = new.start.as_ref().map(|s| s.owner.clone());
-            job.started_at = Some(job.created_at);
-        }
     }
-    job
+}
+
+/// `job` ([`queued`]) as inserted `how`: still queued, failed at once, or started by its
+/// insert for `owner`. Sets every field `how` decides, whatever `job` held.
+pub(crate) fn inserted(job: &mut Job, how: &Inserted, owner: Option<&str>) {
+    let (status, attempt, error) = match how {
+        Inserted::Queued => (JobStatus::Queued, 0, None),
+        Inserted::Failed(error) => (JobStatus::Failed, 0, Some(error.clone())),
+        Inserted::Started => (JobStatus::Running, 1, None),
+    };
+    let started = status == JobStatus::Running;
+    job.status = status;
+    job.attempt = attempt;
+    job.error = error;
+    job.instance = owner.filter(|_| started).map(str::to_owned);
+    job.started_at = started.then_some(job.created_at);
+    job.finished_at = status.is_final().then_some(job.created_at);
 }
 
 /// The running `job` once its run ended with the final `outcome` at `at` (`None` for an

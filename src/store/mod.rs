@@ -227,7 +227,8 @@ impl Lease {
 /// A job claimed for a run.
 #[derive(Debug, Clone)]
 pub struct Claimed {
-    pub job: Job,
+    /// The job as claimed (shared with the commit's observer).
+    pub job: std::sync::Arc<Job>,
     pub lease: Lease,
 }
 
@@ -379,13 +380,13 @@ pub trait JobStore: Send + Sync + 'static {
     /// all final waits (queued, never claimed) until they are; one whose dependency already
     /// ended without succeeding is inserted failed (`dependency_failed`).
     /// [`StoreError::UnknownDependency`] when a dependency does not exist.
-    async fn insert(&self, job: NewJob) -> Result<Job>;
+    async fn insert(&self, job: NewJob) -> Result<std::sync::Arc<Job>>;
 
     /// Inserts several jobs in one transaction, each as [`JobStore::insert`] would: the outer
     /// error when the transaction failed (nothing was stored), else one result per job, in
     /// order, where a job naming an unknown dependency is refused alone and the others are
     /// stored.
-    async fn insert_many(&self, jobs: Vec<NewJob>) -> Result<Vec<Result<Job>>>;
+    async fn insert_many(&self, jobs: Vec<NewJob>) -> Result<Vec<Result<std::sync::Arc<Job>>>>;
 
     async fn get(&self, id: JobId) -> Result<Option<Job>>;
 

@@ -135,7 +135,7 @@ pub fn claimed_in_order(rows: Vec<JobRow>) -> Result<Vec<Claimed>> {
             let job = Job::try_from(row)?;
             Ok(Claimed {
                 lease: Lease { id: job.id, fence },
-                job,
+                job: std::sync::Arc::new(job),
             })
         })
         .collect::<Result<Vec<_>>>()?;

@@ -56,8 +56,9 @@ async fn a_failed_dependency_fails_its_dependents_transitively() {
     let Some(app) = TestApp::spawn().await else {
         return;
     };
+    // Times out once its dependents are in (a second is ample even for a loaded debug build).
     let a = app
-        .submit_ok(&json!({"kind": "sleep", "params": {"ms": 10_000}, "timeout_ms": 100}))
+        .submit_ok(&json!({"kind": "sleep", "params": {"ms": 10_000}, "timeout_ms": 1_000}))
         .await;
     let ok = app.submit_ok(&sleep_after(0, &[])).await;
     let b = app.submit_ok(&sleep_after(1, &[ok.id, a.id])).await;

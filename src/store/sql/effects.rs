@@ -76,8 +76,8 @@ impl Insert<'_> {
 /// How one run ended, to record.
 #[derive(Debug)]
 pub(crate) struct RunEnd {
-    /// The job as its run was claimed.
-    pub job: Job,
+    /// The job as this end leaves it, when it is final (built by the caller).
+    pub ended: Option<std::sync::Arc<Job>>,
     pub lease: Lease,
     pub outcome: Outcome,
     pub progress: Option<JobProgress>,

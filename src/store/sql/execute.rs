@@ -2,11 +2,13 @@
 //! finishes and saved pages as one statement each), each answer set on its write, what they
 //! changed (for the observer of commits) and what their results tell other processes.
 
-use super::insert::insert;
+use std::sync::Arc;
+
+use super::insert::{insert, stored};
 use super::ops::Op;
 use super::{Conn, Dialect, Effects, RunEnd};
 use crate::job::{Job, JobStatus};
-use crate::store::commit::{self, Cause, Change};
+use crate::store::commit::{Cause, Change};
 use crate::store::{CancelResult, Lease, NewFile, NewJob, Outcome, Result, now};
 
 /// Executes `ops` in order inside the open transaction, setting each one's answer.
@@ -38,14 +40,16 @@ async fn execute_run<D: Dialect>(
         Op::Insert(_) => {
             let jobs: Vec<&NewJob> = (run.iter())
                 .filter_map(|op| match op {
-                    Op::Insert(p) => Some(&*p.args),
+                    Op::Insert(p) => Some(&p.args.new),
                     _ => None,
                 })
                 .collect();
             let inserted = insert::<D>(conn, &jobs, effects).await?;
+            effects.changes.reserve(inserted.len());
             for (op, result) in run.iter_mut().zip(inserted) {
                 if let Op::Insert(p) = op {
-                    p.set(result);
+                    let job = result.map(|how| stored(&mut p.args, how, effects));
+                    p.set(job);
                 }
             }
         }
@@ -106,7 +110,7 @@ async fn execute_one<D: Dialect>(
                 effects.drained.push(a.class);
             }
             let started = claimed.iter().map(|c| Change {
-                job: c.job.clone(),
+                job: Arc::clone(&c.job),
                 cause: Cause::Claimed,
             });
             effects.changes.extend(started);
@@ -120,13 +124,13 @@ async fn execute_one<D: Dialect>(
         Op::Cancel(p) => {
             let result = D::cancel(conn, p.args, now(), effects).await?;
             if let CancelResult::Cancelled(job) = &result {
-                let job = job.clone();
+                let job = Arc::new(job.clone());
                 effects.changes.push(Change {
                     job,
                     cause: Cause::Cancelled,
                 });
             }
-            p.set(Ok(result));
+            p.set(Ok(Box::new(result)));
         }
         Op::Delete(p) => p.set(Ok(D::delete(conn, p.args, effects).await?)),
         Op::Recover(p) => {
@@ -140,9 +144,13 @@ async fn execute_one<D: Dialect>(
             p.set(Ok(()));
         }
         Op::InsertMany(p) => {
-            let jobs: Vec<&NewJob> = p.args.iter().collect();
+            let jobs: Vec<&NewJob> = p.args.iter().map(|i| &i.new).collect();
             let inserted = insert::<D>(conn, &jobs, effects).await?;
-            p.set(Ok(inserted));
+            effects.changes.reserve(inserted.len());
+            let stored = (p.args.iter_mut().zip(inserted))
+                .map(|(insert, result)| result.map(|how| stored(insert, how, effects)))
+                .collect();
+            p.set(Ok(stored));
         }
         // One of a run: `execute_run` does these.
         Op::Insert(_) | Op::Finish(_) | Op::SaveFile(_) => {}
@@ -180,7 +188,7 @@ pub(super) fn observe(ops: &[Op], effects: &mut Effects) {
                 effects.queued |= matches!(end.outcome, Outcome::Requeue | Outcome::Retry(_));
                 effects.finals.push(end.lease.id);
             }
-            Op::Cancel(p) => match p.done() {
+            Op::Cancel(p) => match p.done().map(|r| r.as_deref()) {
                 Some(Ok(CancelResult::Cancelled(_))) => effects.finals.push(p.args),
                 Some(Ok(CancelResult::Requested(_))) => effects.cancels.push(p.args),
                 _ => {}
@@ -217,6 +225,7 @@ pub(super) async fn reread<D: Dialect>(conn: &mut Conn<D>, effects: &mut Effects
         .collect();
     for (id, cause) in reread {
         if let Some(job) = jobs.remove(&id) {
+            let job = Arc::new(job);
             effects.changes.push(Change { job, cause });
         }
     }
@@ -232,8 +241,11 @@ fn ended(end: &RunEnd, effects: &mut Effects) {
         Outcome::Requeue => Cause::HandedBack,
         _ => Cause::RunEnded,
     };
-    match commit::ended(end.job.clone(), &end.outcome, end.progress, end.at) {
-        Some(job) => effects.changes.push(Change { job, cause }),
+    match &end.ended {
+        Some(job) => effects.changes.push(Change {
+            job: Arc::clone(job),
+            cause,
+        }),
         None => effects.reread.push((end.lease.id, cause)),
     }
 }

@@ -1,6 +1,9 @@
 //! Inserting jobs (consecutive inserts in one statement, or one `InsertMany`): where their
 //! dependencies stand, and whether an insert may start its job (see [`super::watch`]).
 
+use std::sync::Arc;
+
+use super::ops::ToInsert;
 use super::{Conn, DepState, Dialect, Effects, Insert};
 use crate::job::{Job, JobClass};
 use crate::store::commit::{self, Cause, Change};
@@ -39,7 +42,7 @@ pub(super) async fn insert<D: Dialect>(
     conn: &mut Conn<D>,
     jobs: &[&NewJob],
     effects: &mut Effects,
-) -> Result<Vec<Result<Job>>> {
+) -> Result<Vec<Result<Inserted>>> {
     if jobs.iter().any(|job| !job.depends_on.is_empty()) {
         effects.waits = true;
     }
@@ -85,24 +88,29 @@ pub(super) async fn insert<D: Dialect>(
     for (job, deps) in waits {
         D::add_waits(conn, job, &deps).await?;
     }
-    let results: Vec<Result<Job>> = jobs
+    Ok(jobs
         .iter()
         .zip(starts)
         .map(|(new, start)| {
-            start.map(|(_, failed)| {
-                let how = match failed {
-                    Some(error) => Inserted::Failed(error),
-                    None if started(new) => Inserted::Started,
-                    None => Inserted::Queued,
-                };
-                commit::inserted(new, &how)
+            start.map(|(_, failed)| match failed {
+                Some(error) => Inserted::Failed(error),
+                None if started(new) => Inserted::Started,
+                None => Inserted::Queued,
             })
         })
-        .collect();
-    let submitted = results.iter().flatten().map(|job| Change {
-        job: job.clone(),
-        cause: Cause::Submitted,
+        .collect())
+}
+
+/// The stored job of `insert`, inserted `how`: the submitter's queued job, changed as the
+/// insert says (shared with the change it makes, added to `effects`).
+pub(super) fn stored(insert: &mut ToInsert, how: Inserted, effects: &mut Effects) -> Arc<Job> {
+    let owner = insert.new.start.as_ref().map(|s| s.owner.as_str());
+    commit::inserted(Arc::make_mut(&mut insert.job), &how, owner);
+    let job = Arc::clone(&insert.job);
+    let cause = Cause::Submitted;
+    effects.changes.push(Change {
+        job: Arc::clone(&job),
+        cause,
     });
-    effects.changes.extend(submitted);
-    Ok(results)
+    job
 }

@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Database, Pool};
 use tokio::sync::broadcast;
 
-use super::commit::Committed;
+use super::commit::{self, Committed};
 use super::{
     CancelResult, Claimed, DeleteResult, FileData, FileInfo, JobStore, Lease, LeaseState,
     ListFilter, NewFile, NewJob, Outcome, Recovered, Result, Retention, StatsQuery, StoreEvent,
@@ -30,7 +30,8 @@ use super::{
 };
 use crate::job::{Backoff, Job, JobClass, JobId, JobKind, JobProgress};
 pub(crate) use effects::{DepState, Effects, Insert, Interrupted, RunEnd};
-use ops::{ClaimArgs, HeartbeatArgs, Op};
+use ops::{ClaimArgs, HeartbeatArgs, Op, ToInsert};
+use std::sync::Arc;
 use writer::Writer;
 
 /// Jobs queued (waiting ones included): the same statement on both databases.
@@ -258,11 +259,13 @@ impl<D: Dialect> JobStore for SqlStore<D> {
         D::SHARED
     }
 
-    async fn insert(&self, new: NewJob) -> Result<Job> {
-        self.writer.apply(Op::Insert, Box::new(new)).await
+    async fn insert(&self, new: NewJob) -> Result<Arc<Job>> {
+        let new = Box::new(ToInsert::new(new));
+        self.writer.apply(Op::Insert, new).await
     }
 
-    async fn insert_many(&self, new: Vec<NewJob>) -> Result<Vec<Result<Job>>> {
+    async fn insert_many(&self, new: Vec<NewJob>) -> Result<Vec<Result<Arc<Job>>>> {
+        let new = new.into_iter().map(ToInsert::new).collect();
         self.writer.apply(Op::InsertMany, new).await
     }
 
@@ -340,8 +343,10 @@ impl<D: Dialect> JobStore for SqlStore<D> {
         progress: Option<JobProgress>,
         at: DateTime<Utc>,
     ) -> Result<bool> {
+        // Built here, not in the writer: the writer only shares it with the observer.
+        let ended = commit::ended((*run.job).clone(), &outcome, progress, at).map(Arc::new);
         let end = Box::new(RunEnd {
-            job: run.job,
+            ended,
             lease: run.lease,
             outcome,
             progress,
@@ -352,7 +357,7 @@ impl<D: Dialect> JobStore for SqlStore<D> {
     }
 
     async fn cancel(&self, id: JobId) -> Result<CancelResult> {
-        self.writer.apply(Op::Cancel, id).await
+        Ok(*self.writer.apply(Op::Cancel, id).await?)
     }
 
     async fn delete(&self, id: JobId) -> Result<DeleteResult> {

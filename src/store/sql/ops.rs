@@ -3,6 +3,7 @@
 //! once it commits. An operation's answer type is its variant's: a write cannot be answered
 //! with another's result.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -51,6 +52,20 @@ impl<A, T> Pending<A, T> {
     }
 }
 
+/// A job to insert, and the job it is as long as it stays queued (built by the submitter; the
+/// writer applies how it was inserted).
+pub(crate) struct ToInsert {
+    pub new: NewJob,
+    pub job: Arc<Job>,
+}
+
+impl ToInsert {
+    pub(crate) fn new(new: NewJob) -> Self {
+        let job = Arc::new(crate::store::commit::queued(&new));
+        Self { new, job }
+    }
+}
+
 /// A claim's arguments.
 pub(crate) struct ClaimArgs {
     /// The class claimed for: every kind of it the claimer runs is in `kinds`.
@@ -70,13 +85,13 @@ pub(crate) struct HeartbeatArgs {
 
 /// A write to apply.
 pub(crate) enum Op {
-    Insert(Pending<Box<NewJob>, Job>),
+    Insert(Pending<Box<ToInsert>, Arc<Job>>),
     /// Several inserts that must share one transaction, with a result each.
-    InsertMany(Pending<Vec<NewJob>, Vec<Result<Job>>>),
+    InsertMany(Pending<Vec<ToInsert>, Vec<Result<Arc<Job>>>>),
     Claim(Pending<ClaimArgs, Vec<Claimed>>),
     Heartbeat(Pending<HeartbeatArgs, LeaseState>),
     Finish(Pending<Box<RunEnd>, bool>),
-    Cancel(Pending<JobId, CancelResult>),
+    Cancel(Pending<JobId, Box<CancelResult>>),
     Delete(Pending<JobId, DeleteResult>),
     /// Settles interrupted runs.
     Recover(Pending<(Interrupted, Backoff), Recovered>),

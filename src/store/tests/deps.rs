@@ -192,7 +192,7 @@ async fn final_event(
         let committed = commits.recv().await.unwrap();
         let settled = (committed.changes.iter())
             .filter(|c| c.cause == Cause::Settled && c.job.is_final())
-            .map(|c| c.job.clone());
+            .map(|c| (*c.job).clone());
         pending.extend(settled);
     }
 }

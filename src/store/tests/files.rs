@@ -30,7 +30,7 @@ async fn job_with_files(store: &super::TestStore) -> (crate::job::Job, Lease, Ve
                 .unwrap()
         );
     }
-    (job, lease, contents)
+    ((*job).clone(), lease, contents)
 }
 
 async fn files_are_listed_and_read_whole_by_range_and_in_batches(backend: Backend) {

@@ -63,7 +63,10 @@ impl TestStore {
         let Some(job) = self.get(lease.id).await? else {
             return Ok(false);
         };
-        let run = crate::store::Claimed { job, lease };
+        let run = crate::store::Claimed {
+            job: job.into(),
+            lease,
+        };
         self.store.finish(run, outcome, progress, at).await
     }
 

@@ -54,7 +54,7 @@ async fn a_job_starts_at_insert_only_with_nothing_queued_ahead(backend: Backend)
         (JobStatus::Running, 1, Some("me"))
     );
     assert_eq!(job.started_at, Some(job.created_at));
-    assert_eq!(store.get(job.id).await.unwrap().as_ref(), Some(&job));
+    assert_eq!(store.get(job.id).await.unwrap().as_ref(), Some(&*job));
     assert!(claim_sleeps(&store, 10).await.is_empty(), "never claimed");
     // Something queued elsewhere (another process, a delayed job come due): queued again.
     store.queue_grew();
@@ -114,7 +114,7 @@ async fn a_job_with_dependencies_or_a_later_start_is_never_started_by_its_insert
     for result in &results {
         let job = result.as_ref().unwrap();
         assert_eq!((job.status, job.attempt), (JobStatus::Queued, 0), "{job:?}");
-        assert_eq!(store.get(job.id).await.unwrap().as_ref(), Some(job));
+        assert_eq!(store.get(job.id).await.unwrap().as_ref(), Some(&**job));
     }
     // Released by its dependency's end, the dependent is claimed as any queued job.
     let lease = Lease::at_insert(first.id);

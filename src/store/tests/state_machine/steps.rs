@@ -144,7 +144,7 @@ async fn insert(
         (job.status, job.attempt) == (JobStatus::Queued, 0),
         "inserted as {job:?}"
     );
-    model.jobs.push((job.id, Some(job)));
+    model.jobs.push((job.id, Some((*job).clone())));
     Ok(Vec::new())
 }
 
@@ -164,7 +164,7 @@ async fn insert_after(
             let failed = seen.is_final() && seen.status != JobStatus::Succeeded;
             let want = [JobStatus::Queued, JobStatus::Failed][usize::from(failed)];
             ensure!(job.status == want, "inserted after {seen:?} as {job:?}");
-            model.jobs.push((job.id, Some(job)));
+            model.jobs.push((job.id, Some((*job).clone())));
         }
         (got, seen) => return Err(format!("insert after {seen:?}: {got:?}")),
     }
