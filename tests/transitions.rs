@@ -21,7 +21,7 @@ use std::time::Duration;
 use faena::Config;
 use faena::job::{JobClass, JobId, JobKind, SubmitOptions};
 use faena::kind::{Ctl, Kind, KindError};
-use faena::store::{Claimed, JobStore, NewJob, Outcome};
+use faena::store::{Claimed, JobStore, NewJob, Outcome, RunEnd};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -357,7 +357,7 @@ async fn every_transition(world: &World) {
     assert!(
         world
             .store
-            .finish(run, Outcome::Requeue, None, now)
+            .finish(RunEnd::new(run, Outcome::Requeue, None, now))
             .await
             .unwrap()
     );
@@ -367,7 +367,7 @@ async fn every_transition(world: &World) {
     assert!(
         world
             .store
-            .finish(run, Outcome::Requeue, None, now)
+            .finish(RunEnd::new(run, Outcome::Requeue, None, now))
             .await
             .unwrap()
     );

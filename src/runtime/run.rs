@@ -15,7 +15,7 @@ use super::runs::{RunHandle, StopReason};
 use crate::events::Subject;
 use crate::job::{JobClass, JobProgress};
 use crate::kind::Ctl;
-use crate::store::{Claimed, Lease, LeaseState, Outcome, now};
+use crate::store::{Claimed, Lease, LeaseState, Outcome, RunEnd, now};
 
 pub(super) async fn attempt(rt: Arc<Inner>, claimed: Claimed, class: JobClass) {
     let Claimed { job, lease } = claimed;
@@ -147,14 +147,11 @@ async fn heartbeats(rt: Arc<Inner>, lease: Lease, handle: RunHandle) {
 /// due time) follows from the commit, through the observer. At shutdown the retries go on
 /// until the process exits; the next start's recovery then settles the job.
 async fn record(rt: &Inner, run: Claimed, outcome: Outcome, progress: Option<JobProgress>) {
-    let (at, name) = (now(), outcome.name());
+    let name = outcome.name();
+    let end = RunEnd::new(run, outcome, progress, now());
     let mut delay = Duration::from_millis(50);
     loop {
-        match rt
-            .store
-            .finish(run.clone(), outcome.clone(), progress, at)
-            .await
-        {
+        match rt.store.finish(end.clone()).await {
             Ok(true) => return tracing::info!(outcome = name, "run ended"),
             Ok(false) => {
                 return tracing::warn!(outcome = name, "run ended but the job had moved on");

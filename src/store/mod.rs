@@ -7,8 +7,12 @@
 //! nor overwrite a newer one. All SQL lives below this module.
 
 pub mod commit;
+mod error;
+mod new_job;
 pub mod postgres;
+mod retention;
 mod rows;
+mod runs;
 mod sql;
 pub mod sqlite;
 pub mod stats;
@@ -20,254 +24,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use serde_json::Value;
-
-use crate::job::{
-    Job, JobClass, JobError, JobId, JobKind, JobProgress, JobResult, JobStatus, SubmitOptions,
-};
+use crate::job::{Job, JobClass, JobId, JobKind, JobProgress, JobStatus};
 
 pub use crate::job::{FileData, FileInfo, NewFile};
+pub use error::{Result, StoreError};
+pub use new_job::{IdempotencyKey, Inserted, NewJob, StartAtInsert};
+pub use retention::Retention;
+pub use runs::{Claimed, Lease, LeaseState, Outcome, Recovered, RunEnd};
 pub use stats::{BucketCount, KindCount, StatsQuery, StoreStats};
-
-/// Errors of the storage layer.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database error")]
-    Database(#[from] sqlx::Error),
-    #[error("migration failed")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("stored row is invalid: {0}")]
-    Corrupt(String),
-    #[error("invalid database url `{0}`")]
-    Url(String),
-    /// A write shared a failed statement or transaction with others (group commit).
-    #[error("writing to the database failed")]
-    Write(#[source] std::sync::Arc<sqlx::Error>),
-    #[error("the database writer has stopped")]
-    WriterGone,
-    #[error("{0} is in use by another faena process (one process per SQLite file)")]
-    Locked(String),
-    /// A job named in `depends_on` does not exist.
-    #[error("job {0} does not exist")]
-    UnknownDependency(JobId),
-}
-
-pub type Result<T, E = StoreError> = std::result::Result<T, E>;
-
-impl StoreError {
-    fn sqlx(&self) -> Option<&sqlx::Error> {
-        match self {
-            Self::Database(err) => Some(err),
-            Self::Write(err) => Some(err),
-            _ => None,
-        }
-    }
-
-    /// A write broke a uniqueness rule (e.g. an idempotency key already used).
-    pub fn is_unique_violation(&self) -> bool {
-        self.sqlx()
-            .and_then(sqlx::Error::as_database_error)
-            .is_some_and(|e| e.is_unique_violation())
-    }
-
-    /// The database cannot be reached or does not answer in time (as opposed to refusing a
-    /// statement): the request may succeed later.
-    pub fn is_unavailable(&self) -> bool {
-        match self {
-            Self::WriterGone => true,
-            _ => self.sqlx().is_some_and(|e| {
-                matches!(
-                    e,
-                    sqlx::Error::Io(_)
-                        | sqlx::Error::Tls(_)
-                        | sqlx::Error::Protocol(_)
-                        | sqlx::Error::PoolTimedOut
-                        | sqlx::Error::PoolClosed
-                        | sqlx::Error::WorkerCrashed
-                ) || e.as_database_error().is_some_and(|d| {
-                    // PostgreSQL: connection exceptions (08), insufficient resources (53),
-                    // operator intervention (57: shutdown, terminated sessions); SQLite: busy
-                    // or locked past the busy timeout.
-                    let code = d.code().unwrap_or_default();
-                    ["08", "53", "57"]
-                        .iter()
-                        .any(|class| code.starts_with(class))
-                        || matches!(code.as_ref(), "5" | "6" | "261" | "262" | "517")
-                })
-            }),
-        }
-    }
-}
-
-/// A job to insert.
-#[derive(Debug, Clone)]
-pub struct NewJob {
-    pub id: JobId,
-    pub kind: JobKind,
-    /// The parameters as its kind parsed them.
-    pub params: Value,
-    pub options: SubmitOptions,
-    /// Jobs that must be final before this one runs (distinct, all existing).
-    pub depends_on: Vec<JobId>,
-    pub created_at: DateTime<Utc>,
-    /// The API key that submits it (see [`Job::tenant`]).
-    pub tenant: Option<String>,
-    /// The `Idempotency-Key` it came with.
-    pub idempotency: Option<IdempotencyKey>,
-    /// Set by an instance holding a free slot for the job: store it already `running`,
-    /// claimed by that instance, if nothing of its class is queued ahead of it (see
-    /// [`StartAtInsert`]). Only for a job without dependencies, due at once.
-    pub start: Option<StartAtInsert>,
-    /// The job this one retries (see [`Job::retry_of`]).
-    pub retry_of: Option<JobId>,
-    /// Jobs whose files it reads (also among its dependencies).
-    pub sources: Vec<JobId>,
-}
-
-/// A job stored `running` by its insert: claimed in the same transaction by `owner` for
-/// `lease`, its first attempt begun at its `created_at`, its fencing token
-/// [`Lease::at_insert`]. The store does so only when it knows of nothing claimable of the
-/// job's class queued (its last claim of the class came back short and nothing was queued
-/// since, see [`JobStore::queue_grew`]), so the job goes ahead of none; else the job is
-/// queued. An instance with a free slot saves the claim (a transaction and a wake-up of its
-/// dispatcher) this way.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StartAtInsert {
-    pub owner: String,
-    pub lease: Duration,
-    /// The job's class.
-    pub class: JobClass,
-    /// The kinds of the job's class that `owner` runs: none of them may be queued and
-    /// claimable for the job to start.
-    pub kinds: Vec<JobKind>,
-}
-
-/// An `Idempotency-Key` and the hash of the request that carried it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdempotencyKey {
-    /// The key as the client sent it.
-    pub key: String,
-    /// SHA-256 (hex) of the canonical request.
-    pub request_hash: String,
-}
-
-impl IdempotencyKey {
-    /// How the key is stored: scoped to its tenant (keys of different API keys never clash).
-    pub fn stored(&self, tenant: Option<&str>) -> String {
-        format!("{}/{}", tenant.unwrap_or("-"), self.key)
-    }
-}
-
-impl NewJob {
-    pub fn new(kind: JobKind, params: Value, options: SubmitOptions) -> Self {
-        Self {
-            id: JobId::new(),
-            kind,
-            params,
-            options,
-            depends_on: Vec::new(),
-            created_at: now(),
-            tenant: None,
-            idempotency: None,
-            start: None,
-            retry_of: None,
-            sources: Vec::new(),
-        }
-    }
-
-    /// When it may start: as submitted, else at once.
-    pub fn run_after(&self) -> DateTime<Utc> {
-        self.options.run_after.unwrap_or(self.created_at)
-    }
-
-    /// Whether it could start at its insert (see [`StartAtInsert`]): it waits for no other
-    /// job and is due at once.
-    pub fn startable_at_insert(&self) -> bool {
-        self.depends_on.is_empty() && self.run_after() <= self.created_at
-    }
-
-    /// Whether its insert may start it: asked to ([`NewJob::start`]) and startable.
-    pub fn may_start_at_insert(&self) -> bool {
-        self.start.is_some() && self.startable_at_insert()
-    }
-
-    /// The same job, waiting for `deps`.
-    pub fn depending_on(mut self, deps: Vec<JobId>) -> Self {
-        self.depends_on = deps;
-        self
-    }
-}
-
-/// How an inserted job starts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Inserted {
-    /// Claimable (or waiting only for dependencies that are not final yet).
-    Queued,
-    /// Stored running, claimed by its insert for [`NewJob::start`]'s owner.
-    Started,
-    /// A dependency had already ended without succeeding: the job is failed at once.
-    Failed(JobError),
-}
-
-/// The right of one attempt to write about its job: the job id and the attempt's fencing token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Lease {
-    pub id: JobId,
-    pub fence: i64,
-}
-
-impl Lease {
-    /// The lease of a job started at its insert ([`StartAtInsert`]): a claim bumps the
-    /// fence from 0, and that insert is its first claim.
-    pub fn at_insert(id: JobId) -> Self {
-        Self { id, fence: 1 }
-    }
-}
-
-/// A job claimed for a run.
-#[derive(Debug, Clone)]
-pub struct Claimed {
-    /// The job as claimed (shared with the commit's observer).
-    pub job: std::sync::Arc<Job>,
-    pub lease: Lease,
-}
-
-/// How a run ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    Succeeded(JobResult),
-    Failed(JobError),
-    TimedOut(JobError),
-    Cancelled(JobError),
-    /// Failed with a retryable error: queued again after a back-off while attempts remain,
-    /// else failed with this error.
-    Retry(JobError),
-    /// Handed back (shutdown): queued again, and the attempt does not count.
-    Requeue,
-}
-
-impl Outcome {
-    /// The status, result and error a final outcome records; `None` for a hand-back.
-    pub fn final_state(&self) -> Option<(JobStatus, Option<&JobResult>, Option<&JobError>)> {
-        match self {
-            Self::Succeeded(v) => Some((JobStatus::Succeeded, Some(v), None)),
-            Self::Failed(e) => Some((JobStatus::Failed, None, Some(e))),
-            Self::TimedOut(e) => Some((JobStatus::TimedOut, None, Some(e))),
-            Self::Cancelled(e) => Some((JobStatus::Cancelled, None, Some(e))),
-            Self::Retry(_) | Self::Requeue => None,
-        }
-    }
-
-    /// For logs: the final status, `retry` or `requeued`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Retry(_) => "retry",
-            _ => self
-                .final_state()
-                .map_or("requeued", |(status, _, _)| status.as_str()),
-        }
-    }
-}
 
 /// What `cancel` did.
 #[derive(Debug, Clone)]
@@ -289,15 +53,6 @@ pub enum DeleteResult {
     NotFound,
 }
 
-/// What `heartbeat` learnt about one lease.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LeaseState {
-    /// Still ours; `cancel_requested` says whether someone asked to cancel it.
-    Held { cancel_requested: bool },
-    /// The job moved on (finished, rescued or re-claimed): stop working on it.
-    Lost,
-}
-
 /// Filter and page of `list`.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
@@ -308,46 +63,6 @@ pub struct ListFilter {
     /// Only jobs of this tenant (see [`Job::tenant`]).
     pub tenant: Option<String>,
     pub limit: u32,
-}
-
-/// How long final jobs are kept (`None`: forever), and how many one prune removes at most.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Retention {
-    /// Succeeded and cancelled jobs.
-    pub succeeded: Option<Duration>,
-    /// Failed and timed-out jobs.
-    pub failed: Option<Duration>,
-    pub batch: u32,
-}
-
-impl Default for Retention {
-    fn default() -> Self {
-        Self {
-            succeeded: Some(Duration::from_secs(24 * 3600)),
-            failed: Some(Duration::from_secs(7 * 24 * 3600)),
-            batch: 1000,
-        }
-    }
-}
-
-impl Retention {
-    /// The end times before which jobs go, as of `now`: (succeeded and cancelled, failed and
-    /// timed out); `None` keeps that group.
-    pub fn cutoffs(&self, now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
-        let before = |keep: Option<Duration>| {
-            keep.map(|d| now - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX))
-        };
-        (before(self.succeeded), before(self.failed))
-    }
-}
-
-/// What startup recovery did with the runs a crash left behind.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Recovered {
-    pub requeued: u64,
-    pub failed: u64,
-    /// Runs with an accepted cancel pending: cancelled, not retried.
-    pub cancelled: u64,
 }
 
 /// What another process did in the store that this one may care about (this process's own
@@ -428,15 +143,9 @@ pub trait JobStore: Send + Sync + 'static {
         lease_for: Duration,
     ) -> Result<LeaseState>;
 
-    /// Records how the attempt `run` ended (at `at`, with its last progress). `false` when
-    /// its lease is stale (the job moved on) and nothing was written.
-    async fn finish(
-        &self,
-        run: Claimed,
-        outcome: Outcome,
-        progress: Option<JobProgress>,
-        at: DateTime<Utc>,
-    ) -> Result<bool>;
+    /// Records how a run ended. `false` when its lease is stale (the job moved on) and
+    /// nothing was written.
+    async fn finish(&self, end: RunEnd) -> Result<bool>;
 
     /// Cancels a queued job at once, or asks for a running one to be stopped.
     async fn cancel(&self, id: JobId) -> Result<CancelResult>;
@@ -523,15 +232,11 @@ pub struct StoreOptions {
 pub async fn open(url: &str, options: &StoreOptions) -> Result<std::sync::Arc<dyn JobStore>> {
     if url.starts_with("sqlite:") {
         Ok(std::sync::Arc::new(
-            sqlite::open(url, &options.sqlite)
-                .await?
-                .with_backoff(options.backoff),
+            sqlite::open(url, &options.sqlite, options.backoff).await?,
         ))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         Ok(std::sync::Arc::new(
-            postgres::open(url, &options.postgres)
-                .await?
-                .with_backoff(options.backoff),
+            postgres::open(url, &options.postgres, options.backoff).await?,
         ))
     } else {
         Err(StoreError::Url(url.chars().take(32).collect()))

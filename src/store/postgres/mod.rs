@@ -24,10 +24,10 @@ use sqlx::{Executor, PgConnection, Postgres};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use super::sql::{DepState, Dialect, Effects, Insert, Interrupted, RunEnd, SqlStore};
+use super::sql::{DepState, Dialect, Effects, Insert, Interrupted, SqlStore};
 use super::{
     CancelResult, Claimed, DeleteResult, FileData, FileInfo, Lease, LeaseState, ListFilter,
-    NewFile, Recovered, Result, Retention, StatsQuery, StoreStats,
+    NewFile, Recovered, Result, Retention, RunEnd, StatsQuery, StoreStats,
 };
 use crate::job::{Backoff, Job, JobId, JobKind, JobProgress};
 
@@ -60,7 +60,7 @@ pub(crate) type PgStore = SqlStore<PgDialect>;
 
 /// Opens the database at `url`, applies pending migrations and starts listening for what
 /// other instances do.
-pub(crate) async fn open(url: &str, options: &PgOptions) -> Result<PgStore> {
+pub(crate) async fn open(url: &str, options: &PgOptions, backoff: Backoff) -> Result<PgStore> {
     // A session that stalls inside a transaction (its instance paused or cut off) would hold
     // the row locks of its runs, and every rescue waiting on them, until the server noticed
     // the dead connection: end it after a few seconds instead (no batch idles that long).
@@ -117,6 +117,7 @@ pub(crate) async fn open(url: &str, options: &PgOptions) -> Result<PgStore> {
         pool,
         events,
         Box::new(stop.drop_guard()),
+        backoff,
     ))
 }
 
@@ -241,9 +242,10 @@ impl Dialect for PgDialect {
     async fn finish_many(
         conn: &mut PgConnection,
         ends: &[&RunEnd],
+        backoff: Backoff,
         effects: &mut Effects,
     ) -> Result<HashSet<Lease>, sqlx::Error> {
-        queries::ends::finish_many(conn, ends, effects).await
+        queries::ends::finish_many(conn, ends, backoff, effects).await
     }
 
     async fn cancel(

@@ -4,9 +4,9 @@
 use chrono::{DateTime, Utc};
 
 use super::watch::Snapshot;
-use crate::job::{Backoff, Job, JobClass, JobError, JobErrorCode, JobId, JobProgress, JobStatus};
+use crate::job::{JobClass, JobError, JobErrorCode, JobId, JobStatus};
 use crate::store::commit::{Cause, Change, Deleted};
-use crate::store::{Lease, NewJob, Outcome, Result, StartAtInsert, StoreError};
+use crate::store::{NewJob, Result, StartAtInsert, StoreError};
 
 /// Where the dependencies of a new job stand.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,19 +71,6 @@ impl Insert<'_> {
             "queued"
         }
     }
-}
-
-/// How one run ended, to record.
-#[derive(Debug)]
-pub(crate) struct RunEnd {
-    /// The job as this end leaves it, when it is final (built by the caller).
-    pub ended: Option<std::sync::Arc<Job>>,
-    pub lease: Lease,
-    pub outcome: Outcome,
-    pub progress: Option<JobProgress>,
-    pub at: DateTime<Utc>,
-    /// When a retryable failure is retried.
-    pub backoff: Backoff,
 }
 
 /// Which interrupted runs to settle.

@@ -6,20 +6,23 @@ use std::sync::Arc;
 
 use super::insert::{insert, stored};
 use super::ops::Op;
-use super::{Conn, Dialect, Effects, RunEnd};
+use super::{Conn, Dialect, Effects};
+use crate::job::Backoff;
 use crate::job::{Job, JobStatus};
 use crate::store::commit::{Cause, Change};
-use crate::store::{CancelResult, Lease, NewFile, NewJob, Outcome, Result, now};
+use crate::store::{CancelResult, Lease, NewFile, NewJob, Outcome, Result, RunEnd, now};
 
 /// Executes `ops` in order inside the open transaction, setting each one's answer.
+/// Retries run after `backoff`.
 pub(super) async fn execute<D: Dialect>(
     conn: &mut Conn<D>,
     ops: &mut [Op],
     effects: &mut Effects,
+    backoff: Backoff,
 ) -> Result<()> {
     let mut at = 0;
     while at < ops.len() {
-        at += execute_run::<D>(conn, &mut ops[at..], effects).await?;
+        at += execute_run::<D>(conn, &mut ops[at..], effects, backoff).await?;
     }
     Ok(())
 }
@@ -30,6 +33,7 @@ async fn execute_run<D: Dialect>(
     conn: &mut Conn<D>,
     ops: &mut [Op],
     effects: &mut Effects,
+    backoff: Backoff,
 ) -> Result<usize> {
     let head = std::mem::discriminant(&ops[0]);
     let n = (ops.iter())
@@ -60,7 +64,7 @@ async fn execute_run<D: Dialect>(
                     _ => None,
                 })
                 .collect();
-            let applied = D::finish_many(conn, &ends, effects).await?;
+            let applied = D::finish_many(conn, &ends, backoff, effects).await?;
             for end in ends.iter().filter(|e| applied.contains(&e.lease)) {
                 ended(end, effects);
             }
@@ -88,7 +92,7 @@ async fn execute_run<D: Dialect>(
         }
         _ => {
             for op in run.iter_mut() {
-                execute_one::<D>(conn, op, effects).await?;
+                execute_one::<D>(conn, op, effects, backoff).await?;
             }
         }
     }
@@ -100,6 +104,7 @@ async fn execute_one<D: Dialect>(
     conn: &mut Conn<D>,
     op: &mut Op,
     effects: &mut Effects,
+    backoff: Backoff,
 ) -> Result<()> {
     match op {
         Op::Claim(p) => {
@@ -134,8 +139,7 @@ async fn execute_one<D: Dialect>(
         }
         Op::Delete(p) => p.set(Ok(D::delete(conn, p.args, effects).await?)),
         Op::Recover(p) => {
-            let (which, backoff) = &p.args;
-            p.set(Ok(D::recover(conn, now(), which, *backoff, effects).await?));
+            p.set(Ok(D::recover(conn, now(), &p.args, backoff, effects).await?));
         }
         Op::ClearFiles(p) => p.set(Ok(D::clear_files(conn, p.args).await?)),
         Op::Prune(p) => p.set(Ok(D::prune(conn, now(), &p.args).await?)),

@@ -22,14 +22,14 @@ use chrono::{DateTime, Utc};
 use sqlx::{Database, Pool};
 use tokio::sync::broadcast;
 
-use super::commit::{self, Committed};
+use super::commit::Committed;
 use super::{
     CancelResult, Claimed, DeleteResult, FileData, FileInfo, JobStore, Lease, LeaseState,
-    ListFilter, NewFile, NewJob, Outcome, Recovered, Result, Retention, StatsQuery, StoreEvent,
+    ListFilter, NewFile, NewJob, Recovered, Result, Retention, RunEnd, StatsQuery, StoreEvent,
     StoreStats,
 };
 use crate::job::{Backoff, Job, JobClass, JobId, JobKind, JobProgress};
-pub(crate) use effects::{DepState, Effects, Insert, Interrupted, RunEnd};
+pub(crate) use effects::{DepState, Effects, Insert, Interrupted};
 use ops::{ClaimArgs, HeartbeatArgs, Op, ToInsert};
 use std::sync::Arc;
 use writer::Writer;
@@ -107,11 +107,12 @@ pub(crate) trait Dialect: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<LeaseState>;
 
-    /// Records the ends of runs, fenced by their leases, and releases the dependents of the
-    /// jobs that became final. Returns the leases applied.
+    /// Records the ends of runs, fenced by their leases (retries due after `backoff`), and
+    /// releases the dependents of the jobs that became final. Returns the leases applied.
     async fn finish_many(
         conn: &mut Conn<Self>,
         ends: &[&RunEnd],
+        backoff: Backoff,
         effects: &mut Effects,
     ) -> Result<HashSet<Lease>, sqlx::Error>;
 
@@ -191,8 +192,6 @@ pub(crate) struct SqlStore<D: Dialect> {
     commits: broadcast::Sender<std::sync::Arc<Committed>>,
     /// What the writer knows of the queue (see [`watch`]).
     queue: std::sync::Arc<watch::QueueWatch>,
-    /// When retries run.
-    backoff: Backoff,
     /// What must live as long as the store (a lock file, a listener task).
     _keep: Box<dyn std::any::Any + Send + Sync>,
 }
@@ -214,30 +213,25 @@ impl<D: Dialect> SqlStore<D> {
         pages: Pool<D::Db>,
         events: broadcast::Sender<StoreEvent>,
         keep: Box<dyn std::any::Any + Send + Sync>,
+        backoff: Backoff,
     ) -> Self {
         let queue = std::sync::Arc::default();
         let (commits, _) = broadcast::channel(COMMITS_BUFFER);
         Self {
             writer: Writer::start(
-                std::sync::Arc::new(dialect),
+                dialect,
                 writer,
                 commits.clone(),
                 std::sync::Arc::clone(&queue),
+                backoff,
             ),
             reader,
             pages,
             events,
             commits,
             queue,
-            backoff: Backoff::default(),
             _keep: keep,
         }
-    }
-
-    /// The same store, retrying with `backoff`.
-    pub(crate) fn with_backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff;
-        self
     }
 
     pub(crate) fn reader(&self) -> &Pool<D::Db> {
@@ -336,24 +330,8 @@ impl<D: Dialect> JobStore for SqlStore<D> {
             .await
     }
 
-    async fn finish(
-        &self,
-        run: Claimed,
-        outcome: Outcome,
-        progress: Option<JobProgress>,
-        at: DateTime<Utc>,
-    ) -> Result<bool> {
-        // Built here, not in the writer: the writer only shares it with the observer.
-        let ended = commit::ended((*run.job).clone(), &outcome, progress, at).map(Arc::new);
-        let end = Box::new(RunEnd {
-            ended,
-            lease: run.lease,
-            outcome,
-            progress,
-            at,
-            backoff: self.backoff,
-        });
-        self.writer.apply(Op::Finish, end).await
+    async fn finish(&self, end: RunEnd) -> Result<bool> {
+        self.writer.apply(Op::Finish, Box::new(end)).await
     }
 
     async fn cancel(&self, id: JobId) -> Result<CancelResult> {
@@ -368,8 +346,7 @@ impl<D: Dialect> JobStore for SqlStore<D> {
         let which = Interrupted::AtStart {
             owner: owner.to_string(),
         };
-        let backoff = self.backoff;
-        self.writer.apply(Op::Recover, (which, backoff)).await
+        self.writer.apply(Op::Recover, which).await
     }
 
     async fn rescue_expired(&self, now: DateTime<Utc>, keep: &[JobId]) -> Result<Recovered> {
@@ -377,8 +354,7 @@ impl<D: Dialect> JobStore for SqlStore<D> {
             before: now,
             keep: keep.to_vec(),
         };
-        let backoff = self.backoff;
-        self.writer.apply(Op::Recover, (which, backoff)).await
+        self.writer.apply(Op::Recover, which).await
     }
 
     fn events(&self) -> broadcast::Receiver<StoreEvent> {

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::{Interrupted, RunEnd};
-use crate::job::{Backoff, Job, JobClass, JobId, JobKind, JobProgress};
+use super::Interrupted;
+use crate::job::{Job, JobClass, JobId, JobKind, JobProgress};
 use crate::store::{
     CancelResult, Claimed, DeleteResult, Lease, LeaseState, NewFile, NewJob, Recovered, Result,
-    Retention, StoreError,
+    Retention, RunEnd, StoreError,
 };
 
 /// A write's arguments, where to send its answer, and the answer once the transaction has one.
@@ -94,7 +94,7 @@ pub(crate) enum Op {
     Cancel(Pending<JobId, Box<CancelResult>>),
     Delete(Pending<JobId, DeleteResult>),
     /// Settles interrupted runs.
-    Recover(Pending<(Interrupted, Backoff), Recovered>),
+    Recover(Pending<Interrupted, Recovered>),
     SaveFile(Pending<(Lease, NewFile), bool>),
     ClearFiles(Pending<Lease, bool>),
     /// Deletes expired final jobs.

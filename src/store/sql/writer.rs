@@ -26,6 +26,7 @@ use super::execute::{execute, observe, reread};
 use super::ops::{Op, Pending};
 use super::watch::QueueWatch;
 use super::{Dialect, Effects};
+use crate::job::Backoff;
 use crate::store::commit::Committed;
 use crate::store::{Result, StoreError};
 
@@ -45,13 +46,22 @@ impl<D: Dialect> Writer<D> {
     /// Starts the writer task, writing on `pool` and publishing on `commits` what each
     /// transaction did (see `JobStore::commits`).
     pub(super) fn start(
-        dialect: Arc<D>,
+        dialect: D,
         pool: Pool<D::Db>,
         commits: broadcast::Sender<Arc<Committed>>,
         queue: Arc<QueueWatch>,
+        backoff: Backoff,
     ) -> Self {
         let (ops, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(dialect, pool, rx, commits, queue));
+        let task = Task {
+            dialect,
+            pool,
+            // Unknown at start.
+            waits: true,
+            queue,
+            backoff,
+        };
+        tokio::spawn(run(task, rx, commits));
         Self {
             ops,
             _dialect: std::marker::PhantomData,
@@ -70,16 +80,23 @@ impl<D: Dialect> Writer<D> {
     }
 }
 
-async fn run<D: Dialect>(
-    dialect: Arc<D>,
+/// What the writer task keeps between transactions.
+struct Task<D: Dialect> {
+    dialect: D,
     pool: Pool<D::Db>,
+    /// Whether `job_waits` may have rows (see `Effects::waits`).
+    waits: bool,
+    queue: Arc<QueueWatch>,
+    /// When retries run.
+    backoff: Backoff,
+}
+
+async fn run<D: Dialect>(
+    mut task: Task<D>,
     mut rx: mpsc::Receiver<Op>,
     commits: broadcast::Sender<Arc<Committed>>,
-    queue: Arc<QueueWatch>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    // Whether `job_waits` may have rows (see `Effects::waits`); unknown at start.
-    let mut waits = true;
     // Before the answers: whoever is answered finds the observers told.
     let publish = |committed: Committed| {
         if !committed.is_empty() {
@@ -88,13 +105,13 @@ async fn run<D: Dialect>(
     };
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let mut ops = std::mem::take(&mut batch);
-        let mut result = transaction(&*dialect, &pool, &mut ops, &mut waits, &queue).await;
+        let mut result = task.transaction(&mut ops).await;
         for _ in 0..RETRIES {
             if !result.as_ref().is_err_and(transient::<D>) {
                 break;
             }
             tracing::debug!("a batch of writes failed for a transient reason; running it again");
-            result = transaction(&*dialect, &pool, &mut ops, &mut waits, &queue).await;
+            result = task.transaction(&mut ops).await;
         }
         match result {
             Ok(committed) => {
@@ -117,7 +134,7 @@ async fn run<D: Dialect>(
                 tracing::warn!(error = ?err, writes = ops.len(), "a write failed; retrying the batch's writes one by one");
                 for op in ops {
                     let mut one = [op];
-                    let result = transaction(&*dialect, &pool, &mut one, &mut waits, &queue).await;
+                    let result = task.transaction(&mut one).await;
                     let [op] = one;
                     match result {
                         Ok(committed) => {
@@ -148,53 +165,52 @@ fn transient<D: Dialect>(failure: &Failure) -> bool {
     }
 }
 
-/// Runs `ops` in one transaction, setting each one's answer: what the transaction did to jobs
-/// once committed, or the failure (after a rollback: nothing of `ops` is kept). `waits` is what the
-/// writer knows of `job_waits` (see `Effects::waits`), updated once committed, as `queue` is.
-async fn transaction<D: Dialect>(
-    dialect: &D,
-    pool: &Pool<D::Db>,
-    ops: &mut [Op],
-    waits: &mut bool,
-    queue: &QueueWatch,
-) -> Result<Committed, Failure> {
-    let begun = queue.snapshot();
-    let mut effects = Effects::new(*waits || D::SHARED, begun);
-    // Until this transaction commits, assume nothing about `job_waits` (a rollback may bring
-    // back rows it deleted).
-    *waits = true;
-    let mut conn = pool
-        .acquire()
-        .await
-        .map_err(|e| Failure::Transaction(Arc::new(e)))?;
-    let durable = ops.iter().any(Op::needs_durability);
-    if let Err(err) = dialect.begin(&mut conn, durable).await {
-        // Whatever state it is in, this connection is not to be used again.
-        conn.close_on_drop();
-        return Err(Failure::Transaction(Arc::new(err)));
+impl<D: Dialect> Task<D> {
+    /// Runs `ops` in one transaction, setting each one's answer: what the transaction did to jobs
+    /// once committed, or the failure (after a rollback: nothing of `ops` is kept). What the
+    /// writer knows of `job_waits` (see `Effects::waits`) and of the queue is updated once
+    /// committed.
+    async fn transaction(&mut self, ops: &mut [Op]) -> Result<Committed, Failure> {
+        let begun = self.queue.snapshot();
+        let mut effects = Effects::new(self.waits || D::SHARED, begun);
+        // Until this transaction commits, assume nothing about `job_waits` (a rollback may bring
+        // back rows it deleted).
+        self.waits = true;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| Failure::Transaction(Arc::new(e)))?;
+        let durable = ops.iter().any(Op::needs_durability);
+        if let Err(err) = self.dialect.begin(&mut conn, durable).await {
+            // Whatever state it is in, this connection is not to be used again.
+            conn.close_on_drop();
+            return Err(Failure::Transaction(Arc::new(err)));
+        }
+        if let Err(err) = execute::<D>(&mut conn, ops, &mut effects, self.backoff).await {
+            rollback::<D>(conn).await;
+            return Err(Failure::Write(err));
+        }
+        observe(ops, &mut effects);
+        if let Err(err) = reread::<D>(&mut conn, &mut effects).await {
+            rollback::<D>(conn).await;
+            return Err(Failure::Write(err));
+        }
+        if let Err(err) = self.dialect.commit(&mut conn, &effects).await {
+            rollback::<D>(conn).await;
+            return Err(Failure::Transaction(Arc::new(err)));
+        }
+        self.waits = effects.waits;
+        self.queue
+            .committed(begun, &effects.drained, effects.queued);
+        let committed = Committed {
+            changes: effects.changes,
+            deleted: effects.deleted,
+            cancels: effects.cancels,
+            released: effects.queued,
+        };
+        Ok(committed)
     }
-    if let Err(err) = execute::<D>(&mut conn, ops, &mut effects).await {
-        rollback::<D>(conn).await;
-        return Err(Failure::Write(err));
-    }
-    observe(ops, &mut effects);
-    if let Err(err) = reread::<D>(&mut conn, &mut effects).await {
-        rollback::<D>(conn).await;
-        return Err(Failure::Write(err));
-    }
-    if let Err(err) = dialect.commit(&mut conn, &effects).await {
-        rollback::<D>(conn).await;
-        return Err(Failure::Transaction(Arc::new(err)));
-    }
-    *waits = effects.waits;
-    queue.committed(begun, &effects.drained, effects.queued);
-    let committed = Committed {
-        changes: effects.changes,
-        deleted: effects.deleted,
-        cancels: effects.cancels,
-        released: effects.queued,
-    };
-    Ok(committed)
 }
 
 /// Rolls back the open transaction of `conn` (harmless if the database already did: I/O

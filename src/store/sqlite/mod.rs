@@ -26,10 +26,10 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, Executor, Sqlite};
 use tokio::sync::broadcast;
 
-use super::sql::{DepState, Dialect, Effects, Insert, Interrupted, RunEnd, SqlStore};
+use super::sql::{DepState, Dialect, Effects, Insert, Interrupted, SqlStore};
 use super::{
     CancelResult, Claimed, DeleteResult, FileData, FileInfo, Lease, LeaseState, ListFilter,
-    NewFile, Recovered, Result, Retention, StatsQuery, StoreError, StoreStats,
+    NewFile, Recovered, Result, Retention, RunEnd, StatsQuery, StoreError, StoreStats,
 };
 use crate::job::{Backoff, Job, JobId, JobKind, JobProgress};
 
@@ -101,7 +101,11 @@ fn lock(db: &Path) -> Result<Option<std::fs::File>> {
 
 /// Opens (creating if needed) the database at `url` and applies pending migrations. One
 /// process per file: a second one is refused ([`StoreError::Locked`]).
-pub(crate) async fn open(url: &str, options: &SqliteOptions) -> Result<SqliteStore> {
+pub(crate) async fn open(
+    url: &str,
+    options: &SqliteOptions,
+    backoff: Backoff,
+) -> Result<SqliteStore> {
     let connect = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -162,6 +166,7 @@ pub(crate) async fn open(url: &str, options: &SqliteOptions) -> Result<SqliteSto
         pages,
         events,
         Box::new(lock),
+        backoff,
     ))
 }
 
@@ -197,7 +202,7 @@ async fn incremental_auto_vacuum(conn: &mut SqliteConnection) -> Result<()> {
 
 /// Applies pending migrations to the database at `url`; returns how many are applied.
 pub(crate) async fn migrate(url: &str) -> Result<usize> {
-    let store = open(url, &SqliteOptions::default()).await?;
+    let store = open(url, &SqliteOptions::default(), Backoff::default()).await?;
     let applied = sqlx::query_scalar::<Sqlite, i64>("SELECT count(*) FROM _sqlx_migrations")
         .fetch_one(store.reader())
         .await?;
@@ -308,9 +313,10 @@ impl Dialect for SqliteDialect {
     async fn finish_many(
         conn: &mut SqliteConnection,
         ends: &[&RunEnd],
+        backoff: Backoff,
         effects: &mut Effects,
     ) -> Result<HashSet<Lease>, sqlx::Error> {
-        queries::finish_many(conn, ends, effects).await
+        queries::finish_many(conn, ends, backoff, effects).await
     }
 
     async fn cancel(

@@ -4,11 +4,14 @@
 
 use super::{SqliteOptions, SqliteStore, open, queries};
 use crate::job::test_kind;
+use crate::store::RunEnd;
 
 async fn store() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/faena.db", dir.path().display());
-    let store = open(&url, &SqliteOptions::default()).await.unwrap();
+    let store = open(&url, &SqliteOptions::default(), Default::default())
+        .await
+        .unwrap();
     (dir, store)
 }
 
@@ -39,14 +42,14 @@ async fn a_claim_reads_only_the_head_of_each_kinds_queue() {
 async fn a_second_process_cannot_open_the_same_database() {
     let (dir, store) = store().await;
     let url = format!("sqlite://{}/faena.db", dir.path().display());
-    let second = open(&url, &SqliteOptions::default()).await;
+    let second = open(&url, &SqliteOptions::default(), Default::default()).await;
     assert!(
         matches!(second, Err(crate::store::StoreError::Locked(_))),
         "{second:?}"
     );
     drop(store);
     // The lock goes with the store.
-    open(&url, &SqliteOptions::default())
+    open(&url, &SqliteOptions::default(), Default::default())
         .await
         .expect("the file is free again");
 }
@@ -114,7 +117,12 @@ async fn pruning_gives_pages_back_to_the_file_system() {
         assert!(store.save_file(c.lease, page).await.unwrap());
         let done = crate::job::JobResult::from_json("{}".into()).unwrap();
         store
-            .finish(c.clone(), Outcome::Succeeded(done), None, now())
+            .finish(RunEnd::new(
+                c.clone(),
+                Outcome::Succeeded(done),
+                None,
+                now(),
+            ))
             .await
             .unwrap();
     }

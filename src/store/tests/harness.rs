@@ -67,7 +67,8 @@ impl TestStore {
             job: job.into(),
             lease,
         };
-        self.store.finish(run, outcome, progress, at).await
+        let end = crate::store::RunEnd::new(run, outcome, progress, at);
+        self.store.finish(end).await
     }
 
     /// Another handle on the same store, for spawned tasks.

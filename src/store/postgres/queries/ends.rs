@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use super::{deps, uuid, uuids};
 use crate::job::{Backoff, JobError, JobId, JobResult, JobStatus, RETRY_MAX_SHIFT};
-use crate::store::sql::{Effects, Interrupted, RunEnd};
-use crate::store::{Lease, Outcome, Recovered, Result};
+use crate::store::sql::{Effects, Interrupted};
+use crate::store::{Lease, Outcome, Recovered, Result, RunEnd};
 
 /// SQL appending to `errors` the end of the attempt a row of `jobs` holds: `code`, `message`
 /// and `at` (a timestamptz) are SQL expressions.
@@ -41,6 +41,7 @@ fn retry_at(at: &str, base: &str, max: &str) -> String {
 pub(in crate::store::postgres) async fn finish_many(
     conn: &mut PgConnection,
     ends: &[&RunEnd],
+    backoff: Backoff,
     effects: &mut Effects,
 ) -> Result<HashSet<Lease>, sqlx::Error> {
     let mut applied = HashSet::with_capacity(ends.len());
@@ -48,7 +49,7 @@ pub(in crate::store::postgres) async fn finish_many(
     let mut finals = Finals::default();
     for &end in ends {
         if let Outcome::Retry(error) = &end.outcome {
-            if let Some(status) = retry(conn, end, error).await? {
+            if let Some(status) = retry(conn, end, error, backoff).await? {
                 applied.insert(end.lease);
                 if status.is_final() {
                     became_final.push((end.lease.id, status));
@@ -141,6 +142,7 @@ async fn retry(
     conn: &mut PgConnection,
     end: &RunEnd,
     error: &JobError,
+    backoff: Backoff,
 ) -> Result<Option<JobStatus>, sqlx::Error> {
     let ends = "jobs.cancel_requested OR jobs.attempt >= jobs.max_attempts";
     let status: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
@@ -166,8 +168,8 @@ async fn retry(
     .bind(end.at)
     .bind(error.code.as_str())
     .bind(&error.message)
-    .bind(end.backoff.base_ms())
-    .bind(end.backoff.max_ms())
+    .bind(backoff.base_ms())
+    .bind(backoff.max_ms())
     .bind(end.progress.map(|p| p.done as i64))
     .bind(end.progress.map(|p| p.total as i64))
     .fetch_optional(&mut *conn)

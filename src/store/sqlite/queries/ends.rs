@@ -10,8 +10,8 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use super::deps;
 use super::{INSERT_CHUNK, ms};
 use crate::job::{Backoff, JobError, JobId, JobResult, JobStatus};
-use crate::store::sql::{Effects, Interrupted, RunEnd};
-use crate::store::{Lease, Outcome, Recovered, Result};
+use crate::store::sql::{Effects, Interrupted};
+use crate::store::{Lease, Outcome, Recovered, Result, RunEnd};
 
 /// SQL appending to `errors` the end of the attempt a row holds: `code` and `message` are SQL
 /// expressions, `at_ms` one in milliseconds.
@@ -39,6 +39,7 @@ fn retry_at(at_ms: &str, base: &str, max: &str) -> String {
 pub(in crate::store::sqlite) async fn finish_many(
     conn: &mut SqliteConnection,
     ends: &[&RunEnd],
+    backoff: Backoff,
     effects: &mut Effects,
 ) -> Result<HashSet<Lease>, sqlx::Error> {
     let mut applied = HashSet::with_capacity(ends.len());
@@ -46,7 +47,7 @@ pub(in crate::store::sqlite) async fn finish_many(
     let mut became_final = Vec::new();
     for &end in ends {
         if let Outcome::Retry(error) = &end.outcome {
-            if let Some(status) = retry(conn, end, error).await? {
+            if let Some(status) = retry(conn, end, error, backoff).await? {
                 applied.insert(end.lease);
                 if status.is_final() {
                     became_final.push((end.lease.id, status));
@@ -114,6 +115,7 @@ async fn retry(
     conn: &mut SqliteConnection,
     end: &RunEnd,
     error: &JobError,
+    backoff: Backoff,
 ) -> Result<Option<JobStatus>, sqlx::Error> {
     let ends = "cancel_requested = 1 OR attempt >= max_attempts";
     let status: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
@@ -139,8 +141,8 @@ async fn retry(
     .bind(ms(end.at))
     .bind(error.code.as_str())
     .bind(&error.message)
-    .bind(end.backoff.base_ms())
-    .bind(end.backoff.max_ms())
+    .bind(backoff.base_ms())
+    .bind(backoff.max_ms())
     .bind(end.progress.map(|p| p.done as i64))
     .bind(end.progress.map(|p| p.total as i64))
     .fetch_optional(&mut *conn)
