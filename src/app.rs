@@ -82,7 +82,7 @@ impl Application {
             );
         }
         let cpu = CpuPool::new(config.cpu_threads())?;
-        let runtime = Runtime::start(store, cpu, Arc::new(kinds), runtime_config);
+        let runtime = Runtime::start(Arc::new(store), cpu, Arc::new(kinds), runtime_config);
         let state = AppState {
             runtime: runtime.clone(),
             limits: Arc::new(config.limits()),

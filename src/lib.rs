@@ -9,8 +9,11 @@
 //! - [`job`]: the job as plain data: its id, states, kind name, options, files.
 //! - [`kind`]: what a kind is ([`Kind`]), the registry of a server's kinds, the [`kind::Ctl`]
 //!   a run gets; [`kinds`]: the five built-in kinds (their kernels are in `faena_kernels`).
-//! - [`store`]: the durable queue ([`store::JobStore`]) on SQLite or PostgreSQL.
-//! - [`runtime`]: the dispatcher, the runner of one attempt, long-poll waiters, the rescuer.
+//! - [`runtime`]: the one door for state changes ([`runtime::Runtime`]: submit, cancel,
+//!   delete, retry), the observer of the store's commits that feeds long-polls, event
+//!   streams, metrics and the dispatcher, the runner of one attempt, the rescuer.
+//! - [`store`]: the durable queue ([`store::Store`]) on SQLite or PostgreSQL: one writer
+//!   task with group commit, whose commits the runtime observes.
 //! - [`events`]: the hub of recent job events every event stream reads.
 //! - [`app`], [`config`], [`cli`], [`telemetry`]: building and running the server (and, in
 //!   [`cli`], the command-line client of its API); [`Server`]: the same, embedded;

@@ -21,7 +21,7 @@ use std::time::Duration;
 use faena::Config;
 use faena::job::{JobClass, JobId, JobKind, SubmitOptions};
 use faena::kind::{Ctl, Kind, KindError};
-use faena::store::{Claimed, JobStore, NewJob, Outcome, RunEnd};
+use faena::store::{Claimed, NewJob, Outcome, RunEnd, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -100,7 +100,7 @@ impl Kind for Remote {
 struct World {
     base: String,
     http: reqwest::Client,
-    store: Arc<dyn JobStore>,
+    store: Arc<Store>,
     /// Each job's states, in stream order, from `job` events; deletions as `"deleted"`.
     seen: Arc<Mutex<HashMap<String, Vec<String>>>>,
     stop: CancellationToken,

@@ -21,7 +21,7 @@ pub(crate) use kind::test_kind;
 pub use kind::{InvalidKindName, JobClass, JobKind};
 pub use limits::Limits;
 pub use result::JobResult;
-pub use retry::{Backoff, MAX_SHIFT as RETRY_MAX_SHIFT};
+pub use retry::Backoff;
 pub use spec::{
     MAX_ATTEMPTS, MAX_DEPENDENCIES, MAX_PRIORITY, MIN_PRIORITY, SpecError, SpecErrorCode,
     Submission, SubmitOptions, SubmitRequest,

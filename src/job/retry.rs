@@ -3,8 +3,8 @@
 //! After attempt `n` failed with a retryable error, the job waits `d/2 + uniform(0, d/2)` with
 //! `d = min(base · 2^(n-1), max)` ("equal jitter"): waits grow quickly, never exceed `max`,
 //! and retries of jobs that failed together (a database or network hiccup) spread out instead
-//! of coming back at once. The stores compute it in SQL, under the row lock, from the attempt
-//! they hold; this is the reference they are tested against.
+//! of coming back at once. The store's writer computes it ([`Backoff::wait`]) from the attempt
+//! it read under the row lock, once for both databases.
 
 use std::time::Duration;
 
@@ -43,12 +43,11 @@ impl Backoff {
         (d / 2, d / 2 + d / 2)
     }
 
-    pub fn base_ms(&self) -> i64 {
-        self.base.as_millis().min(u128::from(u32::MAX)) as i64
-    }
-
-    pub fn max_ms(&self) -> i64 {
-        self.max.as_millis().min(u128::from(u32::MAX)) as i64
+    /// The wait after attempt `attempt`, jittered by `random` (any `u64`, uniform): in
+    /// [`Backoff::range_ms`].
+    pub fn wait(&self, attempt: u32, random: u64) -> Duration {
+        let (low, high) = self.range_ms(attempt);
+        Duration::from_millis(low + random % (high - low + 1))
     }
 }
 
@@ -67,5 +66,29 @@ mod tests {
         assert_eq!(b.range_ms(1), (50, 100));
         assert_eq!(b.range_ms(25), (500, 1_000));
         assert_eq!(b.ceiling_ms(0), 100);
+    }
+
+    #[test]
+    fn waits_fall_in_their_range_and_spread_over_it() {
+        let b = Backoff {
+            base: Duration::from_millis(100),
+            max: Duration::from_millis(1_000),
+        };
+        for attempt in [1, 2, 5, 40] {
+            let (low, high) = b.range_ms(attempt);
+            let ms = |random| b.wait(attempt, random).as_millis() as u64;
+            assert_eq!(
+                (ms(0), ms(high - low), ms(u64::MAX)),
+                (low, high, low + u64::MAX % (high - low + 1))
+            );
+            let waits: std::collections::HashSet<u64> =
+                (0..1_000).map(|_| ms(fastrand::u64(..))).collect();
+            assert!(waits.iter().all(|w| (low..=high).contains(w)), "{waits:?}");
+            assert!(
+                waits.len() > (high - low) as usize / 4,
+                "spread: {}",
+                waits.len()
+            );
+        }
     }
 }

@@ -10,7 +10,7 @@ use super::Inner;
 use super::runs::{RunHandle, StopReason};
 use crate::job::{FileData, FileInfo, Job, JobError, JobErrorCode, JobId, JobResult, NewFile};
 use crate::kind::{Ctl, FileError, Files, KindError, RunError};
-use crate::store::{JobStore, Lease, Outcome};
+use crate::store::{Lease, Outcome, Store};
 
 /// What the run of a kind came back with.
 pub(super) enum KernelEnd {
@@ -41,7 +41,7 @@ pub(super) async fn run(rt: Arc<Inner>, job: &Job, ctl: Ctl) -> KernelEnd {
 /// The files of jobs as a run of `lease` sees them: its own saved (and cleared) under its
 /// lease, any job's read.
 pub(super) struct RunFiles {
-    pub store: Arc<dyn JobStore>,
+    pub store: Arc<Store>,
     pub lease: Lease,
 }
 

@@ -30,7 +30,7 @@ use tokio_util::task::TaskTracker;
 use crate::events::Hub;
 use crate::job::{JobClass, JobId, JobProgress};
 use crate::kind::{CpuPool, Registry};
-use crate::store::{CancelResult, DeleteResult, JobStore, Result, Retention};
+use crate::store::{CancelResult, DeleteResult, Result, Retention, Store};
 pub use runs::StopReason;
 use runs::{RunHandle, Runs, Slots};
 use start::StartSlot;
@@ -67,7 +67,7 @@ pub struct RuntimeConfig {
 }
 
 struct Inner {
-    store: Arc<dyn JobStore>,
+    store: Arc<Store>,
     cpu: CpuPool,
     /// The kinds: what runs a job; which this instance claims (the enabled ones).
     kinds: Arc<Registry>,
@@ -141,7 +141,7 @@ pub struct Runtime {
 impl Runtime {
     /// Starts the dispatcher. Call [`Runtime::shutdown`] to stop it.
     pub fn start(
-        store: Arc<dyn JobStore>,
+        store: Arc<Store>,
         cpu: CpuPool,
         kinds: Arc<Registry>,
         config: RuntimeConfig,
@@ -188,7 +188,7 @@ impl Runtime {
         Self { inner }
     }
 
-    pub fn store(&self) -> &Arc<dyn JobStore> {
+    pub fn store(&self) -> &Arc<Store> {
         &self.inner.store
     }
 

@@ -76,6 +76,15 @@ pub struct Deleted {
     pub tenant: Option<String>,
 }
 
+impl Deleted {
+    /// Job `id` as its row named it (`kind` as stored: a kind some process registered).
+    pub(crate) fn new(id: JobId, kind: &str, tenant: Option<String>) -> super::Result<Self> {
+        let kind =
+            JobKind::new(kind).map_err(|_| super::StoreError::Corrupt(format!("kind {kind:?}")))?;
+        Ok(Self { id, kind, tenant })
+    }
+}
+
 /// The job `new` is once inserted and as long as it stays queued (built by the submitter,
 /// before the insert: the writer only applies [`inserted`] to it).
 pub(crate) fn queued(new: &NewJob) -> Job {

@@ -23,6 +23,24 @@ pub(crate) use job_columns;
 /// [`job_columns!`] as a constant, for query builders.
 pub const JOB_COLUMNS: &str = job_columns!();
 
+/// A job row with the hash of the request that created it (idempotency).
+#[derive(Debug, FromRow)]
+pub(crate) struct IdempotentRow {
+    #[sqlx(flatten)]
+    pub job: JobRow,
+    pub request_hash: Option<String>,
+}
+
+impl IdempotentRow {
+    /// The job and its request hash.
+    pub(crate) fn parse(self) -> Result<(Job, String)> {
+        Ok((
+            Job::try_from(self.job)?,
+            self.request_hash.unwrap_or_default(),
+        ))
+    }
+}
+
 /// A job row as the database returns it.
 #[derive(Debug, FromRow)]
 pub struct JobRow {

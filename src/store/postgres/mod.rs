@@ -9,27 +9,30 @@
 //! `?options=-c%20search_path%3Dname` in the URL) holds the tables and names the notification
 //! channel: two deployments in two schemas of one database do not hear each other.
 
+mod deps;
+mod ends;
 mod events;
-mod queries;
+mod files;
+mod jobs;
+mod read;
+mod stats;
 
-use std::collections::HashSet;
-use std::ops::Range;
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Executor, PgConnection, Postgres};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use super::sql::{DepState, Dialect, Effects, Insert, Interrupted, SqlStore};
-use super::{
-    CancelResult, Claimed, DeleteResult, FileData, FileInfo, Lease, LeaseState, ListFilter,
-    NewFile, Recovered, Result, Retention, RunEnd, StatsQuery, StoreStats,
-};
-use crate::job::{Backoff, Job, JobId, JobKind, JobProgress};
+use uuid::Uuid;
+
+use super::sql::{Dialect, Effects};
+use super::{Reads as StoreReads, Result, Store};
+use crate::job::{Backoff, JobId};
+pub(crate) use read::Reads;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -55,12 +58,40 @@ impl Default for PgOptions {
     }
 }
 
-/// Jobs in a PostgreSQL database.
-pub(crate) type PgStore = SqlStore<PgDialect>;
+/// The columns of a job as [`JobRow`] decodes them (text ids and JSON, times in
+/// milliseconds), from the table `jobs`.
+macro_rules! pg_job_columns {
+    () => {
+        "jobs.id::text AS id, jobs.kind, jobs.params::text AS params, jobs.status, \
+         jobs.priority, jobs.timeout_ms, jobs.attempt, jobs.max_attempts, jobs.fence, \
+         jobs.progress_done, jobs.progress_total, \
+         (extract(epoch FROM jobs.created_at) * 1000)::int8 AS created_at, \
+         (extract(epoch FROM jobs.started_at) * 1000)::int8 AS started_at, \
+         (extract(epoch FROM jobs.finished_at) * 1000)::int8 AS finished_at, \
+         jobs.result::text AS result, jobs.error_code, jobs.error_message, \
+         jobs.depends_on::text AS depends_on, jobs.owner, \
+         (extract(epoch FROM jobs.run_after) * 1000)::int8 AS run_after, \
+         jobs.errors::text AS errors, jobs.tenant, jobs.retry_of::text AS retry_of"
+    };
+}
+use pg_job_columns;
+
+fn uuid(id: JobId) -> Uuid {
+    *id.as_uuid()
+}
+
+fn uuids(ids: impl IntoIterator<Item = JobId>) -> Vec<Uuid> {
+    ids.into_iter().map(uuid).collect()
+}
+
+/// When a lease taken at `now` for `lease` ends.
+fn lease_until(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
+    now + chrono::Duration::milliseconds(lease.as_millis().min(i64::MAX as u128) as i64)
+}
 
 /// Opens the database at `url`, applies pending migrations and starts listening for what
 /// other instances do.
-pub(crate) async fn open(url: &str, options: &PgOptions, backoff: Backoff) -> Result<PgStore> {
+pub(crate) async fn open(url: &str, options: &PgOptions, backoff: Backoff) -> Result<Store> {
     // A session that stalls inside a transaction (its instance paused or cut off) would hold
     // the row locks of its runs, and every rescue waiting on them, until the server noticed
     // the dead connection: end it after a few seconds instead (no batch idles that long).
@@ -110,11 +141,10 @@ pub(crate) async fn open(url: &str, options: &PgOptions, backoff: Backoff) -> Re
         channel_ident: format!("\"{}\"", channel.replace('"', "\"\"")),
         sender,
     };
-    Ok(SqlStore::new(
+    Ok(Store::new(
         dialect,
         writer,
-        pool.clone(),
-        pool,
+        StoreReads::Postgres(Reads { pool }),
         events,
         Box::new(stop.drop_guard()),
         backoff,
@@ -184,163 +214,5 @@ impl Dialect for PgDialect {
 
     async fn ping(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
         conn.execute("SELECT 1").await.map(drop)
-    }
-
-    async fn check_deps(conn: &mut PgConnection, deps: &[JobId]) -> Result<DepState> {
-        queries::deps::check(conn, deps).await
-    }
-
-    async fn claimable_queued(
-        conn: &mut PgConnection,
-        kinds: &[JobKind],
-        now: DateTime<Utc>,
-    ) -> Result<bool, sqlx::Error> {
-        let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
-        sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM jobs WHERE status = 'queued' AND waiting_on = 0 \
-             AND kind = ANY($1) AND run_after <= $2)",
-        )
-        .bind(kinds)
-        .bind(now)
-        .fetch_one(&mut *conn)
-        .await
-    }
-
-    async fn insert_many(conn: &mut PgConnection, jobs: &[Insert<'_>]) -> Result<(), sqlx::Error> {
-        queries::insert_many(conn, jobs).await
-    }
-
-    async fn add_waits(
-        conn: &mut PgConnection,
-        job: JobId,
-        deps: &[JobId],
-    ) -> Result<(), sqlx::Error> {
-        queries::deps::add_waits(conn, job, deps).await
-    }
-
-    async fn claim(
-        conn: &mut PgConnection,
-        kinds: &[JobKind],
-        n: usize,
-        owner: &str,
-        lease: Duration,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Claimed>> {
-        queries::claim(conn, kinds, n, owner, lease, now).await
-    }
-
-    async fn heartbeat(
-        conn: &mut PgConnection,
-        lease: Lease,
-        progress: Option<JobProgress>,
-        lease_for: Duration,
-        now: DateTime<Utc>,
-    ) -> Result<LeaseState> {
-        queries::heartbeat(conn, lease, progress, lease_for, now).await
-    }
-
-    async fn finish_many(
-        conn: &mut PgConnection,
-        ends: &[&RunEnd],
-        backoff: Backoff,
-        effects: &mut Effects,
-    ) -> Result<HashSet<Lease>, sqlx::Error> {
-        queries::ends::finish_many(conn, ends, backoff, effects).await
-    }
-
-    async fn cancel(
-        conn: &mut PgConnection,
-        id: JobId,
-        now: DateTime<Utc>,
-        effects: &mut Effects,
-    ) -> Result<CancelResult> {
-        queries::cancel(conn, id, now, effects).await
-    }
-
-    async fn delete(
-        conn: &mut PgConnection,
-        id: JobId,
-        effects: &mut Effects,
-    ) -> Result<DeleteResult> {
-        queries::delete(conn, id, effects).await
-    }
-
-    async fn read_jobs(conn: &mut PgConnection, ids: &[JobId]) -> Result<Vec<Job>> {
-        queries::read_jobs(conn, ids).await
-    }
-
-    async fn recover(
-        conn: &mut PgConnection,
-        now: DateTime<Utc>,
-        which: &Interrupted,
-        backoff: Backoff,
-        effects: &mut Effects,
-    ) -> Result<Recovered> {
-        queries::ends::recover(conn, now, which, backoff, effects).await
-    }
-
-    async fn save_files(
-        conn: &mut PgConnection,
-        files: &[(Lease, &NewFile)],
-    ) -> Result<HashSet<(JobId, u32)>, sqlx::Error> {
-        queries::files::save_many(conn, files).await
-    }
-
-    async fn clear_files(conn: &mut PgConnection, lease: Lease) -> Result<bool, sqlx::Error> {
-        queries::files::clear(conn, lease).await
-    }
-
-    async fn get(pool: &PgPool, id: JobId) -> Result<Option<Job>> {
-        queries::get(pool, id).await
-    }
-
-    async fn list(pool: &PgPool, filter: &ListFilter) -> Result<Vec<Job>> {
-        queries::list(pool, filter).await
-    }
-
-    async fn prune(
-        conn: &mut PgConnection,
-        now: DateTime<Utc>,
-        retention: &Retention,
-    ) -> Result<u64, sqlx::Error> {
-        queries::prune(conn, now, retention).await
-    }
-
-    async fn stats(pool: &PgPool, query: &StatsQuery) -> Result<StoreStats> {
-        queries::stats::stats(pool, query).await
-    }
-
-    async fn count_queued(pool: &PgPool) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar(super::sql::COUNT_QUEUED)
-            .fetch_one(pool)
-            .await?;
-        Ok(n.max(0) as u64)
-    }
-
-    async fn by_idempotency_key(pool: &PgPool, key: &str) -> Result<Option<(Job, String)>> {
-        queries::by_idempotency_key(pool, key).await
-    }
-
-    async fn list_files(pool: &PgPool, id: JobId) -> Result<Vec<FileInfo>> {
-        queries::files::list(pool, id).await
-    }
-
-    async fn file_info(pool: &PgPool, id: JobId, name: &str) -> Result<Option<FileInfo>> {
-        queries::files::one(pool, id, name).await
-    }
-
-    async fn read_file(
-        pool: &PgPool,
-        id: JobId,
-        name: &str,
-        offset: u64,
-        len: u32,
-    ) -> Result<Option<Vec<u8>>> {
-        queries::files::read(pool, id, name, offset, len).await
-    }
-
-    async fn read_files(pool: &PgPool, id: JobId, indices: Range<u32>) -> Result<Vec<FileData>> {
-        let mut conn = pool.acquire().await?;
-        queries::files::read_many(&mut conn, id, indices).await
     }
 }

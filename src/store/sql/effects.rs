@@ -1,48 +1,12 @@
-//! The values the writer and the dialects pass each other: rows to insert, ends of runs,
-//! which interrupted runs to settle, and what a transaction did beyond its own rows.
+//! The values the writer and the dialects pass each other: rows to insert, which running
+//! jobs to settle, and what a transaction did beyond its own rows.
 
 use chrono::{DateTime, Utc};
 
 use super::watch::Snapshot;
-use crate::job::{JobClass, JobError, JobErrorCode, JobId, JobStatus};
+use crate::job::{JobClass, JobError, JobId};
 use crate::store::commit::{Cause, Change, Deleted};
-use crate::store::{NewJob, Result, StartAtInsert, StoreError};
-
-/// Where the dependencies of a new job stand.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum DepState {
-    /// Those not final yet (possibly none: the job can run).
-    Waiting(Vec<JobId>),
-    /// One of them already ended without succeeding.
-    Failed(JobError),
-}
-
-impl DepState {
-    /// Where `deps` stand given the statuses `found` of those that exist;
-    /// [`StoreError::UnknownDependency`] for the first that does not.
-    pub(crate) fn of(deps: &[JobId], found: &[(JobId, JobStatus)]) -> Result<Self> {
-        let mut waiting = Vec::new();
-        for &dep in deps {
-            match found.iter().find(|(id, _)| *id == dep).map(|(_, s)| *s) {
-                None => return Err(StoreError::UnknownDependency(dep)),
-                Some(JobStatus::Succeeded) => {}
-                Some(status) if status.is_final() => {
-                    return Ok(Self::Failed(dependency_failed(dep, status)));
-                }
-                Some(_) => waiting.push(dep),
-            }
-        }
-        Ok(Self::Waiting(waiting))
-    }
-}
-
-/// The error of a job whose dependency `dep` ended `status`.
-fn dependency_failed(dep: JobId, status: JobStatus) -> JobError {
-    JobError::new(
-        JobErrorCode::DependencyFailed,
-        format!("dependency {dep} ended {status} instead of succeeding"),
-    )
-}
+use crate::store::{Lease, NewJob, StartAtInsert};
 
 /// A job to insert and how it starts.
 pub(crate) struct Insert<'a> {
@@ -85,6 +49,8 @@ pub(crate) enum Interrupted {
         before: DateTime<Utc>,
         keep: Vec<JobId>,
     },
+    /// Those whose runs just ended with a retry or a hand-back (fenced by their leases).
+    Ended(Vec<Lease>),
 }
 
 /// What the writes of one transaction did beyond their own rows, and what the writer knows
@@ -120,13 +86,6 @@ pub(crate) struct Effects {
 }
 
 impl Effects {
-    /// Records that job `id`, of `kind` and `tenant`, was deleted.
-    pub(crate) fn deleted(&mut self, id: JobId, kind: &str, tenant: Option<String>) {
-        if let Ok(kind) = crate::job::JobKind::new(kind) {
-            self.deleted.push(Deleted { id, kind, tenant });
-        }
-    }
-
     /// The effects of a new transaction, given what the writer knows of `job_waits` and of
     /// the queue.
     pub(crate) fn new(waits: bool, queue: Snapshot) -> Self {

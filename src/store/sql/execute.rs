@@ -6,15 +6,16 @@ use std::sync::Arc;
 
 use super::insert::{insert, stored};
 use super::ops::Op;
-use super::{Conn, Dialect, Effects};
-use crate::job::Backoff;
-use crate::job::{Job, JobStatus};
+use super::{Conn, Effects, Sql, deps, ends};
+use crate::job::{Backoff, Job, JobId, JobStatus};
 use crate::store::commit::{Cause, Change};
-use crate::store::{CancelResult, Lease, NewFile, NewJob, Outcome, Result, RunEnd, now};
+use crate::store::{
+    CancelResult, DeleteResult, Lease, NewFile, NewJob, Outcome, Result, RunEnd, now,
+};
 
 /// Executes `ops` in order inside the open transaction, setting each one's answer.
 /// Retries run after `backoff`.
-pub(super) async fn execute<D: Dialect>(
+pub(super) async fn execute<D: Sql>(
     conn: &mut Conn<D>,
     ops: &mut [Op],
     effects: &mut Effects,
@@ -29,7 +30,7 @@ pub(super) async fn execute<D: Dialect>(
 
 /// Executes the writes at the head of `ops`: a run of consecutive inserts, finishes or saved
 /// files as one multi-row statement, anything else alone. How many it executed.
-async fn execute_run<D: Dialect>(
+async fn execute_run<D: Sql>(
     conn: &mut Conn<D>,
     ops: &mut [Op],
     effects: &mut Effects,
@@ -64,7 +65,7 @@ async fn execute_run<D: Dialect>(
                     _ => None,
                 })
                 .collect();
-            let applied = D::finish_many(conn, &ends, backoff, effects).await?;
+            let applied = ends::finish::<D>(conn, &ends, backoff, effects).await?;
             for end in ends.iter().filter(|e| applied.contains(&e.lease)) {
                 ended(end, effects);
             }
@@ -100,7 +101,7 @@ async fn execute_run<D: Dialect>(
 }
 
 /// Executes one write that is not batched with its neighbours.
-async fn execute_one<D: Dialect>(
+async fn execute_one<D: Sql>(
     conn: &mut Conn<D>,
     op: &mut Op,
     effects: &mut Effects,
@@ -126,20 +127,17 @@ async fn execute_one<D: Dialect>(
             let state = D::heartbeat(conn, a.lease, a.progress, a.lease_for, now()).await?;
             p.set(Ok(state));
         }
-        Op::Cancel(p) => {
-            let result = D::cancel(conn, p.args, now(), effects).await?;
-            if let CancelResult::Cancelled(job) = &result {
-                let job = Arc::new(job.clone());
-                effects.changes.push(Change {
-                    job,
-                    cause: Cause::Cancelled,
-                });
-            }
-            p.set(Ok(Box::new(result)));
-        }
-        Op::Delete(p) => p.set(Ok(D::delete(conn, p.args, effects).await?)),
+        Op::Cancel(p) => p.set(Ok(Box::new(cancel::<D>(conn, p.args, effects).await?))),
+        Op::Delete(p) => p.set(Ok(delete::<D>(conn, p.args, effects).await?)),
         Op::Recover(p) => {
-            p.set(Ok(D::recover(conn, now(), &p.args, backoff, effects).await?));
+            p.set(Ok(ends::recover::<D>(
+                conn,
+                now(),
+                &p.args,
+                backoff,
+                effects,
+            )
+            .await?));
         }
         Op::ClearFiles(p) => p.set(Ok(D::clear_files(conn, p.args).await?)),
         Op::Prune(p) => p.set(Ok(D::prune(conn, now(), &p.args).await?)),
@@ -160,6 +158,47 @@ async fn execute_one<D: Dialect>(
         Op::Insert(_) | Op::Finish(_) | Op::SaveFile(_) => {}
     }
     Ok(())
+}
+
+/// Cancels job `id`: a queued one at once (its dependents released), a running one by asking
+/// its runner to stop (see [`Effects::cancels`]).
+async fn cancel<D: Sql>(
+    conn: &mut Conn<D>,
+    id: JobId,
+    effects: &mut Effects,
+) -> Result<CancelResult> {
+    let now = now();
+    if let Some(job) = D::cancel_queued(conn, id, now).await? {
+        deps::forget_waits::<D>(conn, &[id]).await?;
+        deps::release::<D>(conn, vec![(id, JobStatus::Cancelled)], now, effects).await?;
+        let cause = Cause::Cancelled;
+        let change = Arc::new(job.clone());
+        effects.changes.push(Change { job: change, cause });
+        return Ok(CancelResult::Cancelled(job));
+    }
+    if let Some(job) = D::request_cancel(conn, id).await? {
+        return Ok(CancelResult::Requested(job));
+    }
+    Ok(match D::read_jobs(conn, &[id]).await?.pop() {
+        Some(job) => CancelResult::AlreadyFinal(job),
+        None => CancelResult::NotFound,
+    })
+}
+
+/// Deletes job `id` if it is final.
+async fn delete<D: Sql>(
+    conn: &mut Conn<D>,
+    id: JobId,
+    effects: &mut Effects,
+) -> Result<DeleteResult> {
+    if let Some(deleted) = D::delete_final(conn, id).await? {
+        effects.deleted.push(deleted);
+        return Ok(DeleteResult::Deleted);
+    }
+    Ok(match D::read_jobs(conn, &[id]).await?.pop() {
+        Some(job) => DeleteResult::NotFinal(job.status),
+        None => DeleteResult::NotFound,
+    })
 }
 
 /// Adds to `effects` what the answers of `ops` say for other processes: jobs made final or
@@ -212,7 +251,7 @@ pub(super) fn observe(ops: &[Op], effects: &mut Effects) {
 /// Reads back, before the commit, the jobs whose new state only the database decided (see
 /// [`Effects::reread`]; jobs settled as a side effect, in `effects.released` and
 /// `effects.requeued`, too) and adds them to the changes.
-pub(super) async fn reread<D: Dialect>(conn: &mut Conn<D>, effects: &mut Effects) -> Result<()> {
+pub(super) async fn reread<D: Sql>(conn: &mut Conn<D>, effects: &mut Effects) -> Result<()> {
     let settled =
         (effects.released.iter().chain(&effects.requeued)).map(|&id| (id, Cause::Settled));
     let mut reread: Vec<_> = effects.reread.drain(..).chain(settled).collect();

@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
+use super::deps::{self, DepState};
 use super::ops::ToInsert;
-use super::{Conn, DepState, Dialect, Effects, Insert};
+use super::{Conn, Effects, Insert, Sql};
 use crate::job::{Job, JobClass};
 use crate::store::commit::{self, Cause, Change};
 use crate::store::{Inserted, NewJob, Result, StoreError, now};
@@ -13,7 +14,7 @@ use crate::store::{Inserted, NewJob, Result, StoreError, now};
 /// nothing claimable of the class queued (see [`super::watch`]), and the database agrees (it
 /// also sees what this transaction's earlier writes queued or released, delayed jobs come
 /// due, other processes' jobs).
-async fn startable<D: Dialect>(
+async fn startable<D: Sql>(
     conn: &mut Conn<D>,
     jobs: &[&NewJob],
     effects: &Effects,
@@ -38,7 +39,7 @@ async fn startable<D: Dialect>(
 
 /// Inserts new jobs (consecutive inserts, or one `InsertMany`): those without dependencies, or whose dependencies exist, in
 /// one statement; a job naming an unknown dependency is refused alone.
-pub(super) async fn insert<D: Dialect>(
+pub(super) async fn insert<D: Sql>(
     conn: &mut Conn<D>,
     jobs: &[&NewJob],
     effects: &mut Effects,
@@ -53,7 +54,7 @@ pub(super) async fn insert<D: Dialect>(
             starts.push(Ok((0, None)));
             continue;
         }
-        starts.push(match D::check_deps(conn, &job.depends_on).await {
+        starts.push(match deps::check::<D>(conn, &job.depends_on).await {
             Ok(DepState::Waiting(deps)) => {
                 let n = deps.len();
                 if n > 0 {

@@ -1,38 +1,36 @@
-//! What the SQL stores share: the [`Dialect`] trait (the statements of one database), the
-//! group-commit [`writer`] and [`SqlStore`], the [`JobStore`] built from the two.
+//! What both databases share: the group-commit [`writer`] and everything a write means,
+//! written once (batching, all-or-nothing transactions, fencing, start at insert, cancels,
+//! the release of dependents, how runs end and are settled, what a commit tells the
+//! observer); and the traits by which each database supplies only its statements.
 //!
-//! SQLite and PostgreSQL differ in their SQL, their transactions and whether other processes
-//! write to the same database; they do not differ in what a write means. So the batching,
-//! the all-or-nothing transactions, the fencing and the release of dependents are written
-//! once, here, and each database supplies its statements.
+//! The statements are grouped by meaning, one trait each, implemented by `sqlite/` and
+//! `postgres/` in the file of the same name: [`Dialect`] (transactions, in `mod.rs`),
+//! [`JobSql`] (`jobs.rs`), [`DepSql`] (`deps.rs`), [`EndSql`] (`ends.rs`) and [`FileSql`]
+//! (`files.rs`). Reads need no writer: each database's `read.rs` answers them on its pools.
 
+pub(crate) mod deps;
 mod effects;
+pub(crate) mod ends;
 mod execute;
 mod insert;
 mod ops;
-mod watch;
+pub(crate) mod watch;
 mod writer;
 
 use std::collections::HashSet;
-use std::ops::Range;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::{Database, Pool};
-use tokio::sync::broadcast;
+use sqlx::Database;
 
-use super::commit::Committed;
-use super::{
-    CancelResult, Claimed, DeleteResult, FileData, FileInfo, JobStore, Lease, LeaseState,
-    ListFilter, NewFile, NewJob, Recovered, Result, Retention, RunEnd, StatsQuery, StoreEvent,
-    StoreStats,
-};
-use crate::job::{Backoff, Job, JobClass, JobId, JobKind, JobProgress};
-pub(crate) use effects::{DepState, Effects, Insert, Interrupted};
-use ops::{ClaimArgs, HeartbeatArgs, Op, ToInsert};
-use std::sync::Arc;
-use writer::Writer;
+use super::commit::Deleted;
+use super::{Claimed, Lease, LeaseState, NewFile, Result, Retention, RunEnd};
+use crate::job::{Job, JobId, JobKind, JobProgress, JobStatus};
+pub(crate) use effects::{Effects, Insert, Interrupted};
+pub(crate) use ends::{Ended, Interruption, Settle};
+pub(crate) use ops::{ClaimArgs, HeartbeatArgs, Op, ToInsert};
+pub(crate) use writer::Writer;
 
 /// Jobs queued (waiting ones included): the same statement on both databases.
 pub(crate) const COUNT_QUEUED: &str = "SELECT count(*) FROM jobs WHERE status = 'queued'";
@@ -40,8 +38,8 @@ pub(crate) const COUNT_QUEUED: &str = "SELECT count(*) FROM jobs WHERE status = 
 /// The connection a dialect's statements run on.
 pub(crate) type Conn<D> = <<D as Dialect>::Db as Database>::Connection;
 
-/// The statements of one database. Writes run inside a transaction the writer opened (on
-/// `conn`) and commits; reads run on the reader pool.
+/// A database's transactions. Writes run inside one the writer opened (on `conn`) and
+/// commits.
 #[async_trait]
 pub(crate) trait Dialect: Send + Sync + 'static {
     type Db: Database;
@@ -68,12 +66,11 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     fn retryable(err: &sqlx::Error) -> bool;
 
     async fn ping(conn: &mut Conn<Self>) -> Result<(), sqlx::Error>;
+}
 
-    /// Where the dependencies of a new job stand; `StoreError::UnknownDependency` for the
-    /// first that does not exist. Where another process could finish them meanwhile, locks
-    /// them until commit, so that none becomes final unseen.
-    async fn check_deps(conn: &mut Conn<Self>, deps: &[JobId]) -> Result<DepState>;
-
+/// The statements about jobs themselves.
+#[async_trait]
+pub(crate) trait JobSql: Dialect {
     async fn insert_many(conn: &mut Conn<Self>, jobs: &[Insert<'_>]) -> Result<(), sqlx::Error>;
 
     /// Whether a job of `kinds` is queued and claimable now (due, waiting for nothing).
@@ -83,13 +80,8 @@ pub(crate) trait Dialect: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<bool, sqlx::Error>;
 
-    /// Records that `job` waits for `deps` (none of them final).
-    async fn add_waits(
-        conn: &mut Conn<Self>,
-        job: JobId,
-        deps: &[JobId],
-    ) -> Result<(), sqlx::Error>;
-
+    /// Moves up to `n` due queued jobs of `kinds` (highest priority, then oldest first) to
+    /// running for `owner`: attempt + 1, a new fencing token, a lease of `lease`.
     async fn claim(
         conn: &mut Conn<Self>,
         kinds: &[JobKind],
@@ -99,6 +91,7 @@ pub(crate) trait Dialect: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Vec<Claimed>>;
 
+    /// Renews a running attempt's lease (fenced) and records its progress.
     async fn heartbeat(
         conn: &mut Conn<Self>,
         lease: Lease,
@@ -107,43 +100,96 @@ pub(crate) trait Dialect: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<LeaseState>;
 
-    /// Records the ends of runs, fenced by their leases (retries due after `backoff`), and
-    /// releases the dependents of the jobs that became final. Returns the leases applied.
-    async fn finish_many(
-        conn: &mut Conn<Self>,
-        ends: &[&RunEnd],
-        backoff: Backoff,
-        effects: &mut Effects,
-    ) -> Result<HashSet<Lease>, sqlx::Error>;
-
-    /// Cancels a queued job (releasing its dependents) or asks a running one to stop.
-    async fn cancel(
+    /// Cancels job `id` if it is queued: the job as cancelled.
+    async fn cancel_queued(
         conn: &mut Conn<Self>,
         id: JobId,
         now: DateTime<Utc>,
-        effects: &mut Effects,
-    ) -> Result<CancelResult>;
+    ) -> Result<Option<Job>>;
 
-    /// Deletes a final job (telling `effects` what it was).
-    async fn delete(
-        conn: &mut Conn<Self>,
-        id: JobId,
-        effects: &mut Effects,
-    ) -> Result<DeleteResult>;
+    /// Asks job `id` to stop if it is running: the job.
+    async fn request_cancel(conn: &mut Conn<Self>, id: JobId) -> Result<Option<Job>>;
+
+    /// Deletes job `id` (its files and waits go by cascade) if it is final: what it was.
+    async fn delete_final(conn: &mut Conn<Self>, id: JobId) -> Result<Option<Deleted>>;
 
     /// The jobs of `ids` as the open transaction sees them (those that exist).
     async fn read_jobs(conn: &mut Conn<Self>, ids: &[JobId]) -> Result<Vec<Job>>;
 
-    /// Settles interrupted runs (see [`Interrupted`]); the jobs it made final go to
-    /// `effects.released`.
-    async fn recover(
+    /// Deletes up to `retention.batch` final jobs that ended before their group's cutoff,
+    /// oldest first; how many.
+    async fn prune(
         conn: &mut Conn<Self>,
         now: DateTime<Utc>,
-        which: &Interrupted,
-        backoff: Backoff,
-        effects: &mut Effects,
-    ) -> Result<Recovered>;
+        retention: &Retention,
+    ) -> Result<u64, sqlx::Error>;
+}
 
+/// The statements about dependencies (see [`deps`], which runs them).
+#[async_trait]
+pub(crate) trait DepSql: Dialect {
+    /// The statuses of those of `deps` that exist. Where another process could finish them
+    /// meanwhile, locks them until commit, so that none becomes final unseen.
+    async fn dep_statuses(
+        conn: &mut Conn<Self>,
+        deps: &[JobId],
+    ) -> Result<Vec<(JobId, JobStatus)>, sqlx::Error>;
+
+    /// Records that `job` waits for `deps` (none of them final).
+    async fn add_waits(
+        conn: &mut Conn<Self>,
+        job: JobId,
+        deps: &[JobId],
+    ) -> Result<(), sqlx::Error>;
+
+    /// Whether any job waits at all.
+    async fn any_waits(conn: &mut Conn<Self>) -> Result<bool, sqlx::Error>;
+
+    /// Whether a job waits for one of `ids`.
+    async fn have_dependents(conn: &mut Conn<Self>, ids: &[JobId]) -> Result<bool, sqlx::Error>;
+
+    /// Fails the queued dependents of `unsuccessful` (jobs that ended without succeeding,
+    /// with their status) with `dependency_failed`, naming the dependency; returns them.
+    async fn fail_dependents(
+        conn: &mut Conn<Self>,
+        unsuccessful: &[(JobId, JobStatus)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<JobId>, sqlx::Error>;
+
+    /// Each queued dependent of `ids` waits for as many jobs fewer as it waited for of them;
+    /// their waits go.
+    async fn release_waits(conn: &mut Conn<Self>, ids: &[JobId]) -> Result<(), sqlx::Error>;
+
+    /// Drops the waits of `jobs` (final while waiting).
+    async fn forget_waits(conn: &mut Conn<Self>, jobs: &[JobId]) -> Result<(), sqlx::Error>;
+}
+
+/// The statements about the ends of runs (see [`ends`], which decides them).
+#[async_trait]
+pub(crate) trait EndSql: Dialect {
+    /// Records final ends of runs, each fenced by its lease: the leases applied, and the
+    /// jobs made final that may have dependents to release.
+    async fn finish_many(conn: &mut Conn<Self>, ends: &[&RunEnd]) -> Result<Ended, sqlx::Error>;
+
+    /// The running jobs `which` names, as their rows are (locked for the transaction where
+    /// other processes write; rows another transaction holds are skipped when rescuing).
+    async fn interrupted(
+        conn: &mut Conn<Self>,
+        which: &Interrupted,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Interruption>, sqlx::Error>;
+
+    /// Writes what running jobs become (`settles`), each only while it still runs with the
+    /// fence given; the jobs settled.
+    async fn settle(
+        conn: &mut Conn<Self>,
+        settles: &[Settle],
+    ) -> Result<HashSet<JobId>, sqlx::Error>;
+}
+
+/// The statements about the files runs save.
+#[async_trait]
+pub(crate) trait FileSql: Dialect {
     /// Saves files of running attempts, each only if its lease holds; the (job, index) pairs
     /// written.
     async fn save_files(
@@ -151,255 +197,11 @@ pub(crate) trait Dialect: Send + Sync + 'static {
         files: &[(Lease, &NewFile)],
     ) -> Result<HashSet<(JobId, u32)>, sqlx::Error>;
 
+    /// Removes the files earlier attempts saved, if the lease holds.
     async fn clear_files(conn: &mut Conn<Self>, lease: Lease) -> Result<bool, sqlx::Error>;
-
-    /// Deletes up to `retention.batch` expired final jobs; how many.
-    async fn prune(
-        conn: &mut Conn<Self>,
-        now: DateTime<Utc>,
-        retention: &Retention,
-    ) -> Result<u64, sqlx::Error>;
-
-    async fn get(pool: &Pool<Self::Db>, id: JobId) -> Result<Option<Job>>;
-    async fn list(pool: &Pool<Self::Db>, filter: &ListFilter) -> Result<Vec<Job>>;
-    async fn by_idempotency_key(pool: &Pool<Self::Db>, key: &str) -> Result<Option<(Job, String)>>;
-    async fn count_queued(pool: &Pool<Self::Db>) -> Result<u64>;
-    async fn stats(pool: &Pool<Self::Db>, query: &StatsQuery) -> Result<StoreStats>;
-    async fn list_files(pool: &Pool<Self::Db>, id: JobId) -> Result<Vec<FileInfo>>;
-    async fn file_info(pool: &Pool<Self::Db>, id: JobId, name: &str) -> Result<Option<FileInfo>>;
-    async fn read_file(
-        pool: &Pool<Self::Db>,
-        id: JobId,
-        name: &str,
-        offset: u64,
-        len: u32,
-    ) -> Result<Option<Vec<u8>>>;
-    async fn read_files(
-        pool: &Pool<Self::Db>,
-        id: JobId,
-        indices: Range<u32>,
-    ) -> Result<Vec<FileData>>;
 }
 
-/// A [`JobStore`] on a SQL database: writes through the group-commit writer, reads on a pool.
-pub(crate) struct SqlStore<D: Dialect> {
-    writer: Writer<D>,
-    reader: Pool<D::Db>,
-    /// Where saved pages' bytes are read (SQLite: connections that map the file).
-    pages: Pool<D::Db>,
-    events: broadcast::Sender<StoreEvent>,
-    /// What each transaction did, for the observers of commits.
-    commits: broadcast::Sender<std::sync::Arc<Committed>>,
-    /// What the writer knows of the queue (see [`watch`]).
-    queue: std::sync::Arc<watch::QueueWatch>,
-    /// What must live as long as the store (a lock file, a listener task).
-    _keep: Box<dyn std::any::Any + Send + Sync>,
-}
+/// Every statement a database supplies.
+pub(crate) trait Sql: JobSql + DepSql + EndSql + FileSql {}
 
-impl<D: Dialect> std::fmt::Debug for SqlStore<D> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqlStore").finish_non_exhaustive()
-    }
-}
-
-impl<D: Dialect> SqlStore<D> {
-    /// A store writing through `writer` (one connection for SQLite, any for PostgreSQL),
-    /// reading on `reader`, and the bytes of saved pages on `pages`; `events` carries what
-    /// other writes did (see [`JobStore::events`]).
-    pub(crate) fn new(
-        dialect: D,
-        writer: Pool<D::Db>,
-        reader: Pool<D::Db>,
-        pages: Pool<D::Db>,
-        events: broadcast::Sender<StoreEvent>,
-        keep: Box<dyn std::any::Any + Send + Sync>,
-        backoff: Backoff,
-    ) -> Self {
-        let queue = std::sync::Arc::default();
-        let (commits, _) = broadcast::channel(COMMITS_BUFFER);
-        Self {
-            writer: Writer::start(
-                dialect,
-                writer,
-                commits.clone(),
-                std::sync::Arc::clone(&queue),
-                backoff,
-            ),
-            reader,
-            pages,
-            events,
-            commits,
-            queue,
-            _keep: keep,
-        }
-    }
-
-    pub(crate) fn reader(&self) -> &Pool<D::Db> {
-        &self.reader
-    }
-}
-
-/// Commits kept for an observer that lags; past them it is told it missed some.
-const COMMITS_BUFFER: usize = 4096;
-
-#[async_trait]
-impl<D: Dialect> JobStore for SqlStore<D> {
-    async fn ping(&self) -> Result<()> {
-        D::ping(&mut *self.reader.acquire().await?).await?;
-        self.writer.apply(Op::Ping, ()).await
-    }
-
-    fn shared(&self) -> bool {
-        D::SHARED
-    }
-
-    async fn insert(&self, new: NewJob) -> Result<Arc<Job>> {
-        let new = Box::new(ToInsert::new(new));
-        self.writer.apply(Op::Insert, new).await
-    }
-
-    async fn insert_many(&self, new: Vec<NewJob>) -> Result<Vec<Result<Arc<Job>>>> {
-        let new = new.into_iter().map(ToInsert::new).collect();
-        self.writer.apply(Op::InsertMany, new).await
-    }
-
-    async fn get(&self, id: JobId) -> Result<Option<Job>> {
-        D::get(&self.reader, id).await
-    }
-
-    async fn list(&self, filter: &ListFilter) -> Result<Vec<Job>> {
-        D::list(&self.reader, filter).await
-    }
-
-    async fn by_idempotency_key(&self, key: &str) -> Result<Option<(Job, String)>> {
-        D::by_idempotency_key(&self.reader, key).await
-    }
-
-    async fn count_queued(&self) -> Result<u64> {
-        D::count_queued(&self.reader).await
-    }
-
-    async fn stats(&self, query: &StatsQuery) -> Result<StoreStats> {
-        D::stats(&self.reader, query).await
-    }
-
-    async fn prune(&self, retention: Retention) -> Result<u64> {
-        self.writer.apply(Op::Prune, retention).await
-    }
-
-    async fn claim(
-        &self,
-        class: JobClass,
-        kinds: &[JobKind],
-        n: usize,
-        owner: &str,
-        lease: Duration,
-    ) -> Result<Vec<Claimed>> {
-        if n == 0 || kinds.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.writer
-            .apply(
-                Op::Claim,
-                ClaimArgs {
-                    class,
-                    kinds: kinds.to_vec(),
-                    n,
-                    owner: owner.to_string(),
-                    lease,
-                },
-            )
-            .await
-    }
-
-    async fn heartbeat(
-        &self,
-        lease: Lease,
-        progress: Option<JobProgress>,
-        lease_for: Duration,
-    ) -> Result<LeaseState> {
-        self.writer
-            .apply(
-                Op::Heartbeat,
-                HeartbeatArgs {
-                    lease,
-                    progress,
-                    lease_for,
-                },
-            )
-            .await
-    }
-
-    async fn finish(&self, end: RunEnd) -> Result<bool> {
-        self.writer.apply(Op::Finish, Box::new(end)).await
-    }
-
-    async fn cancel(&self, id: JobId) -> Result<CancelResult> {
-        Ok(*self.writer.apply(Op::Cancel, id).await?)
-    }
-
-    async fn delete(&self, id: JobId) -> Result<DeleteResult> {
-        self.writer.apply(Op::Delete, id).await
-    }
-
-    async fn recover_interrupted(&self, owner: &str) -> Result<Recovered> {
-        let which = Interrupted::AtStart {
-            owner: owner.to_string(),
-        };
-        self.writer.apply(Op::Recover, which).await
-    }
-
-    async fn rescue_expired(&self, now: DateTime<Utc>, keep: &[JobId]) -> Result<Recovered> {
-        let which = Interrupted::Expired {
-            before: now,
-            keep: keep.to_vec(),
-        };
-        self.writer.apply(Op::Recover, which).await
-    }
-
-    fn events(&self) -> broadcast::Receiver<StoreEvent> {
-        self.events.subscribe()
-    }
-
-    fn commits(&self) -> broadcast::Receiver<std::sync::Arc<Committed>> {
-        self.commits.subscribe()
-    }
-
-    fn queue_grew(&self) {
-        self.queue.grew();
-    }
-
-    fn queue_drained(&self, class: crate::job::JobClass) -> bool {
-        self.queue.snapshot().is_drained(class)
-    }
-
-    async fn save_file(&self, lease: Lease, file: NewFile) -> Result<bool> {
-        self.writer.apply(Op::SaveFile, (lease, file)).await
-    }
-
-    async fn clear_files(&self, lease: Lease) -> Result<bool> {
-        self.writer.apply(Op::ClearFiles, lease).await
-    }
-
-    async fn list_files(&self, id: JobId) -> Result<Vec<FileInfo>> {
-        D::list_files(&self.reader, id).await
-    }
-
-    async fn file_info(&self, id: JobId, name: &str) -> Result<Option<FileInfo>> {
-        D::file_info(&self.reader, id, name).await
-    }
-
-    async fn read_file(
-        &self,
-        id: JobId,
-        name: &str,
-        offset: u64,
-        len: u32,
-    ) -> Result<Option<Vec<u8>>> {
-        D::read_file(&self.pages, id, name, offset, len).await
-    }
-
-    async fn read_files(&self, id: JobId, indices: Range<u32>) -> Result<Vec<FileData>> {
-        D::read_files(&self.pages, id, indices).await
-    }
-}
+impl<D: JobSql + DepSql + EndSql + FileSql> Sql for D {}

@@ -37,7 +37,7 @@ impl Snapshot {
 
 impl QueueWatch {
     /// At the start of a transaction.
-    pub(super) fn snapshot(&self) -> Snapshot {
+    pub(crate) fn snapshot(&self) -> Snapshot {
         let epoch = self.epoch.load(Ordering::Acquire);
         let drained = [0, 1].map(|i| self.drained[i].load(Ordering::Acquire) == epoch + 1);
         Snapshot { epoch, drained }

@@ -25,7 +25,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use super::execute::{execute, observe, reread};
 use super::ops::{Op, Pending};
 use super::watch::QueueWatch;
-use super::{Dialect, Effects};
+use super::{Dialect, Effects, Sql};
 use crate::job::Backoff;
 use crate::store::commit::Committed;
 use crate::store::{Result, StoreError};
@@ -37,15 +37,14 @@ const MAX_BATCH: usize = 512;
 const RETRIES: u32 = 3;
 
 /// Handle to the writer task.
-pub(super) struct Writer<D> {
+pub(crate) struct Writer {
     ops: mpsc::Sender<Op>,
-    _dialect: std::marker::PhantomData<fn() -> D>,
 }
 
-impl<D: Dialect> Writer<D> {
+impl Writer {
     /// Starts the writer task, writing on `pool` and publishing on `commits` what each
     /// transaction did (see `JobStore::commits`).
-    pub(super) fn start(
+    pub(crate) fn start<D: Sql>(
         dialect: D,
         pool: Pool<D::Db>,
         commits: broadcast::Sender<Arc<Committed>>,
@@ -62,15 +61,12 @@ impl<D: Dialect> Writer<D> {
             backoff,
         };
         tokio::spawn(run(task, rx, commits));
-        Self {
-            ops,
-            _dialect: std::marker::PhantomData,
-        }
+        Self { ops }
     }
 
     /// Sends the write `op` with `args` (e.g. `apply(Op::Cancel, id)`) and waits for its
     /// answer, once its transaction committed.
-    pub(super) async fn apply<A, T>(&self, op: fn(Pending<A, T>) -> Op, args: A) -> Result<T> {
+    pub(crate) async fn apply<A, T>(&self, op: fn(Pending<A, T>) -> Op, args: A) -> Result<T> {
         let (reply, rx) = oneshot::channel();
         self.ops
             .send(op(Pending::new(args, reply)))
@@ -81,7 +77,7 @@ impl<D: Dialect> Writer<D> {
 }
 
 /// What the writer task keeps between transactions.
-struct Task<D: Dialect> {
+struct Task<D: Sql> {
     dialect: D,
     pool: Pool<D::Db>,
     /// Whether `job_waits` may have rows (see `Effects::waits`).
@@ -91,7 +87,7 @@ struct Task<D: Dialect> {
     backoff: Backoff,
 }
 
-async fn run<D: Dialect>(
+async fn run<D: Sql>(
     mut task: Task<D>,
     mut rx: mpsc::Receiver<Op>,
     commits: broadcast::Sender<Arc<Committed>>,
@@ -165,7 +161,7 @@ fn transient<D: Dialect>(failure: &Failure) -> bool {
     }
 }
 
-impl<D: Dialect> Task<D> {
+impl<D: Sql> Task<D> {
     /// Runs `ops` in one transaction, setting each one's answer: what the transaction did to jobs
     /// once committed, or the failure (after a rollback: nothing of `ops` is kept). What the
     /// writer knows of `job_waits` (see `Effects::waits`) and of the queue is updated once

@@ -6,12 +6,15 @@
 //! (one `fsync`) cover every write waiting at that moment; readers never block the writer in
 //! WAL mode. One faena process per database file.
 
-mod queries;
+mod deps;
+mod ends;
+mod files;
+mod jobs;
+mod read;
+mod stats;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashSet;
-use std::ops::Range;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,12 +29,10 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, Executor, Sqlite};
 use tokio::sync::broadcast;
 
-use super::sql::{DepState, Dialect, Effects, Insert, Interrupted, SqlStore};
-use super::{
-    CancelResult, Claimed, DeleteResult, FileData, FileInfo, Lease, LeaseState, ListFilter,
-    NewFile, Recovered, Result, Retention, RunEnd, StatsQuery, StoreError, StoreStats,
-};
-use crate::job::{Backoff, Job, JobId, JobKind, JobProgress};
+use super::sql::{Dialect, Effects};
+use super::{Reads as StoreReads, Result, Store, StoreError};
+use crate::job::Backoff;
+pub(crate) use read::Reads;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -76,8 +77,13 @@ impl Default for SqliteOptions {
     }
 }
 
-/// Jobs in a SQLite database.
-pub(crate) type SqliteStore = SqlStore<SqliteDialect>;
+/// Most rows in one multi-row statement (SQLite allows 32766 bound values).
+const INSERT_CHUNK: usize = 1000;
+
+/// A time as SQLite keeps it: milliseconds since the epoch.
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
 
 /// Takes the exclusive lock that makes this process the only one on `db`.
 fn lock(db: &Path) -> Result<Option<std::fs::File>> {
@@ -101,11 +107,7 @@ fn lock(db: &Path) -> Result<Option<std::fs::File>> {
 
 /// Opens (creating if needed) the database at `url` and applies pending migrations. One
 /// process per file: a second one is refused ([`StoreError::Locked`]).
-pub(crate) async fn open(
-    url: &str,
-    options: &SqliteOptions,
-    backoff: Backoff,
-) -> Result<SqliteStore> {
+pub(crate) async fn open(url: &str, options: &SqliteOptions, backoff: Backoff) -> Result<Store> {
     let connect = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -159,11 +161,11 @@ pub(crate) async fn open(
         full: options.synchronous_full,
         relaxed: AtomicBool::new(false),
     };
-    Ok(SqlStore::new(
+    let reads = StoreReads::Sqlite(Reads { reader, pages });
+    Ok(Store::new(
         dialect,
         writer,
-        reader,
-        pages,
+        reads,
         events,
         Box::new(lock),
         backoff,
@@ -204,9 +206,19 @@ async fn incremental_auto_vacuum(conn: &mut SqliteConnection) -> Result<()> {
 pub(crate) async fn migrate(url: &str) -> Result<usize> {
     let store = open(url, &SqliteOptions::default(), Backoff::default()).await?;
     let applied = sqlx::query_scalar::<Sqlite, i64>("SELECT count(*) FROM _sqlx_migrations")
-        .fetch_one(store.reader())
+        .fetch_one(store.sqlite_reader())
         .await?;
     Ok(applied as usize)
+}
+
+impl Store {
+    /// The reader pool of a SQLite store (panics on another).
+    fn sqlite_reader(&self) -> &SqlitePool {
+        match &self.reads {
+            StoreReads::Sqlite(reads) => &reads.reader,
+            StoreReads::Postgres(_) => unreachable!("a SQLite store"),
+        }
+    }
 }
 
 /// The statements of SQLite.
@@ -260,162 +272,5 @@ impl Dialect for SqliteDialect {
 
     async fn ping(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
         conn.execute("SELECT 1").await.map(drop)
-    }
-
-    async fn check_deps(conn: &mut SqliteConnection, deps: &[JobId]) -> Result<DepState> {
-        queries::check_deps(conn, deps).await
-    }
-
-    async fn claimable_queued(
-        conn: &mut SqliteConnection,
-        kinds: &[JobKind],
-        now: DateTime<Utc>,
-    ) -> Result<bool, sqlx::Error> {
-        queries::claimable_queued(conn, kinds, now).await
-    }
-
-    async fn insert_many(
-        conn: &mut SqliteConnection,
-        jobs: &[Insert<'_>],
-    ) -> Result<(), sqlx::Error> {
-        queries::insert_many(conn, jobs).await
-    }
-
-    async fn add_waits(
-        conn: &mut SqliteConnection,
-        job: JobId,
-        deps: &[JobId],
-    ) -> Result<(), sqlx::Error> {
-        queries::add_waits(conn, job, deps).await
-    }
-
-    async fn claim(
-        conn: &mut SqliteConnection,
-        kinds: &[JobKind],
-        n: usize,
-        owner: &str,
-        lease: Duration,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Claimed>> {
-        queries::claim(conn, kinds, n, owner, lease, now).await
-    }
-
-    async fn heartbeat(
-        conn: &mut SqliteConnection,
-        lease: Lease,
-        progress: Option<JobProgress>,
-        lease_for: Duration,
-        now: DateTime<Utc>,
-    ) -> Result<LeaseState> {
-        queries::heartbeat(conn, lease, progress, lease_for, now).await
-    }
-
-    async fn finish_many(
-        conn: &mut SqliteConnection,
-        ends: &[&RunEnd],
-        backoff: Backoff,
-        effects: &mut Effects,
-    ) -> Result<HashSet<Lease>, sqlx::Error> {
-        queries::finish_many(conn, ends, backoff, effects).await
-    }
-
-    async fn cancel(
-        conn: &mut SqliteConnection,
-        id: JobId,
-        now: DateTime<Utc>,
-        effects: &mut Effects,
-    ) -> Result<CancelResult> {
-        queries::cancel(conn, id, now, effects).await
-    }
-
-    async fn delete(
-        conn: &mut SqliteConnection,
-        id: JobId,
-        effects: &mut Effects,
-    ) -> Result<DeleteResult> {
-        queries::delete(conn, id, effects).await
-    }
-
-    async fn read_jobs(conn: &mut SqliteConnection, ids: &[JobId]) -> Result<Vec<Job>> {
-        queries::read_jobs(conn, ids).await
-    }
-
-    async fn recover(
-        conn: &mut SqliteConnection,
-        now: DateTime<Utc>,
-        which: &Interrupted,
-        backoff: Backoff,
-        effects: &mut Effects,
-    ) -> Result<Recovered> {
-        queries::recover(conn, now, which, backoff, effects).await
-    }
-
-    async fn save_files(
-        conn: &mut SqliteConnection,
-        files: &[(Lease, &NewFile)],
-    ) -> Result<HashSet<(JobId, u32)>, sqlx::Error> {
-        queries::files::save_many(conn, files).await
-    }
-
-    async fn clear_files(conn: &mut SqliteConnection, lease: Lease) -> Result<bool, sqlx::Error> {
-        queries::files::clear(conn, lease).await
-    }
-
-    async fn get(pool: &SqlitePool, id: JobId) -> Result<Option<Job>> {
-        queries::get(pool, id).await
-    }
-
-    async fn list(pool: &SqlitePool, filter: &ListFilter) -> Result<Vec<Job>> {
-        queries::list(pool, filter).await
-    }
-
-    async fn prune(
-        conn: &mut SqliteConnection,
-        now: DateTime<Utc>,
-        retention: &Retention,
-    ) -> Result<u64, sqlx::Error> {
-        queries::prune(conn, now, retention).await
-    }
-
-    async fn stats(pool: &SqlitePool, query: &StatsQuery) -> Result<StoreStats> {
-        queries::stats::stats(pool, query).await
-    }
-
-    async fn count_queued(pool: &SqlitePool) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar(super::sql::COUNT_QUEUED)
-            .fetch_one(pool)
-            .await?;
-        Ok(n.max(0) as u64)
-    }
-
-    async fn by_idempotency_key(pool: &SqlitePool, key: &str) -> Result<Option<(Job, String)>> {
-        queries::by_idempotency_key(pool, key).await
-    }
-
-    async fn list_files(pool: &SqlitePool, id: JobId) -> Result<Vec<FileInfo>> {
-        queries::files::list(pool, id).await
-    }
-
-    async fn file_info(pool: &SqlitePool, id: JobId, name: &str) -> Result<Option<FileInfo>> {
-        queries::files::one(pool, id, name).await
-    }
-
-    async fn read_file(
-        pool: &SqlitePool,
-        id: JobId,
-        name: &str,
-        offset: u64,
-        len: u32,
-    ) -> Result<Option<Vec<u8>>> {
-        queries::files::read(pool, id, name, offset, len).await
-    }
-
-    async fn read_files(
-        pool: &SqlitePool,
-        id: JobId,
-        indices: Range<u32>,
-    ) -> Result<Vec<FileData>> {
-        let mut conn = pool.acquire().await?;
-        queries::files::read_many(&mut conn, id, indices).await
     }
 }

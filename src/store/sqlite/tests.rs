@@ -2,11 +2,12 @@
 //! jobs, and the lock that keeps a second process off the file. The store contract is tested
 //! on both databases in `store::tests`.
 
-use super::{SqliteOptions, SqliteStore, open, queries};
+use super::{SqliteOptions, jobs, open};
 use crate::job::test_kind;
 use crate::store::RunEnd;
+use crate::store::Store;
 
-async fn store() -> (tempfile::TempDir, SqliteStore) {
+async fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/faena.db", dir.path().display());
     let store = open(&url, &SqliteOptions::default(), Default::default())
@@ -18,13 +19,13 @@ async fn store() -> (tempfile::TempDir, SqliteStore) {
 #[tokio::test]
 async fn a_claim_reads_only_the_head_of_each_kinds_queue() {
     let (_dir, store) = store().await;
-    let mut conn = store.reader().acquire().await.unwrap();
+    let mut conn = store.sqlite_reader().acquire().await.unwrap();
     for kinds in [
         &[test_kind("sleep")][..],
         &[test_kind("count_primes"), test_kind("factorial")][..],
     ] {
         let mut q = sqlx::QueryBuilder::new("EXPLAIN QUERY PLAN ");
-        queries::push_claim_candidates(&mut q, kinds, 5, 0);
+        jobs::push_claim_candidates(&mut q, kinds, 5, 0);
         let plan: Vec<(i64, i64, i64, String)> =
             q.build_query_as().fetch_all(&mut *conn).await.unwrap();
         let steps: Vec<&str> = plan.iter().map(|row| row.3.as_str()).collect();
@@ -59,11 +60,11 @@ async fn a_second_process_cannot_open_the_same_database() {
 #[tokio::test]
 async fn pruning_gives_pages_back_to_the_file_system() {
     use crate::job::{JobClass, SubmitOptions};
-    use crate::store::{JobStore, NewFile, NewJob, Outcome, Retention, now};
+    use crate::store::{NewFile, NewJob, Outcome, Retention, now};
 
     let (_dir, store) = store().await;
-    let pages = |store: &SqliteStore| {
-        let pool = store.reader().clone();
+    let pages = |store: &Store| {
+        let pool = store.sqlite_reader().clone();
         async move {
             let count: i64 = sqlx::query_scalar("PRAGMA page_count")
                 .fetch_one(&pool)
@@ -77,7 +78,7 @@ async fn pruning_gives_pages_back_to_the_file_system() {
         }
     };
     let mode: i64 = sqlx::query_scalar("PRAGMA auto_vacuum")
-        .fetch_one(store.reader())
+        .fetch_one(store.sqlite_reader())
         .await
         .unwrap();
     assert_eq!(mode, 2, "incremental auto-vacuum");

@@ -4,7 +4,7 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use crate::store::JobStore;
+use crate::store::Store;
 use faena_testing::PgScratch;
 
 /// Which database a test runs on.
@@ -16,7 +16,7 @@ pub(crate) enum Backend {
 
 /// A store on a database of its own, which goes when this is dropped (after the store).
 pub(crate) struct TestStore {
-    store: Arc<dyn JobStore>,
+    store: Arc<Store>,
     _db: Scratch,
 }
 
@@ -26,10 +26,10 @@ enum Scratch {
 }
 
 impl Deref for TestStore {
-    type Target = dyn JobStore;
+    type Target = Store;
 
     fn deref(&self) -> &Self::Target {
-        &*self.store
+        &self.store
     }
 }
 
@@ -72,7 +72,7 @@ impl TestStore {
     }
 
     /// Another handle on the same store, for spawned tasks.
-    pub(crate) fn handle(&self) -> Arc<dyn JobStore> {
+    pub(crate) fn handle(&self) -> Arc<Store> {
         Arc::clone(&self.store)
     }
 }
@@ -92,14 +92,14 @@ pub(crate) async fn store(backend: Backend, test: &str) -> Option<TestStore> {
             let dir = tempfile::tempdir().unwrap();
             let url = format!("sqlite://{}/faena.db", dir.path().display());
             TestStore {
-                store: crate::store::open(&url, &options).await.unwrap(),
+                store: Arc::new(crate::store::open(&url, &options).await.unwrap()),
                 _db: Scratch::Sqlite(dir),
             }
         }
         Backend::Postgres => {
             let scratch = PgScratch::create(test).await?;
             TestStore {
-                store: crate::store::open(&scratch.url, &options).await.unwrap(),
+                store: Arc::new(crate::store::open(&scratch.url, &options).await.unwrap()),
                 _db: Scratch::Postgres(scratch),
             }
         }
