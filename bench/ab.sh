@@ -6,10 +6,13 @@
 # requests per job, and one), the latency of one client, and intake through POST /jobs/batch
 # (nothing running, and while the jobs run). Both servers are driven by the working tree's
 # `faena bench`, so the client costs the same. Prints each run's jobs/s and, per figure, the
-# median of B over the median of A.
+# median of B over the median of A. Two more figures, the kernels (`primes`: count_primes
+# [0, 10^10); `factorial`: the exact digits of 10^7!), give a job's run time in seconds, as
+# the job reports it (started_at to finished_at): there B/A below 1 is faster.
 #
 #   bench/ab.sh BASE [RUNS]        (BASE: a commit, e.g. 5251ba5; default 3 runs)
 #   FIGURES="intake intake_running" bench/ab.sh BASE    (some of the figures only)
+#   FIGURES="primes factorial" bench/ab.sh BASE         (the kernels)
 #
 # Needs: cargo (two release builds: BASE in a worktree under the scratch directory, sharing
 # target/ for dependencies) and curl. Only 127.0.0.1 is contacted.
@@ -44,6 +47,14 @@ CLIENT="$WORK/faena-b"
 
 sqlite_db() { rm -rf "$WORK/db"; mkdir -p "$WORK/db"; echo "sqlite://$WORK/db/faena.db"; }
 bench() { "$CLIENT" bench --url "$URL" "$@" | grep -oE '[0-9]+ jobs/s' | cut -d' ' -f1; }
+# The run time of one job (`$1`, a submission), in seconds, as the job reports it.
+run_secs() {
+  curl -sf -X POST "$URL/jobs?wait_ms=120000" -H 'content-type: application/json' -d "$1" |
+    python3 -c 'import json, sys; from datetime import datetime as t
+d = json.load(sys.stdin); assert d["status"] == "succeeded", d
+ran = t.fromisoformat(d["finished_at"]) - t.fromisoformat(d["started_at"])
+print("%.3f" % ran.total_seconds())'
+}
 hold_slot() {
   curl -sf -o /dev/null -X POST "$URL/jobs" -H 'content-type: application/json' \
     -d '{"kind":"sleep","params":{"ms":3600000},"timeout_ms":86400000}'
@@ -60,6 +71,10 @@ measure() {
       hold_slot; bench -n 200000 -c 4 --batch 1000 ;;
     intake_running) start_faena_on "$(sqlite_db)" --max-queued-jobs 0
       bench -n 200000 -c 4 --batch 1000 ;;
+    primes) start_faena_on "$(sqlite_db)"
+      run_secs '{"kind":"count_primes","params":{"start":0,"end":10000000000}}' ;;
+    factorial) start_faena_on "$(sqlite_db)"
+      run_secs '{"kind":"factorial","params":{"numbers":[10000000]}}' ;;
   esac
   stop_faena
 }
@@ -68,7 +83,8 @@ median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print (NR % 2) 
 
 export BENCH_RUST_LOG=warn
 for figure in ${FIGURES:-two one latency intake intake_running}; do
-  say "$figure (jobs/s; A then B, alternating)"
+  case $figure in primes|factorial) unit="s per job" ;; *) unit="jobs/s" ;; esac
+  say "$figure ($unit; A then B, alternating)"
   a=""; b=""
   for _ in $(seq "$RUNS"); do
     a="$a $(measure "$figure" "$WORK/faena-a")"
@@ -77,5 +93,5 @@ for figure in ${FIGURES:-two one latency intake intake_running}; do
   ma=$(echo "$a" | median); mb=$(echo "$b" | median)
   echo "A:$a"
   echo "B:$b"
-  python3 -c "print(f'median A {$ma:.0f}, B {$mb:.0f}: B/A = {$mb / $ma:.3f}')"
+  python3 -c "print(f'median A {$ma:.4g}, B {$mb:.4g}: B/A = {$mb / $ma:.3f}')"
 done

@@ -86,10 +86,11 @@ if [ -x "$VENV/bin/celery" ] && "$VENV/bin/python" -c "import flower" 2> /dev/nu
   # The first API server must be gone before the second starts (it answered its probes).
   while curl -s -o /dev/null 127.0.0.1:8000; do sleep 0.2; done
   echo "with Flower watching (workers sending events, -E):"
-  (cd "$PEERS" && "$VENV/bin/celery" -A celery_app flower --address=127.0.0.1 --port=5555 \
-    > "$WORK/flower.log" 2>&1) & PIDS+=($!)
+  (cd "$PEERS" && exec "$VENV/bin/celery" -A celery_app flower --address=127.0.0.1 --port=5555 \
+    > "$WORK/flower.log" 2>&1) & FLOWER=$!; PIDS+=("$FLOWER")
   CELERY_WORKER_EXTRA=-E peer_celery_noop "$RUNS" "$PEER_JOBS" "$CLIENTS"
-  pkill -f "celery_app flower" || true
+  kill "$FLOWER" 2> /dev/null || true
+  wait "$FLOWER" 2> /dev/null || true
 else
   echo "peer skipped (no $VENV/bin/celery or no flower in it: $VENV/bin/pip install flower)"
 fi

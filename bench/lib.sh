@@ -22,17 +22,18 @@ peer_celery_noop() { # $1: runs, $2: jobs, $3: clients
   fi
   # CELERY_WORKER_EXTRA: more worker flags (-E for Flower), split on purpose.
   # shellcheck disable=SC2086
-  (cd "$PEERS" && "$VENV/bin/celery" -A celery_app worker -c 2 -P prefork --loglevel=WARNING ${CELERY_WORKER_EXTRA:-} \
-    > "$WORK/celery.log" 2>&1) & PIDS+=($!)
-  (cd "$PEERS" && "$VENV/bin/uvicorn" api:app --host 127.0.0.1 --port 8000 --workers 1 \
-    --log-level warning --no-access-log > "$WORK/api.log" 2>&1) & PIDS+=($!)
+  # exec: the PIDs recorded are the worker's and the API's own, which stop their children.
+  (cd "$PEERS" && exec "$VENV/bin/celery" -A celery_app worker -c 2 -P prefork --loglevel=WARNING ${CELERY_WORKER_EXTRA:-} \
+    > "$WORK/celery.log" 2>&1) & local celery=$!; PIDS+=("$celery")
+  (cd "$PEERS" && exec "$VENV/bin/uvicorn" api:app --host 127.0.0.1 --port 8000 --workers 1 \
+    --log-level warning --no-access-log > "$WORK/api.log" 2>&1) & local api=$!; PIDS+=("$api")
   for _ in $(seq 100); do curl -sf -o /dev/null -X POST 127.0.0.1:8000/jobs -H 'content-type: application/json' -d '{"kind":"noop","params":{}}' && break; sleep 0.2; done
   for _ in $(seq "$1"); do
     redis-cli -h 127.0.0.1 flushall > /dev/null
     "$VENV/bin/python" "$PEERS/load_noop.py" --url http://127.0.0.1:8000 --n "$2" --c "$3" --mode closed --poll-ms 5
   done
-  pkill -f "celery -A celery_app" || true
-  pkill -f "uvicorn api:app" || true
+  kill "$celery" "$api" 2> /dev/null || true
+  wait "$celery" "$api" 2> /dev/null || true
 }
 
 # Starts a release faena on 127.0.0.1:$PORT with database $1 and the flags that follow, its log

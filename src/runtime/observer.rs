@@ -15,7 +15,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::Inner;
 use crate::events::Subject;
-use crate::job::{Job, JobStatus};
+use crate::job::{Job, JobKind, JobStatus};
 use crate::store::commit::{Cause, Change, Committed};
 use crate::store::now;
 use crate::telemetry::metrics;
@@ -42,14 +42,26 @@ pub(super) async fn run(rt: Arc<Inner>, mut commits: broadcast::Receiver<Arc<Com
 /// Tells everyone what one transaction did.
 pub(super) fn apply(rt: &Inner, committed: &Committed) {
     let mut wake = committed.released;
+    let now = now();
+    // Submissions by kind, counted once per commit (a batch inserts many of one kind).
+    let mut submitted: Vec<(JobKind, u64)> = Vec::new();
     for change in &committed.changes {
+        if change.cause == Cause::Submitted {
+            match submitted
+                .iter_mut()
+                .find(|(kind, _)| *kind == change.job.kind)
+            {
+                Some((_, n)) => *n += 1,
+                None => submitted.push((change.job.kind, 1)),
+            }
+        }
         count(change);
         let job = &change.job;
         rt.events.job(job);
         if job.is_final() {
             rt.waiters.notify(job.id, Some(job));
         } else if job.status == JobStatus::Queued {
-            if job.run_after > now() {
+            if job.run_after > now {
                 rt.due_at(job.run_after);
             } else {
                 wake = true;
@@ -66,17 +78,19 @@ pub(super) fn apply(rt: &Inner, committed: &Committed) {
     for &id in &committed.cancels {
         rt.stop_or_remember(id);
     }
+    for (kind, n) in submitted {
+        metrics::jobs_submitted(kind, n);
+    }
     if wake {
         rt.wake.notify_one();
     }
 }
 
-/// The metrics of one change: each job is submitted once, each run starts once, each job
-/// becomes final once.
+/// The metrics of one change: each run starts once, each job becomes final once (each job is
+/// submitted once: counted by kind in [`apply`]).
 fn count(change: &Change) {
     let job = &change.job;
     match change.cause {
-        Cause::Submitted => metrics::job_submitted(job.kind),
         Cause::Retried if job.status == JobStatus::Queued => metrics::job_retried(job.kind),
         Cause::Settled if job.is_final() => metrics::jobs_settled(1),
         _ => {}

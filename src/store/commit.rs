@@ -85,13 +85,14 @@ impl Deleted {
     }
 }
 
-/// The job `new` is once inserted and as long as it stays queued (built by the submitter,
-/// before the insert: the writer only applies [`inserted`] to it).
-pub(crate) fn queued(new: &NewJob) -> Job {
+/// The job `new` (with `params`, taken out of it) is once inserted and as long as it stays
+/// queued (built by the submitter, before the insert: the writer only applies [`inserted`]
+/// to it).
+pub(crate) fn queued(new: &NewJob, params: serde_json::Value) -> Job {
     Job {
         id: new.id,
         kind: new.kind,
-        params: new.params.clone(),
+        params,
         status: JobStatus::Queued,
         priority: new.options.priority,
         timeout_ms: new.options.timeout_ms,

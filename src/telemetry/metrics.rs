@@ -178,8 +178,9 @@ pub struct Gauges {
     pub event_streams: usize,
 }
 
-pub fn job_submitted(kind: JobKind) {
-    counter!("faena_jobs_submitted_total", "kind" => kind.as_str()).increment(1);
+/// `n` jobs of `kind` were submitted.
+pub fn jobs_submitted(kind: JobKind, n: u64) {
+    counter!("faena_jobs_submitted_total", "kind" => kind.as_str()).increment(n);
 }
 
 /// A run started `wait` after its job became due.

@@ -268,7 +268,7 @@ impl InsertColumns {
         let failed = insert.failed.as_ref();
         self.id.push(uuid(job.id));
         self.kind.push(job.kind.as_str());
-        self.params.push(job.params.to_string());
+        self.params.push(insert.params.to_string());
         self.status.push(insert.status());
         let start = insert.start();
         self.owner.push(start.map(|s| s.owner.clone()));

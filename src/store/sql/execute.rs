@@ -5,13 +5,11 @@
 use std::sync::Arc;
 
 use super::insert::{insert, stored};
-use super::ops::Op;
+use super::ops::{Op, ToInsert};
 use super::{Conn, Effects, Sql, deps, ends};
 use crate::job::{Backoff, Job, JobId, JobStatus};
 use crate::store::commit::{Cause, Change};
-use crate::store::{
-    CancelResult, DeleteResult, Lease, NewFile, NewJob, Outcome, Result, RunEnd, now,
-};
+use crate::store::{CancelResult, DeleteResult, Lease, NewFile, Outcome, Result, RunEnd, now};
 
 /// Executes `ops` in order inside the open transaction, setting each one's answer.
 /// Retries run after `backoff`.
@@ -43,9 +41,9 @@ async fn execute_run<D: Sql>(
     let run = &mut ops[..n];
     match &run[0] {
         Op::Insert(_) => {
-            let jobs: Vec<&NewJob> = (run.iter())
+            let jobs: Vec<&ToInsert> = (run.iter())
                 .filter_map(|op| match op {
-                    Op::Insert(p) => Some(&p.args.new),
+                    Op::Insert(p) => Some(&*p.args),
                     _ => None,
                 })
                 .collect();
@@ -146,7 +144,7 @@ async fn execute_one<D: Sql>(
             p.set(Ok(()));
         }
         Op::InsertMany(p) => {
-            let jobs: Vec<&NewJob> = p.args.iter().map(|i| &i.new).collect();
+            let jobs: Vec<&ToInsert> = p.args.iter().collect();
             let inserted = insert::<D>(conn, &jobs, effects).await?;
             effects.changes.reserve(inserted.len());
             let stored = (p.args.iter_mut().zip(inserted))

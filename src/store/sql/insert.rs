@@ -41,15 +41,16 @@ async fn startable<D: Sql>(
 /// one statement; a job naming an unknown dependency is refused alone.
 pub(super) async fn insert<D: Sql>(
     conn: &mut Conn<D>,
-    jobs: &[&NewJob],
+    inserts: &[&ToInsert],
     effects: &mut Effects,
 ) -> Result<Vec<Result<Inserted>>> {
+    let jobs: Vec<&NewJob> = inserts.iter().map(|i| &i.new).collect();
     if jobs.iter().any(|job| !job.depends_on.is_empty()) {
         effects.waits = true;
     }
     let mut starts = Vec::with_capacity(jobs.len());
     let mut waits = Vec::new();
-    for &job in jobs {
+    for &job in &jobs {
         if job.depends_on.is_empty() {
             starts.push(Ok((0, None)));
             continue;
@@ -67,18 +68,20 @@ pub(super) async fn insert<D: Sql>(
             Err(err) => return Err(err),
         });
     }
-    let startable = startable::<D>(conn, jobs, effects).await?;
+    let startable = startable::<D>(conn, &jobs, effects).await?;
     let started = |job: &NewJob| {
         job.may_start_at_insert()
             && (job.start.as_ref()).is_some_and(|start| startable.contains(&start.class))
     };
-    let rows: Vec<Insert> = jobs
+    let rows: Vec<Insert> = inserts
         .iter()
         .zip(&starts)
-        .filter_map(|(&job, start)| {
+        .filter_map(|(&insert, start)| {
+            let job = &insert.new;
             let (waiting, failed) = start.as_ref().ok()?;
             Some(Insert {
                 job,
+                params: &insert.job.params,
                 waiting: *waiting,
                 failed: failed.clone(),
                 started: started(job),

@@ -53,15 +53,17 @@ impl<A, T> Pending<A, T> {
 }
 
 /// A job to insert, and the job it is as long as it stays queued (built by the submitter; the
-/// writer applies how it was inserted).
+/// writer applies how it was inserted). The parameters are the job's: `new.params` is left
+/// empty, not copied.
 pub(crate) struct ToInsert {
     pub new: NewJob,
     pub job: Arc<Job>,
 }
 
 impl ToInsert {
-    pub(crate) fn new(new: NewJob) -> Self {
-        let job = Arc::new(crate::store::commit::queued(&new));
+    pub(crate) fn new(mut new: NewJob) -> Self {
+        let params = std::mem::take(&mut new.params);
+        let job = Arc::new(crate::store::commit::queued(&new, params));
         Self { new, job }
     }
 }

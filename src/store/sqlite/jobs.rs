@@ -66,7 +66,7 @@ impl JobSql for SqliteDialect {
                     .then(|| serde_json::to_string(&job.depends_on).unwrap_or_default());
                 row.push_bind(job.id.to_string())
                     .push_bind(job.kind.as_str())
-                    .push_bind(job.params.to_string())
+                    .push_bind(insert.params.to_string())
                     .push_bind(insert.status())
                     .push_bind(job.options.priority)
                     .push_bind(job.options.timeout_ms as i64)
