@@ -6,13 +6,14 @@
 # requests per job, and one), the latency of one client, and intake through POST /jobs/batch
 # (nothing running, and while the jobs run). Both servers are driven by the working tree's
 # `faena bench`, so the client costs the same. Prints each run's jobs/s and, per figure, the
-# median of B over the median of A. Two more figures, the kernels (`primes`: count_primes
-# [0, 10^10); `factorial`: the exact digits of 10^7!), give a job's run time in seconds, as
-# the job reports it (started_at to finished_at): there B/A below 1 is faster.
+# median of B over the median of A. Three more figures, the kernels (`primes`: count_primes
+# [0, 10^10), by π(x); `sieve`: the 10^9 numbers from 10^15, sieved; `factorial`: the exact
+# digits of 10^7!), give a job's run time in seconds, as the job reports it (started_at to
+# finished_at): there B/A below 1 is faster.
 #
 #   bench/ab.sh BASE [RUNS]        (BASE: a commit, e.g. 5251ba5; default 3 runs)
 #   FIGURES="intake intake_running" bench/ab.sh BASE    (some of the figures only)
-#   FIGURES="primes factorial" bench/ab.sh BASE         (the kernels)
+#   FIGURES="primes sieve factorial" bench/ab.sh BASE   (the kernels)
 #
 # Needs: cargo (two release builds: BASE in a worktree under the scratch directory, sharing
 # target/ for dependencies) and curl. Only 127.0.0.1 is contacted.
@@ -49,7 +50,7 @@ sqlite_db() { rm -rf "$WORK/db"; mkdir -p "$WORK/db"; echo "sqlite://$WORK/db/fa
 bench() { "$CLIENT" bench --url "$URL" "$@" | grep -oE '[0-9]+ jobs/s' | cut -d' ' -f1; }
 # The run time of one job (`$1`, a submission), in seconds, as the job reports it.
 run_secs() {
-  curl -sf -X POST "$URL/jobs?wait_ms=120000" -H 'content-type: application/json' -d "$1" |
+  curl -sf -X POST "$URL/jobs?wait_ms=60000" -H 'content-type: application/json' -d "$1" |
     python3 -c 'import json, sys; from datetime import datetime as t
 d = json.load(sys.stdin); assert d["status"] == "succeeded", d
 ran = t.fromisoformat(d["finished_at"]) - t.fromisoformat(d["started_at"])
@@ -73,6 +74,8 @@ measure() {
       bench -n 200000 -c 4 --batch 1000 ;;
     primes) start_faena_on "$(sqlite_db)"
       run_secs '{"kind":"count_primes","params":{"start":0,"end":10000000000}}' ;;
+    sieve) start_faena_on "$(sqlite_db)"
+      run_secs '{"kind":"count_primes","params":{"start":1000000000000000,"end":1000001000000000}}' ;;
     factorial) start_faena_on "$(sqlite_db)"
       run_secs '{"kind":"factorial","params":{"numbers":[10000000]}}' ;;
   esac
@@ -83,7 +86,7 @@ median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print (NR % 2) 
 
 export BENCH_RUST_LOG=warn
 for figure in ${FIGURES:-two one latency intake intake_running}; do
-  case $figure in primes|factorial) unit="s per job" ;; *) unit="jobs/s" ;; esac
+  case $figure in primes|sieve|factorial) unit="s per job" ;; *) unit="jobs/s" ;; esac
   say "$figure ($unit; A then B, alternating)"
   a=""; b=""
   for _ in $(seq "$RUNS"); do

@@ -11,6 +11,7 @@ mod memory;
 mod observer;
 mod pruner;
 mod publish;
+mod queue_cap;
 mod rescuer;
 mod run;
 mod runs;
@@ -18,7 +19,7 @@ mod start;
 mod submit;
 pub mod waiters;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,6 +32,7 @@ use crate::events::Hub;
 use crate::job::{JobClass, JobId, JobProgress};
 use crate::kind::{CpuPool, Registry};
 use crate::store::{CancelResult, DeleteResult, Result, Retention, Store};
+use queue_cap::QueueCap;
 pub use runs::StopReason;
 use runs::{RunHandle, Runs, Slots};
 use start::StartSlot;
@@ -83,9 +85,7 @@ struct Inner {
     /// Every runner task, so that shutdown can wait for them.
     tasks: TaskTracker,
     /// Jobs queued: the last count plus the submissions admitted since.
-    queued: AtomicU64,
-    /// Submissions admitted whose insert has not answered yet (the count cannot see them).
-    inserting: AtomicU64,
+    queue_cap: QueueCap,
     /// The earliest time a job known here becomes due (`run_after`, a retry's back-off).
     next_due: Mutex<Option<Instant>>,
     /// The event streams' hub.
@@ -160,8 +160,7 @@ impl Runtime {
             wake: Notify::new(),
             stop_claiming: CancellationToken::new(),
             tasks: TaskTracker::new(),
-            queued: AtomicU64::new(0),
-            inserting: AtomicU64::new(0),
+            queue_cap: QueueCap::default(),
             next_due: Mutex::new(None),
             events: Hub::new(config_event_buffer, config_max_streams),
         });
@@ -209,7 +208,7 @@ impl Runtime {
     /// About how many jobs are queued (counted every `count_queued_every`, plus the
     /// submissions admitted here since).
     pub fn queued(&self) -> u64 {
-        self.inner.queued.load(Ordering::Acquire)
+        self.inner.queue_cap.queued()
     }
 
     /// Jobs running here now, in the CPU pool and on the async runtime.

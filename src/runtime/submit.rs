@@ -4,7 +4,6 @@
 //! through the observer.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::{Inner, Runtime, StartSlot};
@@ -101,53 +100,26 @@ async fn insert(rt: &Inner, new: NewJob) -> Result<Arc<Job>, SubmitError> {
     Ok(inserted?)
 }
 
-/// Admits `n` more queued jobs unless that would pass the cap (none: no cap); call
-/// [`admitted`] once their insert answered. Atomic: concurrent submissions never pass the cap
-/// together.
+/// Admits `n` more queued jobs unless that would pass the cap; call [`admitted`] once their
+/// insert answered.
 fn admit(rt: &Inner, n: u64) -> Result<(), SubmitError> {
-    let max = rt.config.max_queued;
-    if max == 0 {
-        return Ok(());
-    }
-    let admitted = rt
-        .queued
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
-            (q + n <= max).then_some(q + n)
-        });
-    match admitted {
-        Ok(_) => {
-            rt.inserting.fetch_add(n, Ordering::AcqRel);
-            Ok(())
-        }
-        Err(queued) => Err(SubmitError::QueueFull { queued, limit: max }),
-    }
+    let limit = rt.config.max_queued;
+    rt.queue_cap
+        .admit(n, limit)
+        .map_err(|queued| SubmitError::QueueFull { queued, limit })
 }
 
 /// The insert of `n` admitted jobs answered, `stored` of them were queued.
 fn admitted(rt: &Inner, n: u64, stored: u64) {
-    if rt.config.max_queued == 0 {
-        return;
-    }
-    rt.inserting.fetch_sub(n, Ordering::AcqRel);
-    let unused = n.saturating_sub(stored);
-    if unused > 0 {
-        let _ = rt
-            .queued
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
-                Some(q.saturating_sub(unused))
-            });
-    }
+    rt.queue_cap.answered(n, stored);
 }
 
 /// Counts the queued jobs every `every` (the queue cap's gauge), until shutdown.
 pub(super) async fn count_queued(rt: Arc<Inner>, every: Duration) {
     loop {
+        let start = rt.queue_cap.count_starts();
         match rt.store.count_queued().await {
-            // Admitted inserts still in flight may or may not be in the count: counting them
-            // again errs on the side of the cap.
-            Ok(n) => rt
-                .queued
-                .store(n + rt.inserting.load(Ordering::Acquire), Ordering::Release),
+            Ok(n) => rt.queue_cap.counted(start, n),
             Err(err) => tracing::warn!(error = ?err, "counting queued jobs failed"),
         }
         tokio::select! {
