@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use super::{INSERT_CHUNK, SqliteDialect, ms};
+use super::{INSERT_CHUNK, SqliteDialect, Texts, id_text, ms};
 use crate::job::{JobId, JobResult, JobStatus};
 use crate::store::sql::{EndSql, Ended, Interrupted, Interruption, Settle};
 use crate::store::{Lease, RunEnd};
@@ -43,12 +43,13 @@ impl EndSql for SqliteDialect {
                  errors = CASE WHEN v.column5 IS NULL THEN errors ELSE {} END FROM (",
                 append_error("v.column5", "v.column6", "v.column9")
             ));
+            let mut texts = Texts::default();
             q.push_values(chunk, |mut row, (end, (status, result, error))| {
-                row.push_bind(end.lease.id.to_string())
+                row.push_bind(id_text(end.lease.id))
                     .push_bind(end.lease.fence)
-                    .push_bind(status.as_str())
+                    .push_bind(texts.get(status.as_str()))
                     .push_bind(result.map(JobResult::as_str))
-                    .push_bind(error.map(|e| e.code.as_str()))
+                    .push_bind(error.map(|e| texts.get(e.code.as_str())))
                     .push_bind(error.map(|e| e.message.clone()))
                     .push_bind(end.progress.map(|p| p.done as i64))
                     .push_bind(end.progress.map(|p| p.total as i64))
@@ -147,15 +148,16 @@ impl EndSql for SqliteDialect {
                  lease_expires_at = NULL FROM (",
                 append_error("v.column7", "v.column8", "v.column14")
             ));
+            let mut texts = Texts::default();
             q.push_values(chunk, |mut row, s| {
                 let attempt = s.attempt_error.as_ref();
-                row.push_bind(s.lease.id.to_string())
+                row.push_bind(id_text(s.lease.id))
                     .push_bind(s.lease.fence)
-                    .push_bind(s.status.as_str())
-                    .push_bind(s.error.as_ref().map(|e| e.code.as_str()))
+                    .push_bind(texts.get(s.status.as_str()))
+                    .push_bind(s.error.as_ref().map(|e| texts.get(e.code.as_str())))
                     .push_bind(s.error.as_ref().map(|e| e.message.clone()))
                     .push_bind(attempt.is_some())
-                    .push_bind(attempt.map(|e| e.code.as_str()))
+                    .push_bind(attempt.map(|e| texts.get(e.code.as_str())))
                     .push_bind(attempt.map(|e| e.message.clone()))
                     .push_bind(s.run_after.map(ms))
                     .push_bind(i64::from(s.uncount))

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use super::{INSERT_CHUNK, SqliteDialect, ms};
+use super::{INSERT_CHUNK, SqliteDialect, Texts, id_text, ms};
 use crate::job::{Job, JobId, JobKind, JobProgress};
 use crate::store::commit::Deleted;
 use crate::store::rows::{JOB_COLUMNS, JobRow, claimed_in_order, job_columns};
@@ -57,6 +57,7 @@ impl JobSql for SqliteDialect {
                  error_message, tenant, idempotency_key, request_hash, attempt, fence, owner, \
                  started_at, lease_expires_at, retry_of) ",
             );
+            let mut texts = Texts::default();
             q.push_values(chunk, |mut row, insert| {
                 let job = insert.job;
                 let created = ms(job.created_at);
@@ -64,10 +65,10 @@ impl JobSql for SqliteDialect {
                 let start = insert.start();
                 let deps = (!job.depends_on.is_empty())
                     .then(|| serde_json::to_string(&job.depends_on).unwrap_or_default());
-                row.push_bind(job.id.to_string())
-                    .push_bind(job.kind.as_str())
+                row.push_bind(id_text(job.id))
+                    .push_bind(texts.get(job.kind.as_str()))
                     .push_bind(insert.params.to_string())
-                    .push_bind(insert.status())
+                    .push_bind(texts.get(insert.status()))
                     .push_bind(job.options.priority)
                     .push_bind(job.options.timeout_ms as i64)
                     .push_bind(i64::from(job.options.max_attempts))
@@ -80,7 +81,7 @@ impl JobSql for SqliteDialect {
                         insert.waiting as i64
                     })
                     .push_bind(failed.map(|_| created))
-                    .push_bind(failed.map(|e| e.code.as_str()))
+                    .push_bind(failed.map(|e| texts.get(e.code.as_str())))
                     .push_bind(failed.map(|e| e.message.clone()))
                     .push_bind(job.tenant.clone())
                     .push_bind(

@@ -17,6 +17,7 @@ mod tests;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -31,7 +32,7 @@ use tokio::sync::broadcast;
 
 use super::sql::{Dialect, Effects};
 use super::{Reads as StoreReads, Result, Store, StoreError};
-use crate::job::Backoff;
+use crate::job::{Backoff, JobId};
 pub(crate) use read::Reads;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -79,6 +80,30 @@ impl Default for SqliteOptions {
 
 /// Most rows in one multi-row statement (SQLite allows 32766 bound values).
 const INSERT_CHUNK: usize = 1000;
+
+/// Texts bound as `Arc<str>`, which SQLite's driver takes as they are: it copies a `&str`
+/// twice at every bind (into a `String`, then into an `Arc`). A multi-row statement binds the
+/// same few names (a kind, a status) on every row: each is made once per statement.
+#[derive(Default)]
+struct Texts(Vec<(&'static str, Arc<str>)>);
+
+impl Texts {
+    /// `s`, shared with the rows before that bound it.
+    fn get(&mut self, s: &'static str) -> Arc<str> {
+        if let Some((_, text)) = self.0.iter().find(|(known, _)| *known == s) {
+            return Arc::clone(text);
+        }
+        let text: Arc<str> = Arc::from(s);
+        self.0.push((s, Arc::clone(&text)));
+        text
+    }
+}
+
+/// A job id as bound: its text (hyphenated, lower case) copied once.
+fn id_text(id: JobId) -> Arc<str> {
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    Arc::from(&*id.as_uuid().hyphenated().encode_lower(&mut buf))
+}
 
 /// A time as SQLite keeps it: milliseconds since the epoch.
 fn ms(t: DateTime<Utc>) -> i64 {

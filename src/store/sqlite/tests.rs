@@ -2,7 +2,10 @@
 //! jobs, and the lock that keeps a second process off the file. The store contract is tested
 //! on both databases in `store::tests`.
 
-use super::{SqliteOptions, jobs, open};
+use std::sync::Arc;
+
+use super::{SqliteOptions, Texts, id_text, jobs, open};
+use crate::job::JobId;
 use crate::job::test_kind;
 use crate::store::RunEnd;
 use crate::store::Store;
@@ -139,4 +142,27 @@ async fn pruning_gives_pages_back_to_the_file_system() {
     assert_eq!(free, 0, "no free pages left behind");
     // 20 pages of 256 KiB went: at least 5 MiB of 4 KiB pages.
     assert!(full - after >= 1200, "{full} pages before, {after} after");
+}
+
+#[test]
+fn an_id_is_bound_as_the_text_it_has_everywhere() {
+    for _ in 0..100 {
+        let id = JobId::new();
+        assert_eq!(&*id_text(id), id.to_string());
+    }
+    let nil = JobId::from(uuid::Uuid::nil());
+    assert_eq!(&*id_text(nil), "00000000-0000-0000-0000-000000000000");
+}
+
+#[test]
+fn a_statement_binds_each_name_once() {
+    let mut texts = Texts::default();
+    let (a, b) = (texts.get("queued"), texts.get("running"));
+    assert_eq!((&*a, &*b), ("queued", "running"));
+    assert!(Arc::ptr_eq(&a, &texts.get("queued")));
+    assert!(!Arc::ptr_eq(&a, &b));
+    // Equal text from elsewhere is the same name.
+    let owned = String::from("running");
+    let leaked: &'static str = Box::leak(owned.into_boxed_str());
+    assert!(Arc::ptr_eq(&b, &texts.get(leaked)));
 }
