@@ -11,8 +11,8 @@ use crate::store::{Lease, NewJob, StartAtInsert};
 /// A job to insert and how it starts.
 pub(crate) struct Insert<'a> {
     pub job: &'a NewJob,
-    /// Its parameters (see [`super::ToInsert`]).
-    pub params: &'a serde_json::Value,
+    /// Its parameters, as JSON text (see [`super::ToInsert`]).
+    pub params: &'a std::sync::Arc<str>,
     /// Dependencies not final yet.
     pub waiting: usize,
     /// Set when a dependency already failed: the job is inserted failed.

@@ -81,7 +81,7 @@ pub(super) async fn insert<D: Sql>(
             let (waiting, failed) = start.as_ref().ok()?;
             Some(Insert {
                 job,
-                params: &insert.job.params,
+                params: &insert.params,
                 waiting: *waiting,
                 failed: failed.clone(),
                 started: started(job),

@@ -58,13 +58,21 @@ impl<A, T> Pending<A, T> {
 pub(crate) struct ToInsert {
     pub new: NewJob,
     pub job: Arc<Job>,
+    /// The parameters as stored (JSON text): written by the submitter, so that the one writer
+    /// only binds them.
+    pub params: Arc<str>,
 }
 
 impl ToInsert {
     pub(crate) fn new(mut new: NewJob) -> Self {
         let params = std::mem::take(&mut new.params);
+        let text = Arc::from(params.to_string());
         let job = Arc::new(crate::store::commit::queued(&new, params));
-        Self { new, job }
+        Self {
+            new,
+            job,
+            params: text,
+        }
     }
 }
 

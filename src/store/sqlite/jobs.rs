@@ -1,6 +1,7 @@
 //! The statements about jobs themselves on SQLite ([`JobSql`]): multi-row inserts, claims
 //! that walk the head of each kind's queue, lease renewals, cancels, deletes and pruning.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -67,7 +68,7 @@ impl JobSql for SqliteDialect {
                     .then(|| serde_json::to_string(&job.depends_on).unwrap_or_default());
                 row.push_bind(id_text(job.id))
                     .push_bind(texts.get(job.kind.as_str()))
-                    .push_bind(insert.params.to_string())
+                    .push_bind(Arc::clone(insert.params))
                     .push_bind(texts.get(insert.status()))
                     .push_bind(job.options.priority)
                     .push_bind(job.options.timeout_ms as i64)
