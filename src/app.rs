@@ -63,6 +63,14 @@ impl Application {
         let mut kinds = Registry::new();
         config.builtins()?.register(&mut kinds)?;
         kinds.extend(extra)?;
+        for name in config
+            .worker_kinds
+            .iter()
+            .map(|n| n.trim())
+            .filter(|n| !n.is_empty())
+        {
+            kinds.register(crate::kind::WorkerKind::new(name))?;
+        }
         kinds.enable_only(&config.kinds)?;
         let mut options = config.store();
         let names: Vec<String> = kinds.known().iter().map(|k| k.to_string()).collect();

@@ -69,6 +69,17 @@ pub struct Config {
     #[arg(long, env = "FAENA_KINDS", value_delimiter = ',')]
     pub kinds: Vec<String>,
 
+    /// Kinds run by remote workers, comma-separated (`[a-z][a-z0-9_]{0,63}`, not a built-in
+    /// name): submitted like any kind (parameters: a JSON object), claimed over
+    /// `POST /workers/claim`.
+    #[arg(long, env = "FAENA_WORKER_KINDS", value_delimiter = ',')]
+    pub worker_kinds: Vec<String>,
+
+    /// Lease of a job a remote worker claimed: when no heartbeat renews it for this long, the
+    /// job is `interrupted` and retried like a crashed run.
+    #[arg(long, env = "FAENA_WORKER_LEASE_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1_000..=3_600_000))]
+    pub worker_lease_ms: u64,
+
     /// Deadline of a run when a job gives no `timeout_ms`.
     #[arg(long, env = "FAENA_DEFAULT_TIMEOUT_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     pub default_timeout_ms: u64,
@@ -294,6 +305,7 @@ impl Config {
             max_io_jobs: self.max_io_jobs as usize,
             lease: Duration::from_millis(self.lease_ms),
             heartbeat: Duration::from_millis(self.heartbeat_ms()),
+            worker_lease: Duration::from_millis(self.worker_lease_ms),
             poll_interval: Duration::from_millis(self.poll_interval_ms),
             max_queued: self.max_queued_jobs,
             count_queued_every: (self.max_queued_jobs > 0).then_some(Duration::from_secs(1)),

@@ -170,6 +170,20 @@ mod tests {
             matches!(&err, Some(AppError::Kinds(RegistryError::Unknown { name, .. })) if name == "nope"),
             "{err:?}"
         );
+        let mut worker = config(&dir);
+        worker.worker_kinds = vec!["resize".into(), "sleep".into()];
+        let err = Server::builder().config(worker).build().await.err();
+        assert!(
+            matches!(&err, Some(AppError::Kinds(RegistryError::Duplicate(name))) if name == "sleep"),
+            "a worker kind named like a built-in one: {err:?}"
+        );
+        let mut badly = config(&dir);
+        badly.worker_kinds = vec!["Resize".into()];
+        let err = Server::builder().config(badly).build().await.err();
+        assert!(
+            matches!(&err, Some(AppError::Kinds(RegistryError::InvalidName(_)))),
+            "{err:?}"
+        );
         assert!(!dir.path().join("f.db").exists(), "no store was opened");
     }
 }

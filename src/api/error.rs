@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::job::{JobId, JobStatus, SpecError};
-use crate::runtime::SubmitError;
+use crate::runtime::{SubmitError, WorkerError};
 use crate::store::StoreError;
 
 /// An RFC 9457 problem document.
@@ -79,6 +79,12 @@ pub enum ApiError {
     IdempotencyKeyReused(JobId),
     #[error("{queued} jobs are queued, the limit is {limit}; try again later")]
     QueueFull { queued: u64, limit: u64 },
+    #[error(
+        "the lease is no longer this job's (it expired and the job was claimed again, or the job ended)"
+    )]
+    StaleLease,
+    #[error("the job's deadline passed before this answer came; it is timed out")]
+    DeadlinePassed,
     #[error("too many requests in progress; try again later")]
     Overloaded,
     #[error("the request took longer than {0} ms")]
@@ -104,6 +110,21 @@ impl From<SubmitError> for ApiError {
         match err {
             SubmitError::QueueFull { queued, limit } => Self::QueueFull { queued, limit },
             SubmitError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<WorkerError> for ApiError {
+    fn from(err: WorkerError) -> Self {
+        match err {
+            WorkerError::NotAWorkerKind(kind) => Self::Spec(SpecError {
+                code: crate::job::SpecErrorCode::InvalidField,
+                field: Some("kinds".into()),
+                message: format!("`{kind}` is not a worker kind of this server"),
+            }),
+            WorkerError::StaleLease => Self::StaleLease,
+            WorkerError::DeadlinePassed => Self::DeadlinePassed,
+            WorkerError::Store(err) => err.into(),
         }
     }
 }
@@ -134,6 +155,8 @@ impl ApiError {
             Self::InvalidHeader(_) => "invalid_header",
             Self::IdempotencyKeyReused(_) => "idempotency_key_reused",
             Self::QueueFull { .. } => "queue_full",
+            Self::StaleLease => "stale_lease",
+            Self::DeadlinePassed => "deadline_passed",
             Self::Overloaded => "overloaded",
             Self::Timeout(_) => "timeout",
             Self::StoreUnavailable(_) => "store_unavailable",
@@ -153,6 +176,7 @@ impl ApiError {
             Self::JobFinal(..) | Self::JobNotFinal(..) | Self::NotRetryable(..) => {
                 StatusCode::CONFLICT
             }
+            Self::StaleLease | Self::DeadlinePassed => StatusCode::CONFLICT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable(_)
             | Self::Overloaded
@@ -174,6 +198,7 @@ impl ApiError {
             Self::UnknownDependency(_) => Some("depends_on".into()),
             Self::UnknownSource(_) | Self::InvalidSource(_) => Some("params.source_job".into()),
             Self::IdempotencyKeyReused(_) => Some("Idempotency-Key".into()),
+            Self::StaleLease => Some("lease".into()),
             _ => None,
         }
     }

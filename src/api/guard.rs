@@ -48,7 +48,12 @@ pub async fn guard(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
     let Ok(_permit) = Arc::clone(&guard.slots).try_acquire_owned() else {
         return ApiError::Overloaded.into_response();
     };
-    let limit = guard.timeout + Duration::from_millis(wait_ms(req.uri().query()));
+    // A worker's claim long-polls by the `wait_ms` of its body, at most MAX_WAIT_MS.
+    let waits = match req.uri().path() {
+        "/workers/claim" => MAX_WAIT_MS,
+        _ => wait_ms(req.uri().query()),
+    };
+    let limit = guard.timeout + Duration::from_millis(waits);
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
         Err(_) => ApiError::Timeout(limit.as_millis() as u64).into_response(),

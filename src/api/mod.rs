@@ -25,6 +25,7 @@ pub mod retry;
 pub mod stats;
 mod submission;
 mod ui;
+pub mod workers;
 
 use std::sync::Arc;
 
@@ -108,6 +109,7 @@ pub fn router(state: AppState, options: ApiOptions) -> Router {
         .merge(limits::router())
         .merge(kinds::router())
         .merge(stats::router())
+        .merge(workers::router())
         .merge(openapi::router(state.runtime.kinds()))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -11,7 +11,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::AppState;
 use super::error::Problem;
-use super::{batch, events, files, health, jobs, kinds, limits, metrics, retry, stats};
+use super::{batch, events, files, health, jobs, kinds, limits, metrics, retry, stats, workers};
 use crate::events::{DeletedEvent, JobState, ProgressEvent};
 use crate::job::{
     AttemptError, FileInfo, Job, JobClass, JobError, JobErrorCode, JobKind, JobProgress, JobStatus,
@@ -31,6 +31,7 @@ use crate::kind::Registry;
         jobs::submit, batch::submit_batch, jobs::get_job, jobs::list, jobs::cancel, jobs::delete_job,
         retry::retry, limits::limits, kinds::kinds, stats::stats, events::events, events::job_events,
         files::list_files, files::get_file,
+        workers::claim, workers::heartbeat, workers::complete, workers::fail,
         health::healthz, health::readyz, metrics::scrape
     ),
     components(schemas(
@@ -39,11 +40,14 @@ use crate::kind::Registry;
         Problem, limits::LimitsView, kinds::KindList, kinds::KindView, JobState, ProgressEvent, DeletedEvent,
         stats::Stats, stats::StatusCounts, stats::Throughput,
         health::Health, files::FileList, FileInfo,
+        workers::ClaimRequest, workers::ClaimResponse, workers::ClaimedJob, workers::HeartbeatRequest,
+        workers::HeartbeatResponse, workers::CompleteRequest, workers::FailRequest,
     )),
     tags(
         (name = "jobs", description = "Submit and follow jobs"),
         (name = "files", description = "Pages saved by fetch_urls jobs"),
         (name = "events", description = "Job events as Server-Sent Events"),
+        (name = "workers", description = "Remote workers: claim jobs of worker kinds, renew their leases, answer for them"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]

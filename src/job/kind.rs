@@ -13,13 +13,15 @@ use std::sync::{LazyLock, RwLock};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// Where a kind's runs go: the CPU pool (as many at once as there are CPU slots) or the async
-/// runtime (as many as there are I/O slots).
+/// Where a kind's runs go: the CPU pool (as many at once as there are CPU slots), the async
+/// runtime (as many as there are I/O slots), or remote workers that claim them over HTTP
+/// (`/workers/claim`; none run in the server).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobClass {
     Cpu,
     Io,
+    Worker,
 }
 
 impl JobClass {
@@ -27,6 +29,7 @@ impl JobClass {
         match self {
             Self::Cpu => "cpu",
             Self::Io => "io",
+            Self::Worker => "worker",
         }
     }
 }

@@ -134,6 +134,8 @@ pub enum JobErrorCode {
     InputGone,
     /// The kernel failed unexpectedly (a bug).
     Internal,
+    /// A remote worker failed the job; its message starts with the worker's own code.
+    WorkerFailed,
 }
 
 impl JobErrorCode {
@@ -147,6 +149,7 @@ impl JobErrorCode {
             Self::DependencyFailed => "dependency_failed",
             Self::InputGone => "input_gone",
             Self::Internal => "internal",
+            Self::WorkerFailed => "worker_failed",
         }
     }
 
@@ -169,6 +172,7 @@ impl JobErrorCode {
             Self::DependencyFailed,
             Self::InputGone,
             Self::Internal,
+            Self::WorkerFailed,
         ]
         .into_iter()
         .find(|c| c.as_str() == s)

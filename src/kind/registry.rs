@@ -153,6 +153,11 @@ impl Registry {
         self.kinds.iter().find(|k| k.name == name)
     }
 
+    /// The class of the kind named `kind`, if it is registered.
+    pub fn class_of(&self, kind: JobKind) -> Option<JobClass> {
+        self.kinds.iter().find(|k| k.name == kind).map(|k| k.class)
+    }
+
     /// Every registered kind.
     pub fn all(&self) -> impl Iterator<Item = &KindEntry> {
         self.kinds.iter()

@@ -18,6 +18,7 @@ mod runs;
 mod start;
 mod submit;
 pub mod waiters;
+pub mod workers;
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -38,6 +39,7 @@ use runs::{RunHandle, Runs, Slots};
 use start::StartSlot;
 pub use submit::SubmitError;
 pub use waiters::Waiters;
+pub use workers::{Renewed, WorkerEnd, WorkerError, WorkerJob};
 
 /// How the runtime runs jobs.
 #[derive(Debug, Clone)]
@@ -52,6 +54,8 @@ pub struct RuntimeConfig {
     pub lease: Duration,
     /// How often a run renews its lease, and how often expired leases are looked for.
     pub heartbeat: Duration,
+    /// How long a remote worker's claim holds a job without a heartbeat.
+    pub worker_lease: Duration,
     /// How often the dispatcher looks at the queue when nothing wakes it.
     pub poll_interval: Duration,
     /// Most jobs queued (waiting included) before submissions are refused; 0: no cap.
@@ -78,8 +82,12 @@ struct Inner {
     running: Mutex<Runs>,
     cpu_slots: Slots,
     io_slots: Slots,
+    /// Always full: jobs of worker kinds run on remote workers.
+    worker_slots: Slots,
     /// Wakes the dispatcher: a job was submitted or a slot was freed.
     wake: Notify,
+    /// Wakes the workers' long-polling claims: a job of a worker kind became claimable.
+    worker_ready: Notify,
     /// Stops claiming (set at shutdown).
     stop_claiming: CancellationToken,
     /// Every runner task, so that shutdown can wait for them.
@@ -129,6 +137,7 @@ impl Inner {
         self.store.queue_grew();
         self.waiters.notify_all();
         self.wake.notify_one();
+        self.worker_ready.notify_waiters();
     }
 }
 
@@ -154,10 +163,12 @@ impl Runtime {
             kinds,
             cpu_slots: Slots::new(config.max_cpu_jobs.max(1)),
             io_slots: Slots::new(config.max_io_jobs.max(1)),
+            worker_slots: Slots::new(0),
             config,
             waiters: Waiters::default(),
             running: Mutex::default(),
             wake: Notify::new(),
+            worker_ready: Notify::new(),
             stop_claiming: CancellationToken::new(),
             tasks: TaskTracker::new(),
             queue_cap: QueueCap::default(),

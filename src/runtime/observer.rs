@@ -15,7 +15,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::Inner;
 use crate::events::Subject;
-use crate::job::{Job, JobKind, JobStatus};
+use crate::job::{Job, JobClass, JobKind, JobStatus};
 use crate::store::commit::{Cause, Change, Committed};
 use crate::store::now;
 use crate::telemetry::metrics;
@@ -42,6 +42,8 @@ pub(super) async fn run(rt: Arc<Inner>, mut commits: broadcast::Receiver<Arc<Com
 /// Tells everyone what one transaction did.
 pub(super) fn apply(rt: &Inner, committed: &Committed) {
     let mut wake = committed.released;
+    // Whether a job of a worker kind became claimable: long-polling workers look.
+    let mut ready = committed.released;
     let now = now();
     // Submissions by kind, counted once per commit (a batch inserts many of one kind).
     let mut submitted: Vec<(JobKind, u64)> = Vec::new();
@@ -65,6 +67,7 @@ pub(super) fn apply(rt: &Inner, committed: &Committed) {
                 rt.due_at(job.run_after);
             } else {
                 wake = true;
+                ready |= rt.kinds.class_of(job.kind) == Some(JobClass::Worker);
             }
         }
     }
@@ -83,6 +86,9 @@ pub(super) fn apply(rt: &Inner, committed: &Committed) {
     }
     if wake {
         rt.wake.notify_one();
+    }
+    if ready {
+        rt.worker_ready.notify_waiters();
     }
 }
 

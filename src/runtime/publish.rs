@@ -118,6 +118,7 @@ pub(super) async fn forward_events(rt: Arc<Inner>, finals: Finals) {
                 // Another instance's (a shared store's writer knows only of its own writes).
                 rt.store.queue_grew();
                 rt.wake.notify_one();
+                rt.worker_ready.notify_waiters();
             }
             StoreEvent::CancelRequested(id) => rt.stop_or_remember(id),
             StoreEvent::Missed => rt.missed(),

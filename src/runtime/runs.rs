@@ -88,6 +88,8 @@ impl Inner {
         match class {
             JobClass::Cpu => &self.cpu_slots,
             JobClass::Io => &self.io_slots,
+            // None here: remote workers run them.
+            JobClass::Worker => &self.worker_slots,
         }
     }
 

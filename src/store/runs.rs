@@ -121,4 +121,21 @@ impl RunEnd {
             ended,
         }
     }
+
+    /// The end of the run `lease` holds, reported by a remote worker: the job is not at
+    /// hand, and is read back once the end is committed.
+    pub fn answered(
+        lease: Lease,
+        outcome: Outcome,
+        progress: Option<JobProgress>,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            lease,
+            outcome,
+            progress,
+            at,
+            ended: None,
+        }
+    }
 }

@@ -35,3 +35,4 @@ pub(crate) mod start;
 pub(crate) mod stats;
 pub(crate) mod submit;
 pub(crate) mod word_count;
+pub(crate) mod workers;

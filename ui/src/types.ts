@@ -104,7 +104,7 @@ export interface Limits {
 }
 
 /** Where a kind's jobs run: the CPU pool or the async runtime. */
-export type KindClass = 'cpu' | 'io';
+export type KindClass = 'cpu' | 'io' | 'worker';
 
 /** One kind of `GET /kinds`, with the JSON Schemas of its params (with this server's bounds) and result. */
 export interface KindView {

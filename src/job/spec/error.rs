@@ -81,7 +81,7 @@ pub(crate) fn parse_params<T: DeserializeOwned>(params: Value) -> Result<T, Spec
 
 /// Deserialises the object `value` into the struct `T`, turning serde's error into one that
 /// names the field (under `prefix`).
-pub(super) fn from_value<T: DeserializeOwned>(value: Value, prefix: &str) -> Result<T, SpecError> {
+pub(crate) fn from_value<T: DeserializeOwned>(value: Value, prefix: &str) -> Result<T, SpecError> {
     let code = if prefix == "params" {
         SpecErrorCode::InvalidParams
     } else {

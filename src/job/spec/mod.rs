@@ -8,8 +8,8 @@
 mod error;
 mod submit;
 
-pub(crate) use error::parse_params;
 pub use error::{SpecError, SpecErrorCode};
+pub(crate) use error::{from_value, parse_params};
 pub use submit::{
     MAX_ATTEMPTS, MAX_DEPENDENCIES, MAX_PRIORITY, MIN_PRIORITY, Submission, SubmitOptions,
     SubmitRequest,

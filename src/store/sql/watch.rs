@@ -18,14 +18,14 @@ pub(crate) struct QueueWatch {
     /// Moves on whenever jobs may have become claimable.
     epoch: AtomicU64,
     /// Per class (see [`index`]): 1 + the epoch in which a claim came back short; 0: never.
-    drained: [AtomicU64; 2],
+    drained: [AtomicU64; CLASSES],
 }
 
 /// What a transaction starts from: the epoch, and per class whether it is drained.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Snapshot {
     epoch: u64,
-    drained: [bool; 2],
+    drained: [bool; CLASSES],
 }
 
 impl Snapshot {
@@ -39,7 +39,7 @@ impl QueueWatch {
     /// At the start of a transaction.
     pub(crate) fn snapshot(&self) -> Snapshot {
         let epoch = self.epoch.load(Ordering::Acquire);
-        let drained = [0, 1].map(|i| self.drained[i].load(Ordering::Acquire) == epoch + 1);
+        let drained = std::array::from_fn(|i| self.drained[i].load(Ordering::Acquire) == epoch + 1);
         Snapshot { epoch, drained }
     }
 
@@ -63,11 +63,15 @@ impl QueueWatch {
     }
 }
 
+/// How many classes there are ([`JobClass`]).
+const CLASSES: usize = 3;
+
 /// A class's place in the arrays.
 fn index(class: JobClass) -> usize {
     match class {
         JobClass::Cpu => 0,
         JobClass::Io => 1,
+        JobClass::Worker => 2,
     }
 }
 

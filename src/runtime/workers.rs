@@ -1,0 +1,199 @@
+//! Remote workers: the runtime's door for the jobs of worker kinds
+//! ([`crate::kind::WorkerKind`]). A worker claims jobs, long-polling until one is ready;
+//! renews their leases; completes or fails them. Each step is the store operation the local
+//! runner uses, fenced by the claim's lease, and observed like every commit (waiters, event
+//! streams, metrics). The server keeps the deadline: an answer that comes after it times the
+//! job out instead, and a lease that expires (the worker died, the network broke) is rescued
+//! like a crashed local run.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::{Inner, Runtime};
+use crate::job::{Job, JobClass, JobError, JobErrorCode, JobKind, JobProgress, JobResult};
+use crate::store::{LeaseState, Outcome, RunEnd, StoreError, now};
+
+pub use crate::store::Lease;
+
+/// A job claimed by a worker.
+#[derive(Debug, Clone)]
+pub struct WorkerJob {
+    pub job: Arc<Job>,
+    pub lease: Lease,
+    /// When the lease runs out unless a heartbeat renews it.
+    pub lease_expires_at: DateTime<Utc>,
+    /// When the job times out (its start plus `timeout_ms`).
+    pub deadline_at: DateTime<Utc>,
+}
+
+/// How a worker ended a job's run.
+#[derive(Debug, Clone)]
+pub enum WorkerEnd {
+    Complete(JobResult),
+    /// Failed with `error`: queued again after a back-off while attempts remain when
+    /// `retryable`, else final.
+    Fail {
+        error: JobError,
+        retryable: bool,
+    },
+}
+
+/// A renewed lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Renewed {
+    pub lease_expires_at: DateTime<Utc>,
+    /// Someone asked to cancel the job: the worker should stop and fail it.
+    pub cancel_requested: bool,
+}
+
+/// Why a worker's request changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The kinds asked for are not all worker kinds of this server.
+    #[error("`{0}` is not a worker kind of this server")]
+    NotAWorkerKind(String),
+    /// The lease is no longer the job's: it expired and the job was claimed again, or the
+    /// job ended (cancelled, deleted, timed out) or does not exist.
+    #[error("the lease is no longer current")]
+    StaleLease,
+    /// The job's deadline passed: it is timed out now, and the answer was not recorded.
+    #[error("the job's deadline passed before the answer came; it is timed out")]
+    DeadlinePassed,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Runtime {
+    /// Claims up to `max` queued jobs of `kinds` (worker kinds) for `worker`, in the order
+    /// jobs are claimed (priority, then age). When none is ready, waits up to `wait` for one:
+    /// answered as soon as a submission, a retry's back-off or a `run_after` makes one
+    /// claimable (here or, on PostgreSQL, on another instance).
+    pub async fn claim_for_worker(
+        &self,
+        worker: &str,
+        kinds: &[JobKind],
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<WorkerJob>, WorkerError> {
+        let rt = &self.inner;
+        for kind in kinds {
+            let entry = rt.kinds.get(kind.as_str());
+            if !entry.is_some_and(|k| k.enabled() && k.class() == JobClass::Worker) {
+                return Err(WorkerError::NotAWorkerKind(kind.to_string()));
+            }
+        }
+        let until = tokio::time::Instant::now() + wait;
+        loop {
+            // Registered before the claim: a job queued meanwhile wakes this wait.
+            let ready = rt.worker_ready.notified();
+            tokio::pin!(ready);
+            ready.as_mut().enable();
+            let lease = rt.config.worker_lease;
+            let claimed = rt
+                .store
+                .claim(JobClass::Worker, kinds, max, worker, lease)
+                .await?;
+            let left = until.saturating_duration_since(tokio::time::Instant::now());
+            if !claimed.is_empty() || left.is_zero() {
+                let at = now();
+                return Ok(claimed
+                    .into_iter()
+                    .map(|c| worker_job(c.job, c.lease, at, lease))
+                    .collect());
+            }
+            // Jobs that only become due (a `run_after`, a back-off) wake nobody: look again
+            // at the poll interval as the dispatcher does.
+            let nap = left.min(rt.config.poll_interval);
+            tokio::select! {
+                () = ready => {}
+                () = tokio::time::sleep(nap) => {}
+                () = rt.stop_claiming.cancelled() => return Ok(Vec::new()),
+            }
+        }
+    }
+
+    /// Renews the lease of a job a worker holds, with its progress.
+    pub async fn worker_heartbeat(
+        &self,
+        lease: Lease,
+        progress: Option<JobProgress>,
+    ) -> Result<Renewed, WorkerError> {
+        let rt = &self.inner;
+        passed_deadline(rt, lease).await?;
+        let for_ = rt.config.worker_lease;
+        match rt.store.heartbeat(lease, progress, for_).await? {
+            LeaseState::Held { cancel_requested } => Ok(Renewed {
+                lease_expires_at: now() + for_,
+                cancel_requested,
+            }),
+            LeaseState::Lost => Err(WorkerError::StaleLease),
+        }
+    }
+
+    /// Records how a worker ended a job's run; the job as it leaves it.
+    pub async fn worker_end(
+        &self,
+        lease: Lease,
+        end: WorkerEnd,
+        progress: Option<JobProgress>,
+    ) -> Result<Job, WorkerError> {
+        let rt = &self.inner;
+        passed_deadline(rt, lease).await?;
+        let outcome = match end {
+            WorkerEnd::Complete(result) => Outcome::Succeeded(result),
+            WorkerEnd::Fail {
+                error,
+                retryable: true,
+            } => Outcome::Retry(error),
+            WorkerEnd::Fail { error, .. } => Outcome::Failed(error),
+        };
+        let end = RunEnd::answered(lease, outcome, progress, now());
+        if !rt.store.finish(end).await? {
+            return Err(WorkerError::StaleLease);
+        }
+        rt.store.get(lease.id).await?.ok_or(WorkerError::StaleLease)
+    }
+}
+
+/// The claim of `job` under `lease`, as a worker is told of it.
+fn worker_job(job: Arc<Job>, lease: Lease, at: DateTime<Utc>, for_: Duration) -> WorkerJob {
+    let started = job.started_at.unwrap_or(at);
+    let deadline_at = started + Duration::from_millis(job.timeout_ms);
+    WorkerJob {
+        job,
+        lease,
+        lease_expires_at: at + for_,
+        deadline_at,
+    }
+}
+
+/// When the deadline of the job `lease` holds has passed, times it out (if the lease is still
+/// its own) and says so; a lease that is not the job's is stale.
+async fn passed_deadline(rt: &Inner, lease: Lease) -> Result<(), WorkerError> {
+    let job = rt
+        .store
+        .get(lease.id)
+        .await?
+        .ok_or(WorkerError::StaleLease)?;
+    let Some(started) = job.started_at.filter(|_| !job.is_final()) else {
+        return Err(WorkerError::StaleLease);
+    };
+    let deadline = started + Duration::from_millis(job.timeout_ms);
+    if now() < deadline {
+        return Ok(());
+    }
+    let error = JobError::new(
+        JobErrorCode::TimedOut,
+        format!(
+            "the worker did not finish within timeout_ms = {}",
+            job.timeout_ms
+        ),
+    );
+    let end = RunEnd::answered(lease, Outcome::TimedOut(error), None, now());
+    match rt.store.finish(end).await? {
+        true => Err(WorkerError::DeadlinePassed),
+        false => Err(WorkerError::StaleLease),
+    }
+}
