@@ -124,7 +124,18 @@ pub struct Config {
     )]
     pub api_keys: Vec<String>,
 
-    /// A file of API keys, one per line: the key, or its SHA-256 as 64 hex digits.
+    /// Worker API keys, comma-separated: they reach only the workers' routes (claim jobs of
+    /// worker kinds, of every tenant, and answer for them).
+    #[arg(
+        long,
+        env = "FAENA_WORKER_API_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub worker_api_keys: Vec<String>,
+
+    /// A file of API keys, one per line: the key, or its SHA-256 as 64 hex digits, then
+    /// optionally its role: `submit` (the default) or `worker`.
     #[arg(long, env = "FAENA_API_KEYS_FILE")]
     pub api_keys_file: Option<String>,
 
@@ -294,7 +305,11 @@ impl Config {
             max_body_bytes: usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX),
             max_in_flight: self.max_concurrent_requests as usize,
             request_timeout: Duration::from_millis(self.request_timeout_ms),
-            keys: ApiKeys::new(&self.api_keys, self.api_keys_file.as_deref())?,
+            keys: ApiKeys::new(
+                &self.api_keys,
+                &self.worker_api_keys,
+                self.api_keys_file.as_deref(),
+            )?,
         })
     }
 

@@ -1,6 +1,11 @@
 //! API keys: with keys configured, every route but the health checks needs
 //! `Authorization: Bearer <key>`, and each job belongs to the key that created it.
 //!
+//! A key has a role. A submit key (the default) reaches every route but the workers': it
+//! submits and follows its own jobs. A worker key reaches only the workers' routes
+//! (`/workers/*`, `/jobs/{id}/heartbeat|complete|fail`): it claims jobs of every tenant and
+//! answers for them. Each gets 403 `forbidden` on the other's routes.
+//!
 //! Keys are kept only as SHA-256 digests (a key file may list the digests instead of the
 //! keys). A presented key is hashed and compared with every known digest in constant time,
 //! so neither the comparison's time nor the position of the match says anything about the
@@ -19,10 +24,28 @@ use subtle::{ConditionallySelectable, ConstantTimeEq};
 use super::error::{ApiError, ApiResult};
 use crate::job::JobId;
 
-/// The digests of the accepted keys.
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Submit jobs and follow them (its own only).
+    Submit,
+    /// Claim jobs of worker kinds, of every tenant, and answer for them; nothing else.
+    Worker,
+}
+
+impl Role {
+    fn code(self) -> u8 {
+        match self {
+            Self::Submit => 0,
+            Self::Worker => 1,
+        }
+    }
+}
+
+/// The digests of the accepted keys, with their roles.
 #[derive(Clone, Default)]
 pub struct ApiKeys {
-    digests: Vec<[u8; 32]>,
+    digests: Vec<([u8; 32], Role)>,
 }
 
 impl std::fmt::Debug for ApiKeys {
@@ -42,6 +65,8 @@ pub enum KeyError {
     },
     #[error("API keys must be 16 to 512 printable ASCII characters without spaces (line {line})")]
     Invalid { line: usize },
+    #[error("an API key's role is `submit` or `worker` (line {line})")]
+    Role { line: usize },
 }
 
 /// Shortest key accepted: a guessable key is no protection.
@@ -71,18 +96,26 @@ fn valid_key(key: &str) -> bool {
 }
 
 impl ApiKeys {
-    /// Keys given as such (`--api-keys`) and the lines of a key file (each a key, or the
-    /// SHA-256 of one as 64 hex digits; blank lines and `#` comments skipped).
-    pub fn new(keys: &[String], file: Option<&str>) -> Result<Self, KeyError> {
+    /// Keys given as such (`--api-keys`: submit keys; `--worker-api-keys`: worker keys) and
+    /// the lines of a key file: a key, or the SHA-256 of one as 64 hex digits, then optionally
+    /// its role, `submit` (the default) or `worker`; blank lines and `#` comments skipped.
+    pub fn new(
+        keys: &[String],
+        worker_keys: &[String],
+        file: Option<&str>,
+    ) -> Result<Self, KeyError> {
         let mut digests = Vec::new();
-        for (i, key) in keys.iter().map(|k| k.trim()).enumerate() {
+        let given = (keys.iter().map(|k| (k, Role::Submit)))
+            .chain(worker_keys.iter().map(|k| (k, Role::Worker)));
+        for (i, (key, role)) in given.enumerate() {
+            let key = key.trim();
             if key.is_empty() {
                 continue;
             }
             if !valid_key(key) {
                 return Err(KeyError::Invalid { line: i + 1 });
             }
-            digests.push(digest(key.as_bytes()));
+            digests.push((digest(key.as_bytes()), role));
         }
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read {
@@ -93,9 +126,16 @@ impl ApiKeys {
                 if line.is_empty() || line.starts_with('#') {
                     continue;
                 }
-                match unhex(line) {
-                    Some(d) => digests.push(d),
-                    None if valid_key(line) => digests.push(digest(line.as_bytes())),
+                let mut words = line.split_whitespace();
+                let key = words.next().unwrap_or_default();
+                let role = match (words.next(), words.next()) {
+                    (None | Some("submit"), None) => Role::Submit,
+                    (Some("worker"), None) => Role::Worker,
+                    _ => return Err(KeyError::Role { line: i + 1 }),
+                };
+                match unhex(key) {
+                    Some(d) => digests.push((d, role)),
+                    None if valid_key(key) => digests.push((digest(key.as_bytes()), role)),
                     None => return Err(KeyError::Invalid { line: i + 1 }),
                 }
             }
@@ -107,20 +147,50 @@ impl ApiKeys {
         self.digests.is_empty()
     }
 
-    /// The tenant of `key` if it is one of ours. Every digest is compared, in constant time.
-    pub fn tenant_of(&self, key: &str) -> Option<String> {
+    /// The tenant of `key` and its role, if it is one of ours. Every digest is compared, in
+    /// constant time.
+    pub fn identify(&self, key: &str) -> Option<(String, Role)> {
         let presented = digest(key.as_bytes());
         let mut found = subtle::Choice::from(0);
         let mut which = [0u8; 32];
-        for known in &self.digests {
+        let mut role = 0u8;
+        for (known, known_role) in &self.digests {
             let hit = known.ct_eq(&presented);
             found |= hit;
             for (w, k) in which.iter_mut().zip(known) {
                 *w = u8::conditional_select(w, k, hit);
             }
+            role = u8::conditional_select(&role, &known_role.code(), hit);
         }
-        bool::from(found).then(|| hex(&which))
+        let role = if role == Role::Worker.code() {
+            Role::Worker
+        } else {
+            Role::Submit
+        };
+        bool::from(found).then(|| (hex(&which), role))
     }
+
+    /// The tenant of `key`, if it is one of ours.
+    pub fn tenant_of(&self, key: &str) -> Option<String> {
+        self.identify(key).map(|(tenant, _)| tenant)
+    }
+}
+
+/// Whether `path` is one of the workers' routes.
+fn worker_route(path: &str) -> bool {
+    if path.starts_with("/workers/") {
+        return true;
+    }
+    let mut parts = path.trim_start_matches('/').split('/');
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next()),
+        (
+            Some("jobs"),
+            Some(_),
+            Some("heartbeat" | "complete" | "fail"),
+            None
+        )
+    )
 }
 
 /// Who is calling: the tenant of their key, or `None` when the server has no keys.
@@ -165,9 +235,19 @@ pub async fn require_key(
             let (scheme, key) = v.split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
         });
-    let Some(tenant) = presented.and_then(|key| keys.tenant_of(key)) else {
+    let Some((tenant, role)) = presented.and_then(|key| keys.identify(key)) else {
         return ApiError::Unauthorized.into_response();
     };
+    match (role, worker_route(req.uri().path())) {
+        (Role::Submit, true) => {
+            return ApiError::Forbidden("this route is for worker keys").into_response();
+        }
+        (Role::Worker, false) => {
+            return ApiError::Forbidden("a worker key reaches only the workers' routes")
+                .into_response();
+        }
+        _ => {}
+    }
     req.extensions_mut().insert(Caller {
         tenant: Some(tenant),
     });
@@ -202,7 +282,7 @@ mod tests {
         let file = dir.path().join("keys");
         let b_digest = hex(&digest(B.as_bytes()));
         std::fs::write(&file, format!("# ops\n\n{b_digest}\n")).unwrap();
-        let keys = ApiKeys::new(&[A.to_string()], Some(file.to_str().unwrap())).unwrap();
+        let keys = ApiKeys::new(&[A.to_string()], &[], Some(file.to_str().unwrap())).unwrap();
         let a = keys.tenant_of(A).expect("A accepted");
         let b = keys.tenant_of(B).expect("B accepted by its digest");
         assert_eq!(a, hex(&digest(A.as_bytes())));
@@ -221,9 +301,61 @@ mod tests {
     #[test]
     fn short_or_spaced_keys_are_refused() {
         for bad in ["short", "has a space in it!!", "tab\there-0123456789"] {
-            assert!(ApiKeys::new(&[bad.to_string()], None).is_err(), "{bad:?}");
+            assert!(
+                ApiKeys::new(&[bad.to_string()], &[], None).is_err(),
+                "{bad:?}"
+            );
         }
-        assert!(ApiKeys::new(&[], None).unwrap().is_empty());
+        assert!(ApiKeys::new(&[], &[], None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn keys_have_roles_from_the_flags_and_the_file() {
+        const W: &str = "key-w-0123456789abcdef";
+        const V: &str = "key-v-0123456789abcdef";
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("keys");
+        let v_digest = hex(&digest(V.as_bytes()));
+        std::fs::write(&file, format!("{B} submit\n{v_digest}   worker\n")).unwrap();
+        let path = file.to_str().unwrap();
+        let keys = ApiKeys::new(&[A.to_string()], &[W.to_string()], Some(path)).unwrap();
+        for (key, role) in [
+            (A, Role::Submit),
+            (B, Role::Submit),
+            (W, Role::Worker),
+            (V, Role::Worker),
+        ] {
+            let (tenant, got) = keys.identify(key).expect("known");
+            assert_eq!((tenant, got), (hex(&digest(key.as_bytes())), role), "{key}");
+        }
+        for bad in [format!("{A} admin"), format!("{A} worker extra")] {
+            std::fs::write(&file, bad).unwrap();
+            let err = ApiKeys::new(&[], &[], Some(path)).unwrap_err();
+            assert!(matches!(err, KeyError::Role { line: 1 }), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn the_workers_routes_are_told_apart() {
+        for path in [
+            "/workers/claim",
+            "/jobs/01a251a6-fab3-74dc-8968-b06d866596a5/heartbeat",
+            "/jobs/x/complete",
+            "/jobs/x/fail",
+        ] {
+            assert!(worker_route(path), "{path}");
+        }
+        for path in [
+            "/jobs",
+            "/jobs/x",
+            "/jobs/x/cancel",
+            "/jobs/x/files/fail",
+            "/jobs/x/fail/more",
+            "/metrics",
+            "/workersx",
+        ] {
+            assert!(!worker_route(path), "{path}");
+        }
     }
 
     #[test]

@@ -74,6 +74,8 @@ pub enum ApiError {
     #[error("missing or unknown API key (send `Authorization: Bearer <key>`)")]
     Unauthorized,
     #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0}")]
     InvalidHeader(String),
     #[error("the Idempotency-Key was already used with a different request (job {0})")]
     IdempotencyKeyReused(JobId),
@@ -152,6 +154,7 @@ impl ApiError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Unavailable(_) => "unavailable",
             Self::Unauthorized => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
             Self::InvalidHeader(_) => "invalid_header",
             Self::IdempotencyKeyReused(_) => "idempotency_key_reused",
             Self::QueueFull { .. } => "queue_full",
@@ -183,6 +186,7 @@ impl ApiError {
             | Self::Timeout(_)
             | Self::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::InvalidHeader(_) => StatusCode::BAD_REQUEST,
             Self::IdempotencyKeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::QueueFull { .. } => StatusCode::TOO_MANY_REQUESTS,

@@ -45,8 +45,7 @@ pub fn router(app: AppState) -> Router {
     responses(
         (status = 200, description = "Metrics in the Prometheus text format", body = String,
             content_type = "text/plain; version=0.0.4"),
-        (status = 401, description = "API keys are configured and none or an unknown one was sent",
-            body = super::error::Problem, content_type = "application/problem+json"),
+        super::responses::Unauthorized,
     ))]
 async fn scrape(State(state): State<Scrapes>) -> Response {
     let queued = queued(&state).await;

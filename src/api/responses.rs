@@ -7,25 +7,34 @@ use utoipa::IntoResponses;
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder, response::Response};
 
 const UNAUTHORIZED: &str = "API keys are configured and none or an unknown one was sent";
+const FORBIDDEN: &str = "The key's role does not reach this route (`forbidden`: a worker key \
+                         outside the workers' routes, or a submit key on them)";
 const INTERNAL: &str = "Internal error (logged)";
 const UNAVAILABLE: &str = "Overloaded, timed out or the job store is unreachable (`Retry-After`)";
 
-/// 401: API keys are configured and the request has none or an unknown one.
+/// 401: API keys are configured and the request has none or an unknown one; 403: its
+/// key's role does not reach the route.
 pub struct Unauthorized;
 
 /// What any route that reads or writes the store may answer besides its own: 401 (no key),
-/// 500 (an internal error, logged) and 503 (overloaded, timed out, the store unreachable).
+/// 403 (a key of the other role), 500 (an internal error, logged) and 503 (overloaded, timed
+/// out, the store unreachable).
 pub struct StoreErrors;
 
 impl IntoResponses for Unauthorized {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        answers(&[(401, UNAUTHORIZED)])
+        answers(&[(401, UNAUTHORIZED), (403, FORBIDDEN)])
     }
 }
 
 impl IntoResponses for StoreErrors {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        answers(&[(401, UNAUTHORIZED), (500, INTERNAL), (503, UNAVAILABLE)])
+        answers(&[
+            (401, UNAUTHORIZED),
+            (403, FORBIDDEN),
+            (500, INTERNAL),
+            (503, UNAVAILABLE),
+        ])
     }
 }
 

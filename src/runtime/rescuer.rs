@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use super::Inner;
+use crate::job::JobClass;
 use crate::store::now;
 
 pub(super) async fn run(rt: Arc<Inner>) {
@@ -18,6 +19,16 @@ pub(super) async fn run(rt: Arc<Inner>) {
         tokio::select! {
             () = rt.stop_claiming.cancelled() => return,
             _ = tick.tick() => {}
+        }
+        let workers = rt.kinds.of_class(JobClass::Worker);
+        match rt.store.time_out_overdue(&workers).await {
+            Ok(r) if r.timed_out + r.cancelled > 0 => tracing::warn!(
+                timed_out = r.timed_out,
+                cancelled = r.cancelled,
+                "timed out remote workers' runs past their deadline"
+            ),
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = ?err, "timing out overdue runs failed"),
         }
         match rt.store.rescue_expired(now(), &rt.running_ids()).await {
             // The observer of the commit tells the long-polls, the event streams and the

@@ -258,6 +258,17 @@ impl Store {
         self.writer.apply(Op::Recover, which).await
     }
 
+    /// Times out the runs of `kinds` (kinds remote workers run: no local runner keeps their
+    /// deadline) whose deadline has passed; a pending cancel makes one cancelled.
+    pub async fn time_out_overdue(&self, kinds: &[JobKind]) -> Result<Recovered> {
+        if kinds.is_empty() {
+            return Ok(Recovered::default());
+        }
+        self.writer
+            .apply(Op::Recover, Interrupted::Overdue(kinds.to_vec()))
+            .await
+    }
+
     /// What other processes did that concerns this one (jobs they made final or claimable,
     /// cancels they asked for), as their notifications say, and what this process may have
     /// missed (a lost listener connection). A lagging receiver should act as on

@@ -85,6 +85,8 @@ pub struct Recovered {
     pub failed: u64,
     /// Runs with an accepted cancel pending: cancelled, not retried.
     pub cancelled: u64,
+    /// Remote workers' runs past their deadline.
+    pub timed_out: u64,
 }
 
 /// How one run ended, to record ([`super::JobStore::finish`]). Built once by the runner (a

@@ -382,3 +382,140 @@ async fn bad_claims_and_answers_are_refused_with_their_field() {
     // Nothing of the above changed the job.
     assert_eq!(app.job(job.id).await.status, JobStatus::Running);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_keys_reach_only_the_workers_routes_and_submit_keys_never_do() {
+    const SUBMIT: &str = "submit-key-0123456789";
+    const OTHER: &str = "other-submit-key-0123456789";
+    const WORKER: &str = "worker-key-0123456789";
+    let Some(app) = TestApp::spawn_with(|c| {
+        c.worker_kinds = vec!["resize".into()];
+        c.api_keys = vec![SUBMIT.into(), OTHER.into()];
+        c.worker_api_keys = vec![WORKER.into()];
+    })
+    .await
+    else {
+        return;
+    };
+    let call = |method: reqwest::Method, path: &str, key: &str, body: Option<Value>| {
+        let req = app.client.request(method, app.url(path)).bearer_auth(key);
+        let req = match body {
+            Some(body) => req.json(&body),
+            None => req,
+        };
+        async move { req.send().await.expect("answered") }
+    };
+    use reqwest::Method;
+    let created = call(Method::POST, "/jobs", SUBMIT, Some(resize(json!({})))).await;
+    let job: Job = json_of(created, StatusCode::ACCEPTED).await;
+    let claim_body = json!({"worker": "w", "kinds": ["resize"], "max": 10});
+
+    // A submit key: none of the workers' routes.
+    for key in [SUBMIT, OTHER] {
+        let resp = call(
+            Method::POST,
+            "/workers/claim",
+            key,
+            Some(claim_body.clone()),
+        )
+        .await;
+        problem(resp, StatusCode::FORBIDDEN, "forbidden").await;
+    }
+    let path = format!("/jobs/{}", job.id);
+    let beat = json!({"lease": 1});
+    problem(
+        call(
+            Method::POST,
+            &format!("{path}/heartbeat"),
+            SUBMIT,
+            Some(beat),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+
+    // A worker key: claims the job of any tenant, and nothing but the workers' routes.
+    let claimed: Value = json_of(
+        call(Method::POST, "/workers/claim", WORKER, Some(claim_body)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(claimed["jobs"][0]["id"], job.id.to_string());
+    for (method, path) in [
+        (Method::GET, path.clone()),
+        (Method::GET, "/jobs".to_string()),
+        (Method::POST, format!("{path}/cancel")),
+        (Method::GET, "/metrics".to_string()),
+        (Method::GET, "/kinds".to_string()),
+    ] {
+        problem(
+            call(method, &path, WORKER, None).await,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        )
+        .await;
+    }
+    let created = call(Method::POST, "/jobs", WORKER, Some(resize(json!({})))).await;
+    problem(created, StatusCode::FORBIDDEN, "forbidden").await;
+    let done = json!({"lease": claimed["jobs"][0]["lease"], "result": {"ok": true}});
+    let finished: Job = json_of(
+        call(
+            Method::POST,
+            &format!("{path}/complete"),
+            WORKER,
+            Some(done),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(finished.status, JobStatus::Succeeded);
+
+    // The submitter sees its result; another tenant still does not see the job.
+    let seen: Job = json_of(call(Method::GET, &path, SUBMIT, None).await, StatusCode::OK).await;
+    assert_eq!(seen.result.map(|r| r.value()), Some(json!({"ok": true})));
+    problem(
+        call(Method::GET, &path, OTHER, None).await,
+        StatusCode::NOT_FOUND,
+        "job_not_found",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_goes_silent_past_the_deadline_has_its_job_timed_out() {
+    // A lease far longer than the deadline: the server times the job out at its deadline,
+    // not when the lease runs out.
+    let Some(app) = TestApp::spawn_with(|c| {
+        c.worker_kinds = vec!["resize".into()];
+        c.worker_lease_ms = 60_000;
+        c.heartbeat_ms = Some(100);
+    })
+    .await
+    else {
+        return;
+    };
+    let job = app.submit_ok(&resize(json!({"timeout_ms": 300}))).await;
+    let claimed = claim_one(&app).await;
+    let ended = app.wait_final(job.id).await;
+    assert_eq!(ended.status, JobStatus::TimedOut);
+    assert_eq!(
+        ended.error.as_ref().map(|e| e.code),
+        Some(JobErrorCode::TimedOut)
+    );
+    let took = ended.finished_at.unwrap() - ended.started_at.unwrap();
+    assert!(
+        took < chrono::Duration::seconds(10),
+        "timed out after {took}"
+    );
+    let done = json!({"lease": lease(&claimed), "result": 1});
+    let path = format!("/jobs/{}/complete", job.id);
+    problem(
+        post(&app, &path, &done).await,
+        StatusCode::CONFLICT,
+        "stale_lease",
+    )
+    .await;
+}

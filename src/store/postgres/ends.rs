@@ -128,6 +128,18 @@ impl EndSql for PgDialect {
                     .fetch_all(&mut *conn)
                     .await?
             }
+            Interrupted::Overdue(kinds) => {
+                let sql = format!(
+                    "{COLUMNS} WHERE status = 'running' AND kind = ANY($2) \
+                     AND started_at + timeout_ms * interval '1 millisecond' < $1 \
+                     ORDER BY id FOR UPDATE SKIP LOCKED"
+                );
+                sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(now)
+                    .bind(kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>())
+                    .fetch_all(&mut *conn)
+                    .await?
+            }
             Interrupted::Ended(leases) => {
                 let sql = format!(
                     "{COLUMNS} WHERE status = 'running' AND (id, fence) IN \

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::watch::Snapshot;
-use crate::job::{JobClass, JobError, JobId};
+use crate::job::{JobClass, JobError, JobId, JobKind};
 use crate::store::commit::{Cause, Change, Deleted};
 use crate::store::{Lease, NewJob, StartAtInsert};
 
@@ -53,6 +53,8 @@ pub(crate) enum Interrupted {
     },
     /// Those whose runs just ended with a retry or a hand-back (fenced by their leases).
     Ended(Vec<Lease>),
+    /// Runs of `kinds` past their deadline (remote workers' kinds: no local runner keeps it).
+    Overdue(Vec<JobKind>),
 }
 
 /// What the writes of one transaction did beyond their own rows, and what the writer knows

@@ -42,6 +42,8 @@ enum Why {
     HandBack,
     /// Its run was lost: its process died or its lease expired.
     Interrupted,
+    /// Its deadline passed while a remote worker held it.
+    Overdue,
 }
 
 /// What a running job becomes, to write.
@@ -64,6 +66,9 @@ pub(crate) struct Settle {
     pub at: DateTime<Utc>,
 }
 
+/// The error of a worker's run that passed its deadline.
+const OVERDUE: &str = "the worker did not finish it within its timeout_ms";
+
 /// What `errors` keeps of an interrupted run.
 const INTERRUPTED: &str = "its run was interrupted (the process stopped or lost the lease)";
 
@@ -78,6 +83,7 @@ fn decide(run: &Interruption, why: &Why, now: DateTime<Utc>, backoff: Backoff) -
             None,
         ),
         Why::HandBack => (None, None),
+        Why::Overdue => (Some(JobError::new(JobErrorCode::TimedOut, OVERDUE)), None),
     };
     let settle = Settle {
         lease: run.lease,
@@ -99,6 +105,14 @@ fn decide(run: &Interruption, why: &Why, now: DateTime<Utc>, backoff: Backoff) -
             error: Some(cancelled),
             // A failed attempt keeps its end in `errors`.
             attempt_error: error.filter(|_| matches!(why, Why::Retry(..))),
+            ..settle
+        };
+    }
+    if let Why::Overdue = why {
+        return Settle {
+            status: JobStatus::TimedOut,
+            error: error.clone(),
+            attempt_error: error,
             ..settle
         };
     }
@@ -183,8 +197,12 @@ pub(crate) async fn recover<D: Sql>(
     effects: &mut Effects,
 ) -> Result<Recovered> {
     let runs = D::interrupted(conn, which, now).await?;
+    let why = match which {
+        Interrupted::Overdue(_) => Why::Overdue,
+        _ => Why::Interrupted,
+    };
     let settles: Vec<Settle> = (runs.iter())
-        .map(|run| decide(run, &Why::Interrupted, now, backoff))
+        .map(|run| decide(run, &why, now, backoff))
         .collect();
     let settled = D::settle(conn, &settles).await?;
     let mut recovered = Recovered::default();
@@ -194,6 +212,7 @@ pub(crate) async fn recover<D: Sql>(
         match settle.status {
             JobStatus::Cancelled => recovered.cancelled += 1,
             JobStatus::Failed => recovered.failed += 1,
+            JobStatus::TimedOut => recovered.timed_out += 1,
             _ => {
                 recovered.requeued += 1;
                 effects.requeued.push(id);
@@ -264,5 +283,17 @@ mod tests {
         assert_eq!(cancelled.attempt_error, Some(boom));
         let cancelled = decide(&run(1, 3, true), &Why::Interrupted, now, backoff);
         assert_eq!(cancelled.attempt_error, None);
+        // Past its deadline: timed out whatever attempts are left, never retried; a pending
+        // cancel still wins.
+        for attempt in [1, 3] {
+            let late = decide(&run(attempt, 3, false), &Why::Overdue, now, backoff);
+            assert_eq!((late.status, late.run_after), (TimedOut, None));
+            assert_eq!(late.error.map(|e| e.code), Some(JobErrorCode::TimedOut));
+            assert_eq!(
+                late.attempt_error.map(|e| e.code),
+                Some(JobErrorCode::TimedOut)
+            );
+        }
+        assert_eq!(status(&run(1, 3, true), &Why::Overdue), Cancelled);
     }
 }

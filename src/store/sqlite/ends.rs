@@ -74,10 +74,11 @@ impl EndSql for SqliteDialect {
     async fn interrupted(
         conn: &mut SqliteConnection,
         which: &Interrupted,
-        _: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<Vec<Interruption>, sqlx::Error> {
         const COLUMNS: &str = "SELECT jobs.id, jobs.fence, jobs.attempt, jobs.max_attempts, \
                                jobs.cancel_requested FROM jobs";
+        let now = ms(now);
         let rows: Vec<(String, i64, i64, i64, bool)> = match which {
             // The only process on its file: whatever runs is its predecessor's.
             Interrupted::AtStart { .. } => {
@@ -94,6 +95,18 @@ impl EndSql for SqliteDialect {
                 sqlx::query_as(sqlx::AssertSqlSafe(sql))
                     .bind(ms(*before))
                     .bind(serde_json::to_string(keep).unwrap_or_default())
+                    .fetch_all(&mut *conn)
+                    .await?
+            }
+            Interrupted::Overdue(kinds) => {
+                let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+                let sql = format!(
+                    "{COLUMNS} WHERE status = 'running' AND started_at + timeout_ms < ?1 \
+                     AND kind IN (SELECT value FROM json_each(?2))"
+                );
+                sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(now)
+                    .bind(serde_json::to_string(&names).unwrap_or_default())
                     .fetch_all(&mut *conn)
                     .await?
             }

@@ -411,3 +411,4 @@ mod files;
 mod retention;
 mod start;
 mod state_machine;
+mod workers;

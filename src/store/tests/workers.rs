@@ -1,0 +1,104 @@
+//! The runs of remote workers: claimed for the worker's name, answered with the claim's
+//! lease only, and timed out by the server once past their deadline, whatever their lease.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::LEASE;
+use crate::job::{JobClass, JobErrorCode, JobStatus, SubmitOptions, test_kind};
+use crate::store::tests::{Backend, store};
+use crate::store::{NewJob, Outcome, RunEnd, now};
+
+fn resize(timeout_ms: u64) -> NewJob {
+    NewJob::new(
+        test_kind("sleep"),
+        json!({"width": 640}),
+        SubmitOptions {
+            timeout_ms,
+            priority: 0,
+            max_attempts: 3,
+            run_after: None,
+        },
+    )
+}
+
+async fn a_workers_run_past_its_deadline_is_timed_out_and_others_are_not(backend: Backend) {
+    let Some(store) = store(
+        backend,
+        "a_workers_run_past_its_deadline_is_timed_out_and_others_are_not",
+    )
+    .await
+    else {
+        return;
+    };
+    let kinds = [test_kind("sleep")];
+    let short = store.insert(resize(50)).await.unwrap();
+    let long = store.insert(resize(60_000)).await.unwrap();
+    let claimed = store
+        .claim(JobClass::Worker, &kinds, 10, "worker-1", LEASE)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert!(
+        claimed
+            .iter()
+            .all(|c| c.job.instance.as_deref() == Some("worker-1"))
+    );
+    // Other kinds' runs are not the workers' to time out.
+    assert_eq!(
+        store
+            .time_out_overdue(&[test_kind("factorial")])
+            .await
+            .unwrap()
+            .timed_out,
+        0
+    );
+    // Past the short one's deadline (the store keeps milliseconds).
+    let started = claimed
+        .iter()
+        .find(|c| c.job.id == short.id)
+        .unwrap()
+        .job
+        .started_at;
+    let deadline = started.unwrap() + Duration::from_millis(60);
+    while now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let swept = store.time_out_overdue(&kinds).await.unwrap();
+    assert_eq!((swept.timed_out, swept.requeued, swept.failed), (1, 0, 0));
+    let timed_out = store.get(short.id).await.unwrap().unwrap();
+    assert_eq!(timed_out.status, JobStatus::TimedOut);
+    assert_eq!(
+        timed_out.error.map(|e| e.code),
+        Some(JobErrorCode::TimedOut)
+    );
+    assert_eq!(
+        store.get(long.id).await.unwrap().unwrap().status,
+        JobStatus::Running
+    );
+    // Again: nothing left to time out.
+    assert_eq!(store.time_out_overdue(&kinds).await.unwrap().timed_out, 0);
+
+    // The worker's answer for the timed-out run changes nothing; for the other it does.
+    let lease_of = |id| claimed.iter().find(|c| c.job.id == id).unwrap().lease;
+    let late = RunEnd::answered(
+        lease_of(short.id),
+        Outcome::Succeeded(json!(1).into()),
+        None,
+        now(),
+    );
+    assert!(!store.finish(late).await.unwrap());
+    let done = RunEnd::answered(
+        lease_of(long.id),
+        Outcome::Succeeded(json!(2).into()),
+        None,
+        now(),
+    );
+    assert!(store.finish(done).await.unwrap());
+    let finished = store.get(long.id).await.unwrap().unwrap();
+    assert_eq!(finished.status, JobStatus::Succeeded);
+    assert_eq!(finished.result.map(|r| r.value()), Some(json!(2)));
+}
+
+on_both_stores!(a_workers_run_past_its_deadline_is_timed_out_and_others_are_not,);
