@@ -67,6 +67,8 @@ pub enum KeyError {
     Invalid { line: usize },
     #[error("an API key's role is `submit` or `worker` (line {line})")]
     Role { line: usize },
+    #[error("an API key is given twice, with both roles")]
+    TwoRoles,
 }
 
 /// Shortest key accepted: a guessable key is no protection.
@@ -139,6 +141,12 @@ impl ApiKeys {
                     None => return Err(KeyError::Invalid { line: i + 1 }),
                 }
             }
+        }
+        let both = digests.iter().any(|(d, role)| {
+            (digests.iter()).any(|(other, other_role)| other == d && other_role != role)
+        });
+        if both {
+            return Err(KeyError::TwoRoles);
         }
         Ok(Self { digests })
     }
@@ -328,6 +336,8 @@ mod tests {
             let (tenant, got) = keys.identify(key).expect("known");
             assert_eq!((tenant, got), (hex(&digest(key.as_bytes())), role), "{key}");
         }
+        let twice = ApiKeys::new(&[A.to_string()], &[A.to_string()], None);
+        assert!(matches!(twice, Err(KeyError::TwoRoles)), "{twice:?}");
         for bad in [format!("{A} admin"), format!("{A} worker extra")] {
             std::fs::write(&file, bad).unwrap();
             let err = ApiKeys::new(&[], &[], Some(path)).unwrap_err();

@@ -41,7 +41,8 @@ pub const MAX_CLAIM: u32 = 1000;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimRequest {
-    /// The worker's name, recorded as the job's `instance` (1 to 128 printable characters).
+    /// The worker's name (1 to 128 printable characters); the job's `instance` is
+    /// `worker:` and this name.
     #[schema(example = "resize-worker-1")]
     pub worker: String,
     /// Worker kinds whose jobs it takes (1 to 64 names).
@@ -337,6 +338,12 @@ pub async fn fail(
             "code must be a letter, then up to 63 letters, digits, `_` or `.`",
         ));
     }
+    if req.message.contains('\0') {
+        return Err(invalid(
+            "message",
+            "message must not contain NUL characters",
+        ));
+    }
     let message: String = req.message.chars().take(4096).collect();
     let error = JobError::new(
         JobErrorCode::WorkerFailed,
@@ -351,6 +358,10 @@ pub async fn fail(
 
 fn checked(progress: Option<JobProgress>) -> ApiResult<Option<JobProgress>> {
     match progress {
+        Some(p) if p.total > i64::MAX as u64 => Err(invalid(
+            "progress.total",
+            format!("progress.total must be at most {}", i64::MAX),
+        )),
         Some(p) if p.done > p.total => Err(invalid(
             "progress.done",
             "progress.done must be at most progress.total",

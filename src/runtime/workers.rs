@@ -13,7 +13,9 @@ use chrono::{DateTime, Utc};
 
 use super::{Inner, Runtime};
 use crate::job::{Job, JobClass, JobError, JobErrorCode, JobKind, JobProgress, JobResult};
-use crate::store::{LeaseState, Outcome, RunEnd, StoreError, now};
+use tokio::sync::oneshot;
+
+use crate::store::{LeaseState, Outcome, RunEnd, StoreError, WORKER_OWNER, now};
 
 pub use crate::store::Lease;
 
@@ -68,8 +70,13 @@ pub enum WorkerError {
 impl Runtime {
     /// Claims up to `max` queued jobs of `kinds` (worker kinds) for `worker`, in the order
     /// jobs are claimed (priority, then age). When none is ready, waits up to `wait` for one:
-    /// answered as soon as a submission, a retry's back-off or a `run_after` makes one
-    /// claimable (here or, on PostgreSQL, on another instance).
+    /// answered as soon as a submission or a released dependency makes one claimable (here
+    /// or, on PostgreSQL, on another instance); jobs that only come due (a `run_after`, a
+    /// retry's back-off) are seen within the poll interval.
+    ///
+    /// The claim runs on a task of its own: when the caller goes away (its client gone, its
+    /// time up) before the jobs reach it, they are handed back, their attempt uncounted,
+    /// instead of staying leased to nobody.
     pub async fn claim_for_worker(
         &self,
         worker: &str,
@@ -84,34 +91,20 @@ impl Runtime {
                 return Err(WorkerError::NotAWorkerKind(kind.to_string()));
             }
         }
-        let until = tokio::time::Instant::now() + wait;
-        loop {
-            // Registered before the claim: a job queued meanwhile wakes this wait.
-            let ready = rt.worker_ready.notified();
-            tokio::pin!(ready);
-            ready.as_mut().enable();
-            let lease = rt.config.worker_lease;
-            let claimed = rt
-                .store
-                .claim(JobClass::Worker, kinds, max, worker, lease)
-                .await?;
-            let left = until.saturating_duration_since(tokio::time::Instant::now());
-            if !claimed.is_empty() || left.is_zero() {
-                let at = now();
-                return Ok(claimed
-                    .into_iter()
-                    .map(|c| worker_job(c.job, c.lease, at, lease))
-                    .collect());
+        let (mut tx, rx) = oneshot::channel();
+        let (rt, kinds) = (Arc::clone(rt), kinds.to_vec());
+        let owner = format!("{WORKER_OWNER}{worker}");
+        tokio::spawn(async move {
+            let claimed = tokio::select! {
+                claimed = claim(&rt, &owner, &kinds, max, wait) => claimed,
+                () = tx.closed() => return,
+            };
+            if let Err(Ok(jobs)) = tx.send(claimed) {
+                hand_back(&rt, jobs).await;
             }
-            // Jobs that only become due (a `run_after`, a back-off) wake nobody: look again
-            // at the poll interval as the dispatcher does.
-            let nap = left.min(rt.config.poll_interval);
-            tokio::select! {
-                () = ready => {}
-                () = tokio::time::sleep(nap) => {}
-                () = rt.stop_claiming.cancelled() => return Ok(Vec::new()),
-            }
-        }
+        });
+        rx.await
+            .map_err(|_| StoreError::Corrupt("the claim's task ended without an answer".into()))?
     }
 
     /// Renews the lease of a job a worker holds, with its progress.
@@ -123,9 +116,10 @@ impl Runtime {
         let rt = &self.inner;
         passed_deadline(rt, lease).await?;
         let for_ = rt.config.worker_lease;
+        let at = now();
         match rt.store.heartbeat(lease, progress, for_).await? {
             LeaseState::Held { cancel_requested } => Ok(Renewed {
-                lease_expires_at: now() + for_,
+                lease_expires_at: at + for_,
                 cancel_requested,
             }),
             LeaseState::Lost => Err(WorkerError::StaleLease),
@@ -157,6 +151,53 @@ impl Runtime {
     }
 }
 
+/// Claims for `owner`, waiting up to `wait` for a job.
+async fn claim(
+    rt: &Inner,
+    owner: &str,
+    kinds: &[JobKind],
+    max: usize,
+    wait: Duration,
+) -> Result<Vec<WorkerJob>, WorkerError> {
+    let until = tokio::time::Instant::now() + wait;
+    loop {
+        // Registered before the claim: a job queued meanwhile wakes this wait.
+        let ready = rt.worker_ready.notified();
+        tokio::pin!(ready);
+        ready.as_mut().enable();
+        let lease = rt.config.worker_lease;
+        // Before the claim: the lease it reports ends no later than the one stored.
+        let at = now();
+        let claimed = (rt.store)
+            .claim(JobClass::Worker, kinds, max, owner, lease)
+            .await?;
+        let left = until.saturating_duration_since(tokio::time::Instant::now());
+        if !claimed.is_empty() || left.is_zero() {
+            return Ok(claimed
+                .into_iter()
+                .map(|c| worker_job(c.job, c.lease, at, lease))
+                .collect());
+        }
+        let nap = left.min(rt.config.poll_interval);
+        tokio::select! {
+            () = ready => {}
+            () = tokio::time::sleep(nap) => {}
+            () = rt.stop_claiming.cancelled() => return Ok(Vec::new()),
+        }
+    }
+}
+
+/// Hands back jobs claimed for a worker that is gone: queued again, the attempt uncounted.
+async fn hand_back(rt: &Inner, jobs: Vec<WorkerJob>) {
+    for job in jobs {
+        let end = RunEnd::answered(job.lease, Outcome::Requeue, None, now());
+        if let Err(err) = rt.store.finish(end).await {
+            // Its lease runs out instead, and the rescue settles it.
+            tracing::warn!(job_id = %job.lease.id, error = ?err, "handing back a claimed job failed");
+        }
+    }
+}
+
 /// The claim of `job` under `lease`, as a worker is told of it.
 fn worker_job(job: Arc<Job>, lease: Lease, at: DateTime<Utc>, for_: Duration) -> WorkerJob {
     let started = job.started_at.unwrap_or(at);
@@ -170,13 +211,17 @@ fn worker_job(job: Arc<Job>, lease: Lease, at: DateTime<Utc>, for_: Duration) ->
 }
 
 /// When the deadline of the job `lease` holds has passed, times it out (if the lease is still
-/// its own) and says so; a lease that is not the job's is stale.
+/// its own) and says so. A lease of no running job of a worker kind is stale: the workers'
+/// routes never touch the server's own runs.
 async fn passed_deadline(rt: &Inner, lease: Lease) -> Result<(), WorkerError> {
     let job = rt
         .store
         .get(lease.id)
         .await?
         .ok_or(WorkerError::StaleLease)?;
+    if rt.kinds.class_of(job.kind) != Some(JobClass::Worker) {
+        return Err(WorkerError::StaleLease);
+    }
     let Some(started) = job.started_at.filter(|_| !job.is_final()) else {
         return Err(WorkerError::StaleLease);
     };

@@ -338,6 +338,10 @@ impl Store {
     }
 }
 
+/// How the runs of remote workers are owned: `worker:` and the worker's name, never an
+/// instance's name, so that no instance takes them for its own (at its start, say).
+pub const WORKER_OWNER: &str = "worker:";
+
 /// The store's clock, in milliseconds (what the database keeps).
 pub fn now() -> DateTime<Utc> {
     let now = Utc::now();

@@ -98,7 +98,7 @@ async fn a_worker_claims_a_job_and_its_result_reaches_the_submitter() {
     );
     let running = app.job(job.id).await;
     assert_eq!(running.status, JobStatus::Running);
-    assert_eq!(running.instance.as_deref(), Some("w1"));
+    assert_eq!(running.instance.as_deref(), Some("worker:w1"));
     let deadline = running.started_at.unwrap() + chrono::Duration::milliseconds(60_000);
     assert_eq!(claimed["deadline_at"], json!(deadline));
 
@@ -146,7 +146,15 @@ async fn a_worker_claims_a_job_and_its_result_reaches_the_submitter() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claim_waits_for_a_job_and_takes_several_in_order() {
-    let Some(app) = app().await else { return };
+    // A poll interval far longer than the test: only the wake-up can answer the claim.
+    let Some(app) = TestApp::spawn_with(|c| {
+        c.worker_kinds = vec!["resize".into()];
+        c.poll_interval_ms = 60_000;
+    })
+    .await
+    else {
+        return;
+    };
     let started = Instant::now();
     assert!(claim(&app, 5, 200).await.is_empty());
     assert!(started.elapsed() >= Duration::from_millis(200));
@@ -168,9 +176,18 @@ async fn a_claim_waits_for_a_job_and_takes_several_in_order() {
             (answer, started.elapsed())
         })
     };
+    // Nothing tells when the claim is waiting: give it time to get there (if it has not, it
+    // finds the job at its first look, and the test proves less, not something false).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let submitted = Instant::now();
     let job = app.submit_ok(&resize(json!({}))).await;
     let (answer, took) = waiting.await.unwrap();
     assert_eq!(answer["jobs"][0]["id"], job.id.to_string());
+    let after = submitted.elapsed();
+    assert!(
+        after < Duration::from_secs(2),
+        "answered {after:?} after the submission"
+    );
     assert!(took < Duration::from_secs(10), "the claim waited {took:?}");
 
     // Priority first, then age.
@@ -259,7 +276,16 @@ async fn a_cancel_reaches_the_worker_at_its_next_heartbeat() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_its_deadline_the_job_times_out_and_the_late_answer_is_refused() {
-    let Some(app) = app().await else { return };
+    // A sweep period far longer than the test: the late answer itself finds the deadline.
+    let Some(app) = TestApp::spawn_with(|c| {
+        c.worker_kinds = vec!["resize".into()];
+        c.lease_ms = 60_000;
+        c.heartbeat_ms = Some(20_000);
+    })
+    .await
+    else {
+        return;
+    };
     let job = app.submit_ok(&resize(json!({"timeout_ms": 200}))).await;
     let claimed = claim_one(&app).await;
     let deadline: chrono::DateTime<chrono::Utc> =
@@ -366,6 +392,23 @@ async fn bad_claims_and_answers_are_refused_with_their_field() {
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid_field",
         "progress.done",
+    )
+    .await;
+    let bad = json!({"lease": lease(&claimed), "code": "E", "message": "a\0b"});
+    problem_at(
+        post(&app, &path, &bad).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+        "message",
+    )
+    .await;
+    let beat = json!({"lease": lease(&claimed), "progress": {"done": 1, "total": u64::MAX}});
+    let resp = post(&app, &format!("/jobs/{}/heartbeat", job.id), &beat).await;
+    problem_at(
+        resp,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+        "progress.total",
     )
     .await;
     // A worker kind's parameters are an object.
@@ -518,4 +561,44 @@ async fn a_worker_that_goes_silent_past_the_deadline_has_its_job_timed_out() {
         "stale_lease",
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_workers_routes_never_touch_the_servers_own_runs() {
+    let Some(app) = app().await else { return };
+    let local = app
+        .submit_ok(&json!({"kind": "sleep", "params": {"ms": 60_000}}))
+        .await;
+    let running = app.wait_running(local.id).await;
+    // Whatever lease a caller tries, the server's own run is not a worker's to answer for.
+    let path = format!("/jobs/{}", local.id);
+    for fence in 0..4 {
+        let beat = json!({"lease": fence});
+        problem(
+            post(&app, &format!("{path}/heartbeat"), &beat).await,
+            StatusCode::CONFLICT,
+            "stale_lease",
+        )
+        .await;
+        let done = json!({"lease": fence, "result": "forged"});
+        problem(
+            post(&app, &format!("{path}/complete"), &done).await,
+            StatusCode::CONFLICT,
+            "stale_lease",
+        )
+        .await;
+        let fail = json!({"lease": fence, "code": "E", "message": "forged", "retryable": false});
+        problem(
+            post(&app, &format!("{path}/fail"), &fail).await,
+            StatusCode::CONFLICT,
+            "stale_lease",
+        )
+        .await;
+    }
+    let still = app.job(local.id).await;
+    assert_eq!(
+        (still.status, still.attempt, still.result),
+        (JobStatus::Running, running.attempt, None)
+    );
+    assert_eq!(app.cancel(local.id).await.status(), StatusCode::ACCEPTED);
 }

@@ -72,7 +72,8 @@ const OVERDUE: &str = "the worker did not finish it within its timeout_ms";
 /// What `errors` keeps of an interrupted run.
 const INTERRUPTED: &str = "its run was interrupted (the process stopped or lost the lease)";
 
-/// What `run` becomes for `why`, at `now`. A pending cancel wins: `cancelled`. Then, with
+/// What `run` becomes for `why`, at `now`. A passed deadline makes it `timed_out`. Then a
+/// pending cancel wins: `cancelled`. Then, with
 /// its attempts used up, a retry or an interruption fails the job; else it is queued again,
 /// due after the back-off of its attempt. A hand-back queues it again, the attempt uncounted.
 fn decide(run: &Interruption, why: &Why, now: DateTime<Utc>, backoff: Backoff) -> Settle {
@@ -95,6 +96,15 @@ fn decide(run: &Interruption, why: &Why, now: DateTime<Utc>, backoff: Backoff) -
         progress,
         at: now,
     };
+    // Past its deadline the job is timed out, as an answer after it would make it.
+    if let Why::Overdue = why {
+        return Settle {
+            status: JobStatus::TimedOut,
+            error: error.clone(),
+            attempt_error: error,
+            ..settle
+        };
+    }
     if run.cancel_requested {
         let cancelled = JobError::new(
             JobErrorCode::Cancelled,
@@ -105,14 +115,6 @@ fn decide(run: &Interruption, why: &Why, now: DateTime<Utc>, backoff: Backoff) -
             error: Some(cancelled),
             // A failed attempt keeps its end in `errors`.
             attempt_error: error.filter(|_| matches!(why, Why::Retry(..))),
-            ..settle
-        };
-    }
-    if let Why::Overdue = why {
-        return Settle {
-            status: JobStatus::TimedOut,
-            error: error.clone(),
-            attempt_error: error,
             ..settle
         };
     }
@@ -283,8 +285,8 @@ mod tests {
         assert_eq!(cancelled.attempt_error, Some(boom));
         let cancelled = decide(&run(1, 3, true), &Why::Interrupted, now, backoff);
         assert_eq!(cancelled.attempt_error, None);
-        // Past its deadline: timed out whatever attempts are left, never retried; a pending
-        // cancel still wins.
+        // Past its deadline: timed out whatever attempts are left or a cancel pending, never
+        // retried.
         for attempt in [1, 3] {
             let late = decide(&run(attempt, 3, false), &Why::Overdue, now, backoff);
             assert_eq!((late.status, late.run_after), (TimedOut, None));
@@ -294,6 +296,6 @@ mod tests {
                 Some(JobErrorCode::TimedOut)
             );
         }
-        assert_eq!(status(&run(1, 3, true), &Why::Overdue), Cancelled);
+        assert_eq!(status(&run(1, 3, true), &Why::Overdue), TimedOut);
     }
 }

@@ -145,8 +145,14 @@ impl Op {
     }
 
     /// Whether a transaction of only such writes may skip waiting for the disk (claims and
-    /// lease renewals: a power cut may undo them harmlessly).
+    /// lease renewals of this process's own runs: a power cut that undoes them ends the runs
+    /// too). A remote worker's claim is durable: the worker outlives a crash of the server,
+    /// and the lease it was handed must not be handed out again.
     pub(super) fn needs_durability(&self) -> bool {
-        !matches!(self, Op::Claim(_) | Op::Heartbeat(_))
+        match self {
+            Op::Claim(p) => p.args.class == JobClass::Worker,
+            Op::Heartbeat(_) => false,
+            _ => true,
+        }
     }
 }

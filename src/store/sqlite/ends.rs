@@ -10,6 +10,7 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::{INSERT_CHUNK, SqliteDialect, Texts, id_text, ms};
 use crate::job::{JobId, JobResult, JobStatus};
+use crate::store::WORKER_OWNER;
 use crate::store::sql::{EndSql, Ended, Interrupted, Interruption, Settle};
 use crate::store::{Lease, RunEnd};
 
@@ -80,9 +81,13 @@ impl EndSql for SqliteDialect {
                                jobs.cancel_requested FROM jobs";
         let now = ms(now);
         let rows: Vec<(String, i64, i64, i64, bool)> = match which {
-            // The only process on its file: whatever runs is its predecessor's.
+            // The only process on its file: whatever runs is its predecessor's, but for the
+            // runs of remote workers, who outlive it (an expired lease rescues theirs).
             Interrupted::AtStart { .. } => {
-                let sql = format!("{COLUMNS} WHERE status = 'running'");
+                let sql = format!(
+                    "{COLUMNS} WHERE status = 'running' \
+                     AND coalesce(owner, '') NOT LIKE '{WORKER_OWNER}%'"
+                );
                 sqlx::query_as(sqlx::AssertSqlSafe(sql))
                     .fetch_all(&mut *conn)
                     .await?

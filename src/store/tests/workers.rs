@@ -8,7 +8,7 @@ use serde_json::json;
 use super::LEASE;
 use crate::job::{JobClass, JobErrorCode, JobStatus, SubmitOptions, test_kind};
 use crate::store::tests::{Backend, store};
-use crate::store::{NewJob, Outcome, RunEnd, now};
+use crate::store::{NewJob, Outcome, RunEnd, WORKER_OWNER, now};
 
 fn resize(timeout_ms: u64) -> NewJob {
     NewJob::new(
@@ -45,15 +45,6 @@ async fn a_workers_run_past_its_deadline_is_timed_out_and_others_are_not(backend
             .iter()
             .all(|c| c.job.instance.as_deref() == Some("worker-1"))
     );
-    // Other kinds' runs are not the workers' to time out.
-    assert_eq!(
-        store
-            .time_out_overdue(&[test_kind("factorial")])
-            .await
-            .unwrap()
-            .timed_out,
-        0
-    );
     // Past the short one's deadline (the store keeps milliseconds).
     let started = claimed
         .iter()
@@ -65,6 +56,12 @@ async fn a_workers_run_past_its_deadline_is_timed_out_and_others_are_not(backend
     while now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    // Other kinds' runs are not the workers' to time out.
+    let other = store
+        .time_out_overdue(&[test_kind("factorial")])
+        .await
+        .unwrap();
+    assert_eq!(other.timed_out, 0);
     let swept = store.time_out_overdue(&kinds).await.unwrap();
     assert_eq!((swept.timed_out, swept.requeued, swept.failed), (1, 0, 0));
     let timed_out = store.get(short.id).await.unwrap().unwrap();
@@ -101,4 +98,37 @@ async fn a_workers_run_past_its_deadline_is_timed_out_and_others_are_not(backend
     assert_eq!(finished.result.map(|r| r.value()), Some(json!(2)));
 }
 
-on_both_stores!(a_workers_run_past_its_deadline_is_timed_out_and_others_are_not,);
+async fn a_restart_leaves_the_runs_of_remote_workers_alone(backend: Backend) {
+    let Some(store) = store(backend, "a_restart_leaves_the_runs_of_remote_workers_alone").await
+    else {
+        return;
+    };
+    let sleep = [test_kind("sleep")];
+    let remote = store.insert(resize(60_000)).await.unwrap();
+    let owner = format!("{WORKER_OWNER}w1");
+    let claimed = (store
+        .claim(JobClass::Worker, &sleep, 1, &owner, LEASE)
+        .await)
+        .unwrap();
+    assert_eq!(claimed[0].job.id, remote.id);
+    let local = store.insert(resize(60_000)).await.unwrap();
+    let mine = (store.claim(JobClass::Io, &sleep, 1, "me", LEASE).await).unwrap();
+    assert_eq!(mine[0].job.id, local.id);
+    // "me" starts again: its own run was interrupted, the worker's was not.
+    let recovered = store.recover_interrupted("me").await.unwrap();
+    assert_eq!(recovered.requeued, 1);
+    assert_eq!(
+        store.get(local.id).await.unwrap().unwrap().status,
+        JobStatus::Queued
+    );
+    let still = store.get(remote.id).await.unwrap().unwrap();
+    assert_eq!(
+        (still.status, still.instance),
+        (JobStatus::Running, Some(owner))
+    );
+}
+
+on_both_stores!(
+    a_workers_run_past_its_deadline_is_timed_out_and_others_are_not,
+    a_restart_leaves_the_runs_of_remote_workers_alone,
+);
