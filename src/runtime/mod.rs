@@ -88,6 +88,8 @@ struct Inner {
     wake: Notify,
     /// Wakes the workers' long-polling claims: a job of a worker kind became claimable.
     worker_ready: Notify,
+    /// Whether any kind here is a worker kind (else nobody waits on `worker_ready`).
+    has_workers: bool,
     /// Stops claiming (set at shutdown).
     stop_claiming: CancellationToken,
     /// Every runner task, so that shutdown can wait for them.
@@ -157,6 +159,7 @@ impl Runtime {
     ) -> Self {
         let (config_event_buffer, config_max_streams) =
             (config.event_buffer, config.max_event_streams);
+        let has_workers = kinds.all().any(|k| k.class() == JobClass::Worker);
         let inner = Arc::new(Inner {
             store,
             cpu,
@@ -169,6 +172,7 @@ impl Runtime {
             running: Mutex::default(),
             wake: Notify::new(),
             worker_ready: Notify::new(),
+            has_workers,
             stop_claiming: CancellationToken::new(),
             tasks: TaskTracker::new(),
             queue_cap: QueueCap::default(),

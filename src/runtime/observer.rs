@@ -67,7 +67,9 @@ pub(super) fn apply(rt: &Inner, committed: &Committed) {
                 rt.due_at(job.run_after);
             } else {
                 wake = true;
-                ready |= rt.kinds.class_of(job.kind) == Some(JobClass::Worker);
+                if rt.has_workers && !ready {
+                    ready = rt.kinds.class_of(job.kind) == Some(JobClass::Worker);
+                }
             }
         }
     }

@@ -13,11 +13,19 @@ use crate::helpers::{PATIENCE, TestApp, json_of, problem, problem_at};
 
 /// A server with the worker kind `resize`, small back-offs and a short worker lease.
 async fn app() -> Option<TestApp> {
-    TestApp::spawn_with(|c| {
-        c.worker_kinds = vec!["resize".into()];
+    app_with(|c| {
         c.retry_backoff_ms = 1;
         c.worker_lease_ms = 1_000;
         c.heartbeat_ms = Some(100);
+    })
+    .await
+}
+
+/// A server with the worker kind `resize` and the settings `tweak` sets.
+async fn app_with(tweak: impl FnOnce(&mut faena::config::Config)) -> Option<TestApp> {
+    TestApp::spawn_with(|c| {
+        c.worker_kinds = vec!["resize".into()];
+        tweak(c);
     })
     .await
 }
@@ -147,8 +155,7 @@ async fn a_worker_claims_a_job_and_its_result_reaches_the_submitter() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claim_waits_for_a_job_and_takes_several_in_order() {
     // A poll interval far longer than the test: only the wake-up can answer the claim.
-    let Some(app) = TestApp::spawn_with(|c| {
-        c.worker_kinds = vec!["resize".into()];
+    let Some(app) = app_with(|c| {
         c.poll_interval_ms = 60_000;
     })
     .await
@@ -277,8 +284,7 @@ async fn a_cancel_reaches_the_worker_at_its_next_heartbeat() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_its_deadline_the_job_times_out_and_the_late_answer_is_refused() {
     // A sweep period far longer than the test: the late answer itself finds the deadline.
-    let Some(app) = TestApp::spawn_with(|c| {
-        c.worker_kinds = vec!["resize".into()];
+    let Some(app) = app_with(|c| {
         c.lease_ms = 60_000;
         c.heartbeat_ms = Some(20_000);
     })
@@ -431,8 +437,7 @@ async fn worker_keys_reach_only_the_workers_routes_and_submit_keys_never_do() {
     const SUBMIT: &str = "submit-key-0123456789";
     const OTHER: &str = "other-submit-key-0123456789";
     const WORKER: &str = "worker-key-0123456789";
-    let Some(app) = TestApp::spawn_with(|c| {
-        c.worker_kinds = vec!["resize".into()];
+    let Some(app) = app_with(|c| {
         c.api_keys = vec![SUBMIT.into(), OTHER.into()];
         c.worker_api_keys = vec![WORKER.into()];
     })
@@ -531,8 +536,7 @@ async fn worker_keys_reach_only_the_workers_routes_and_submit_keys_never_do() {
 async fn a_worker_that_goes_silent_past_the_deadline_has_its_job_timed_out() {
     // A lease far longer than the deadline: the server times the job out at its deadline,
     // not when the lease runs out.
-    let Some(app) = TestApp::spawn_with(|c| {
-        c.worker_kinds = vec!["resize".into()];
+    let Some(app) = app_with(|c| {
         c.worker_lease_ms = 60_000;
         c.heartbeat_ms = Some(100);
     })
