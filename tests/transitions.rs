@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use faena::Config;
-use faena::job::{JobClass, JobId, JobKind, SubmitOptions};
+use faena::job::{JobClass, JobId, JobKind, JobStatus, SubmitOptions};
 use faena::kind::{Ctl, Kind, KindError};
 use faena::store::{Claimed, NewJob, Outcome, RunEnd, Store};
 use serde::{Deserialize, Serialize};
@@ -354,22 +354,24 @@ async fn every_transition(world: &World) {
     let handed_back = world.insert_remote(3).await;
     let run = world.claim_elsewhere(handed_back).await;
     let now = faena::store::now();
-    assert!(
+    assert_eq!(
         world
             .store
             .finish(RunEnd::new(run, Outcome::Requeue, None, now))
             .await
-            .unwrap()
+            .unwrap(),
+        Some(JobStatus::Queued)
     );
     let run = world.claim_elsewhere(handed_back).await;
     world.cancel(&handed_back.to_string()).await;
     polls.push((world.long_poll(&handed_back.to_string()), "cancelled"));
-    assert!(
+    assert_eq!(
         world
             .store
             .finish(RunEnd::new(run, Outcome::Requeue, None, now))
             .await
-            .unwrap()
+            .unwrap(),
+        Some(JobStatus::Cancelled)
     );
     want.insert(
         handed_back.to_string(),

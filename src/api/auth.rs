@@ -195,7 +195,7 @@ fn worker_route(path: &str) -> bool {
         (
             Some("jobs"),
             Some(_),
-            Some("heartbeat" | "complete" | "fail"),
+            Some("heartbeat" | "complete" | "fail" | "hand-back"),
             None
         )
     )
@@ -352,6 +352,8 @@ mod tests {
             "/jobs/01a251a6-fab3-74dc-8968-b06d866596a5/heartbeat",
             "/jobs/x/complete",
             "/jobs/x/fail",
+            "/jobs/x/hand-back",
+            "/workers/complete",
         ] {
             assert!(worker_route(path), "{path}");
         }
@@ -361,6 +363,7 @@ mod tests {
             "/jobs/x/cancel",
             "/jobs/x/files/fail",
             "/jobs/x/fail/more",
+            "/jobs/x/retry",
             "/metrics",
             "/workersx",
         ] {

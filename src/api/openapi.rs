@@ -31,7 +31,8 @@ use crate::kind::Registry;
         jobs::submit, batch::submit_batch, jobs::get_job, jobs::list, jobs::cancel, jobs::delete_job,
         retry::retry, limits::limits, kinds::kinds, stats::stats, events::events, events::job_events,
         files::list_files, files::get_file,
-        workers::claim, workers::heartbeat, workers::complete, workers::fail,
+        workers::claim, workers::heartbeat, workers::answers::complete, workers::answers::fail,
+        workers::answers::hand_back, workers::answers::complete_many,
         health::healthz, health::readyz, metrics::scrape
     ),
     components(schemas(
@@ -41,7 +42,9 @@ use crate::kind::Registry;
         stats::Stats, stats::StatusCounts, stats::Throughput,
         health::Health, files::FileList, FileInfo,
         workers::ClaimRequest, workers::ClaimResponse, workers::ClaimedJob, workers::HeartbeatRequest,
-        workers::HeartbeatResponse, workers::CompleteRequest, workers::FailRequest,
+        workers::HeartbeatResponse, workers::answers::CompleteRequest, workers::answers::FailRequest,
+        workers::answers::Failure, workers::answers::HandBackRequest, workers::answers::AnswersRequest,
+        workers::answers::Answer, workers::answers::AnswersResponse, workers::answers::AnswerOutcome,
     )),
     tags(
         (name = "jobs", description = "Submit and follow jobs"),

@@ -39,7 +39,7 @@ use runs::{RunHandle, Runs, Slots};
 use start::StartSlot;
 pub use submit::SubmitError;
 pub use waiters::Waiters;
-pub use workers::{Renewed, WorkerEnd, WorkerError, WorkerJob};
+pub use workers::{Renewed, WorkerAnswer, WorkerEnd, WorkerError, WorkerJob};
 
 /// How the runtime runs jobs.
 #[derive(Debug, Clone)]

@@ -152,8 +152,8 @@ async fn record(rt: &Inner, run: Claimed, outcome: Outcome, progress: Option<Job
     let mut delay = Duration::from_millis(50);
     loop {
         match rt.store.finish(end.clone()).await {
-            Ok(true) => return tracing::info!(outcome = name, "run ended"),
-            Ok(false) => {
+            Ok(Some(_)) => return tracing::info!(outcome = name, "run ended"),
+            Ok(None) => {
                 return tracing::warn!(outcome = name, "run ended but the job had moved on");
             }
             Err(err) => {

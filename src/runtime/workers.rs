@@ -12,7 +12,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::{Inner, Runtime};
-use crate::job::{Job, JobClass, JobError, JobErrorCode, JobKind, JobProgress, JobResult};
+use crate::job::{
+    Job, JobClass, JobError, JobErrorCode, JobKind, JobProgress, JobResult, JobStatus,
+};
 use tokio::sync::oneshot;
 
 use crate::store::{LeaseState, Outcome, RunEnd, StoreError, WORKER_OWNER, now};
@@ -40,6 +42,31 @@ pub enum WorkerEnd {
         error: JobError,
         retryable: bool,
     },
+    /// Handed back unrun (the worker is stopping): queued again, the attempt uncounted.
+    HandBack,
+}
+
+impl WorkerEnd {
+    fn outcome(self) -> Outcome {
+        match self {
+            Self::Complete(result) => Outcome::Succeeded(result),
+            Self::Fail {
+                error,
+                retryable: true,
+            } => Outcome::Retry(error),
+            Self::Fail { error, .. } => Outcome::Failed(error),
+            Self::HandBack => Outcome::Requeue,
+        }
+    }
+}
+
+/// A worker's answer for one job it holds.
+#[derive(Debug, Clone)]
+pub struct WorkerAnswer {
+    pub lease: Lease,
+    pub end: WorkerEnd,
+    /// The run's last progress.
+    pub progress: Option<JobProgress>,
 }
 
 /// A renewed lease.
@@ -127,27 +154,43 @@ impl Runtime {
     }
 
     /// Records how a worker ended a job's run; the job as it leaves it.
-    pub async fn worker_end(
+    pub async fn worker_end(&self, answer: WorkerAnswer) -> Result<Job, WorkerError> {
+        let id = answer.lease.id;
+        answer_one(&self.inner, answer).await?;
+        let job = self.inner.store.get(id).await?;
+        // Deleted (by its tenant) since: the answer was recorded all the same.
+        job.ok_or(WorkerError::StaleLease)
+    }
+
+    /// Records many answers at once, each on its own: the status each left its job in, or
+    /// why it changed nothing. They reach the store together, which writes them in one
+    /// transaction (as it does any writes that wait together).
+    pub async fn worker_ends(
         &self,
-        lease: Lease,
-        end: WorkerEnd,
-        progress: Option<JobProgress>,
-    ) -> Result<Job, WorkerError> {
+        answers: Vec<WorkerAnswer>,
+    ) -> Vec<Result<JobStatus, WorkerError>> {
         let rt = &self.inner;
-        passed_deadline(rt, lease).await?;
-        let outcome = match end {
-            WorkerEnd::Complete(result) => Outcome::Succeeded(result),
-            WorkerEnd::Fail {
-                error,
-                retryable: true,
-            } => Outcome::Retry(error),
-            WorkerEnd::Fail { error, .. } => Outcome::Failed(error),
-        };
-        let end = RunEnd::answered(lease, outcome, progress, now());
-        if !rt.store.finish(end).await? {
-            return Err(WorkerError::StaleLease);
-        }
-        rt.store.get(lease.id).await?.ok_or(WorkerError::StaleLease)
+        futures_util::future::join_all(answers.into_iter().map(|a| answer_one(rt, a))).await
+    }
+}
+
+/// Records one answer: the status it left its job in. The store checks, in the statement that
+/// writes it, that the lease is current, a worker holds the run and its deadline has not
+/// passed; only an answer it refuses costs a read, to tell why (and to time the job out when
+/// its deadline passed).
+async fn answer_one(rt: &Inner, answer: WorkerAnswer) -> Result<JobStatus, WorkerError> {
+    let WorkerAnswer {
+        lease,
+        end,
+        progress,
+    } = answer;
+    let end = RunEnd::answered(lease, end.outcome(), progress, now());
+    match rt.store.finish(end).await? {
+        Some(status) => Ok(status),
+        None => Err(passed_deadline(rt, lease)
+            .await
+            .err()
+            .unwrap_or(WorkerError::StaleLease)),
     }
 }
 
@@ -236,9 +279,9 @@ async fn passed_deadline(rt: &Inner, lease: Lease) -> Result<(), WorkerError> {
             job.timeout_ms
         ),
     );
-    let end = RunEnd::answered(lease, Outcome::TimedOut(error), None, now());
+    let end = RunEnd::imposed(lease, Outcome::TimedOut(error), now());
     match rt.store.finish(end).await? {
-        true => Err(WorkerError::DeadlinePassed),
-        false => Err(WorkerError::StaleLease),
+        Some(_) => Err(WorkerError::DeadlinePassed),
+        None => Err(WorkerError::StaleLease),
     }
 }

@@ -33,7 +33,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Pool;
 use tokio::sync::broadcast;
 
-use crate::job::{Backoff, Job, JobClass, JobId, JobKind, JobProgress};
+use crate::job::{Backoff, Job, JobClass, JobId, JobKind, JobProgress, JobStatus};
 use commit::Committed;
 use sql::{ClaimArgs, HeartbeatArgs, Interrupted, Op, Sql, ToInsert, Writer, watch::QueueWatch};
 
@@ -222,9 +222,10 @@ impl Store {
         self.writer.apply(Op::Heartbeat, args).await
     }
 
-    /// Records how a run ended. `false` when its lease is stale (the job moved on) and
-    /// nothing was written.
-    pub async fn finish(&self, end: RunEnd) -> Result<bool> {
+    /// Records how a run ended: the status it leaves the job in (final, or `queued` again).
+    /// `None` when its lease is stale (the job moved on) or, for a remote worker's answer, the
+    /// job's deadline passed, and nothing was written.
+    pub async fn finish(&self, end: RunEnd) -> Result<Option<JobStatus>> {
         self.writer.apply(Op::Finish, Box::new(end)).await
     }
 

@@ -102,6 +102,10 @@ pub struct RunEnd {
     /// The job as this end leaves it, when the end is final; else the database decides (a
     /// retry, a hand-back) and the job is read back.
     pub(crate) ended: Option<Arc<Job>>,
+    /// A remote worker's answer: recorded only while a worker holds the run (its owner is
+    /// `worker:…`) and before its deadline (`started_at + timeout_ms`), checked in the same
+    /// statement that writes it.
+    pub(crate) answered: bool,
 }
 
 impl RunEnd {
@@ -121,11 +125,13 @@ impl RunEnd {
             progress,
             at,
             ended,
+            answered: false,
         }
     }
 
-    /// The end of the run `lease` holds, reported by a remote worker: the job is not at
-    /// hand, and is read back once the end is committed.
+    /// The end of the run `lease` holds, reported by a remote worker: recorded only while a
+    /// worker holds the run and before its deadline. The job is not at hand, and is read back
+    /// once the end is committed.
     pub fn answered(
         lease: Lease,
         outcome: Outcome,
@@ -138,6 +144,16 @@ impl RunEnd {
             progress,
             at,
             ended: None,
+            answered: true,
+        }
+    }
+
+    /// The end the server gives the run `lease` holds without its runner (a remote worker's
+    /// run past its deadline): fenced by the lease alone, the job read back.
+    pub fn imposed(lease: Lease, outcome: Outcome, at: DateTime<Utc>) -> Self {
+        Self {
+            answered: false,
+            ..Self::answered(lease, outcome, None, at)
         }
     }
 }

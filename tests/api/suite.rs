@@ -35,4 +35,5 @@ pub(crate) mod start;
 pub(crate) mod stats;
 pub(crate) mod submit;
 pub(crate) mod word_count;
+pub(crate) mod worker_answers;
 pub(crate) mod workers;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::helpers::{PATIENCE, TestApp, json_of, problem, problem_at};
 
 /// A server with the worker kind `resize`, small back-offs and a short worker lease.
-async fn app() -> Option<TestApp> {
+pub(crate) async fn app() -> Option<TestApp> {
     app_with(|c| {
         c.retry_backoff_ms = 1;
         c.worker_lease_ms = 1_000;
@@ -22,7 +22,7 @@ async fn app() -> Option<TestApp> {
 }
 
 /// A server with the worker kind `resize` and the settings `tweak` sets.
-async fn app_with(tweak: impl FnOnce(&mut faena::config::Config)) -> Option<TestApp> {
+pub(crate) async fn app_with(tweak: impl FnOnce(&mut faena::config::Config)) -> Option<TestApp> {
     TestApp::spawn_with(|c| {
         c.worker_kinds = vec!["resize".into()];
         tweak(c);
@@ -30,7 +30,7 @@ async fn app_with(tweak: impl FnOnce(&mut faena::config::Config)) -> Option<Test
     .await
 }
 
-fn resize(extra: Value) -> Value {
+pub(crate) fn resize(extra: Value) -> Value {
     let mut body = json!({"kind": "resize", "params": {"width": 640, "path": "a.png"}});
     if let (Value::Object(body), Value::Object(extra)) = (&mut body, extra) {
         body.extend(extra);
@@ -38,7 +38,7 @@ fn resize(extra: Value) -> Value {
     body
 }
 
-async fn post(app: &TestApp, path: &str, body: &Value) -> reqwest::Response {
+pub(crate) async fn post(app: &TestApp, path: &str, body: &Value) -> reqwest::Response {
     app.client
         .post(app.url(path))
         .json(body)
@@ -48,20 +48,20 @@ async fn post(app: &TestApp, path: &str, body: &Value) -> reqwest::Response {
 }
 
 /// Claims with `wait_ms`; the jobs of the answer.
-async fn claim(app: &TestApp, max: u32, wait_ms: u64) -> Vec<Value> {
+pub(crate) async fn claim(app: &TestApp, max: u32, wait_ms: u64) -> Vec<Value> {
     let body = json!({"worker": "w1", "kinds": ["resize"], "max": max, "wait_ms": wait_ms});
     let answer: Value = json_of(post(app, "/workers/claim", &body).await, StatusCode::OK).await;
     answer["jobs"].as_array().expect("jobs").clone()
 }
 
 /// Claims the one job expected to be ready (or to become ready within the patience).
-async fn claim_one(app: &TestApp) -> Value {
+pub(crate) async fn claim_one(app: &TestApp) -> Value {
     let jobs = claim(app, 1, PATIENCE.as_millis() as u64).await;
     assert_eq!(jobs.len(), 1, "{jobs:?}");
     jobs[0].clone()
 }
 
-fn lease(claimed: &Value) -> i64 {
+pub(crate) fn lease(claimed: &Value) -> i64 {
     claimed["lease"].as_i64().expect("a lease")
 }
 

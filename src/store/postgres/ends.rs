@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{PgDialect, uuid, uuids};
 use crate::job::{JobId, JobResult, JobStatus};
 use crate::store::sql::{EndSql, Ended, Interrupted, Interruption, Settle};
-use crate::store::{Lease, RunEnd};
+use crate::store::{Lease, RunEnd, WORKER_OWNER};
 
 /// SQL appending to `errors` the end of the attempt a row of `jobs` holds: `code`, `message`
 /// and `at` (a timestamptz) are SQL expressions.
@@ -39,6 +39,7 @@ struct Finals<'a> {
     done: Vec<Option<i64>>,
     total: Vec<Option<i64>>,
     at: Vec<DateTime<Utc>>,
+    answered: Vec<bool>,
 }
 
 #[async_trait]
@@ -58,6 +59,7 @@ impl EndSql for PgDialect {
             f.done.push(end.progress.map(|p| p.done as i64));
             f.total.push(end.progress.map(|p| p.total as i64));
             f.at.push(end.at);
+            f.answered.push(end.answered);
         }
         let mut ended = Ended::default();
         if f.id.is_empty() {
@@ -70,9 +72,11 @@ impl EndSql for PgDialect {
              progress_total = coalesce(v.total, jobs.progress_total), \
              errors = CASE WHEN v.code IS NULL THEN jobs.errors ELSE {append} END \
              FROM unnest($1::uuid[], $2::int8[], $3::text[], $4::text[], $5::text[], \
-                         $6::text[], $7::int8[], $8::int8[], $9::timestamptz[]) \
-                  AS v(id, fence, status, result, code, message, done, total, at) \
+                         $6::text[], $7::int8[], $8::int8[], $9::timestamptz[], $10::bool[]) \
+                  AS v(id, fence, status, result, code, message, done, total, at, answered) \
              WHERE jobs.id = v.id AND jobs.fence = v.fence AND jobs.status = 'running' \
+             AND (NOT v.answered OR (jobs.owner LIKE '{WORKER_OWNER}%' \
+                  AND jobs.started_at + jobs.timeout_ms * interval '1 millisecond' > v.at)) \
              RETURNING jobs.id, jobs.fence, jobs.status, jobs.has_dependents",
             append = append_error("v.code", "v.message", "v.at")
         )))
@@ -85,13 +89,17 @@ impl EndSql for PgDialect {
         .bind(f.done)
         .bind(f.total)
         .bind(f.at)
+        .bind(f.answered)
         .fetch_all(&mut *conn)
         .await?;
         for (id, fence, status, has_dependents) in rows {
             let id = JobId::from(id);
-            ended.applied.insert(Lease { id, fence });
+            let Ok(status) = status.parse::<JobStatus>() else {
+                continue;
+            };
+            ended.applied.insert(Lease { id, fence }, status);
             // Only those with dependents have anything to release (see `DepSql::dep_statuses`).
-            if let (true, Ok(status)) = (has_dependents, status.parse::<JobStatus>()) {
+            if has_dependents {
                 ended.finals.push((id, status));
             }
         }
@@ -103,12 +111,17 @@ impl EndSql for PgDialect {
         which: &Interrupted,
         now: DateTime<Utc>,
     ) -> Result<Vec<Interruption>, sqlx::Error> {
-        const COLUMNS: &str = "SELECT id, fence, attempt, max_attempts, cancel_requested FROM jobs";
-        let rows: Vec<(Uuid, i64, i64, i64, bool)> = match which {
+        let columns = format!(
+            "SELECT id, fence, attempt, max_attempts, cancel_requested, \
+             CASE WHEN owner LIKE '{WORKER_OWNER}%' \
+             THEN started_at + timeout_ms * interval '1 millisecond' END FROM jobs"
+        );
+        type Row = (Uuid, i64, i64, i64, bool, Option<DateTime<Utc>>);
+        let rows: Vec<Row> = match which {
             // Its own previous life's runs, and runs whose instance stopped renewing them.
             Interrupted::AtStart { owner } => {
                 let sql = format!(
-                    "{COLUMNS} WHERE status = 'running' AND (owner = $1 OR lease_expires_at < $2) \
+                    "{columns} WHERE status = 'running' AND (owner = $1 OR lease_expires_at < $2) \
                      ORDER BY id FOR UPDATE SKIP LOCKED"
                 );
                 sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -119,7 +132,7 @@ impl EndSql for PgDialect {
             }
             Interrupted::Expired { before, keep } => {
                 let sql = format!(
-                    "{COLUMNS} WHERE status = 'running' AND lease_expires_at < $1 \
+                    "{columns} WHERE status = 'running' AND lease_expires_at < $1 \
                      AND NOT (id = ANY($2)) ORDER BY id FOR UPDATE SKIP LOCKED"
                 );
                 sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -130,7 +143,7 @@ impl EndSql for PgDialect {
             }
             Interrupted::Overdue(kinds) => {
                 let sql = format!(
-                    "{COLUMNS} WHERE status = 'running' AND kind = ANY($2) \
+                    "{columns} WHERE status = 'running' AND kind = ANY($2) \
                      AND started_at + timeout_ms * interval '1 millisecond' < $1 \
                      ORDER BY id FOR UPDATE SKIP LOCKED"
                 );
@@ -142,7 +155,7 @@ impl EndSql for PgDialect {
             }
             Interrupted::Ended(leases) => {
                 let sql = format!(
-                    "{COLUMNS} WHERE status = 'running' AND (id, fence) IN \
+                    "{columns} WHERE status = 'running' AND (id, fence) IN \
                      (SELECT * FROM unnest($1::uuid[], $2::int8[])) ORDER BY id FOR UPDATE"
                 );
                 sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -154,17 +167,20 @@ impl EndSql for PgDialect {
         };
         Ok(rows
             .into_iter()
-            .filter_map(|(id, fence, attempt, max_attempts, cancel_requested)| {
-                Some(Interruption {
-                    lease: Lease {
-                        id: JobId::from(id),
-                        fence,
-                    },
-                    attempt: u32::try_from(attempt).ok()?,
-                    max_attempts: u32::try_from(max_attempts).ok()?,
-                    cancel_requested,
-                })
-            })
+            .filter_map(
+                |(id, fence, attempt, max_attempts, cancel_requested, due)| {
+                    Some(Interruption {
+                        lease: Lease {
+                            id: JobId::from(id),
+                            fence,
+                        },
+                        attempt: u32::try_from(attempt).ok()?,
+                        max_attempts: u32::try_from(max_attempts).ok()?,
+                        cancel_requested,
+                        worker_deadline: due,
+                    })
+                },
+            )
             .collect())
     }
 

@@ -7,7 +7,7 @@
 //! ([`super::EndSql::settle`]), all in the writer's transaction; the dependents of the jobs
 //! they made final are released ([`deps::release`]).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
@@ -18,8 +18,8 @@ use crate::store::{Lease, Outcome, Recovered, Result, RunEnd};
 /// What recording final ends did.
 #[derive(Debug, Default)]
 pub(crate) struct Ended {
-    /// The leases whose end was written.
-    pub applied: HashSet<Lease>,
+    /// The leases whose end was written, with the status each left its job in.
+    pub applied: HashMap<Lease, JobStatus>,
     /// Jobs made final that may have dependents to release.
     pub finals: Vec<(JobId, JobStatus)>,
 }
@@ -31,6 +31,8 @@ pub(crate) struct Interruption {
     pub attempt: u32,
     pub max_attempts: u32,
     pub cancel_requested: bool,
+    /// When a remote worker holds the run (its owner is `worker:…`): its deadline.
+    pub worker_deadline: Option<DateTime<Utc>>,
 }
 
 /// Why a running job is settled.
@@ -147,14 +149,15 @@ fn decide(run: &Interruption, why: &Why, now: DateTime<Utc>, backoff: Backoff) -
     }
 }
 
-/// Records the ends of runs (a batch's consecutive finishes), fenced by their leases, and
-/// releases the dependents of the jobs they made final. The leases applied.
+/// Records the ends of runs (a batch's consecutive finishes), fenced by their leases (and a
+/// remote worker's answers by their deadline, see [`RunEnd::answered`]), and releases the
+/// dependents of the jobs they made final. The leases applied, with the status each left.
 pub(crate) async fn finish<D: Sql>(
     conn: &mut Conn<D>,
     ends: &[&RunEnd],
     backoff: Backoff,
     effects: &mut Effects,
-) -> Result<HashSet<Lease>, sqlx::Error> {
+) -> Result<HashMap<Lease, JobStatus>, sqlx::Error> {
     let (finals, others): (Vec<&RunEnd>, Vec<&RunEnd>) =
         (ends.iter().copied()).partition(|end| end.outcome.final_state().is_some());
     let now = ends.iter().map(|e| e.at).max().unwrap_or_else(Utc::now);
@@ -168,6 +171,9 @@ pub(crate) async fn finish<D: Sql>(
         let settles: Vec<Settle> = (others.iter())
             .filter_map(|end| {
                 let run = runs.iter().find(|r| r.lease == end.lease)?;
+                if end.answered && run.worker_deadline.is_none_or(|d| end.at >= d) {
+                    return None;
+                }
                 let why = match &end.outcome {
                     Outcome::Retry(error) => Why::Retry(error.clone(), end.progress),
                     _ => Why::HandBack,
@@ -177,7 +183,7 @@ pub(crate) async fn finish<D: Sql>(
             .collect();
         let settled = D::settle(conn, &settles).await?;
         for settle in settles.iter().filter(|s| settled.contains(&s.lease.id)) {
-            ended.applied.insert(settle.lease);
+            ended.applied.insert(settle.lease, settle.status);
             if settle.status.is_final() {
                 ended.finals.push((settle.lease.id, settle.status));
             }
@@ -243,6 +249,7 @@ mod tests {
             attempt,
             max_attempts,
             cancel_requested,
+            worker_deadline: None,
         }
     }
 

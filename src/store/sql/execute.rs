@@ -2,6 +2,7 @@
 //! finishes and saved pages as one statement each), each answer set on its write, what they
 //! changed (for the observer of commits) and what their results tell other processes.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::insert::{insert, stored};
@@ -57,20 +58,27 @@ async fn execute_run<D: Sql>(
             }
         }
         Op::Finish(_) => {
+            // Of two ends under one lease (two answers of a worker racing), the first is
+            // written and the others are stale: a statement updating one row from two would
+            // write either.
+            let mut leases = HashSet::new();
             let ends: Vec<&RunEnd> = (run.iter())
                 .filter_map(|op| match op {
                     Op::Finish(p) => Some(&*p.args),
                     _ => None,
                 })
+                .filter(|end| leases.insert(end.lease))
                 .collect();
             let applied = ends::finish::<D>(conn, &ends, backoff, effects).await?;
-            for end in ends.iter().filter(|e| applied.contains(&e.lease)) {
+            for end in ends.iter().filter(|e| applied.contains_key(&e.lease)) {
                 ended(end, effects);
             }
+            let mut answered = HashSet::new();
             for op in run.iter_mut() {
                 if let Op::Finish(p) = op {
-                    let done = applied.contains(&p.args.lease);
-                    p.set(Ok(done));
+                    let lease = p.args.lease;
+                    let status = applied.get(&lease).copied();
+                    p.set(Ok(status.filter(|_| answered.insert(lease))));
                 }
             }
         }
@@ -222,7 +230,7 @@ pub(super) fn observe(ops: &[Op], effects: &mut Effects) {
                         .for_each(|job| inserted(job, effects));
                 }
             }
-            Op::Finish(p) if matches!(p.done(), Some(Ok(true))) => {
+            Op::Finish(p) if matches!(p.done(), Some(Ok(Some(_)))) => {
                 // A hand-back or a retry queues the job again (or ends it: a cancel pending,
                 // no attempts left).
                 let end = &p.args;

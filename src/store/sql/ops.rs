@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::Interrupted;
-use crate::job::{Job, JobClass, JobId, JobKind, JobProgress};
+use crate::job::{Job, JobClass, JobId, JobKind, JobProgress, JobStatus};
 use crate::store::{
     CancelResult, Claimed, DeleteResult, Lease, LeaseState, NewFile, NewJob, Recovered, Result,
     Retention, RunEnd, StoreError,
@@ -100,7 +100,8 @@ pub(crate) enum Op {
     InsertMany(Pending<Vec<ToInsert>, Vec<Result<Arc<Job>>>>),
     Claim(Pending<ClaimArgs, Vec<Claimed>>),
     Heartbeat(Pending<HeartbeatArgs, LeaseState>),
-    Finish(Pending<Box<RunEnd>, bool>),
+    /// Answered with the status the end left the job in; `None` when the lease is stale.
+    Finish(Pending<Box<RunEnd>, Option<JobStatus>>),
     Cancel(Pending<JobId, Box<CancelResult>>),
     Delete(Pending<JobId, DeleteResult>),
     /// Settles interrupted runs.

@@ -44,6 +44,7 @@ impl EndSql for SqliteDialect {
                  errors = CASE WHEN v.column5 IS NULL THEN errors ELSE {} END FROM (",
                 append_error("v.column5", "v.column6", "v.column9")
             ));
+            // A worker's answer (column10): while a worker holds the run, before its deadline.
             let mut texts = Texts::default();
             q.push_values(chunk, |mut row, (end, (status, result, error))| {
                 row.push_bind(id_text(end.lease.id))
@@ -54,18 +55,22 @@ impl EndSql for SqliteDialect {
                     .push_bind(error.map(|e| e.message.clone()))
                     .push_bind(end.progress.map(|p| p.done as i64))
                     .push_bind(end.progress.map(|p| p.total as i64))
-                    .push_bind(ms(end.at));
+                    .push_bind(ms(end.at))
+                    .push_bind(end.answered);
             });
-            q.push(
+            q.push(format!(
                 ") AS v WHERE jobs.id = v.column1 AND jobs.fence = v.column2 \
-                 AND jobs.status = 'running' RETURNING jobs.id, jobs.fence, jobs.status",
-            );
+                 AND jobs.status = 'running' AND (NOT v.column10 OR \
+                 (coalesce(jobs.owner, '') LIKE '{WORKER_OWNER}%' \
+                  AND jobs.started_at + jobs.timeout_ms > v.column9)) \
+                 RETURNING jobs.id, jobs.fence, jobs.status"
+            ));
             let rows: Vec<(String, i64, String)> = q.build_query_as().fetch_all(&mut *conn).await?;
             for (id, fence, status) in rows {
                 let (Ok(id), Ok(status)) = (id.parse(), status.parse::<JobStatus>()) else {
                     continue;
                 };
-                ended.applied.insert(Lease { id, fence });
+                ended.applied.insert(Lease { id, fence }, status);
                 ended.finals.push((id, status));
             }
         }
@@ -77,15 +82,19 @@ impl EndSql for SqliteDialect {
         which: &Interrupted,
         now: DateTime<Utc>,
     ) -> Result<Vec<Interruption>, sqlx::Error> {
-        const COLUMNS: &str = "SELECT jobs.id, jobs.fence, jobs.attempt, jobs.max_attempts, \
-                               jobs.cancel_requested FROM jobs";
+        let columns = format!(
+            "SELECT jobs.id, jobs.fence, jobs.attempt, jobs.max_attempts, jobs.cancel_requested, \
+             CASE WHEN coalesce(jobs.owner, '') LIKE '{WORKER_OWNER}%' \
+             THEN jobs.started_at + jobs.timeout_ms END FROM jobs"
+        );
         let now = ms(now);
-        let rows: Vec<(String, i64, i64, i64, bool)> = match which {
+        type Row = (String, i64, i64, i64, bool, Option<i64>);
+        let rows: Vec<Row> = match which {
             // The only process on its file: whatever runs is its predecessor's, but for the
             // runs of remote workers, who outlive it (an expired lease rescues theirs).
             Interrupted::AtStart { .. } => {
                 let sql = format!(
-                    "{COLUMNS} WHERE status = 'running' \
+                    "{columns} WHERE status = 'running' \
                      AND coalesce(owner, '') NOT LIKE '{WORKER_OWNER}%'"
                 );
                 sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -94,7 +103,7 @@ impl EndSql for SqliteDialect {
             }
             Interrupted::Expired { before, keep } => {
                 let sql = format!(
-                    "{COLUMNS} WHERE status = 'running' AND lease_expires_at < ?1 \
+                    "{columns} WHERE status = 'running' AND lease_expires_at < ?1 \
                      AND id NOT IN (SELECT value FROM json_each(?2))"
                 );
                 sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -106,7 +115,7 @@ impl EndSql for SqliteDialect {
             Interrupted::Overdue(kinds) => {
                 let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
                 let sql = format!(
-                    "{COLUMNS} WHERE status = 'running' AND started_at + timeout_ms < ?1 \
+                    "{columns} WHERE status = 'running' AND started_at + timeout_ms < ?1 \
                      AND kind IN (SELECT value FROM json_each(?2))"
                 );
                 sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -120,7 +129,7 @@ impl EndSql for SqliteDialect {
                     .map(|l| (l.id.to_string(), l.fence))
                     .collect();
                 let sql = format!(
-                    "{COLUMNS} JOIN json_each(?1) AS l ON jobs.id = l.value ->> 0 \
+                    "{columns} JOIN json_each(?1) AS l ON jobs.id = l.value ->> 0 \
                      AND jobs.fence = l.value ->> 1 WHERE jobs.status = 'running'"
                 );
                 sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -131,17 +140,20 @@ impl EndSql for SqliteDialect {
         };
         Ok(rows
             .into_iter()
-            .filter_map(|(id, fence, attempt, max_attempts, cancel_requested)| {
-                Some(Interruption {
-                    lease: Lease {
-                        id: id.parse().ok()?,
-                        fence,
-                    },
-                    attempt: u32::try_from(attempt).ok()?,
-                    max_attempts: u32::try_from(max_attempts).ok()?,
-                    cancel_requested,
-                })
-            })
+            .filter_map(
+                |(id, fence, attempt, max_attempts, cancel_requested, due)| {
+                    Some(Interruption {
+                        lease: Lease {
+                            id: id.parse().ok()?,
+                            fence,
+                        },
+                        attempt: u32::try_from(attempt).ok()?,
+                        max_attempts: u32::try_from(max_attempts).ok()?,
+                        cancel_requested,
+                        worker_deadline: due.and_then(DateTime::from_timestamp_millis),
+                    })
+                },
+            )
             .collect())
     }
 

@@ -68,7 +68,7 @@ impl TestStore {
             lease,
         };
         let end = crate::store::RunEnd::new(run, outcome, progress, at);
-        self.store.finish(end).await
+        Ok(self.store.finish(end).await?.is_some())
     }
 
     /// Another handle on the same store, for spawned tasks.

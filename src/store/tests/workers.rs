@@ -35,15 +35,16 @@ async fn a_workers_run_past_its_deadline_is_timed_out_and_others_are_not(backend
     let kinds = [test_kind("sleep")];
     let short = store.insert(resize(50)).await.unwrap();
     let long = store.insert(resize(60_000)).await.unwrap();
+    let owner = format!("{WORKER_OWNER}w1");
     let claimed = store
-        .claim(JobClass::Worker, &kinds, 10, "worker-1", LEASE)
+        .claim(JobClass::Worker, &kinds, 10, &owner, LEASE)
         .await
         .unwrap();
     assert_eq!(claimed.len(), 2);
     assert!(
         claimed
             .iter()
-            .all(|c| c.job.instance.as_deref() == Some("worker-1"))
+            .all(|c| c.job.instance.as_deref() == Some(owner.as_str()))
     );
     // Past the short one's deadline (the store keeps milliseconds).
     let started = claimed
@@ -85,14 +86,17 @@ async fn a_workers_run_past_its_deadline_is_timed_out_and_others_are_not(backend
         None,
         now(),
     );
-    assert!(!store.finish(late).await.unwrap());
+    assert_eq!(store.finish(late).await.unwrap(), None);
     let done = RunEnd::answered(
         lease_of(long.id),
         Outcome::Succeeded(json!(2).into()),
         None,
         now(),
     );
-    assert!(store.finish(done).await.unwrap());
+    assert_eq!(
+        store.finish(done).await.unwrap(),
+        Some(JobStatus::Succeeded)
+    );
     let finished = store.get(long.id).await.unwrap().unwrap();
     assert_eq!(finished.status, JobStatus::Succeeded);
     assert_eq!(finished.result.map(|r| r.value()), Some(json!(2)));
@@ -128,7 +132,66 @@ async fn a_restart_leaves_the_runs_of_remote_workers_alone(backend: Backend) {
     );
 }
 
+async fn an_answer_counts_only_from_a_worker_and_before_the_deadline(backend: Backend) {
+    let Some(store) = store(
+        backend,
+        "an_answer_counts_only_from_a_worker_and_before_the_deadline",
+    )
+    .await
+    else {
+        return;
+    };
+    let sleep = [test_kind("sleep")];
+    // The server's own run: no worker's answer reaches it, whatever the lease.
+    let local = store.insert(resize(60_000)).await.unwrap();
+    let mine = (store.claim(JobClass::Io, &sleep, 1, "me", LEASE).await).unwrap();
+    let done = |outcome| RunEnd::answered(mine[0].lease, outcome, None, now());
+    for outcome in [
+        Outcome::Succeeded(json!(1).into()),
+        Outcome::Retry(crate::job::JobError::new(JobErrorCode::WorkerFailed, "x")),
+        Outcome::Requeue,
+    ] {
+        assert_eq!(store.finish(done(outcome)).await.unwrap(), None);
+    }
+    let job = store.get(local.id).await.unwrap().unwrap();
+    assert_eq!((job.status, job.result), (JobStatus::Running, None));
+
+    // A worker's run: answers dated at or past its deadline are refused, final or not; one
+    // before it is recorded.
+    let remote = store.insert(resize(1_000)).await.unwrap();
+    let owner = format!("{WORKER_OWNER}w1");
+    let held = (store
+        .claim(JobClass::Worker, &sleep, 1, &owner, LEASE)
+        .await)
+        .unwrap();
+    let deadline = held[0].job.started_at.unwrap() + Duration::from_millis(1_000);
+    let at = |at, outcome| RunEnd::answered(held[0].lease, outcome, None, at);
+    let failure = crate::job::JobError::new(JobErrorCode::WorkerFailed, "Boom: no");
+    for late in [deadline, deadline + Duration::from_millis(1)] {
+        for outcome in [
+            Outcome::Succeeded(json!(1).into()),
+            Outcome::Retry(failure.clone()),
+            Outcome::Requeue,
+        ] {
+            assert_eq!(store.finish(at(late, outcome)).await.unwrap(), None);
+        }
+    }
+    assert_eq!(
+        store.get(remote.id).await.unwrap().unwrap().status,
+        JobStatus::Running
+    );
+    let early = deadline - Duration::from_millis(1);
+    assert_eq!(
+        store
+            .finish(at(early, Outcome::Retry(failure)))
+            .await
+            .unwrap(),
+        Some(JobStatus::Queued)
+    );
+}
+
 on_both_stores!(
     a_workers_run_past_its_deadline_is_timed_out_and_others_are_not,
     a_restart_leaves_the_runs_of_remote_workers_alone,
+    an_answer_counts_only_from_a_worker_and_before_the_deadline,
 );

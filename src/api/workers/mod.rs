@@ -1,8 +1,10 @@
 //! The remote workers' routes: `POST /workers/claim` (jobs of worker kinds, long-polling until
-//! one is ready), and for a job a worker holds, `POST /jobs/{id}/heartbeat`, `/complete` and
-//! `/fail`. Every answer is fenced by the claim's `lease`: one that is no longer the job's
-//! (expired and claimed again, the job cancelled, timed out or deleted) gets 409
-//! `stale_lease` and changes nothing. See [`crate::runtime::workers`].
+//! one is ready) and `POST /jobs/{id}/heartbeat` here; the answers for the jobs a worker holds
+//! in [`answers`]. Every request about a job is fenced by the claim's `lease`: one that is no
+//! longer the job's (expired and claimed again, the job cancelled, timed out or deleted) gets
+//! 409 `stale_lease` and changes nothing. See [`crate::runtime::workers`].
+
+pub mod answers;
 
 use std::time::Duration;
 
@@ -19,10 +21,8 @@ use super::extract::{JobIdPath, JsonBody};
 use super::jobs::MAX_WAIT_MS;
 use super::responses::StoreErrors;
 use crate::job::spec::from_value;
-use crate::job::{
-    Job, JobError, JobErrorCode, JobId, JobKind, JobProgress, JobResult, SpecError, SpecErrorCode,
-};
-use crate::runtime::{Renewed, WorkerEnd, WorkerJob};
+use crate::job::{JobId, JobKind, JobProgress, SpecError, SpecErrorCode};
+use crate::runtime::{Renewed, WorkerJob};
 use crate::store::Lease;
 
 pub fn router() -> axum::Router<AppState> {
@@ -30,8 +30,10 @@ pub fn router() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/workers/claim", post(claim))
         .route("/jobs/{id}/heartbeat", post(heartbeat))
-        .route("/jobs/{id}/complete", post(complete))
-        .route("/jobs/{id}/fail", post(fail))
+        .route("/jobs/{id}/complete", post(answers::complete))
+        .route("/jobs/{id}/fail", post(answers::fail))
+        .route("/jobs/{id}/hand-back", post(answers::hand_back))
+        .route("/workers/complete", post(answers::complete_many))
 }
 
 /// Most jobs one claim takes.
@@ -114,38 +116,6 @@ pub struct HeartbeatResponse {
     pub lease_expires_at: DateTime<Utc>,
     /// Someone asked to cancel the job: stop, and fail it (or complete it if it is done).
     pub cancel_requested: bool,
-}
-
-/// The body of `POST /jobs/{id}/complete`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CompleteRequest {
-    pub lease: i64,
-    /// The job's result: any JSON.
-    #[schema(value_type = Object)]
-    pub result: Value,
-    pub progress: Option<JobProgress>,
-}
-
-/// The body of `POST /jobs/{id}/fail`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FailRequest {
-    pub lease: i64,
-    /// The worker's own code for the failure (`[A-Za-z][A-Za-z0-9_.]{0,63}`, e.g. an
-    /// exception's name); the job's error code is `worker_failed`, its message starts with it.
-    #[schema(example = "ValueError")]
-    pub code: String,
-    pub message: String,
-    /// Queue it again (after the back-off) while attempts remain; default true.
-    #[serde(default = "yes")]
-    #[schema(default = true)]
-    pub retryable: bool,
-    pub progress: Option<JobProgress>,
-}
-
-fn yes() -> bool {
-    true
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> ApiError {
@@ -254,7 +224,7 @@ pub async fn heartbeat(
         id,
         fence: req.lease,
     };
-    let progress = checked(req.progress)?;
+    let progress = checked(req.progress, "progress")?;
     let Renewed {
         lease_expires_at,
         cancel_requested,
@@ -265,105 +235,15 @@ pub async fn heartbeat(
     }))
 }
 
-/// Complete a job this worker holds, with its result.
-#[utoipa::path(
-    post, path = "/jobs/{id}/complete", tag = "workers",
-    params(("id" = JobId, Path, description = "Job id (UUID)")),
-    request_body(content = CompleteRequest, content_type = "application/json"),
-    responses(
-        (status = 200, description = "The job, succeeded", body = Job),
-        (status = 400, description = "Malformed JSON or id", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over the limit", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The lease is not the job's any more (`stale_lease`), or its deadline passed (`deadline_passed`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field missing or of the wrong type", body = Problem, content_type = "application/problem+json"),
-        StoreErrors,
-    )
-)]
-pub async fn complete(
-    State(state): State<AppState>,
-    JobIdPath(id): JobIdPath,
-    JsonBody(body): JsonBody,
-) -> ApiResult<Json<Job>> {
-    let req: CompleteRequest = from_value(body, "")?;
-    let lease = Lease {
-        id,
-        fence: req.lease,
-    };
-    let progress = checked(req.progress)?;
-    let result = JobResult::of(&req.result).map_err(|e| invalid("result", e.to_string()))?;
-    let end = WorkerEnd::Complete(result);
-    Ok(Json(state.runtime.worker_end(lease, end, progress).await?))
-}
-
-/// Fail a job this worker holds.
-///
-/// A `retryable` failure queues the job again after the back-off while attempts remain (a
-/// pending cancel makes it `cancelled` instead); else the job is `failed`. Its error's code
-/// is `worker_failed`, its message `"{code}: {message}"`.
-#[utoipa::path(
-    post, path = "/jobs/{id}/fail", tag = "workers",
-    params(("id" = JobId, Path, description = "Job id (UUID)")),
-    request_body(content = FailRequest, content_type = "application/json"),
-    responses(
-        (status = 200, description = "The job, queued again or failed", body = Job),
-        (status = 400, description = "Malformed JSON or id", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over the limit", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The lease is not the job's any more (`stale_lease`), or its deadline passed (`deadline_passed`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field missing, of the wrong type or out of range", body = Problem, content_type = "application/problem+json"),
-        StoreErrors,
-    )
-)]
-pub async fn fail(
-    State(state): State<AppState>,
-    JobIdPath(id): JobIdPath,
-    JsonBody(body): JsonBody,
-) -> ApiResult<Json<Job>> {
-    let req: FailRequest = from_value(body, "")?;
-    let lease = Lease {
-        id,
-        fence: req.lease,
-    };
-    let progress = checked(req.progress)?;
-    let code_ok = req.code.len() <= 64
-        && req.code.starts_with(|c: char| c.is_ascii_alphabetic())
-        && req
-            .code
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
-    if !code_ok {
-        return Err(invalid(
-            "code",
-            "code must be a letter, then up to 63 letters, digits, `_` or `.`",
-        ));
-    }
-    if req.message.contains('\0') {
-        return Err(invalid(
-            "message",
-            "message must not contain NUL characters",
-        ));
-    }
-    let message: String = req.message.chars().take(4096).collect();
-    let error = JobError::new(
-        JobErrorCode::WorkerFailed,
-        format!("{}: {message}", req.code),
-    );
-    let end = WorkerEnd::Fail {
-        error,
-        retryable: req.retryable,
-    };
-    Ok(Json(state.runtime.worker_end(lease, end, progress).await?))
-}
-
-fn checked(progress: Option<JobProgress>) -> ApiResult<Option<JobProgress>> {
+/// `progress` if it is within bounds; `field` names it in the error.
+fn checked(progress: Option<JobProgress>, field: &str) -> ApiResult<Option<JobProgress>> {
     match progress {
         Some(p) if p.total > i64::MAX as u64 => Err(invalid(
-            "progress.total",
+            &format!("{field}.total"),
             format!("progress.total must be at most {}", i64::MAX),
         )),
         Some(p) if p.done > p.total => Err(invalid(
-            "progress.done",
+            &format!("{field}.done"),
             "progress.done must be at most progress.total",
         )),
         p => Ok(p),
