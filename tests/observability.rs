@@ -322,6 +322,7 @@ async fn json_logs_carry_request_and_job_ids() {
     let resp = http
         .post(server.url("/jobs?wait_ms=10000"))
         .header("x-request-id", "obs-req-1")
+        .header("traceparent", TRACEPARENT)
         .json(&json!({"kind": "count_primes", "params": {"start": 0, "end": 100_000}}))
         .send()
         .await
@@ -356,6 +357,7 @@ async fn json_logs_carry_request_and_job_ids() {
     assert_eq!(submitted["job_id"], id);
     assert_eq!(submitted["kind"], "count_primes");
     assert_eq!(submitted["span"]["request_id"], "obs-req-1");
+    assert_eq!(submitted["trace_id"], TRACE_ID);
     assert_eq!(submitted["level"], "INFO");
 
     let on_pool = lines
@@ -370,7 +372,80 @@ async fn json_logs_carry_request_and_job_ids() {
     assert_eq!(on_pool["span"]["kind"], "count_primes");
     let ended = lines.iter().find(|l| l["message"] == "run ended").unwrap();
     assert_eq!(ended["span"]["kind"], "count_primes");
+    assert_eq!(ended["span"]["trace_id"], TRACE_ID);
     assert_eq!(ended["outcome"], "succeeded");
+}
+
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_id_follows_a_job_from_its_submitter_to_its_worker_and_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("faena.db").display());
+    let server = Server::start_with_env(
+        &db,
+        &["--log-format", "json", "--worker-kinds", "resize"],
+        &[],
+    );
+    faena::kinds::fetch_urls::client::install_crypto();
+    let http = reqwest::Client::new();
+    let job: Value = http
+        .post(server.url("/jobs"))
+        .header("traceparent", TRACEPARENT)
+        .json(&json!({"kind": "resize", "params": {"width": 64}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(job["traceparent"], TRACEPARENT);
+    let id = job["id"].as_str().unwrap();
+    let claim = json!({"worker": "w7", "kinds": ["resize"], "wait_ms": 10_000});
+    let claimed: Value = (http
+        .post(server.url("/workers/claim"))
+        .json(&claim)
+        .send()
+        .await)
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let held = &claimed["jobs"][0];
+    assert_eq!(
+        (&held["id"], &held["traceparent"]),
+        (&json!(id), &json!(TRACEPARENT))
+    );
+    let done = json!({"outcomes": [{"id": id, "lease": held["lease"], "result": {"ok": true}}]});
+    let answered = http
+        .post(server.url("/workers/complete"))
+        .json(&done)
+        .send();
+    assert_eq!(answered.await.unwrap().status(), reqwest::StatusCode::OK);
+
+    let lines = wait_for_log(&server, |lines| {
+        lines
+            .iter()
+            .any(|l| l["message"] == "a worker's run ended" && l["job_id"] == id)
+    })
+    .await;
+    let line = |message: &str| {
+        (lines.iter())
+            .find(|l| l["message"] == message && l["job_id"] == id)
+            .unwrap_or_else(|| panic!("no `{message}` line"))
+    };
+    assert_eq!(line("job submitted")["trace_id"], TRACE_ID);
+    let claimed = line("claimed by a worker");
+    assert_eq!(
+        (&claimed["trace_id"], &claimed["worker"]),
+        (&json!(TRACE_ID), &json!("w7"))
+    );
+    let ended = line("a worker's run ended");
+    assert_eq!(
+        (&ended["trace_id"], &ended["worker"], &ended["status"]),
+        (&json!(TRACE_ID), &json!("w7"), &json!("succeeded"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -23,6 +23,7 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::extract::JsonBody;
 use super::responses::Unauthorized;
 use super::submission::prepare;
+use super::trace::TraceParent;
 use crate::job::{Job, JobError, JobId, JobStatus, SpecError, SpecErrorCode, SubmitRequest};
 use crate::store::NewJob;
 
@@ -117,6 +118,8 @@ impl BatchItem {
 /// accepted here.
 #[utoipa::path(
     post, path = "/jobs/batch", tag = "jobs",
+    params(("traceparent" = Option<String>, Header,
+            description = "W3C trace context (`00-{trace id}-{parent id}-{flags}`): the job keeps it, its worker gets it, its log lines carry its trace id; absent or malformed, the server starts a new trace")),
     request_body(content = BatchRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Every item checked; the valid ones stored (see each item's `status`)", body = BatchResponse),
@@ -133,6 +136,7 @@ impl BatchItem {
 pub async fn submit_batch(
     State(state): State<AppState>,
     caller: Caller,
+    trace: TraceParent,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<BatchResponse>> {
@@ -147,7 +151,7 @@ pub async fn submit_batch(
     let mut new = Vec::new();
     let mut slots = Vec::new();
     for (index, item) in self::items(body)?.into_iter().enumerate() {
-        match check(&state, &caller, item).await {
+        match check(&state, &caller, &trace, item).await {
             Ok(job) => {
                 new.push(job);
                 slots.push(index);
@@ -218,9 +222,14 @@ fn items(body: Value) -> ApiResult<Vec<Value>> {
 }
 
 /// One item checked as `POST /jobs` checks its body, ready to insert.
-async fn check(state: &AppState, caller: &Caller, item: Value) -> ApiResult<NewJob> {
+async fn check(
+    state: &AppState,
+    caller: &Caller,
+    trace: &TraceParent,
+    item: Value,
+) -> ApiResult<NewJob> {
     let submission = state.check(SubmitRequest::from_json(item)?)?;
-    let mut new = prepare(state, caller, submission).await?;
+    let mut new = prepare(state, caller, trace, submission).await?;
     new.tenant = caller.tenant.clone();
     Ok(new)
 }

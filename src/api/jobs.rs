@@ -15,6 +15,7 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{ApiQuery, JobIdPath, JsonBody};
 use super::responses::StoreErrors;
 use super::submission::{Stored, accept, prepare, with_location};
+use super::trace::TraceParent;
 use super::{AppState, idempotency};
 use crate::job::{Job, JobId, JobKind, JobStatus, SubmitRequest};
 use crate::store::{CancelResult, DeleteResult, ListFilter};
@@ -91,7 +92,9 @@ pub struct JobPage {
     post, path = "/jobs", tag = "jobs",
     params(WaitQuery,
         ("Idempotency-Key" = Option<String>, Header,
-            description = "1 to 255 printable ASCII characters: a repeat of the same request gets the job the first one created (200); a different request with the same key gets 422")),
+            description = "1 to 255 printable ASCII characters: a repeat of the same request gets the job the first one created (200); a different request with the same key gets 422"),
+        ("traceparent" = Option<String>, Header,
+            description = "W3C trace context (`00-{trace id}-{parent id}-{flags}`): the job keeps it, its worker gets it, its log lines carry its trace id; absent or malformed, the server starts a new trace")),
     request_body(content = SubmitRequest, content_type = "application/json"),
     responses(
         (status = 202, description = "Accepted (queued or running)", body = Job,
@@ -109,6 +112,7 @@ pub struct JobPage {
 pub async fn submit(
     State(state): State<AppState>,
     caller: Caller,
+    trace: TraceParent,
     ApiQuery(query): ApiQuery<WaitQuery>,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
@@ -121,7 +125,7 @@ pub async fn submit(
     {
         return Ok(with_location(StatusCode::OK, job));
     }
-    let mut new = prepare(&state, &caller, submission).await?;
+    let mut new = prepare(&state, &caller, &trace, submission).await?;
     new.idempotency = idempotency;
     let job = match accept(&state, &caller, new).await? {
         Stored::New(job) => job,

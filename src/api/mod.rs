@@ -24,6 +24,7 @@ mod responses;
 pub mod retry;
 pub mod stats;
 mod submission;
+mod trace;
 mod ui;
 pub mod workers;
 

@@ -16,6 +16,7 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::extract::JobIdPath;
 use super::responses::StoreErrors;
 use super::submission::{Stored, accept, prepare, with_location};
+use super::trace::TraceParent;
 use crate::job::{Job, JobId, JobStatus, SubmitRequest};
 
 pub fn router() -> axum::Router<AppState> {
@@ -37,7 +38,9 @@ pub fn retryable(status: JobStatus) -> bool {
 /// `retry_of` names the original, which is left unchanged.
 #[utoipa::path(
     post, path = "/jobs/{id}/retry", tag = "jobs",
-    params(("id" = JobId, Path, description = "Job id (UUID)")),
+    params(("id" = JobId, Path, description = "Job id (UUID)"),
+        ("traceparent" = Option<String>, Header,
+            description = "W3C trace context (`00-{trace id}-{parent id}-{flags}`): the job keeps it, its worker gets it, its log lines carry its trace id; absent or malformed, the server starts a new trace")),
     responses(
         (status = 202, description = "The new job (queued or running)", body = Job,
             headers(("Location" = String, description = "/jobs/{new id}"))),
@@ -54,6 +57,7 @@ pub fn retryable(status: JobStatus) -> bool {
 pub async fn retry(
     State(state): State<AppState>,
     caller: Caller,
+    trace: TraceParent,
     JobIdPath(id): JobIdPath,
 ) -> ApiResult<Response> {
     let original = state
@@ -67,7 +71,7 @@ pub async fn retry(
         return Err(ApiError::NotRetryable(id, original.status));
     }
     let submission = state.check(SubmitRequest::from_json(request_of(&original))?)?;
-    let mut new = prepare(&state, &caller, submission).await?;
+    let mut new = prepare(&state, &caller, &trace, submission).await?;
     new.retry_of = Some(id);
     let job = match accept(&state, &caller, new).await? {
         Stored::New(job) | Stored::Earlier(job) => job,

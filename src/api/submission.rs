@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
+use super::trace::TraceParent;
 use super::{AppState, idempotency};
 use crate::job::{Job, Submission};
 use crate::runtime::SubmitError;
@@ -34,7 +35,8 @@ pub(super) async fn accept(
     let key = new.idempotency.clone();
     let err = match state.runtime.submit(new).await {
         Ok(job) => {
-            tracing::info!(job_id = %job.id, kind = %job.kind, "job submitted");
+            let trace_id = job.trace_id();
+            tracing::info!(job_id = %job.id, kind = %job.kind, trace_id, "job submitted");
             return Ok(Stored::New(std::sync::Arc::unwrap_or_clone(job)));
         }
         Err(SubmitError::Store(err)) => err,
@@ -69,6 +71,7 @@ pub(super) enum Stored {
 pub(super) async fn prepare(
     state: &AppState,
     caller: &Caller,
+    trace: &TraceParent,
     submission: Submission,
 ) -> ApiResult<NewJob> {
     let Submission {
@@ -109,5 +112,6 @@ pub(super) async fn prepare(
     }
     let mut new = NewJob::new(kind, params, options).depending_on(depends_on);
     new.sources = sources;
+    new.traceparent = Some(trace.0.clone());
     Ok(new)
 }

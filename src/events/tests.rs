@@ -28,6 +28,7 @@ fn job(kind: JobKind, status: JobStatus, tenant: Option<&str>) -> Job {
         error: None,
         errors: Vec::new(),
         retry_of: None,
+        traceparent: None,
         tenant: tenant.map(str::to_owned),
     }
 }

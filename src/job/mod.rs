@@ -71,9 +71,22 @@ pub struct Job {
     /// The job this one retries (`POST /jobs/{id}/retry`); null for a job submitted anew.
     #[serde(default)]
     pub retry_of: Option<JobId>,
+    /// The W3C trace context of the request that submitted the job (its `traceparent`
+    /// header, or one the server started when it had none): workers get it with the job, and
+    /// the job's log lines carry its trace id.
+    #[serde(default)]
+    #[schema(example = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")]
+    pub traceparent: Option<String>,
     /// The API key that created the job (its SHA-256); never served.
     #[serde(skip)]
     pub tenant: Option<String>,
+}
+
+impl Job {
+    /// The trace id of [`Job::traceparent`] (32 hex digits), for log lines.
+    pub fn trace_id(&self) -> Option<&str> {
+        self.traceparent.as_deref().and_then(|t| t.get(3..35))
+    }
 }
 
 /// How one attempt ended without succeeding.

@@ -17,7 +17,7 @@ use super::Inner;
 use crate::events::Subject;
 use crate::job::{Job, JobClass, JobKind, JobStatus};
 use crate::store::commit::{Cause, Change, Committed};
-use crate::store::now;
+use crate::store::{WORKER_OWNER, now};
 use crate::telemetry::metrics;
 
 /// Applies the commits of `commits` until shutdown.
@@ -59,6 +59,7 @@ pub(super) fn apply(rt: &Inner, committed: &Committed) {
         }
         count(change);
         let job = &change.job;
+        log_worker_end(change);
         rt.events.job(job);
         if job.is_final() {
             rt.waiters.notify(job.id, Some(job));
@@ -92,6 +93,30 @@ pub(super) fn apply(rt: &Inner, committed: &Committed) {
     if ready {
         rt.worker_ready.notify_waiters();
     }
+}
+
+/// The log line of a remote worker's run that its answer ended (the server's own runs log
+/// theirs in their span, see `run.rs`).
+fn log_worker_end(change: &Change) {
+    let job = &change.job;
+    if !matches!(
+        change.cause,
+        Cause::RunEnded | Cause::Retried | Cause::HandedBack
+    ) {
+        return;
+    }
+    let Some(worker) = (job.instance.as_deref()).and_then(|i| i.strip_prefix(WORKER_OWNER)) else {
+        return;
+    };
+    tracing::info!(
+        job_id = %job.id,
+        kind = %job.kind,
+        attempt = job.attempt,
+        status = %job.status,
+        trace_id = job.trace_id(),
+        worker,
+        "a worker's run ended"
+    );
 }
 
 /// The metrics of one change: each run starts once, each job becomes final once (each job is

@@ -19,8 +19,13 @@ use crate::store::{Claimed, Lease, LeaseState, Outcome, RunEnd, now};
 
 pub(super) async fn attempt(rt: Arc<Inner>, claimed: Claimed, class: JobClass) {
     let Claimed { job, lease } = claimed;
-    let span =
-        tracing::info_span!("job", job_id = %job.id, kind = %job.kind, attempt = job.attempt);
+    let span = tracing::info_span!(
+        "job",
+        job_id = %job.id,
+        kind = %job.kind,
+        attempt = job.attempt,
+        trace_id = job.trace_id()
+    );
     async move {
         tracing::debug!("run started");
         let handle = RunHandle {

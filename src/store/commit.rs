@@ -109,6 +109,7 @@ pub(crate) fn queued(new: &NewJob, params: serde_json::Value) -> Job {
         run_after: new.run_after(),
         errors: Vec::new(),
         retry_of: new.retry_of,
+        traceparent: new.traceparent.clone(),
         tenant: new.tenant.clone(),
     }
 }

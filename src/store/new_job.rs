@@ -30,6 +30,8 @@ pub struct NewJob {
     pub start: Option<StartAtInsert>,
     /// The job this one retries (see [`Job::retry_of`]).
     pub retry_of: Option<JobId>,
+    /// See [`Job::traceparent`].
+    pub traceparent: Option<String>,
     /// Jobs whose files it reads (also among its dependencies).
     pub sources: Vec<JobId>,
 }
@@ -81,6 +83,7 @@ impl NewJob {
             idempotency: None,
             start: None,
             retry_of: None,
+            traceparent: None,
             sources: Vec::new(),
         }
     }

@@ -15,7 +15,8 @@ macro_rules! job_columns {
     () => {
         "id, kind, params, status, priority, timeout_ms, attempt, max_attempts, fence, \
          progress_done, progress_total, created_at, started_at, finished_at, result, \
-         error_code, error_message, depends_on, owner, run_after, errors, tenant, retry_of"
+         error_code, error_message, depends_on, owner, run_after, errors, tenant, retry_of, \
+         traceparent"
     };
 }
 pub(crate) use job_columns;
@@ -67,6 +68,7 @@ pub struct JobRow {
     pub errors: Option<String>,
     pub tenant: Option<String>,
     pub retry_of: Option<String>,
+    pub traceparent: Option<String>,
 }
 
 fn corrupt(what: &str, id: &str) -> StoreError {
@@ -139,6 +141,7 @@ impl TryFrom<JobRow> for Job {
                 .map(|t| t.parse().map_err(|_| corrupt("retry_of", id_text)))
                 .transpose()?,
             tenant: r.tenant,
+            traceparent: r.traceparent,
         })
     }
 }

@@ -321,3 +321,98 @@ async fn of_answers_racing_under_one_lease_exactly_one_is_recorded() {
         assert_eq!(stored, Some(json!({"answer": won[0].0})), "round {round}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_submitters_trace_context_reaches_the_worker() {
+    let Some(app) = app().await else { return };
+    let sent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let submit = |traceparent: Option<&'static str>, path: &'static str, body: Value| {
+        let mut req = app.client.post(app.url(path)).json(&body);
+        if let Some(t) = traceparent {
+            req = req.header("traceparent", t);
+        }
+        req.send()
+    };
+    // Kept as sent; started by the server when absent or malformed (and then well formed).
+    let kept: Value = submit(Some(sent), "/jobs", resize(json!({})))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(kept["traceparent"], sent);
+    let mut started = Vec::new();
+    for header in [
+        None,
+        Some("00-xyz"),
+        Some("ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+    ] {
+        let job: Value = submit(header, "/jobs", resize(json!({})))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let t = job["traceparent"].as_str().unwrap().to_string();
+        let parts: Vec<&str> = t.split('-').collect();
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [2, 32, 16, 2],
+            "{t}"
+        );
+        assert!(
+            t.bytes()
+                .all(|b| b == b'-' || b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
+        started.push(parts[1].to_string());
+    }
+    started.sort();
+    started.dedup();
+    assert_eq!(started.len(), 3, "each a new trace: {started:?}");
+    // A batch's jobs share its request's context.
+    let batch = json!({"jobs": [resize(json!({})), resize(json!({}))]});
+    let answer: Value = submit(Some(sent), "/jobs/batch", batch)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = answer["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{answer}");
+    for item in items {
+        let id: JobId = item["job"]["id"].as_str().unwrap().parse().unwrap();
+        assert_eq!(app.job(id).await.traceparent.as_deref(), Some(sent));
+    }
+
+    // Each claimed job comes with its own.
+    let mut want: Vec<(String, String)> = Vec::new();
+    let listed: Value = app
+        .client
+        .get(app.url("/jobs?limit=100"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for job in listed["jobs"].as_array().unwrap() {
+        want.push((
+            job["id"].as_str().unwrap().into(),
+            job["traceparent"].as_str().unwrap().into(),
+        ));
+    }
+    assert_eq!(want.len(), 6);
+    let mut got: Vec<(String, String)> = claim(&app, 10, 0)
+        .await
+        .iter()
+        .map(|j| {
+            (
+                j["id"].as_str().unwrap().into(),
+                j["traceparent"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+}

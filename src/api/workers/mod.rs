@@ -85,6 +85,9 @@ pub struct ClaimedJob {
     pub lease_expires_at: DateTime<Utc>,
     /// When the job times out (an answer after it is refused).
     pub deadline_at: DateTime<Utc>,
+    /// The W3C trace context the job was submitted with: run the job as its child.
+    #[schema(example = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")]
+    pub traceparent: Option<String>,
 }
 
 impl From<WorkerJob> for ClaimedJob {
@@ -98,6 +101,7 @@ impl From<WorkerJob> for ClaimedJob {
             lease: w.lease.fence,
             lease_expires_at: w.lease_expires_at,
             deadline_at: w.deadline_at,
+            traceparent: w.job.traceparent.clone(),
         }
     }
 }
@@ -191,6 +195,10 @@ pub async fn claim(
         .runtime
         .claim_for_worker(worker, &kinds, req.max as usize, wait)
         .await?;
+    for w in &jobs {
+        let job = &w.job;
+        tracing::info!(job_id = %job.id, kind = %job.kind, attempt = job.attempt, trace_id = job.trace_id(), worker, "claimed by a worker");
+    }
     Ok(Json(ClaimResponse {
         jobs: jobs.into_iter().map(ClaimedJob::from).collect(),
     }))

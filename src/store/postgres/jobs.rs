@@ -28,20 +28,20 @@ impl JobSql for PgDialect {
             "INSERT INTO jobs (id, kind, params, status, priority, timeout_ms, max_attempts, \
              run_after, created_at, depends_on, waiting_on, finished_at, error_code, error_message, \
              tenant, idempotency_key, request_hash, attempt, fence, owner, started_at, \
-             lease_expires_at, retry_of) \
+             lease_expires_at, retry_of, traceparent) \
              SELECT id, kind, params::json, status, priority, timeout_ms, max_attempts, run_after, \
              created_at, depends_on::json, waiting_on, finished_at, error_code, error_message, \
              tenant, idempotency_key, request_hash, \
              CASE WHEN owner IS NULL THEN 0 ELSE 1 END, CASE WHEN owner IS NULL THEN 0 ELSE 1 END, \
              owner, CASE WHEN owner IS NULL THEN NULL ELSE created_at END, lease_expires_at, \
-             retry_of \
+             retry_of, traceparent \
              FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], \
              $7::int8[], $8::timestamptz[], $9::text[], $10::int8[], $11::timestamptz[], \
              $12::text[], $13::text[], $14::timestamptz[], $15::text[], $16::text[], $17::text[], \
-             $18::text[], $19::timestamptz[], $20::uuid[]) \
+             $18::text[], $19::timestamptz[], $20::uuid[], $21::text[]) \
              AS t(id, kind, params, status, priority, timeout_ms, max_attempts, created_at, \
              depends_on, waiting_on, finished_at, error_code, error_message, run_after, tenant, \
-             idempotency_key, request_hash, owner, lease_expires_at, retry_of)",
+             idempotency_key, request_hash, owner, lease_expires_at, retry_of, traceparent)",
         )
         .bind(cols.id)
         .bind(cols.kind)
@@ -63,6 +63,7 @@ impl JobSql for PgDialect {
         .bind(cols.owner)
         .bind(cols.lease_expires_at)
         .bind(cols.retry_of)
+        .bind(cols.traceparent)
         .execute(&mut *conn)
         .await?;
         Ok(())
@@ -260,6 +261,7 @@ struct InsertColumns {
     owner: Vec<Option<String>>,
     lease_expires_at: Vec<Option<DateTime<Utc>>>,
     retry_of: Vec<Option<Uuid>>,
+    traceparent: Vec<Option<String>>,
 }
 
 impl InsertColumns {
@@ -297,5 +299,6 @@ impl InsertColumns {
             .push(key.map(|k| k.stored(job.tenant.as_deref())));
         self.request_hash.push(key.map(|k| k.request_hash.clone()));
         self.retry_of.push(job.retry_of.map(uuid));
+        self.traceparent.push(job.traceparent.clone());
     }
 }

@@ -71,7 +71,8 @@ macro_rules! pg_job_columns {
          jobs.result::text AS result, jobs.error_code, jobs.error_message, \
          jobs.depends_on::text AS depends_on, jobs.owner, \
          (extract(epoch FROM jobs.run_after) * 1000)::int8 AS run_after, \
-         jobs.errors::text AS errors, jobs.tenant, jobs.retry_of::text AS retry_of"
+         jobs.errors::text AS errors, jobs.tenant, jobs.retry_of::text AS retry_of, \
+         jobs.traceparent"
     };
 }
 use pg_job_columns;

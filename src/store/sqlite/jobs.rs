@@ -56,7 +56,7 @@ impl JobSql for SqliteDialect {
                 "INSERT INTO jobs (id, kind, params, status, priority, timeout_ms, max_attempts, \
                  run_after, created_at, depends_on, waiting_on, finished_at, error_code, \
                  error_message, tenant, idempotency_key, request_hash, attempt, fence, owner, \
-                 started_at, lease_expires_at, retry_of) ",
+                 started_at, lease_expires_at, retry_of, traceparent) ",
             );
             let mut texts = Texts::default();
             q.push_values(chunk, |mut row, insert| {
@@ -96,7 +96,8 @@ impl JobSql for SqliteDialect {
                     .push_bind(start.map(|s| s.owner.clone()))
                     .push_bind(start.map(|_| created))
                     .push_bind(start.map(|s| created + s.lease.as_millis() as i64))
-                    .push_bind(job.retry_of.map(|id| id.to_string()));
+                    .push_bind(job.retry_of.map(|id| id.to_string()))
+                    .push_bind(job.traceparent.clone());
             });
             q.build().execute(&mut *conn).await?;
         }

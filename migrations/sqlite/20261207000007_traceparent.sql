@@ -1,0 +1,4 @@
+-- The W3C trace context (`traceparent`) of the request that submitted the job, or one the
+-- server started for it: it goes with the job to the worker that runs it, and into the job's
+-- log lines.
+ALTER TABLE jobs ADD COLUMN traceparent TEXT;
