@@ -37,6 +37,10 @@ pub enum AppError {
     Kinds(#[from] RegistryError),
     #[error(transparent)]
     Keys(#[from] crate::api::auth::KeyError),
+    #[error("--worker-kind-schema names `{0}`, which is not one of --worker-kinds")]
+    NotAWorkerKind(String),
+    #[error(transparent)]
+    WorkerSchema(#[from] crate::kind::SchemaError),
     #[error("serving failed")]
     Serve(#[source] std::io::Error),
 }
@@ -63,13 +67,21 @@ impl Application {
         let mut kinds = Registry::new();
         config.builtins()?.register(&mut kinds)?;
         kinds.extend(extra)?;
-        for name in config
-            .worker_kinds
-            .iter()
+        let names: Vec<&str> = (config.worker_kinds.iter())
             .map(|n| n.trim())
             .filter(|n| !n.is_empty())
+            .collect();
+        if let Some((kind, _)) =
+            (config.worker_kind_schemas.iter()).find(|(kind, _)| !names.contains(&kind.as_str()))
         {
-            kinds.register(crate::kind::WorkerKind::new(name))?;
+            return Err(AppError::NotAWorkerKind(kind.clone()));
+        }
+        for name in names {
+            let mut kind = crate::kind::WorkerKind::new(name);
+            for (_, path) in config.worker_kind_schemas.iter().filter(|(k, _)| k == name) {
+                kind = kind.with_schema_file(path)?;
+            }
+            kinds.register(kind)?;
         }
         kinds.enable_only(&config.kinds)?;
         let mut options = config.store();

@@ -75,6 +75,12 @@ pub struct Config {
     #[arg(long, env = "FAENA_WORKER_KINDS", value_delimiter = ',')]
     pub worker_kinds: Vec<String>,
 
+    /// A JSON Schema file for a worker kind's parameters, `KIND=PATH` (repeat the flag; in the
+    /// variable, comma-separated): submissions are checked against it (422 `invalid_params`
+    /// naming the field), `GET /kinds` and the dashboard's form show it.
+    #[arg(long = "worker-kind-schema", env = "FAENA_WORKER_KIND_SCHEMAS", value_delimiter = ',', value_parser = parse_kind_schema)]
+    pub worker_kind_schemas: Vec<(String, std::path::PathBuf)>,
+
     /// Lease of a job a remote worker claimed: when no heartbeat renews it for this long, the
     /// job is `interrupted` and retried like a crashed run.
     #[arg(long, env = "FAENA_WORKER_LEASE_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1_000..=3_600_000))]
@@ -237,6 +243,17 @@ pub struct Config {
     /// among live instances [default: HOSTNAME-PID-XXXX, XXXX random].
     #[arg(long, env = "FAENA_INSTANCE_ID")]
     pub instance_id: Option<String>,
+}
+
+fn parse_kind_schema(s: &str) -> Result<(String, std::path::PathBuf), String> {
+    match s.trim().split_once('=') {
+        Some((kind, path)) if !kind.trim().is_empty() && !path.trim().is_empty() => {
+            Ok((kind.trim().to_string(), path.trim().into()))
+        }
+        _ => Err(format!(
+            "`{s}` is not KIND=PATH (e.g. resize=schemas/resize.json)"
+        )),
+    }
 }
 
 fn parse_allow(s: &str) -> Result<Allow, String> {

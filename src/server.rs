@@ -184,6 +184,27 @@ mod tests {
             matches!(&err, Some(AppError::Kinds(RegistryError::InvalidName(_)))),
             "{err:?}"
         );
+        let schema = dir.path().join("resize.json");
+        std::fs::write(&schema, r#"{"type": "object", "required": 3}"#).unwrap();
+        let mut unusable = config(&dir);
+        unusable.worker_kinds = vec!["resize".into()];
+        unusable.worker_kind_schemas = vec![("resize".into(), schema.clone())];
+        let err = Server::builder().config(unusable).build().await.err();
+        let said = err.as_ref().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            matches!(&err, Some(AppError::WorkerSchema(_)))
+                && said.contains("resize")
+                && said.contains("not a valid JSON Schema"),
+            "{err:?}"
+        );
+        let mut stray = config(&dir);
+        stray.worker_kinds = vec!["resize".into()];
+        stray.worker_kind_schemas = vec![("rezise".into(), schema)];
+        let err = Server::builder().config(stray).build().await.err();
+        assert!(
+            matches!(&err, Some(AppError::NotAWorkerKind(name)) if name == "rezise"),
+            "{err:?}"
+        );
         assert!(!dir.path().join("f.db").exists(), "no store was opened");
     }
 }

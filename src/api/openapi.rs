@@ -76,10 +76,30 @@ pub fn document(kinds: &Registry) -> utoipa::openapi::OpenApi {
     add("JobKind".into(), kind);
     for k in kinds.enabled() {
         let camel = camel_case(k.name().as_str());
-        add(format!("{camel}Params"), k.params_schema());
+        add(format!("{camel}Params"), standalone(k.params_schema()));
         add(format!("{camel}Result"), k.output_schema());
     }
     doc
+}
+
+/// `schema` if it stands alone among the components; else (a worker kind's schema whose
+/// references point into itself, `#/$defs/…`, which mean nothing there) any object, pointing
+/// to `GET /kinds`, which serves it whole.
+fn standalone(schema: serde_json::Value) -> serde_json::Value {
+    fn refers(v: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::Object(map) => map.iter().any(|(k, v)| k == "$ref" || refers(v)),
+            serde_json::Value::Array(items) => items.iter().any(refers),
+            _ => false,
+        }
+    }
+    match refers(&schema) {
+        false => schema,
+        true => serde_json::json!({
+            "type": "object",
+            "description": "Checked against the kind's JSON Schema, which `GET /kinds` serves.",
+        }),
+    }
 }
 
 /// `count_primes` → `CountPrimes`.

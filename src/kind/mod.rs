@@ -38,7 +38,7 @@ pub(crate) use erased::{DynKind, Parsed, RunError};
 pub use faena_kernels::Ctl as KernelCtl;
 pub use faena_kernels::Stopped;
 pub use registry::{KindEntry, Registry, RegistryError};
-pub use remote::{WorkerKind, WorkerOutput, WorkerParams};
+pub use remote::{SchemaError, WorkerKind, WorkerOutput, WorkerParams};
 
 /// A kind of job. Implement it, register it ([`Registry::register`]), and jobs of this kind
 /// can be submitted, run, cancelled, retried and followed like those of the built-in kinds.

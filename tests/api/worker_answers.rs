@@ -416,3 +416,94 @@ async fn the_submitters_trace_context_reaches_the_worker() {
     want.sort();
     assert_eq!(got, want);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_kinds_schema_checks_its_submissions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("resize.json");
+    let schema = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "required": ["path", "width"],
+        "properties": {
+            "path": {"type": "string", "minLength": 1},
+            "width": {"type": "integer", "minimum": 1, "maximum": 10000},
+            "crops": {"type": "array", "items": {"$ref": "#/$defs/crop"}}
+        },
+        "$defs": {"crop": {"type": "object", "required": ["x"], "properties": {"x": {"type": "integer"}}}}
+    });
+    std::fs::write(&path, schema.to_string()).unwrap();
+    let Some(app) = app_with(|c| c.worker_kind_schemas = vec![("resize".into(), path)]).await
+    else {
+        return;
+    };
+    let ok = app.submit_ok(&json!({"kind": "resize", "params": {"path": "a.png", "width": 640, "crops": [{"x": 1}]}})).await;
+    assert_eq!(ok.status, JobStatus::Queued);
+    for (params, field) in [
+        (json!({"path": "a.png", "width": 0}), "params.width"),
+        (json!({"path": "a.png"}), "params"),
+        (
+            json!({"path": "a.png", "width": 5, "crops": [{"x": 1}, {}]}),
+            "params.crops[1]",
+        ),
+        (
+            json!({"path": "a.png", "width": 5, "crops": [{"x": "1"}]}),
+            "params.crops[0].x",
+        ),
+    ] {
+        let resp = app
+            .submit(&json!({"kind": "resize", "params": params}))
+            .await;
+        problem_at(
+            resp,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_params",
+            field,
+        )
+        .await;
+    }
+    // In a batch: the bad item alone is refused.
+    let batch = json!({"jobs": [
+        {"kind": "resize", "params": {"path": "b.png", "width": 2}},
+        {"kind": "resize", "params": {"path": "b.png", "width": -2}},
+    ]});
+    let answer: Value = json_of(post(&app, "/jobs/batch", &batch).await, StatusCode::OK).await;
+    assert_eq!(answer["items"][0]["status"], 202, "{answer}");
+    assert_eq!(answer["items"][1]["status"], 422, "{answer}");
+    assert_eq!(
+        answer["items"][1]["problem"]["field"], "jobs[1].params.width",
+        "{answer}"
+    );
+    // Only valid jobs were stored: the two accepted.
+    assert_eq!(claim(&app, 10, 0).await.len(), 2);
+    // The schema is served whole by GET /kinds; the OpenAPI document, where its references
+    // would point nowhere, names any object.
+    let kinds: Value = json_of(
+        app.client.get(app.url("/kinds")).send().await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    let resize = (kinds["kinds"].as_array().unwrap().iter())
+        .find(|k| k["name"] == "resize")
+        .expect("resize in /kinds")
+        .clone();
+    assert_eq!(resize["params"], schema);
+    let doc: Value = json_of(
+        app.client
+            .get(app.url("/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        doc["components"]["schemas"]["ResizeParams"]["type"],
+        "object"
+    );
+    assert!(
+        !doc["components"]["schemas"]["ResizeParams"]
+            .to_string()
+            .contains("$ref")
+    );
+}
