@@ -8,7 +8,10 @@
 //! With `--wait-in-submit` one request per job (`POST /jobs?wait_ms=`) instead of two; with
 //! `--batch K` the clients submit K jobs per request to `POST /jobs/batch` (and only submit).
 //! With `--reads R`, R reads of random jobs among those submitted follow (`GET /jobs/{id}`).
+//! With `--workers W` (the kind a worker kind of the server), remote workers' throughput and
+//! latency instead: see [`drain`].
 
+mod drain;
 mod report;
 
 use std::sync::Arc;
@@ -56,6 +59,18 @@ pub struct BenchArgs {
     /// from the same clients, and report the latency of the reads.
     #[arg(long, default_value_t = 0)]
     pub reads: u64,
+    /// Fill the queue with the N jobs (`--kind` must be a worker kind of the server), then
+    /// drain it with this many remote workers speaking the workers' protocol; then measure
+    /// claim-to-start latency.
+    #[arg(long, conflicts_with_all = ["submit_only", "batch", "wait_in_submit", "rate", "reads"])]
+    pub workers: Option<u64>,
+    /// With `--workers`: most jobs per claim (1..=1000), all answered in one request.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub claim: u64,
+    /// With `--workers`: jobs submitted one at a time to a long-polling worker, for the
+    /// claim-to-start latency (0: not measured).
+    #[arg(long, default_value_t = 200)]
+    pub latency_samples: u64,
 }
 
 /// Errors of the benchmark.
@@ -86,6 +101,9 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
     let params: Value = serde_json::from_str(&args.params)?;
     let job = json!({"kind": args.kind, "params": params});
     crate::kinds::fetch_urls::client::install_crypto();
+    if let Some(workers) = args.workers {
+        return drain::run(&args, job, workers).await;
+    }
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.clients as usize)
         .build()?;

@@ -82,7 +82,7 @@ impl DepSql for SqliteDialect {
              FROM (SELECT w.job_id, min(f.value ->> 0) AS dep, f.value ->> 1 AS status \
                    FROM json_each(?1) AS f JOIN job_waits AS w ON w.dep_id = f.value ->> 0 \
                    GROUP BY w.job_id) AS d \
-             WHERE jobs.id = d.job_id AND jobs.status = 'queued' RETURNING jobs.id",
+             WHERE jobs.id = d.job_id AND +jobs.status = 'queued' RETURNING jobs.id",
         )
         .bind(json(&pairs))
         .bind(ms(now))
@@ -97,7 +97,7 @@ impl DepSql for SqliteDialect {
             "UPDATE jobs SET waiting_on = waiting_on - w.n FROM \
              (SELECT job_id, count(*) AS n FROM job_waits \
               WHERE dep_id IN (SELECT value FROM json_each(?1)) GROUP BY job_id) AS w \
-             WHERE jobs.id = w.job_id AND jobs.status = 'queued'",
+             WHERE jobs.id = w.job_id AND +jobs.status = 'queued'",
         )
         .bind(&ids)
         .execute(&mut *conn)

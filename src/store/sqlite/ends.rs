@@ -45,6 +45,7 @@ impl EndSql for SqliteDialect {
                 append_error("v.column5", "v.column6", "v.column9")
             ));
             // A worker's answer (column10): while a worker holds the run, before its deadline.
+            // `+jobs.status`: see the note in `super` (by primary key, not by status).
             let mut texts = Texts::default();
             q.push_values(chunk, |mut row, (end, (status, result, error))| {
                 row.push_bind(id_text(end.lease.id))
@@ -60,7 +61,7 @@ impl EndSql for SqliteDialect {
             });
             q.push(format!(
                 ") AS v WHERE jobs.id = v.column1 AND jobs.fence = v.column2 \
-                 AND jobs.status = 'running' AND (NOT v.column10 OR \
+                 AND +jobs.status = 'running' AND (NOT v.column10 OR \
                  (coalesce(jobs.owner, '') LIKE '{WORKER_OWNER}%' \
                   AND jobs.started_at + jobs.timeout_ms > v.column9)) \
                  RETURNING jobs.id, jobs.fence, jobs.status"
@@ -130,7 +131,7 @@ impl EndSql for SqliteDialect {
                     .collect();
                 let sql = format!(
                     "{columns} JOIN json_each(?1) AS l ON jobs.id = l.value ->> 0 \
-                     AND jobs.fence = l.value ->> 1 WHERE jobs.status = 'running'"
+                     AND jobs.fence = l.value ->> 1 WHERE +jobs.status = 'running'"
                 );
                 sqlx::query_as(sqlx::AssertSqlSafe(sql))
                     .bind(serde_json::to_string(&pairs).unwrap_or_default())
@@ -198,7 +199,7 @@ impl EndSql for SqliteDialect {
             });
             q.push(
                 ") AS v WHERE jobs.id = v.column1 AND jobs.fence = v.column2 \
-                 AND jobs.status = 'running' RETURNING jobs.id",
+                 AND +jobs.status = 'running' RETURNING jobs.id",
             );
             let ids: Vec<String> = q.build_query_scalar().fetch_all(&mut *conn).await?;
             settled.extend(ids.iter().filter_map(|id| id.parse::<JobId>().ok()));

@@ -50,7 +50,7 @@ impl FileSql for SqliteDialect {
             });
             q.push(
                 ") AS v JOIN jobs ON jobs.id = v.column1 AND jobs.fence = v.column2 \
-                 AND jobs.status = 'running' WHERE true RETURNING job_id, idx",
+                 AND +jobs.status = 'running' WHERE true RETURNING job_id, idx",
             );
             let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *conn).await?;
             saved.extend(
