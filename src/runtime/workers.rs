@@ -162,15 +162,28 @@ impl Runtime {
         job.ok_or(WorkerError::StaleLease)
     }
 
-    /// Records many answers at once, each on its own: the status each left its job in, or
-    /// why it changed nothing. They reach the store together, which writes them in one
-    /// transaction (as it does any writes that wait together).
+    /// Records many answers at once, in one transaction, each on its own: the status each
+    /// left its job in, or why it changed nothing (as [`Runtime::worker_end`]). A store that
+    /// fails fails them all (none was recorded).
     pub async fn worker_ends(
         &self,
         answers: Vec<WorkerAnswer>,
-    ) -> Vec<Result<JobStatus, WorkerError>> {
+    ) -> Result<Vec<Result<JobStatus, WorkerError>>, StoreError> {
         let rt = &self.inner;
-        futures_util::future::join_all(answers.into_iter().map(|a| answer_one(rt, a))).await
+        let at = now();
+        let leases: Vec<Lease> = answers.iter().map(|a| a.lease).collect();
+        let ends = (answers.into_iter())
+            .map(|a| RunEnd::answered(a.lease, a.end.outcome(), a.progress, at))
+            .collect();
+        let statuses = rt.store.finish_many(ends).await?;
+        let mut answered = Vec::with_capacity(leases.len());
+        for (lease, status) in leases.into_iter().zip(statuses) {
+            answered.push(match status {
+                Some(status) => Ok(status),
+                None => Err(refusal(rt, lease).await),
+            });
+        }
+        Ok(answered)
     }
 }
 
@@ -187,11 +200,17 @@ async fn answer_one(rt: &Inner, answer: WorkerAnswer) -> Result<JobStatus, Worke
     let end = RunEnd::answered(lease, end.outcome(), progress, now());
     match rt.store.finish(end).await? {
         Some(status) => Ok(status),
-        None => Err(passed_deadline(rt, lease)
-            .await
-            .err()
-            .unwrap_or(WorkerError::StaleLease)),
+        None => Err(refusal(rt, lease).await),
     }
+}
+
+/// Why the store refused an answer under `lease`: its deadline passed (the job is timed out
+/// now), or the lease is stale.
+async fn refusal(rt: &Inner, lease: Lease) -> WorkerError {
+    passed_deadline(rt, lease)
+        .await
+        .err()
+        .unwrap_or(WorkerError::StaleLease)
 }
 
 /// Claims for `owner`, waiting up to `wait` for a job.

@@ -229,6 +229,15 @@ impl Store {
         self.writer.apply(Op::Finish, Box::new(end)).await
     }
 
+    /// Records many ends in one transaction, each as [`Store::finish`] would: the status each
+    /// left its job in, or `None`.
+    pub async fn finish_many(&self, ends: Vec<RunEnd>) -> Result<Vec<Option<JobStatus>>> {
+        if ends.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.writer.apply(Op::FinishMany, ends).await
+    }
+
     /// Cancels a queued job at once, or asks for a running one to be stopped.
     pub async fn cancel(&self, id: JobId) -> Result<CancelResult> {
         Ok(*self.writer.apply(Op::Cancel, id).await?)

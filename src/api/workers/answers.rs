@@ -238,7 +238,8 @@ pub async fn hand_back(
 /// Completes, fails or hands back up to 1000 jobs this worker holds, each under its own lease
 /// and each answered on its own, in the order sent: the status it left its job in, or the
 /// problem that kept it from being recorded (a stale lease, a deadline passed), the others
-/// recorded all the same. A malformed answer refuses the whole request (422 naming it).
+/// recorded all the same. A malformed answer refuses the whole request (422 naming it); the
+/// answers share one transaction, so a store that fails records none of them (503).
 #[utoipa::path(
     post, path = "/workers/complete", tag = "workers",
     request_body(content = AnswersRequest, content_type = "application/json"),
@@ -291,7 +292,7 @@ pub async fn complete_many(
         });
     }
     let ids: Vec<JobId> = answers.iter().map(|a| a.lease.id).collect();
-    let ended = state.runtime.worker_ends(answers).await;
+    let ended = state.runtime.worker_ends(answers).await?;
     let outcomes = (ids.into_iter().zip(ended))
         .map(|(id, ended)| match ended {
             Ok(status) => AnswerOutcome {

@@ -58,27 +58,16 @@ async fn execute_run<D: Sql>(
             }
         }
         Op::Finish(_) => {
-            // Of two ends under one lease (two answers of a worker racing), the first is
-            // written and the others are stale: a statement updating one row from two would
-            // write either.
-            let mut leases = HashSet::new();
             let ends: Vec<&RunEnd> = (run.iter())
                 .filter_map(|op| match op {
                     Op::Finish(p) => Some(&*p.args),
                     _ => None,
                 })
-                .filter(|end| leases.insert(end.lease))
                 .collect();
-            let applied = ends::finish::<D>(conn, &ends, backoff, effects).await?;
-            for end in ends.iter().filter(|e| applied.contains_key(&e.lease)) {
-                ended(end, effects);
-            }
-            let mut answered = HashSet::new();
-            for op in run.iter_mut() {
+            let statuses = finish::<D>(conn, &ends, effects, backoff).await?;
+            for (op, status) in run.iter_mut().zip(statuses) {
                 if let Op::Finish(p) = op {
-                    let lease = p.args.lease;
-                    let status = applied.get(&lease).copied();
-                    p.set(Ok(status.filter(|_| answered.insert(lease))));
+                    p.set(Ok(status));
                 }
             }
         }
@@ -104,6 +93,29 @@ async fn execute_run<D: Sql>(
         }
     }
     Ok(n)
+}
+
+/// Records the ends of runs: the status each left its job in, `None` where its lease was stale.
+/// Of two ends under one lease (two answers of a worker racing), the first is written and the
+/// others are stale: a statement updating one row from two would write either.
+async fn finish<D: Sql>(
+    conn: &mut Conn<D>,
+    ends: &[&RunEnd],
+    effects: &mut Effects,
+    backoff: Backoff,
+) -> Result<Vec<Option<JobStatus>>> {
+    let mut leases = HashSet::new();
+    let distinct: Vec<&RunEnd> = (ends.iter().copied())
+        .filter(|end| leases.insert(end.lease))
+        .collect();
+    let applied = ends::finish::<D>(conn, &distinct, backoff, effects).await?;
+    for end in distinct.iter().filter(|e| applied.contains_key(&e.lease)) {
+        ended(end, effects);
+    }
+    let mut answered = HashSet::new();
+    Ok((ends.iter())
+        .map(|end| (applied.get(&end.lease).copied()).filter(|_| answered.insert(end.lease)))
+        .collect())
 }
 
 /// Executes one write that is not batched with its neighbours.
@@ -146,6 +158,11 @@ async fn execute_one<D: Sql>(
             .await?));
         }
         Op::ClearFiles(p) => p.set(Ok(D::clear_files(conn, p.args).await?)),
+        Op::FinishMany(p) => {
+            let ends: Vec<&RunEnd> = p.args.iter().collect();
+            let statuses = finish::<D>(conn, &ends, effects, backoff).await?;
+            p.set(Ok(statuses));
+        }
         Op::Prune(p) => p.set(Ok(D::prune(conn, now(), &p.args).await?)),
         Op::Ping(p) => {
             D::ping(conn).await?;
@@ -231,11 +248,14 @@ pub(super) fn observe(ops: &[Op], effects: &mut Effects) {
                 }
             }
             Op::Finish(p) if matches!(p.done(), Some(Ok(Some(_)))) => {
-                // A hand-back or a retry queues the job again (or ends it: a cancel pending,
-                // no attempts left).
-                let end = &p.args;
-                effects.queued |= matches!(end.outcome, Outcome::Requeue | Outcome::Retry(_));
-                effects.finals.push(end.lease.id);
+                ended_elsewhere(&p.args, effects)
+            }
+            Op::FinishMany(p) => {
+                if let Some(Ok(statuses)) = p.done() {
+                    for (end, _) in (p.args.iter().zip(statuses)).filter(|(_, s)| s.is_some()) {
+                        ended_elsewhere(end, effects);
+                    }
+                }
             }
             Op::Cancel(p) => match p.done().map(|r| r.as_deref()) {
                 Some(Ok(CancelResult::Cancelled(_))) => effects.finals.push(p.args),
@@ -252,6 +272,13 @@ pub(super) fn observe(ops: &[Op], effects: &mut Effects) {
         }
     }
     effects.finals.extend_from_slice(&effects.released);
+}
+
+/// What a recorded end tells other processes: a hand-back or a retry queues the job again (or
+/// ends it: a cancel pending, no attempts left).
+fn ended_elsewhere(end: &RunEnd, effects: &mut Effects) {
+    effects.queued |= matches!(end.outcome, Outcome::Requeue | Outcome::Retry(_));
+    effects.finals.push(end.lease.id);
 }
 
 /// Reads back, before the commit, the jobs whose new state only the database decided (see

@@ -102,6 +102,8 @@ pub(crate) enum Op {
     Heartbeat(Pending<HeartbeatArgs, LeaseState>),
     /// Answered with the status the end left the job in; `None` when the lease is stale.
     Finish(Pending<Box<RunEnd>, Option<JobStatus>>),
+    /// Several ends that share one transaction, with an answer each (as [`Op::Finish`]).
+    FinishMany(Pending<Vec<RunEnd>, Vec<Option<JobStatus>>>),
     Cancel(Pending<JobId, Box<CancelResult>>),
     Delete(Pending<JobId, DeleteResult>),
     /// Settles interrupted runs.
@@ -123,6 +125,7 @@ macro_rules! each_pending {
             Op::Claim($p) => $body,
             Op::Heartbeat($p) => $body,
             Op::Finish($p) => $body,
+            Op::FinishMany($p) => $body,
             Op::Cancel($p) => $body,
             Op::Delete($p) => $body,
             Op::Recover($p) => $body,
