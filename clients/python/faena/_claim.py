@@ -1,0 +1,127 @@
+"""``POST /workers/claim`` over a connection of its own, which ``abort()`` can cut mid-wait.
+
+A claim long-polls for up to ``wait_ms`` (20 s by default). When the worker stops, that wait
+must end at once: httpx offers no way to interrupt a request blocked in another thread, so
+claims go through ``http.client``, whose socket ``abort()`` shuts down. The server, seeing the
+connection gone, hands back whatever the claim had taken (their attempts uncounted).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+import urllib.parse
+from typing import Any
+
+from . import __version__
+from .errors import ConnectionFailed, api_error
+
+__all__ = ["ClaimConnection", "Aborted"]
+
+
+class Aborted(Exception):
+    """The claim was cut by ``abort()``."""
+
+
+class ClaimConnection:
+    """A keep-alive connection used only for claims."""
+
+    def __init__(self, url: str, api_key: str | None, timeout: float) -> None:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {url!r}")
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port
+        self._path = parts.path.rstrip("/") + "/workers/claim"
+        self._timeout = timeout
+        self._headers = {
+            "content-type": "application/json",
+            "accept": "application/json",
+            "user-agent": f"faena-python/{__version__}",
+        }
+        if api_key:
+            self._headers["authorization"] = f"Bearer {api_key}"
+        self._lock = threading.Lock()
+        self._conn: http.client.HTTPConnection | None = None
+        self._aborted = False
+
+    def claim(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """Sends one claim and returns its jobs; raises ``ApiError``, ``ConnectionFailed``
+        or ``Aborted``."""
+        payload = json.dumps(body).encode()
+        timeout = self._timeout + int(body.get("wait_ms", 0)) / 1000
+        for fresh_try in (False, True):
+            conn, reused = self._connection(timeout)
+            try:
+                conn.request("POST", self._path, body=payload, headers=self._headers)
+                resp = conn.getresponse()
+                data = resp.read()
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop(conn)
+                if self._aborted:
+                    raise Aborted() from exc
+                if reused and not fresh_try:
+                    continue  # a keep-alive connection the server had closed: once more
+                raise ConnectionFailed(f"POST {self._path}: {exc!r}") from exc
+            if resp.will_close:
+                self._drop(conn)
+            try:
+                doc = json.loads(data) if data else None
+            except ValueError:
+                doc = None
+            if 200 <= resp.status < 300 and isinstance(doc, dict):
+                return list(doc["jobs"])
+            problem = doc if isinstance(doc, dict) else {"detail": data[:500].decode("utf-8", "replace")}
+            retry = resp.getheader("retry-after")
+            raise api_error(resp.status, problem, float(retry) if retry and retry.isdigit() else None)
+        raise AssertionError("unreachable")
+
+    def abort(self) -> None:
+        """Cuts the claim in flight (if any); every later claim raises ``Aborted``."""
+        self._aborted = True  # seen by a claim still connecting, once it has connected
+        with self._lock:
+            conn = self._conn
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    def _connection(self, timeout: float) -> tuple[http.client.HTTPConnection, bool]:
+        with self._lock:
+            if self._aborted:
+                raise Aborted()
+            conn = self._conn
+        reused = conn is not None
+        if conn is None:
+            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+            conn = cls(self._host, self._port, timeout=min(timeout, 10.0))
+            try:
+                conn.connect()
+            except OSError as exc:
+                conn.close()
+                raise ConnectionFailed(f"connect {self._host}:{self._port}: {exc!r}") from exc
+            with self._lock:  # registered before use, so that abort() finds its socket
+                if self._aborted:
+                    conn.close()
+                    raise Aborted()
+                self._conn = conn
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout)
+        return conn, reused
+
+    def _drop(self, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if self._conn is conn:
+                self._conn = None
+        conn.close()

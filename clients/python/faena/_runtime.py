@@ -1,0 +1,268 @@
+"""The worker's moving parts besides claiming: ``Run`` (one claimed job), the ``Sender``
+(answers, batched) and the ``Heartbeater`` (leases, cancels, deadlines).
+
+* The sender sends whatever outcomes are queued whenever it is idle, up to 1000 in one
+  ``POST /workers/complete``: no timer, so a lone job's answer leaves at once and a burst
+  shares requests. While the server cannot be reached it retries with back-off, keeping the
+  outcomes (their leases stay renewed); an outcome whose job is lost or past its deadline is
+  dropped, the server having settled the job already.
+* The heartbeater renews every run's lease each ``interval`` (sending its progress when it
+  changed), sets ``ctx.cancelled`` on ``cancel_requested``, at ``deadline_at`` and when a
+  heartbeat answers 409 (the lease is lost: the run's answer will be dropped).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .context import CancelFlag
+from .errors import ApiError, Conflict, ConnectionFailed, NotFound
+from .models import JobInfo
+from .protocol import MAX_OUTCOMES, Answer, Outcome, WorkerProtocol
+
+__all__ = ["Run", "Sender", "Heartbeater", "Backoff", "json_checked"]
+
+log = logging.getLogger("faena.worker")
+
+
+@dataclass(eq=False)
+class Run:
+    """One claimed job, from its claim until its answer is acknowledged or dropped."""
+
+    info: JobInfo
+    params: Any
+    flag: CancelFlag
+    deadline: float | None  # POSIX time of deadline_at
+    interval: float  # seconds between heartbeats
+    next_beat: float  # monotonic time of the next heartbeat
+    progress: tuple[int, int] | None = None
+    sent_progress: tuple[int, int] | None = None
+    lost: bool = False
+    handed_back: bool = False
+    handler_done: bool = False
+    answer_queued: bool = False  # its answer is with the sender: the server's reply settles it
+    finished: bool = False
+    started: float = field(default_factory=time.monotonic)
+
+    def past_deadline(self) -> bool:
+        return self.deadline is not None and time.time() >= self.deadline
+
+
+class Backoff:
+    """Exponential back-off with jitter, 0.1 s doubling to ``cap``."""
+
+    def __init__(self, cap: float = 5.0) -> None:
+        self.cap = cap
+        self.delay = 0.0
+
+    def next(self) -> float:
+        self.delay = min(self.cap, max(0.1, self.delay * 2))
+        return self.delay * random.uniform(0.5, 1.0)
+
+    def reset(self) -> None:
+        self.delay = 0.0
+
+
+def json_checked(value: Any) -> str | None:
+    """None when ``value`` encodes as JSON, else why not."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        return f"the handler returned a value that is not JSON ({type(value).__name__}): {exc}"
+    return None
+
+
+Finish = Callable[[Run, str], None]
+
+
+class Sender:
+    """Sends queued outcomes in batches; ``finish(run, how)`` once each is settled."""
+
+    def __init__(
+        self, protocol: WorkerProtocol, finish: Finish, on_answer: Callable[[Run, Answer], None]
+    ) -> None:
+        self._protocol = protocol
+        self._finish = finish
+        self._on_answer = on_answer
+        self._cond = threading.Condition()
+        self._queue: collections.deque[tuple[Run, Outcome]] = collections.deque()
+        self._busy = False
+        self._closing = False
+        self._give_up_at: float | None = None
+        self._thread = threading.Thread(target=self._loop, name="faena-sender", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def put(self, run: Run, outcome: Outcome) -> None:
+        with self._cond:
+            self._queue.append((run, outcome))
+            self._cond.notify_all()
+
+    def drain(self, timeout: float) -> bool:
+        """Waits until everything queued is settled (at most ``timeout`` s), then stops."""
+        if self._thread.ident is None:  # never started
+            return True
+        end = time.monotonic() + timeout
+        with self._cond:
+            self._give_up_at = end
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join(max(0.0, end - time.monotonic()) + 1.0)
+        return not self._thread.is_alive()
+
+    def _loop(self) -> None:
+        backoff = Backoff()
+        while True:
+            with self._cond:
+                self._busy = False
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                batch = [self._queue.popleft() for _ in range(min(len(self._queue), MAX_OUTCOMES))]
+                self._busy = True
+            batch = [(run, o) for run, o in batch if self._still_wanted(run, o)]
+            if not batch:
+                continue
+            try:
+                self._send(batch)
+                backoff.reset()
+            except (ConnectionFailed, ApiError) as exc:
+                with self._cond:
+                    self._queue.extendleft(reversed(batch))
+                    give_up = self._give_up_at is not None and time.monotonic() >= self._give_up_at
+                if give_up:
+                    log.error("giving up on %d answers: %s", len(self._queue), exc)
+                    while self._queue:
+                        self._finish(self._queue.popleft()[0], "unsent")
+                    return
+                delay = backoff.next()
+                log.warning("sending %d answers failed (%s); again in %.1f s", len(batch), exc, delay)
+                time.sleep(delay)
+
+    def _still_wanted(self, run: Run, outcome: Outcome) -> bool:
+        if run.lost:
+            self._finish(run, "lost")
+            return False
+        if run.past_deadline():
+            log.warning("job %s: past its deadline; its answer is dropped", run.info.id)
+            self._finish(run, "deadline")
+            return False
+        return True
+
+    def _send(self, batch: list[tuple[Run, Outcome]]) -> None:
+        try:
+            answers = self._protocol.answer([o for _, o in batch])
+        except ApiError as exc:
+            if exc.status not in (400, 413, 422):
+                raise  # 5xx, 429, a key refused: the whole batch again after a back-off
+            # The request as a whole was refused (too large, or one outcome the server
+            # cannot take): each alone, and a refused result becomes a failure.
+            for run, outcome in batch:
+                self._send_alone(run, outcome)
+            return
+        for (run, _), answer in zip(batch, answers, strict=True):
+            self._on_answer(run, answer)
+
+    def _send_alone(self, run: Run, outcome: Outcome) -> None:
+        try:
+            answers = self._protocol.answer([outcome])
+        except ApiError as exc:
+            if exc.status >= 500 or exc.status in (408, 429):
+                raise
+            if outcome.fail is None and not outcome.hand_back:
+                log.error("job %s: the server refused its result (%s); failing it", run.info.id, exc)
+                outcome.result = None
+                outcome.fail = ("ResultRefused", f"the server refused the result: {exc}"[:4096], False)
+                self._send_alone(run, outcome)
+            else:
+                log.error("job %s: the server refused its answer (%s)", run.info.id, exc)
+                self._finish(run, "refused")
+            return
+        self._on_answer(run, answers[0])
+
+
+class Heartbeater:
+    """Renews the leases of ``runs()`` and keeps their cancel flags; ``lost(run, exc)`` on 409."""
+
+    def __init__(
+        self,
+        protocol: WorkerProtocol,
+        runs: Callable[[], list[Run]],
+        lost: Callable[[Run, ApiError], None],
+    ) -> None:
+        self._protocol = protocol
+        self._runs = runs
+        self._lost = lost
+        self._cond = threading.Condition()
+        self._closing = False
+        self._thread = threading.Thread(target=self._loop, name="faena-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._thread.ident is not None:
+            self._thread.join(5.0)
+
+    def _loop(self) -> None:
+        while True:
+            now, wall = time.monotonic(), time.time()
+            wake_at = now + 1.0
+            due = []
+            for run in self._runs():
+                if run.finished or run.lost:
+                    continue
+                if run.deadline is not None:
+                    if wall >= run.deadline:
+                        run.flag.set("deadline")
+                    else:
+                        wake_at = min(wake_at, now + run.deadline - wall)
+                if run.next_beat <= now:
+                    due.append(run)
+                else:
+                    wake_at = min(wake_at, run.next_beat)
+            for run in due:
+                self._beat(run)
+                wake_at = min(wake_at, run.next_beat)
+            with self._cond:
+                if self._closing:
+                    return
+                self._cond.wait(max(0.0, wake_at - time.monotonic()))
+                if self._closing:
+                    return
+
+    def _beat(self, run: Run) -> None:
+        progress = run.progress if run.progress != run.sent_progress else None
+        timeout = min(5.0, max(1.0, run.interval * 2))
+        try:
+            doc = self._protocol.heartbeat(run.info.id, run.info.lease, progress, timeout)
+        except (Conflict, NotFound) as exc:
+            run.next_beat = float("inf")
+            self._lost(run, exc)
+            return
+        except (ConnectionFailed, ApiError) as exc:
+            log.warning("job %s: heartbeat failed (%s)", run.info.id, exc)
+            run.next_beat = time.monotonic() + min(run.interval, 1.0)
+            return
+        if progress is not None:
+            run.sent_progress = progress
+        if doc.get("cancel_requested"):
+            if run.flag.set("cancel_requested"):
+                log.info("job %s: cancel requested", run.info.id)
+        run.next_beat = time.monotonic() + run.interval

@@ -1,0 +1,397 @@
+"""``faena.Worker``: runs the jobs of worker kinds with your Python functions.
+
+    worker = faena.Worker("http://127.0.0.1:8080", concurrency=4)
+
+    @worker.kind("resize", executor="thread")      # or "process", "async"
+    def resize(params, ctx):
+        ctx.progress(1, 2)
+        return {"ok": True}
+
+    worker.run()                                    # until SIGTERM / SIGINT
+
+The worker holds at most ``concurrency`` jobs: it claims (one long-polling ``POST
+/workers/claim`` with ``max`` = its free slots) only when a slot is free, and a slot stays
+taken until the job's answer is acknowledged. Answers are batched by the ``Sender``, leases
+kept by the ``Heartbeater`` (``faena._runtime``). Stopping (a signal, ``stop()``): no new
+claims; running handlers get ``grace_period`` seconds, and their answers are sent; the jobs
+still running then are handed back (their attempt not counted) and their ``ctx.cancelled``
+set; child processes are terminated.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import re
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+
+from ._claim import Aborted, ClaimConnection
+from ._http import Http
+from ._process import ProcessExecutor
+from ._runtime import Backoff, Heartbeater, Run, Sender, json_checked
+from .context import CancelFlag, JobContext
+from .errors import ApiError, ConnectionFailed, Forbidden, Unauthorized
+from .executors import AsyncExecutor, Result, Task, ThreadExecutor
+from .models import JobInfo, parse_time
+from .protocol import Answer, Outcome, WorkerProtocol
+
+__all__ = ["Worker", "WorkerStats"]
+
+log = logging.getLogger("faena.worker")
+
+Executor = Literal["thread", "process", "async"]
+_KIND = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+@dataclass
+class WorkerStats:
+    """Counts of what the worker did, by how each job's answer ended."""
+
+    claimed: int = 0
+    succeeded: int = 0  # results acknowledged
+    failed: int = 0  # failures acknowledged (the job queued again, failed or cancelled)
+    handed_back: int = 0
+    lost: int = 0  # answers refused (409) or dropped: lease lost, deadline passed
+    unsent: int = 0  # answers given up on (server unreachable at shutdown)
+
+
+@dataclass(frozen=True)
+class _Kind:
+    name: str
+    handler: Callable[..., Any]
+    executor: Executor
+
+
+class Worker:
+    """A remote worker of faena; see the module's doc.
+
+    ``url`` and ``api_key`` (a worker key) name the server; ``concurrency`` is the most jobs
+    held at once; ``name`` the worker's name (jobs show ``worker:NAME``; default
+    ``HOST-PID``); ``kinds`` limits the claims to some of the registered kinds;
+    ``heartbeat_interval`` (s) overrides a third of the lease; ``claim_wait_ms`` is each
+    claim's long-poll; ``grace_period`` (s) what running handlers get at shutdown;
+    ``cancel_grace`` (s) what a process or async handler gets to stop after a cancel before
+    it is stopped by force; ``processes`` the number of child processes (default
+    ``concurrency``).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None = None,
+        *,
+        concurrency: int = 4,
+        name: str | None = None,
+        kinds: list[str] | None = None,
+        heartbeat_interval: float | None = None,
+        claim_wait_ms: int = 20_000,
+        grace_period: float = 10.0,
+        cancel_grace: float = 1.0,
+        processes: int | None = None,
+        http_timeout: float = 10.0,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.url = url
+        self.concurrency = concurrency
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.heartbeat_interval = heartbeat_interval
+        self.claim_wait_ms = max(0, min(60_000, claim_wait_ms))
+        self.grace_period = grace_period
+        self.cancel_grace = cancel_grace
+        self.stats = WorkerStats()
+        self._only = None if kinds is None else list(kinds)
+        self._processes = processes or concurrency
+        self._kinds: dict[str, _Kind] = {}
+        self._http = Http(url, api_key, http_timeout, pool=4)
+        self._protocol = WorkerProtocol(self._http)
+        self._claims = ClaimConnection(url, api_key, http_timeout)
+        self._cond = threading.Condition()
+        self._runs: dict[str, Run] = {}
+        self._stop = threading.Event()
+        self._stopping = False
+        self._fatal: BaseException | None = None
+        self._executors: dict[str, Any] = {}
+        self._sender = Sender(self._protocol, self._finish, self._answered)
+        self._heart = Heartbeater(self._protocol, self._snapshot, self._lost)
+        self._thread: threading.Thread | None = None
+        self._ran = False
+
+    # -- registration ---------------------------------------------------------------------
+
+    def kind(
+        self, name: str, executor: Executor = "thread"
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Registers the decorated function as the handler of the worker kind ``name``.
+
+        The handler is called as ``handler(params, ctx)``. ``executor``: ``"thread"`` (a
+        plain function), ``"async"`` (an ``async def``) or ``"process"`` (a module-level
+        function, run in a child process that can be terminated).
+        """
+        if not _KIND.fullmatch(name):
+            raise ValueError(f"kind names are [a-z][a-z0-9_]{{0,63}}: {name!r}")
+        if executor not in ("thread", "process", "async"):
+            raise ValueError(f"executor must be 'thread', 'process' or 'async', not {executor!r}")
+
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            is_async = inspect.iscoroutinefunction(fn)
+            if is_async != (executor == "async"):
+                need = "an async" if executor == "async" else "a plain"
+                raise TypeError(f"{fn.__qualname__}: executor={executor!r} needs {need} function")
+            if executor == "process" and "<locals>" in fn.__qualname__:
+                raise TypeError(f"{fn.__qualname__}: process handlers must be module-level functions")
+            self._kinds[name] = _Kind(name, fn, executor)
+            return fn
+
+        return register
+
+    @property
+    def kinds(self) -> list[str]:
+        """The kinds this worker claims."""
+        names = list(self._kinds)
+        return names if self._only is None else [k for k in names if k in self._only]
+
+    # -- running and stopping ---------------------------------------------------------------
+
+    def run(self, *, install_signals: bool = True) -> None:
+        """Runs until ``stop()`` or SIGTERM/SIGINT (a second signal skips the grace period).
+
+        Raises ``Unauthorized``/``Forbidden`` when the server refuses the key.
+        """
+        if self._ran:
+            raise RuntimeError("a Worker runs once; make a new one")
+        self._ran = True
+        if not self.kinds:
+            raise ValueError("no kinds registered (use @worker.kind)")
+        previous = self._install_signals() if install_signals else {}
+        claimer = threading.Thread(target=self._claim_loop, name="faena-claim", daemon=True)
+        try:
+            self._start()
+            claimer.start()
+            while not self._stop.wait(1.0):
+                pass
+        finally:  # a KeyboardInterrupt without our handlers stops it the same way
+            self._stop.set()
+            try:
+                self._shutdown(claimer)
+            finally:
+                for signum, handler in previous.items():
+                    signal.signal(signum, handler)
+        if self._fatal is not None:
+            raise self._fatal
+
+    def start(self) -> Worker:
+        """Runs the worker in a background thread (no signal handlers); ``stop()`` ends it."""
+        self._thread = threading.Thread(target=self._run_quietly, name="faena-worker", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run_quietly(self) -> None:
+        try:
+            self.run(install_signals=False)
+        except BaseException as exc:  # noqa: BLE001 - kept for stop() to raise
+            self._fatal = exc
+
+    def stop(
+        self, *, grace_period: float | None = None, wait: bool = True, timeout: float | None = None
+    ) -> None:
+        """Asks the worker to stop (see the module's doc); with ``wait``, and when it was
+        started by ``start()``, waits for it (and raises what stopped it, if anything)."""
+        if grace_period is not None:
+            self.grace_period = grace_period
+        self._stop.set()
+        if wait and self._thread is not None:
+            self._thread.join(timeout)
+            if self._fatal is not None:
+                raise self._fatal
+
+    def running_jobs(self) -> list[str]:
+        """Ids of the jobs held now."""
+        with self._cond:
+            return list(self._runs)
+
+    def _install_signals(self) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+
+        def handle(signum: int, frame: Any) -> None:
+            if self._stop.is_set():
+                self.grace_period = 0.0
+                log.warning("second signal: handing jobs back now")
+            log.info("signal %d: stopping", signum)
+            self._stop.set()
+
+        return {s: signal.signal(s, handle) for s in (signal.SIGTERM, signal.SIGINT)}
+
+    def _start(self) -> None:
+        wanted = {self._kinds[k].executor for k in self.kinds}
+        if "thread" in wanted:
+            self._executors["thread"] = ThreadExecutor(self.concurrency)
+        if "async" in wanted:
+            self._executors["async"] = AsyncExecutor()
+        if "process" in wanted:
+            self._executors["process"] = ProcessExecutor(self._processes)
+        for executor in self._executors.values():
+            executor.start()
+        self._sender.start()
+        self._heart.start()
+        log.info("worker %s: claiming %s, concurrency %d", self.name, ",".join(self.kinds), self.concurrency)
+
+    def _shutdown(self, claimer: threading.Thread) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._claims.abort()
+        if claimer.is_alive():
+            claimer.join(5.0)
+        end = time.monotonic() + self.grace_period
+        with self._cond:
+            while any(not r.handler_done for r in self._runs.values()):
+                end = min(end, time.monotonic() + self.grace_period)  # a second signal cuts it
+                left = end - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(min(left, 0.2))
+            running = [r for r in self._runs.values() if not r.handler_done]
+            for run in running:
+                run.handed_back = True
+        for run in running:
+            log.info("job %s: still running at shutdown; handing it back", run.info.id)
+            run.flag.set("shutdown")
+            self._sender.put(run, Outcome(run.info.id, run.info.lease, hand_back=True))
+        for executor in self._executors.values():
+            executor.shutdown()
+        self._sender.drain(timeout=10.0)
+        self._heart.close()
+        self._claims.close()
+        self._http.close()
+        log.info("worker %s stopped: %s", self.name, self.stats)
+
+    # -- claiming ---------------------------------------------------------------------------
+
+    def _claim_loop(self) -> None:
+        backoff = Backoff()
+        kinds = self.kinds
+        while True:
+            with self._cond:
+                while len(self._runs) >= self.concurrency and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                free = self.concurrency - len(self._runs)
+            body = {"worker": self.name, "kinds": kinds, "max": free, "wait_ms": self.claim_wait_ms}
+            try:
+                jobs = self._claims.claim(body)
+            except Aborted:
+                return
+            except (Unauthorized, Forbidden) as exc:
+                log.error("the server refused the worker's key: %s", exc)
+                self._fatal = exc
+                self._stop.set()
+                return
+            except (ConnectionFailed, ApiError) as exc:
+                delay = backoff.next()
+                log.warning("claim failed (%s); again in %.1f s", exc, delay)
+                if self._stop.wait(delay):
+                    return
+                continue
+            backoff.reset()
+            for doc in jobs:
+                self._begin(doc)
+
+    def _begin(self, doc: dict[str, Any]) -> None:
+        info = JobInfo.from_claim(doc)
+        deadline = parse_time(doc.get("deadline_at"))
+        expires = parse_time(doc.get("lease_expires_at"))
+        lease_left = (expires.timestamp() - time.time()) if expires else 30.0
+        interval = self.heartbeat_interval or min(10.0, max(0.1, lease_left / 3))
+        flag = CancelFlag(deadline.timestamp() if deadline else None)
+        run = Run(info, doc.get("params"), flag, flag._deadline, interval, time.monotonic() + interval)
+        with self._cond:
+            self._runs[info.id] = run
+            self.stats.claimed += 1
+            stopping = self._stopping
+        self._heart.wake()
+        kind = self._kinds.get(info.kind)
+        if stopping or kind is None:
+            run.handler_done = run.handed_back = True
+            self._sender.put(run, Outcome(info.id, info.lease, hand_back=True))
+            return
+        log.debug("job %s (%s) attempt %d claimed, trace %s", info.id, info.kind, info.attempt, info.trace_id)
+
+        def progress(done: int, total: int) -> None:
+            run.progress = (done, total)
+
+        ctx = JobContext(info, flag, progress, log)
+        task = Task(kind.handler, run.params, ctx, self.cancel_grace)
+        self._executors[kind.executor].submit(task, lambda _task, result: self._done(run, result))
+
+    # -- answers ----------------------------------------------------------------------------
+
+    def _done(self, run: Run, result: Result) -> None:
+        """A handler ended: queue its answer, unless the job is lost, handed back or late."""
+        if result.progress is not None:
+            run.progress = result.progress
+        with self._cond:
+            run.handler_done = True
+            self._cond.notify_all()
+            if run.handed_back:
+                return
+        if run.lost:
+            return self._finish(run, "lost")
+        if run.flag.reason == "deadline" or run.past_deadline():
+            log.warning("job %s ended after its deadline; its answer is dropped", run.info.id)
+            return self._finish(run, "deadline")
+        outcome = Outcome(run.info.id, run.info.lease, progress=run.progress)
+        problem = json_checked(result.value) if result.ok else None
+        if result.ok and problem is None:
+            outcome.result = result.value
+        else:
+            code, message = ("InvalidResult", problem) if problem else (result.code, result.message)
+            retryable = False if problem else result.retryable
+            outcome.fail = (code, (message or code).replace("\0", "")[:4096], retryable)
+        run.answer_queued = True
+        self._sender.put(run, outcome)
+
+    def _answered(self, run: Run, answer: Answer) -> None:
+        if answer.error is not None:
+            log.warning("job %s: answer refused: %s", run.info.id, answer.error)
+            return self._finish(run, "lost")
+        if run.handed_back:
+            return self._finish(run, "handed_back")
+        log.debug("job %s answered: %s", run.info.id, answer.status)
+        self._finish(run, "succeeded" if answer.status == "succeeded" else "failed")
+
+    def _lost(self, run: Run, exc: ApiError) -> None:
+        log.warning("job %s: lease lost (%s)", run.info.id, exc.code)
+        run.lost = True
+        run.flag.set("lost")
+        with self._cond:
+            # A queued answer is dropped by the sender; one in flight is settled by its reply
+            # (a heartbeat racing a completion gets 409 too).
+            done = run.handler_done and not run.handed_back and not run.answer_queued
+        if done:
+            self._finish(run, "lost")
+
+    def _finish(self, run: Run, how: str) -> None:
+        """The job's answer is settled (or dropped): free its slot."""
+        with self._cond:
+            if run.finished:
+                return
+            if how in ("lost", "deadline") and not run.handler_done and not run.handed_back:
+                return  # the slot stays taken until the handler has returned
+            run.finished = True
+            self._runs.pop(run.info.id, None)
+            field = {"deadline": "lost", "refused": "lost"}.get(how, how)
+            setattr(self.stats, field, getattr(self.stats, field) + 1)
+            self._cond.notify_all()
+
+    def _snapshot(self) -> list[Run]:
+        with self._cond:
+            return list(self._runs.values())

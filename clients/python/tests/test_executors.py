@@ -1,0 +1,109 @@
+"""Each executor runs jobs to exact results; progress reaches the server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+
+import handlers
+from conftest import Cluster, eventually, primes_naive
+
+RANGES = [(0, 10_000), (10_000, 20_000), (0, 100), (1_000_000, 1_002_000), (2, 3), (24, 28)]
+
+
+def test_thread_executor_counts_primes(c: Cluster) -> None:
+    worker = c.worker(concurrency=3)
+    worker.kind("t_primes_thread")(handlers.count_primes)
+    worker.start()
+    with c.client() as client:
+        jobs = [client.submit("t_primes_thread", {"start": a, "end": b}) for a, b in RANGES]
+        done = [client.wait(j.id, timeout=30) for j in jobs]
+    assert [j.status for j in done] == ["succeeded"] * len(RANGES)
+    assert [j.result["count"] for j in done] == [primes_naive(a, b) for a, b in RANGES]
+    assert done[0].result["count"] == 1229  # π(10^4)
+    assert all(j.attempt == 1 and j.instance == f"worker:{worker.name}" for j in done)
+    assert done[0].progress is not None and done[0].progress.done == done[0].progress.total == 10_000
+
+
+def test_process_executor_counts_primes_in_reused_children(c: Cluster) -> None:
+    worker = c.worker(concurrency=2)
+    worker.kind("t_primes_process", executor="process")(handlers.count_primes)
+    worker.start()
+    with c.client() as client:
+        jobs = [client.submit("t_primes_process", {"start": a, "end": b}) for a, b in RANGES * 2]
+        done = [client.wait(j.id, timeout=60) for j in jobs]
+    assert [j.status for j in done] == ["succeeded"] * len(jobs)
+    assert [j.result["count"] for j in done] == [primes_naive(a, b) for a, b in RANGES * 2]
+    pids = {j.result["pid"] for j in done}
+    assert len(pids) <= 2, f"12 jobs on 2 reusable children ran in {len(pids)} processes"
+    assert os.getpid() not in pids
+
+
+def test_async_executor_runs_concurrently(c: Cluster) -> None:
+    worker = c.worker(concurrency=4)
+    active = []
+    peak = [0]
+
+    @worker.kind("t_fetch_async", executor="async")
+    async def words(params: dict, ctx: object) -> dict:
+        active.append(1)
+        peak[0] = max(peak[0], len(active))
+        await asyncio.sleep(0.3)
+        active.pop()
+        return {"words": len(params["text"].split()), "upper": params["text"].upper()}
+
+    worker.start()
+    texts = ["to be or not to be", "that is the question", "", "  a  b  "]
+    with c.client() as client:
+        jobs = [client.submit("t_fetch_async", {"text": t}) for t in texts]
+        done = [client.wait(j.id, timeout=30) for j in jobs]
+    assert [j.result for j in done] == [{"words": len(t.split()), "upper": t.upper()} for t in texts]
+    assert peak[0] >= 2, "async handlers did not overlap"
+
+
+def test_progress_is_sent_by_heartbeats(c: Cluster) -> None:
+    worker = c.worker()
+    release = threading.Event()
+
+    @worker.kind("t_progress")
+    def slow(params: dict, ctx: object) -> dict:
+        ctx.progress(3, 10)  # type: ignore[attr-defined]
+        release.wait(20)
+        ctx.progress(10, 10)  # type: ignore[attr-defined]
+        return {"ok": True}
+
+    worker.start()
+    with c.client() as client:
+        job = client.submit("t_progress", {})
+        seen = eventually(lambda: (j := client.get(job.id)).progress and j, what="progress 3/10")
+        assert (seen.status, seen.progress.done, seen.progress.total) == ("running", 3, 10)
+        release.set()
+        final = client.wait(job.id, timeout=10)
+    assert final.status == "succeeded" and final.result == {"ok": True}
+    assert (final.progress.done, final.progress.total) == (10, 10)
+    eventually(lambda: worker.stats.succeeded == 1, what="the worker counted its answer")
+    assert worker.stats.claimed == 1
+
+
+def test_worker_never_holds_more_jobs_than_its_concurrency(c: Cluster) -> None:
+    worker = c.worker(concurrency=3)
+    release = threading.Event()
+
+    @worker.kind("t_bounded")
+    def hold(params: dict, ctx: object) -> int:
+        release.wait(20)
+        return int(params["i"])
+
+    with c.client() as client:
+        items = client.submit_many([{"kind": "t_bounded", "params": {"i": i}} for i in range(8)])
+        assert all(item.accepted for item in items)
+        ids = [item.id for item in items]
+        worker.start()
+        eventually(lambda: len(worker.running_jobs()) == 3, what="three jobs held")
+        running, _ = client.list(kind="t_bounded", status="running")
+        assert len(running) == 3 and worker.stats.claimed == 3
+        release.set()
+        done = [client.wait(i, timeout=20) for i in ids]
+    assert [j.result for j in done] == list(range(8))
+    assert len(worker.running_jobs()) <= 3
