@@ -17,7 +17,7 @@ use super::responses::StoreErrors;
 use super::submission::{Stored, accept, prepare, with_location};
 use super::trace::TraceParent;
 use super::{AppState, idempotency};
-use crate::job::{Job, JobId, JobKind, JobStatus, SubmitRequest};
+use crate::job::{Job, JobClass, JobId, JobKind, JobStatus, SubmitRequest};
 use crate::store::{CancelResult, DeleteResult, ListFilter};
 
 /// Longest long-poll.
@@ -264,7 +264,8 @@ pub async fn list(
 /// Cancel a job.
 ///
 /// A queued job is cancelled at once; a running one is stopped (the answer waits up to 1 s
-/// for it to stop). A job already final cannot be cancelled (409).
+/// for it to stop), or for a job of a worker kind, its worker is told at its next heartbeat
+/// (the answer does not wait). A job already final cannot be cancelled (409).
 #[utoipa::path(
     post, path = "/jobs/{id}/cancel", tag = "jobs",
     params(("id" = JobId, Path, description = "Job id (UUID)")),
@@ -284,6 +285,11 @@ pub async fn cancel(
     check_visible(&state, &caller, id).await?;
     let job = match state.runtime.cancel(id).await? {
         CancelResult::Cancelled(job) => job,
+        CancelResult::Requested(job)
+            if state.runtime.kinds().class_of(job.kind) == Some(JobClass::Worker) =>
+        {
+            job
+        }
         CancelResult::Requested(job) => wait_final(&state, id, CANCEL_WAIT).await?.unwrap_or(job),
         CancelResult::AlreadyFinal(job) => return Err(ApiError::JobFinal(id, job.status)),
         CancelResult::NotFound => return Err(ApiError::JobNotFound(id)),

@@ -263,7 +263,14 @@ async fn a_cancel_reaches_the_worker_at_its_next_heartbeat() {
     let Some(app) = app().await else { return };
     let job = app.submit_ok(&resize(json!({}))).await;
     let claimed = claim_one(&app).await;
-    assert_eq!(app.cancel(job.id).await.status(), StatusCode::ACCEPTED);
+    // Answered at once, the job still running: the server cannot stop a worker's run, it
+    // tells the worker (a local run's cancel waits up to 1 s for the run to stop).
+    let asked = Instant::now();
+    let cancel = app.cancel(job.id).await;
+    let answered_in = asked.elapsed();
+    let running: Job = json_of(cancel, StatusCode::ACCEPTED).await;
+    assert_eq!(running.status, JobStatus::Running);
+    assert!(answered_in < Duration::from_millis(900), "{answered_in:?}");
     let beat = json!({"lease": lease(&claimed)});
     let path = format!("/jobs/{}", job.id);
     let renewed: Value = json_of(

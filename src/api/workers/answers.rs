@@ -26,7 +26,7 @@ use crate::store::Lease;
 pub struct CompleteRequest {
     pub lease: i64,
     /// The job's result: any JSON.
-    #[schema(value_type = Object)]
+    #[schema(value_type = serde_json::Value)]
     pub result: Value,
     pub progress: Option<JobProgress>,
 }
@@ -85,7 +85,7 @@ pub struct Answer {
     pub lease: i64,
     /// Completes the job with this result (any JSON, `null` included).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<serde_json::Value>)]
     pub result: Option<Value>,
     /// Fails the job.
     pub fail: Option<Failure>,
