@@ -36,7 +36,7 @@ def server_count(client: faena.Client) -> int:
     return int(kinds.get("noop", {}).get("succeeded", 0))
 
 
-def drain(url: str, jobs: int, concurrency: int) -> float:
+def drain(url: str, jobs: int, concurrency: int, prefetch: int | None) -> float:
     """Submits, drains and checks; returns jobs/s."""
     with faena.Client(url, timeout=60) as client:
         before = server_count(client)
@@ -46,7 +46,9 @@ def drain(url: str, jobs: int, concurrency: int) -> float:
         if refused:
             raise SystemExit(f"{len(refused)} jobs refused, e.g. {refused[0]}")
         print(f"submitted {jobs} jobs in {time.perf_counter() - t0:.2f} s")
-        worker = faena.Worker(url, concurrency=concurrency, name="drain", claim_wait_ms=1000)
+        worker = faena.Worker(
+            url, concurrency=concurrency, prefetch=prefetch, name="drain", claim_wait_ms=1000
+        )
         worker.kind("noop")(noop)
         start = time.perf_counter()
         worker.start()
@@ -62,7 +64,10 @@ def drain(url: str, jobs: int, concurrency: int) -> float:
         if worker.stats.lost or worker.stats.failed:
             raise SystemExit(f"unexpected outcomes: {worker.stats}")
     rate = jobs / elapsed
-    print(f"drained {jobs} noop jobs with concurrency {concurrency} in {elapsed:.2f} s: {rate:,.0f} jobs/s")
+    print(
+        f"drained {jobs} noop jobs with concurrency {concurrency}, prefetch {worker.prefetch}"
+        f" in {elapsed:.2f} s: {rate:,.0f} jobs/s"
+    )
     return rate
 
 
@@ -73,13 +78,14 @@ def main() -> None:
     where.add_argument("--bin", help="a faena binary to start on a temp SQLite store")
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--prefetch", type=int, default=None, help="default: 3 x the concurrency")
     parser.add_argument("--sqlite-synchronous", default="full", choices=["full", "normal"], help="with --bin")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.url:
         if not args.url.startswith(("http://127.0.0.1", "http://localhost")):
             raise SystemExit("loopback servers only")
-        drain(args.url, args.jobs, args.concurrency)
+        drain(args.url, args.jobs, args.concurrency, args.prefetch)
         return
     with tempfile.TemporaryDirectory(prefix="faena-drain-") as tmp:
         server = Server(
@@ -90,7 +96,7 @@ def main() -> None:
             log_path=Path(tmp) / "server.log",
         )
         with server:
-            drain(server.url, args.jobs, args.concurrency)
+            drain(server.url, args.jobs, args.concurrency, args.prefetch)
 
 
 if __name__ == "__main__":

@@ -145,6 +145,8 @@ class ProcessExecutor:
             if item is None:
                 return
             task, done = item
+            if not task.begin():
+                continue
             try:
                 result = self._run(slot, task)
             except Exception as exc:  # noqa: BLE001 - a broken pipe, a child that failed to start

@@ -50,6 +50,7 @@ class Run:
     answer_queued: bool = False  # its answer is with the sender: the server's reply settles it
     finished: bool = False
     started: float = field(default_factory=time.monotonic)
+    task: Any = None  # its executors.Task, once submitted
 
     def past_deadline(self) -> bool:
         return self.deadline is not None and time.time() >= self.deadline

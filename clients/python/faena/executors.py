@@ -14,7 +14,7 @@ import inspect
 import queue
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .context import JobContext
@@ -59,13 +59,36 @@ class Result:
 
 @dataclass(eq=False)
 class Task:
-    """One run of a handler: the function, its params and its context."""
+    """One run of a handler: the function, its params and its context.
+
+    A task waits in its executor's queue until a slot takes it (``begin``); until then the
+    worker may ``withdraw`` it (at shutdown: the job is handed back unrun). Exactly one of
+    the two succeeds.
+    """
 
     handler: Callable[..., Any]
     params: Any
     ctx: JobContext
     #: Seconds a handler gets after a cancel before it is stopped by force, where possible.
     cancel_grace: float = 1.0
+    _state: str = "queued"  # then "started" or "withdrawn"
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def begin(self) -> bool:
+        """Marks the task started; False if it was withdrawn (skip it: call nothing)."""
+        with self._lock:
+            if self._state != "queued":
+                return False
+            self._state = "started"
+            return True
+
+    def withdraw(self) -> bool:
+        """Takes the task back before it starts; False if it started already."""
+        with self._lock:
+            if self._state != "queued":
+                return False
+            self._state = "withdrawn"
+            return True
 
 
 Done = Callable[[Task, Result], None]
@@ -93,7 +116,8 @@ class ThreadExecutor:
 
     def _loop(self) -> None:
         while (item := self._queue.get()) is not None:
-            self._call(*item)
+            if item[0].begin():
+                self._call(*item)
 
     @staticmethod
     def _call(task: Task, done: Done) -> None:
@@ -126,10 +150,12 @@ class AsyncExecutor:
     task is cancelled (``asyncio.CancelledError`` inside it), which fails the attempt.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, size: int) -> None:
+        self._size = size
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="faena-async", daemon=True)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._slots: asyncio.Semaphore | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -142,6 +168,13 @@ class AsyncExecutor:
         asyncio.run_coroutine_threadsafe(self._call(task, done), self._loop)
 
     async def _call(self, task: Task, done: Done) -> None:
+        if self._slots is None:  # made on the loop's own thread
+            self._slots = asyncio.Semaphore(self._size)
+        async with self._slots:
+            if task.begin():
+                await self._started(task, done)
+
+    async def _started(self, task: Task, done: Done) -> None:
         loop = asyncio.get_running_loop()
         try:
             coro = task.handler(task.params, task.ctx)

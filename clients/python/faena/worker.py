@@ -9,13 +9,18 @@
 
     worker.run()                                    # until SIGTERM / SIGINT
 
-The worker holds at most ``concurrency`` jobs: it claims (one long-polling ``POST
-/workers/claim`` with ``max`` = its free slots) only when a slot is free, and a slot stays
-taken until the job's answer is acknowledged. Answers are batched by the ``Sender``, leases
-kept by the ``Heartbeater`` (``faena._runtime``). Stopping (a signal, ``stop()``): no new
-claims; running handlers get ``grace_period`` seconds, and their answers are sent; the jobs
-still running then are handed back (their attempt not counted) and their ``ctx.cancelled``
-set; child processes are terminated.
+The worker runs at most ``concurrency`` handlers at once and holds at most ``concurrency +
+prefetch`` jobs (running, waiting for a free handler, or waiting for their answer to be
+acknowledged): it claims (one long-polling ``POST /workers/claim`` with ``max`` = the room
+left) whenever it has room, so that the next jobs are at hand when a handler frees up. The
+default, ``prefetch = 3 * concurrency``, holds four jobs per handler, as Celery's default
+prefetch multiplier does. A job's deadline runs from its claim: keep ``prefetch`` small for
+long jobs (``prefetch=0``: claim only for a free handler). Answers are batched by the
+``Sender``, leases kept by the ``Heartbeater`` (``faena._runtime``). Stopping (a signal,
+``stop()``): no new claims; jobs not started yet are handed back at once; running handlers
+get ``grace_period`` seconds, and their answers are sent; the jobs still running then are
+handed back (their attempt not counted) and their ``ctx.cancelled`` set; child processes
+are terminated.
 """
 
 from __future__ import annotations
@@ -71,8 +76,9 @@ class _Kind:
 class Worker:
     """A remote worker of faena; see the module's doc.
 
-    ``url`` and ``api_key`` (a worker key) name the server; ``concurrency`` is the most jobs
-    held at once; ``name`` the worker's name (jobs show ``worker:NAME``; default
+    ``url`` and ``api_key`` (a worker key) name the server; ``concurrency`` is the most
+    handlers running at once; ``prefetch`` the most jobs held beyond them (default
+    ``3 * concurrency``); ``name`` the worker's name (jobs show ``worker:NAME``; default
     ``HOST-PID``); ``kinds`` limits the claims to some of the registered kinds;
     ``heartbeat_interval`` (s) overrides a third of the lease; ``claim_wait_ms`` is each
     claim's long-poll; ``grace_period`` (s) what running handlers get at shutdown;
@@ -87,6 +93,7 @@ class Worker:
         api_key: str | None = None,
         *,
         concurrency: int = 4,
+        prefetch: int | None = None,
         name: str | None = None,
         kinds: list[str] | None = None,
         heartbeat_interval: float | None = None,
@@ -100,6 +107,7 @@ class Worker:
             raise ValueError("concurrency must be at least 1")
         self.url = url
         self.concurrency = concurrency
+        self.prefetch = 3 * concurrency if prefetch is None else max(0, prefetch)
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.heartbeat_interval = heartbeat_interval
         self.claim_wait_ms = max(0, min(60_000, claim_wait_ms))
@@ -211,6 +219,11 @@ class Worker:
             if self._fatal is not None:
                 raise self._fatal
 
+    @property
+    def holds(self) -> int:
+        """The most jobs held at once: ``concurrency + prefetch``."""
+        return self.concurrency + self.prefetch
+
     def running_jobs(self) -> list[str]:
         """Ids of the jobs held now."""
         with self._cond:
@@ -234,14 +247,20 @@ class Worker:
         if "thread" in wanted:
             self._executors["thread"] = ThreadExecutor(self.concurrency)
         if "async" in wanted:
-            self._executors["async"] = AsyncExecutor()
+            self._executors["async"] = AsyncExecutor(self.concurrency)
         if "process" in wanted:
             self._executors["process"] = ProcessExecutor(self._processes)
         for executor in self._executors.values():
             executor.start()
         self._sender.start()
         self._heart.start()
-        log.info("worker %s: claiming %s, concurrency %d", self.name, ",".join(self.kinds), self.concurrency)
+        log.info(
+            "worker %s: claiming %s, concurrency %d, prefetch %d",
+            self.name,
+            ",".join(self.kinds),
+            self.concurrency,
+            self.prefetch,
+        )
 
     def _shutdown(self, claimer: threading.Thread) -> None:
         with self._cond:
@@ -250,6 +269,14 @@ class Worker:
         self._claims.abort()
         if claimer.is_alive():
             claimer.join(5.0)
+        # Jobs waiting for a handler go back at once.
+        with self._cond:
+            waiting = [r for r in self._runs.values() if r.task is not None and r.task.withdraw()]
+            for run in waiting:
+                run.handler_done = run.handed_back = True
+        for run in waiting:
+            run.flag.set("shutdown")
+            self._sender.put(run, Outcome(run.info.id, run.info.lease, hand_back=True))
         end = time.monotonic() + self.grace_period
         with self._cond:
             while any(not r.handler_done for r in self._runs.values()):
@@ -280,11 +307,11 @@ class Worker:
         kinds = self.kinds
         while True:
             with self._cond:
-                while len(self._runs) >= self.concurrency and not self._stopping:
+                while len(self._runs) >= self.holds and not self._stopping:
                     self._cond.wait()
                 if self._stopping:
                     return
-                free = self.concurrency - len(self._runs)
+                free = self.holds - len(self._runs)
             body = {"worker": self.name, "kinds": kinds, "max": free, "wait_ms": self.claim_wait_ms}
             try:
                 jobs = self._claims.claim(body)
@@ -330,6 +357,7 @@ class Worker:
 
         ctx = JobContext(info, flag, progress, log)
         task = Task(kind.handler, run.params, ctx, self.cancel_grace)
+        run.task = task
         self._executors[kind.executor].submit(task, lambda _task, result: self._done(run, result))
 
     # -- answers ----------------------------------------------------------------------------

@@ -6,6 +6,8 @@ import asyncio
 import os
 import threading
 
+import faena
+
 import handlers
 from conftest import Cluster, eventually, primes_naive
 
@@ -86,24 +88,68 @@ def test_progress_is_sent_by_heartbeats(c: Cluster) -> None:
     assert worker.stats.claimed == 1
 
 
-def test_worker_never_holds_more_jobs_than_its_concurrency(c: Cluster) -> None:
-    worker = c.worker(concurrency=3)
+def test_worker_runs_concurrency_handlers_and_holds_prefetch_more(c: Cluster) -> None:
+    worker = c.worker(concurrency=3, prefetch=2)
     release = threading.Event()
+    lock = threading.Lock()
+    active, peak = [0], [0]
 
     @worker.kind("t_bounded")
     def hold(params: dict, ctx: object) -> int:
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        release.wait(20)
+        with lock:
+            active[0] -= 1
+        return int(params["i"])
+
+    with c.client() as client:
+        items = client.submit_many([{"kind": "t_bounded", "params": {"i": i}} for i in range(10)])
+        assert all(item.accepted for item in items)
+        ids = [item.id for item in items]
+        worker.start()
+        eventually(lambda: len(worker.running_jobs()) == 5, what="five jobs held")
+        eventually(lambda: active[0] == 3, what="three handlers running")
+        running, _ = client.list(kind="t_bounded", status="running")
+        assert len(running) == 5 and worker.stats.claimed == 5
+        release.set()
+        done = [client.wait(i, timeout=20) for i in ids]
+    assert [j.result for j in done] == list(range(10))
+    assert peak[0] == 3
+    assert len(worker.running_jobs()) <= 5
+
+
+def test_jobs_waiting_for_a_handler_are_handed_back_at_once_on_stop(c: Cluster) -> None:
+    worker = c.worker(concurrency=1, prefetch=2, grace_period=20.0)
+    started = threading.Event()
+    release = threading.Event()
+
+    @worker.kind("t_prefetch")
+    def hold(params: dict, ctx: object) -> int:
+        started.set()
         release.wait(20)
         return int(params["i"])
 
     with c.client() as client:
-        items = client.submit_many([{"kind": "t_bounded", "params": {"i": i}} for i in range(8)])
-        assert all(item.accepted for item in items)
-        ids = [item.id for item in items]
+        ids = [client.submit("t_prefetch", {"i": i}).id for i in range(3)]
         worker.start()
         eventually(lambda: len(worker.running_jobs()) == 3, what="three jobs held")
-        running, _ = client.list(kind="t_bounded", status="running")
-        assert len(running) == 3 and worker.stats.claimed == 3
+        assert started.wait(10)
+        stopper = threading.Thread(target=lambda: worker.stop(timeout=30))
+        stopper.start()
+        # The two waiting jobs are queued again while the running one is still in its grace.
+
+        def two_queued() -> list[faena.Job] | None:
+            queued, _ = client.list(kind="t_prefetch", status="queued")
+            return queued if len(queued) == 2 else None
+
+        queued = eventually(two_queued, what="two jobs handed back")
+        assert all(j.attempt == 0 for j in queued), queued
+        running, _ = client.list(kind="t_prefetch", status="running")
+        assert len(running) == 1 and not release.is_set()
         release.set()
-        done = [client.wait(i, timeout=20) for i in ids]
-    assert [j.result for j in done] == list(range(8))
-    assert len(worker.running_jobs()) <= 3
+        stopper.join(30)
+        finished = [client.get(i) for i in ids]
+    assert sorted(j.status for j in finished) == ["queued", "queued", "succeeded"]
+    assert worker.stats.handed_back == 2 and worker.stats.succeeded == 1
