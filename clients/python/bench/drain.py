@@ -52,7 +52,11 @@ def drain(url: str, jobs: int, concurrency: int, prefetch: int | None) -> float:
         worker.kind("noop")(noop)
         start = time.perf_counter()
         worker.start()
+        give_up = time.monotonic() + 600
         while worker.stats.succeeded < jobs:
+            if worker.stats.lost or worker.stats.failed or time.monotonic() > give_up:
+                worker.stop(grace_period=0.0)
+                raise SystemExit(f"the drain did not complete: {worker.stats}")
             time.sleep(0.005)
         elapsed = time.perf_counter() - start
         worker.stop(grace_period=1.0)
@@ -78,7 +82,7 @@ def main() -> None:
     where.add_argument("--bin", help="a faena binary to start on a temp SQLite store")
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--prefetch", type=int, default=None, help="default: 3 x the concurrency")
+    parser.add_argument("--prefetch", type=int, default=None, help="default: the concurrency")
     parser.add_argument("--sqlite-synchronous", default="full", choices=["full", "normal"], help="with --bin")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)

@@ -153,10 +153,6 @@ class Sender:
         if run.lost:
             self._finish(run, "lost")
             return False
-        if run.past_deadline():
-            log.warning("job %s: past its deadline; its answer is dropped", run.info.id)
-            self._finish(run, "deadline")
-            return False
         return True
 
     def _send(self, batch: list[tuple[Run, Outcome]]) -> None:

@@ -113,7 +113,17 @@ class CancelFlag:
             await asyncio.wait_for(asyncio.shield(fut), timeout)
         except asyncio.TimeoutError:
             pass
+        finally:
+            self.remove_callback(wake)
         return self.is_set()
+
+    def remove_callback(self, callback: Callable[[], None]) -> None:
+        """Forgets a callback ``add_callback`` registered (no-op if it ran or is unknown)."""
+        with self._lock:
+            try:
+                self._callbacks.remove(callback)
+            except ValueError:
+                pass
 
     def add_callback(self, callback: Callable[[], None]) -> None:
         """Calls ``callback()`` (from the setting thread) when the flag is set; at once if it is."""

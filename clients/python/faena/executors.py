@@ -71,8 +71,8 @@ class Task:
     ctx: JobContext
     #: Seconds a handler gets after a cancel before it is stopped by force, where possible.
     cancel_grace: float = 1.0
-    _state: str = "queued"  # then "started" or "withdrawn"
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _state: str = field(default="queued", init=False)  # then "started" or "withdrawn"
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def begin(self) -> bool:
         """Marks the task started; False if it was withdrawn (skip it: call nothing)."""
@@ -81,6 +81,11 @@ class Task:
                 return False
             self._state = "started"
             return True
+
+    def stale(self) -> bool:
+        """Whether the job died while the task waited (deadline passed, lease lost, stopping):
+        then it is not run, and ends as ``Result.failure("Cancelled", ...)``."""
+        return self.ctx.cancelled.reason in ("deadline", "lost", "shutdown")
 
     def withdraw(self) -> bool:
         """Takes the task back before it starts; False if it started already."""
@@ -116,8 +121,13 @@ class ThreadExecutor:
 
     def _loop(self) -> None:
         while (item := self._queue.get()) is not None:
-            if item[0].begin():
-                self._call(*item)
+            task, done = item
+            if not task.begin():
+                continue
+            if task.stale():
+                done(task, Result.failure("Cancelled", f"not started ({task.ctx.cancelled.reason})"))
+                continue
+            self._call(task, done)
 
     @staticmethod
     def _call(task: Task, done: Done) -> None:
@@ -134,7 +144,8 @@ class ThreadExecutor:
                 )
             else:
                 result = Result.success(value)
-        except Exception as exc:  # noqa: BLE001 - every handler error becomes a failure
+        except BaseException as exc:  # noqa: BLE001 - every handler error, SystemExit too, fails it
+            task.ctx.log.warning("handler failed", exc_info=True)
             result = Result.from_exception(exc)
         done(task, result)
 
@@ -171,8 +182,12 @@ class AsyncExecutor:
         if self._slots is None:  # made on the loop's own thread
             self._slots = asyncio.Semaphore(self._size)
         async with self._slots:
-            if task.begin():
-                await self._started(task, done)
+            if not task.begin():
+                return
+            if task.stale():
+                done(task, Result.failure("Cancelled", f"not started ({task.ctx.cancelled.reason})"))
+                return
+            await self._started(task, done)
 
     async def _started(self, task: Task, done: Done) -> None:
         loop = asyncio.get_running_loop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -26,8 +27,8 @@ _LISTENING = re.compile(r"faena listening on (http://[0-9.:\[\]a-f]+)")
 
 
 def default_binary() -> str:
-    """``FAENA_BIN``, else ``/tmp/faena-py/faena``."""
-    return os.environ.get("FAENA_BIN", "/tmp/faena-py/faena")
+    """``FAENA_BIN``, else ``faena`` on the ``PATH``."""
+    return os.environ.get("FAENA_BIN") or shutil.which("faena") or "faena"
 
 
 def sqlite_url(directory: str | Path) -> str:

@@ -12,10 +12,11 @@
 The worker runs at most ``concurrency`` handlers at once and holds at most ``concurrency +
 prefetch`` jobs (running, waiting for a free handler, or waiting for their answer to be
 acknowledged): it claims (one long-polling ``POST /workers/claim`` with ``max`` = the room
-left) whenever it has room, so that the next jobs are at hand when a handler frees up. The
-default, ``prefetch = 3 * concurrency``, holds four jobs per handler, as Celery's default
-prefetch multiplier does. A job's deadline runs from its claim: keep ``prefetch`` small for
-long jobs (``prefetch=0``: claim only for a free handler). Answers are batched by the
+left) whenever it has room, so that the next jobs are at hand when a handler frees up. A
+job's deadline runs from its claim, so a prefetched job waits within its ``timeout_ms``: the
+default, ``prefetch = concurrency``, holds two jobs per handler; give short jobs more (Celery's
+default holds four per process: ``prefetch = 3 * concurrency``) and long ones ``0`` (claim
+only for a free handler). A job whose deadline passes while it waits is not run. Answers are batched by the
 ``Sender``, leases kept by the ``Heartbeater`` (``faena._runtime``). Stopping (a signal,
 ``stop()``): no new claims; jobs not started yet are handed back at once; running handlers
 get ``grace_period`` seconds, and their answers are sent; the jobs still running then are
@@ -52,6 +53,8 @@ log = logging.getLogger("faena.worker")
 
 Executor = Literal["thread", "process", "async"]
 _KIND = re.compile(r"[a-z][a-z0-9_]{0,63}")
+#: Most jobs one claim may ask for (the server's limit).
+MAX_CLAIM = 1000
 
 
 @dataclass
@@ -78,7 +81,7 @@ class Worker:
 
     ``url`` and ``api_key`` (a worker key) name the server; ``concurrency`` is the most
     handlers running at once; ``prefetch`` the most jobs held beyond them (default
-    ``3 * concurrency``); ``name`` the worker's name (jobs show ``worker:NAME``; default
+    ``concurrency``); ``name`` the worker's name (jobs show ``worker:NAME``; default
     ``HOST-PID``); ``kinds`` limits the claims to some of the registered kinds;
     ``heartbeat_interval`` (s) overrides a third of the lease; ``claim_wait_ms`` is each
     claim's long-poll; ``grace_period`` (s) what running handlers get at shutdown;
@@ -107,7 +110,7 @@ class Worker:
             raise ValueError("concurrency must be at least 1")
         self.url = url
         self.concurrency = concurrency
-        self.prefetch = 3 * concurrency if prefetch is None else max(0, prefetch)
+        self.prefetch = concurrency if prefetch is None else max(0, prefetch)
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.heartbeat_interval = heartbeat_interval
         self.claim_wait_ms = max(0, min(60_000, claim_wait_ms))
@@ -311,7 +314,7 @@ class Worker:
                     self._cond.wait()
                 if self._stopping:
                     return
-                free = self.holds - len(self._runs)
+                free = min(self.holds - len(self._runs), MAX_CLAIM)
             body = {"worker": self.name, "kinds": kinds, "max": free, "wait_ms": self.claim_wait_ms}
             try:
                 jobs = self._claims.claim(body)
@@ -322,7 +325,20 @@ class Worker:
                 self._fatal = exc
                 self._stop.set()
                 return
-            except (ConnectionFailed, ApiError) as exc:
+            except ApiError as exc:
+                if 400 <= exc.status < 500 and exc.status not in (408, 429):
+                    # Refused as asked (a kind the server does not declare): asking again
+                    # changes nothing.
+                    log.error("the server refused the worker's claims: %s", exc)
+                    self._fatal = exc
+                    self._stop.set()
+                    return
+                delay = backoff.next()
+                log.warning("claim failed (%s); again in %.1f s", exc, delay)
+                if self._stop.wait(delay):
+                    return
+                continue
+            except ConnectionFailed as exc:
                 delay = backoff.next()
                 log.warning("claim failed (%s); again in %.1f s", exc, delay)
                 if self._stop.wait(delay):
@@ -363,19 +379,10 @@ class Worker:
     # -- answers ----------------------------------------------------------------------------
 
     def _done(self, run: Run, result: Result) -> None:
-        """A handler ended: queue its answer, unless the job is lost, handed back or late."""
+        """A handler ended: queue its answer, unless the job is lost or handed back. An answer
+        after the deadline goes too: the server, whose clock decides, refuses it (409)."""
         if result.progress is not None:
             run.progress = result.progress
-        with self._cond:
-            run.handler_done = True
-            self._cond.notify_all()
-            if run.handed_back:
-                return
-        if run.lost:
-            return self._finish(run, "lost")
-        if run.flag.reason == "deadline" or run.past_deadline():
-            log.warning("job %s ended after its deadline; its answer is dropped", run.info.id)
-            return self._finish(run, "deadline")
         outcome = Outcome(run.info.id, run.info.lease, progress=run.progress)
         problem = json_checked(result.value) if result.ok else None
         if result.ok and problem is None:
@@ -384,8 +391,18 @@ class Worker:
             code, message = ("InvalidResult", problem) if problem else (result.code, result.message)
             retryable = False if problem else result.retryable
             outcome.fail = (code, (message or code).replace("\0", "")[:4096], retryable)
-        run.answer_queued = True
-        self._sender.put(run, outcome)
+        # Under the lock, with the answer queued in the same step: a shutdown that sees the
+        # handler done finds its answer with the sender.
+        with self._cond:
+            run.handler_done = True
+            self._cond.notify_all()
+            if run.handed_back:
+                return
+            if not run.lost:
+                run.answer_queued = True
+                self._sender.put(run, outcome)
+                return
+        self._finish(run, "lost")
 
     def _answered(self, run: Run, answer: Answer) -> None:
         if answer.error is not None:

@@ -26,7 +26,7 @@ from faena.testing import PgSchema, Server, default_binary, sqlite_url
 #: Every worker kind the tests use (each test its own).
 WORKER_KINDS = (
     "t_primes_thread t_primes_process t_fetch_async t_progress t_bounded"
-    " t_prefetch t_retry t_fatal t_notjson t_weird t_big"
+    " t_prefetch t_waits t_retry t_fatal t_notjson t_weird t_big"
     " t_cancel_thread t_cancel_async t_cancel_process t_deadline_thread t_deadline_process t_late"
     " t_stale t_batch t_mixed t_handback t_trace t_client t_killed t_termed t_keys t_many"
     " primes factorial_digits download count_words"  # examples/tutorial_worker.py

@@ -68,7 +68,8 @@ def test_cancel_reaches_a_running_handler_within_a_heartbeat(c: Cluster, executo
         done = client.wait(job.id, timeout=10)
         ended = time.monotonic()
     assert done.status == "cancelled", done
-    if seen:
+    if executor != "process":  # the child's own clock is not this process's
+        assert seen, "the handler never saw its cancel"
         assert seen[0] - t0 < HEARTBEAT + MARGIN, f"cancel seen after {seen[0] - t0:.3f} s"
     # the process handler raises as soon as its flag is set, no termination needed
     assert ended - t0 < HEARTBEAT + MARGIN + 0.5, f"job cancelled after {ended - t0:.3f} s"

@@ -153,3 +153,52 @@ def test_jobs_waiting_for_a_handler_are_handed_back_at_once_on_stop(c: Cluster) 
         finished = [client.get(i) for i in ids]
     assert sorted(j.status for j in finished) == ["queued", "queued", "succeeded"]
     assert worker.stats.handed_back == 2 and worker.stats.succeeded == 1
+
+
+def test_a_job_whose_deadline_passes_while_it_waits_is_not_run(c: Cluster) -> None:
+    worker = c.worker(concurrency=1, prefetch=1)
+    release = threading.Event()
+    ran: list[int] = []
+
+    @worker.kind("t_waits")
+    def hold(params: dict, ctx: object) -> int:
+        ran.append(int(params["i"]))
+        if params["i"] == 0:
+            release.wait(20)
+        return int(params["i"])
+
+    with c.client() as client:
+        first = client.submit("t_waits", {"i": 0}, timeout_ms=30_000)
+        worker.start()
+        eventually(lambda: ran == [0], what="the first job running")
+        late = client.submit("t_waits", {"i": 1}, timeout_ms=300)
+        eventually(lambda: len(worker.running_jobs()) == 2, what="the second job prefetched")
+        # Its deadline passes while it waits behind the first: the server times it out.
+        assert client.wait(late.id, timeout=10).status == "timed_out"
+        release.set()
+        assert client.wait(first.id, timeout=10).result == 0
+        eventually(lambda: not worker.running_jobs(), what="both settled")
+    assert ran == [0], "the timed-out job was run"
+
+
+def test_claims_the_server_refuses_stop_the_worker(c: Cluster) -> None:
+    worker = faena.Worker(c.worker_url, concurrency=1, claim_wait_ms=1000)
+
+    @worker.kind("t_undeclared")
+    def never(params: dict, ctx: object) -> None:
+        raise AssertionError("no job of an undeclared kind can be claimed")
+
+    stopped = threading.Event()
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            worker.run(install_signals=False)
+        except BaseException as exc:  # noqa: BLE001 - what the test looks at
+            raised.append(exc)
+        stopped.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    assert stopped.wait(15), "the worker kept claiming a kind the server refuses"
+    assert len(raised) == 1 and isinstance(raised[0], faena.ApiError), raised
+    assert raised[0].code == "invalid_field" and raised[0].field == "kinds[0]"
