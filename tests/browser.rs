@@ -22,4 +22,5 @@ mod browser {
     mod keys;
     mod listing;
     mod overview;
+    mod worker_kind;
 }

@@ -1,4 +1,3 @@
--- The W3C trace context (`traceparent`) of the request that submitted the job, or one the
--- server started for it: it goes with the job to the worker that runs it, and into the job's
--- log lines.
+-- The W3C trace context (`traceparent`) of the request that submitted the job, if it had
+-- one: it goes with the job to the worker that runs it, and into the job's log lines.
 ALTER TABLE jobs ADD COLUMN traceparent text;

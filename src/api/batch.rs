@@ -119,7 +119,7 @@ impl BatchItem {
 #[utoipa::path(
     post, path = "/jobs/batch", tag = "jobs",
     params(("traceparent" = Option<String>, Header,
-            description = "W3C trace context (`00-{trace id}-{parent id}-{flags}`): the job keeps it, its worker gets it, its log lines carry its trace id; absent or malformed, the server starts a new trace")),
+            description = "W3C trace context (`00-{trace id}-{parent id}-{flags}`): the job keeps it, its worker gets it, its log lines carry its trace id (a malformed one is ignored)")),
     request_body(content = BatchRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Every item checked; the valid ones stored (see each item's `status`)", body = BatchResponse),

@@ -94,7 +94,7 @@ pub struct JobPage {
         ("Idempotency-Key" = Option<String>, Header,
             description = "1 to 255 printable ASCII characters: a repeat of the same request gets the job the first one created (200); a different request with the same key gets 422"),
         ("traceparent" = Option<String>, Header,
-            description = "W3C trace context (`00-{trace id}-{parent id}-{flags}`): the job keeps it, its worker gets it, its log lines carry its trace id; absent or malformed, the server starts a new trace")),
+            description = "W3C trace context (`00-{trace id}-{parent id}-{flags}`): the job keeps it, its worker gets it, its log lines carry its trace id (a malformed one is ignored)")),
     request_body(content = SubmitRequest, content_type = "application/json"),
     responses(
         (status = 202, description = "Accepted (queued or running)", body = Job,

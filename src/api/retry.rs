@@ -40,7 +40,7 @@ pub fn retryable(status: JobStatus) -> bool {
     post, path = "/jobs/{id}/retry", tag = "jobs",
     params(("id" = JobId, Path, description = "Job id (UUID)"),
         ("traceparent" = Option<String>, Header,
-            description = "W3C trace context (`00-{trace id}-{parent id}-{flags}`): the job keeps it, its worker gets it, its log lines carry its trace id; absent or malformed, the server starts a new trace")),
+            description = "W3C trace context (`00-{trace id}-{parent id}-{flags}`): the job keeps it, its worker gets it, its log lines carry its trace id (a malformed one is ignored)")),
     responses(
         (status = 202, description = "The new job (queued or running)", body = Job,
             headers(("Location" = String, description = "/jobs/{new id}"))),

@@ -112,6 +112,6 @@ pub(super) async fn prepare(
     }
     let mut new = NewJob::new(kind, params, options).depending_on(depends_on);
     new.sources = sources;
-    new.traceparent = Some(trace.0.clone());
+    new.traceparent.clone_from(&trace.0);
     Ok(new)
 }

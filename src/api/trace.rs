@@ -1,36 +1,25 @@
 //! W3C trace context (<https://www.w3.org/TR/trace-context/>) of a submission: the request's
-//! `traceparent` header when it is valid, else a new one the server starts. The job keeps it
+//! `traceparent` header, when it is valid. The job keeps it
 //! ([`crate::job::Job::traceparent`]): the worker that claims the job gets it, and the job's
 //! log lines carry its trace id, so one trace id follows a job from the submitting request to
-//! the worker and back. As the recommendation says, a malformed header is ignored (a new
-//! trace starts), not refused.
+//! the worker and back. As the recommendation says, a malformed header is ignored, not
+//! refused. A request without one gives its jobs none (nothing is stored for them).
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
-/// The trace context a submission's jobs carry.
+/// The trace context a submission's jobs carry, if its request had a valid one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TraceParent(pub String);
+pub struct TraceParent(pub Option<Arc<str>>);
 
 impl TraceParent {
-    /// A new trace: random trace and parent ids, sampled.
-    pub fn start() -> Self {
-        let trace = loop {
-            let id = fastrand::u128(..);
-            if id != 0 {
-                break id;
-            }
-        };
-        let parent = fastrand::u64(1..);
-        Self(format!("00-{trace:032x}-{parent:016x}-01"))
-    }
-
     /// `header` if it is a valid `traceparent`: version (not `ff`), a 32-digit trace id and a
     /// 16-digit parent id (neither all zeros), flags, all lowercase hex. A version above 00
     /// may append fields (`-…`), which are dropped.
-    pub fn parse(header: &str) -> Option<Self> {
+    pub fn parse(header: &str) -> Option<Arc<str>> {
         let hex = |s: &str, len: usize| {
             s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
         };
@@ -47,7 +36,7 @@ impl TraceParent {
             && !zero(parent)
             && hex(flags, 2)
             && (rest.is_none() || version != "00");
-        valid.then(|| Self(format!("{version}-{trace}-{parent}-{flags}")))
+        valid.then(|| format!("{version}-{trace}-{parent}-{flags}").into())
     }
 }
 
@@ -59,7 +48,7 @@ impl<S: Send + Sync> FromRequestParts<S> for TraceParent {
         let parsed = header
             .and_then(|v| v.to_str().ok())
             .and_then(TraceParent::parse);
-        Ok(parsed.unwrap_or_else(TraceParent::start))
+        Ok(TraceParent(parsed))
     }
 }
 
@@ -68,18 +57,16 @@ mod tests {
     use super::TraceParent;
 
     #[test]
-    fn valid_headers_are_kept_and_others_start_a_new_trace() {
+    fn valid_headers_are_kept_and_others_ignored() {
+        let parse = |h: &str| TraceParent::parse(h).map(|t| t.to_string());
         let good = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-        assert_eq!(TraceParent::parse(good), Some(TraceParent(good.into())));
-        assert_eq!(
-            TraceParent::parse(&format!(" {good} ")).map(|t| t.0),
-            Some(good.into())
-        );
+        assert_eq!(parse(good).as_deref(), Some(good));
+        assert_eq!(parse(&format!(" {good} ")).as_deref(), Some(good));
         // A later version may add fields: dropped.
         let later = "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-extra";
         assert_eq!(
-            TraceParent::parse(later).map(|t| t.0),
-            Some("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00".into())
+            parse(later).as_deref(),
+            Some("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")
         );
         for bad in [
             "",
@@ -93,13 +80,7 @@ mod tests {
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1",
             "0x-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
         ] {
-            assert_eq!(TraceParent::parse(bad), None, "{bad}");
+            assert_eq!(parse(bad), None, "{bad}");
         }
-        let started = TraceParent::start().0;
-        assert_eq!(
-            TraceParent::parse(&started).map(|t| t.0),
-            Some(started.clone())
-        );
-        assert_ne!(TraceParent::start().0, started);
     }
 }

@@ -72,11 +72,11 @@ pub struct Job {
     #[serde(default)]
     pub retry_of: Option<JobId>,
     /// The W3C trace context of the request that submitted the job (its `traceparent`
-    /// header, or one the server started when it had none): workers get it with the job, and
-    /// the job's log lines carry its trace id.
+    /// header; null when it had none): workers get it with the job, and the job's log lines
+    /// carry its trace id.
     #[serde(default)]
-    #[schema(example = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")]
-    pub traceparent: Option<String>,
+    #[schema(value_type = Option<String>, example = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")]
+    pub traceparent: Option<std::sync::Arc<str>>,
     /// The API key that created the job (its SHA-256); never served.
     #[serde(skip)]
     pub tenant: Option<String>,

@@ -31,7 +31,8 @@ pub struct NewJob {
     /// The job this one retries (see [`Job::retry_of`]).
     pub retry_of: Option<JobId>,
     /// See [`Job::traceparent`].
-    pub traceparent: Option<String>,
+    /// Shared by the jobs of one request (a batch's): one copy, bound as it is.
+    pub traceparent: Option<std::sync::Arc<str>>,
     /// Jobs whose files it reads (also among its dependencies).
     pub sources: Vec<JobId>,
 }

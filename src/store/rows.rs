@@ -141,7 +141,7 @@ impl TryFrom<JobRow> for Job {
                 .map(|t| t.parse().map_err(|_| corrupt("retry_of", id_text)))
                 .transpose()?,
             tenant: r.tenant,
-            traceparent: r.traceparent,
+            traceparent: r.traceparent.map(Into::into),
         })
     }
 }

@@ -172,6 +172,9 @@ class ProcessExecutor:
         deadline = flag._deadline  # the child checks the deadline itself too
         try:
             slot.conn.send((task.handler, task.params, task.ctx.job, deadline))
+        except OSError as exc:  # the child died between jobs: another one may run it
+            slot.kill()
+            return Result.failure("WorkerProcessError", f"cannot reach the child process: {exc!r}")
         except Exception as exc:  # noqa: BLE001 - the handler or params cannot be pickled
             return Result.failure("NotPicklable", f"cannot send the job to a child process: {exc!r}", False)
         kill_at: float | None = None

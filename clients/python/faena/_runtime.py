@@ -234,8 +234,14 @@ class Heartbeater:
                     due.append(run)
                 else:
                     wake_at = min(wake_at, run.next_beat)
-            for run in due:
-                self._beat(run)
+            for i, run in enumerate(due):
+                if not self._beat(run):
+                    # The server is unreachable: the others would wait out the same timeout
+                    # one after the other, past their leases. Again for all, shortly.
+                    for later in due[i + 1 :]:
+                        later.next_beat = run.next_beat
+                    wake_at = min(wake_at, run.next_beat)
+                    break
                 wake_at = min(wake_at, run.next_beat)
             with self._cond:
                 if self._closing:
@@ -244,7 +250,8 @@ class Heartbeater:
                 if self._closing:
                     return
 
-    def _beat(self, run: Run) -> None:
+    def _beat(self, run: Run) -> bool:
+        """Renews one lease; False when the server could not be reached."""
         progress = run.progress if run.progress != run.sent_progress else None
         timeout = min(5.0, max(1.0, run.interval * 2))
         try:
@@ -252,14 +259,19 @@ class Heartbeater:
         except (Conflict, NotFound) as exc:
             run.next_beat = float("inf")
             self._lost(run, exc)
-            return
-        except (ConnectionFailed, ApiError) as exc:
+            return True
+        except ConnectionFailed as exc:
             log.warning("job %s: heartbeat failed (%s)", run.info.id, exc)
             run.next_beat = time.monotonic() + min(run.interval, 1.0)
-            return
+            return False
+        except ApiError as exc:
+            log.warning("job %s: heartbeat failed (%s)", run.info.id, exc)
+            run.next_beat = time.monotonic() + min(run.interval, 1.0)
+            return True
         if progress is not None:
             run.sent_progress = progress
         if doc.get("cancel_requested"):
             if run.flag.set("cancel_requested"):
                 log.info("job %s: cancel requested", run.info.id)
         run.next_beat = time.monotonic() + run.interval
+        return True

@@ -101,7 +101,7 @@ impl From<WorkerJob> for ClaimedJob {
             lease: w.lease.fence,
             lease_expires_at: w.lease_expires_at,
             deadline_at: w.deadline_at,
-            traceparent: w.job.traceparent.clone(),
+            traceparent: w.job.traceparent.as_deref().map(str::to_string),
         }
     }
 }

@@ -299,6 +299,7 @@ impl InsertColumns {
             .push(key.map(|k| k.stored(job.tenant.as_deref())));
         self.request_hash.push(key.map(|k| k.request_hash.clone()));
         self.retry_of.push(job.retry_of.map(uuid));
-        self.traceparent.push(job.traceparent.clone());
+        self.traceparent
+            .push(job.traceparent.as_deref().map(str::to_string));
     }
 }
