@@ -36,4 +36,5 @@ pub(crate) mod stats;
 pub(crate) mod submit;
 pub(crate) mod word_count;
 pub(crate) mod worker_answers;
+pub(crate) mod worker_context;
 pub(crate) mod workers;

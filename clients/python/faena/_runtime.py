@@ -17,6 +17,7 @@ import collections
 import json
 import logging
 import random
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,9 +28,37 @@ from .errors import ApiError, Conflict, ConnectionFailed, NotFound
 from .models import JobInfo
 from .protocol import MAX_OUTCOMES, Answer, Outcome, WorkerProtocol
 
-__all__ = ["Run", "Sender", "Heartbeater", "Backoff", "json_checked"]
+__all__ = ["Run", "Sender", "Heartbeater", "Backoff", "WorkerStats", "install_signals", "json_checked"]
 
 log = logging.getLogger("faena.worker")
+
+
+@dataclass
+class WorkerStats:
+    """Counts of what the worker did, by how each job's answer ended."""
+
+    claimed: int = 0
+    succeeded: int = 0  # results acknowledged
+    failed: int = 0  # failures acknowledged (the job queued again, failed or cancelled)
+    handed_back: int = 0
+    lost: int = 0  # answers refused (409) or dropped: lease lost, deadline passed
+    unsent: int = 0  # answers given up on (server unreachable at shutdown)
+
+
+def install_signals(stop: threading.Event, second: Callable[[], None]) -> dict[int, Any]:
+    """SIGTERM and SIGINT set ``stop`` (a second one calls ``second`` too); the handlers they
+    replace, to put back. Only from the main thread (else nothing is installed)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def handle(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            second()
+            log.warning("second signal: handing jobs back now")
+        log.info("signal %d: stopping", signum)
+        stop.set()
+
+    return {s: signal.signal(s, handle) for s in (signal.SIGTERM, signal.SIGINT)}
 
 
 @dataclass(eq=False)

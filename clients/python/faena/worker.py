@@ -40,7 +40,7 @@ from typing import Any, Callable, Literal
 from ._claim import Aborted, ClaimConnection
 from ._http import Http
 from ._process import ProcessExecutor
-from ._runtime import Backoff, Heartbeater, Run, Sender, json_checked
+from ._runtime import Backoff, Heartbeater, Run, Sender, WorkerStats, install_signals, json_checked
 from .context import CancelFlag, JobContext
 from .errors import ApiError, ConnectionFailed, Forbidden, Unauthorized
 from .executors import AsyncExecutor, Result, Task, ThreadExecutor
@@ -55,18 +55,6 @@ Executor = Literal["thread", "process", "async"]
 _KIND = re.compile(r"[a-z][a-z0-9_]{0,63}")
 #: Most jobs one claim may ask for (the server's limit).
 MAX_CLAIM = 1000
-
-
-@dataclass
-class WorkerStats:
-    """Counts of what the worker did, by how each job's answer ended."""
-
-    claimed: int = 0
-    succeeded: int = 0  # results acknowledged
-    failed: int = 0  # failures acknowledged (the job queued again, failed or cancelled)
-    handed_back: int = 0
-    lost: int = 0  # answers refused (409) or dropped: lease lost, deadline passed
-    unsent: int = 0  # answers given up on (server unreachable at shutdown)
 
 
 @dataclass(frozen=True)
@@ -233,17 +221,10 @@ class Worker:
             return list(self._runs)
 
     def _install_signals(self) -> dict[int, Any]:
-        if threading.current_thread() is not threading.main_thread():
-            return {}
+        def second() -> None:
+            self.grace_period = 0.0
 
-        def handle(signum: int, frame: Any) -> None:
-            if self._stop.is_set():
-                self.grace_period = 0.0
-                log.warning("second signal: handing jobs back now")
-            log.info("signal %d: stopping", signum)
-            self._stop.set()
-
-        return {s: signal.signal(s, handle) for s in (signal.SIGTERM, signal.SIGINT)}
+        return install_signals(self._stop, second)
 
     def _start(self) -> None:
         wanted = {self._kinds[k].executor for k in self.kinds}
