@@ -100,13 +100,17 @@ class Backoff:
         self.delay = 0.0
 
 
-def json_checked(value: Any) -> str | None:
-    """None when ``value`` encodes as JSON, else why not."""
+def json_checked(value: Any) -> tuple[int, str | None]:
+    """The size of ``value`` as JSON, and None; or 0 and why it is not JSON."""
     try:
-        json.dumps(value, allow_nan=False)
+        return len(json.dumps(value, allow_nan=False)), None
     except (TypeError, ValueError, RecursionError) as exc:
-        return f"the handler returned a value that is not JSON ({type(value).__name__}): {exc}"
-    return None
+        return 0, f"the handler returned a value that is not JSON ({type(value).__name__}): {exc}"
+
+
+#: Most bytes of results in one ``POST /workers/complete`` (the server takes 1 MiB by default,
+#: ``--max-body-bytes``): a batch past it would be refused whole, then sent one by one.
+MAX_BATCH_BYTES = 512 * 1024
 
 
 Finish = Callable[[Run, str], None]
@@ -157,7 +161,13 @@ class Sender:
                     self._cond.wait()
                 if not self._queue:
                     return
-                batch = [self._queue.popleft() for _ in range(min(len(self._queue), MAX_OUTCOMES))]
+                batch: list[tuple[Run, Outcome]] = []
+                size = 0
+                while self._queue and len(batch) < MAX_OUTCOMES:
+                    size += self._queue[0][1].size
+                    if batch and size > MAX_BATCH_BYTES:
+                        break
+                    batch.append(self._queue.popleft())
                 self._busy = True
             batch = [(run, o) for run, o in batch if self._still_wanted(run, o)]
             if not batch:

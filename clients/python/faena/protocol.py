@@ -32,6 +32,8 @@ class Outcome:
     fail: tuple[str, str, bool] | None = None
     hand_back: bool = False
     progress: tuple[int, int] | None = None
+    #: About how many bytes it adds to a request (its result's JSON; 0 when not known).
+    size: int = 0
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"id": self.id, "lease": self.lease}

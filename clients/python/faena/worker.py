@@ -365,9 +365,10 @@ class Worker:
         if result.progress is not None:
             run.progress = result.progress
         outcome = Outcome(run.info.id, run.info.lease, progress=run.progress)
-        problem = json_checked(result.value) if result.ok else None
+        size, problem = json_checked(result.value) if result.ok else (0, None)
         if result.ok and problem is None:
             outcome.result = result.value
+            outcome.size = size
         else:
             code, message = ("InvalidResult", problem) if problem else (result.code, result.message)
             retryable = False if problem else result.retryable
