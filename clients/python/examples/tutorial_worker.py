@@ -63,7 +63,8 @@ def primes(params: dict[str, Any], ctx: faena.JobContext) -> dict[str, int]:
 
 
 def factorial_digits(params: dict[str, Any], ctx: faena.JobContext) -> dict[str, Any]:
-    sys.set_int_max_str_digits(0)
+    if hasattr(sys, "set_int_max_str_digits"):  # Python 3.10.7 and later limit str(int)
+        sys.set_int_max_str_digits(0)
     numbers = [int(n) for n in params["numbers"]]
     results = []
     for i, n in enumerate(numbers):
