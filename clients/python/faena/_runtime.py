@@ -100,6 +100,11 @@ class Backoff:
         self.delay = 0.0
 
 
+def again_error(again: list[tuple[Run, Outcome]]) -> ConnectionFailed:
+    """What the sender logs when the server answered ``again``'s outcomes with 5xx problems."""
+    return ConnectionFailed(f"{len(again)} answers not recorded (server error)")
+
+
 def json_checked(value: Any) -> tuple[int, str | None]:
     """The size of ``value`` as JSON, and None; or 0 and why it is not JSON."""
     try:
@@ -173,7 +178,11 @@ class Sender:
             if not batch:
                 continue
             try:
-                self._send(batch)
+                again = self._send(batch)
+                if again:
+                    # Answered, some of them, with a server error: those again, after a pause.
+                    batch = again
+                    raise again_error(again)
                 backoff.reset()
             except (ConnectionFailed, ApiError) as exc:
                 with self._cond:
@@ -194,7 +203,8 @@ class Sender:
             return False
         return True
 
-    def _send(self, batch: list[tuple[Run, Outcome]]) -> None:
+    def _send(self, batch: list[tuple[Run, Outcome]]) -> list[tuple[Run, Outcome]]:
+        """Sends ``batch``; the outcomes the server could not record (to send again)."""
         try:
             answers = self._protocol.answer([o for _, o in batch])
         except ApiError as exc:
@@ -204,9 +214,14 @@ class Sender:
             # cannot take): each alone, and a refused result becomes a failure.
             for run, outcome in batch:
                 self._send_alone(run, outcome)
-            return
-        for (run, _), answer in zip(batch, answers, strict=True):
-            self._on_answer(run, answer)
+            return []
+        again: list[tuple[Run, Outcome]] = []
+        for (run, outcome), answer in zip(batch, answers, strict=True):
+            if answer.error is not None and answer.error.status >= 500:
+                again.append((run, outcome))  # not recorded (the store failed): send it again
+            else:
+                self._on_answer(run, answer)
+        return again
 
     def _send_alone(self, run: Run, outcome: Outcome) -> None:
         try:
