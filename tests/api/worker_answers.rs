@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, json_of, problem_at};
-use crate::workers::{app, app_with, claim, claim_one, lease, post, resize};
+use crate::workers::{app, app_without_sweep, claim, claim_one, lease, post, resize};
 
 fn id_of(claimed: &Value) -> JobId {
     claimed["id"].as_str().unwrap().parse().unwrap()
@@ -127,13 +127,7 @@ async fn many_answers_in_one_request_are_each_recorded_or_refused_on_their_own()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_a_batch_an_answer_past_the_deadline_times_its_job_out() {
-    // A sweep period far longer than the test: the answer itself finds the deadline.
-    let Some(app) = app_with(|c| {
-        c.lease_ms = 60_000;
-        c.heartbeat_ms = Some(20_000);
-    })
-    .await
-    else {
+    let Some(app) = app_without_sweep().await else {
         return;
     };
     app.submit_ok(&resize(json!({"timeout_ms": 200}))).await;

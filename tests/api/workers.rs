@@ -21,6 +21,16 @@ pub(crate) async fn app() -> Option<TestApp> {
     .await
 }
 
+/// A server whose sweep of overdue runs comes far later than any test's end: only an answer
+/// or a heartbeat finds a deadline passed.
+pub(crate) async fn app_without_sweep() -> Option<TestApp> {
+    app_with(|c| {
+        c.lease_ms = 60_000;
+        c.heartbeat_ms = Some(20_000);
+    })
+    .await
+}
+
 /// A server with the worker kind `resize` and the settings `tweak` sets.
 pub(crate) async fn app_with(tweak: impl FnOnce(&mut faena::config::Config)) -> Option<TestApp> {
     TestApp::spawn_with(|c| {
@@ -290,13 +300,7 @@ async fn a_cancel_reaches_the_worker_at_its_next_heartbeat() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_its_deadline_the_job_times_out_and_the_late_answer_is_refused() {
-    // A sweep period far longer than the test: the late answer itself finds the deadline.
-    let Some(app) = app_with(|c| {
-        c.lease_ms = 60_000;
-        c.heartbeat_ms = Some(20_000);
-    })
-    .await
-    else {
+    let Some(app) = app_without_sweep().await else {
         return;
     };
     let job = app.submit_ok(&resize(json!({"timeout_ms": 200}))).await;

@@ -81,9 +81,6 @@ class Run:
     started: float = field(default_factory=time.monotonic)
     task: Any = None  # its executors.Task, once submitted
 
-    def past_deadline(self) -> bool:
-        return self.deadline is not None and time.time() >= self.deadline
-
 
 class Backoff:
     """Exponential back-off with jitter, 0.1 s doubling to ``cap``."""
@@ -132,7 +129,6 @@ class Sender:
         self._on_answer = on_answer
         self._cond = threading.Condition()
         self._queue: collections.deque[tuple[Run, Outcome]] = collections.deque()
-        self._busy = False
         self._closing = False
         self._give_up_at: float | None = None
         self._thread = threading.Thread(target=self._loop, name="faena-sender", daemon=True)
@@ -161,7 +157,6 @@ class Sender:
         backoff = Backoff()
         while True:
             with self._cond:
-                self._busy = False
                 while not self._queue and not self._closing:
                     self._cond.wait()
                 if not self._queue:
@@ -173,7 +168,6 @@ class Sender:
                     if batch and size > MAX_BATCH_BYTES:
                         break
                     batch.append(self._queue.popleft())
-                self._busy = True
             batch = [(run, o) for run, o in batch if self._still_wanted(run, o)]
             if not batch:
                 continue

@@ -411,11 +411,11 @@ class Worker:
         with self._cond:
             if run.finished:
                 return
-            if how in ("lost", "deadline") and not run.handler_done and not run.handed_back:
+            if how == "lost" and not run.handler_done and not run.handed_back:
                 return  # the slot stays taken until the handler has returned
             run.finished = True
             self._runs.pop(run.info.id, None)
-            field = {"deadline": "lost", "refused": "lost"}.get(how, how)
+            field = "lost" if how == "refused" else how
             setattr(self.stats, field, getattr(self.stats, field) + 1)
             self._cond.notify_all()
 

@@ -143,15 +143,9 @@ pub async fn complete(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Job>> {
     let req: CompleteRequest = from_value(body, "")?;
-    let answer = WorkerAnswer {
-        lease: Lease {
-            id,
-            fence: req.lease,
-        },
-        end: completed(&req.result, "result")?,
-        progress: checked(req.progress, "progress")?,
-    };
-    Ok(Json(state.runtime.worker_end(answer).await?))
+    let end = completed(&req.result, "result")?;
+    let progress = checked(req.progress, "progress")?;
+    one(&state, id, req.lease, end, progress).await
 }
 
 /// Fail a job this worker holds.
@@ -179,22 +173,14 @@ pub async fn fail(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Job>> {
     let req: FailRequest = from_value(body, "")?;
-    let answer = WorkerAnswer {
-        lease: Lease {
-            id,
-            fence: req.lease,
-        },
-        end: failed(
-            Failure {
-                code: req.code,
-                message: req.message,
-                retryable: req.retryable,
-            },
-            "",
-        )?,
-        progress: checked(req.progress, "progress")?,
+    let failure = Failure {
+        code: req.code,
+        message: req.message,
+        retryable: req.retryable,
     };
-    Ok(Json(state.runtime.worker_end(answer).await?))
+    let end = failed(failure, "")?;
+    let progress = checked(req.progress, "progress")?;
+    one(&state, id, req.lease, end, progress).await
 }
 
 /// Hand back a job this worker holds, unrun.
@@ -222,15 +208,7 @@ pub async fn hand_back(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Job>> {
     let req: HandBackRequest = from_value(body, "")?;
-    let answer = WorkerAnswer {
-        lease: Lease {
-            id,
-            fence: req.lease,
-        },
-        end: WorkerEnd::HandBack,
-        progress: None,
-    };
-    Ok(Json(state.runtime.worker_end(answer).await?))
+    one(&state, id, req.lease, WorkerEnd::HandBack, None).await
 }
 
 /// Answer for many jobs at once.
@@ -314,6 +292,23 @@ pub async fn complete_many(
         })
         .collect();
     Ok(Json(AnswersResponse { outcomes }))
+}
+
+/// Records one answer for job `id` under the lease `fence`; the job as it leaves it.
+async fn one(
+    state: &AppState,
+    id: JobId,
+    fence: i64,
+    end: WorkerEnd,
+    progress: Option<JobProgress>,
+) -> ApiResult<Json<Job>> {
+    let lease = Lease { id, fence };
+    let answer = WorkerAnswer {
+        lease,
+        end,
+        progress,
+    };
+    Ok(Json(state.runtime.worker_end(answer).await?))
 }
 
 /// A completion with `result`; `field` names it in the error.
