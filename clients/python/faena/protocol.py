@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from ._conn import Connection
 from ._http import Http
 from .errors import ApiError, NotFound, api_error
 
@@ -60,19 +61,21 @@ class Answer:
 
 
 class WorkerProtocol:
-    """The workers' routes over one ``Http`` (give it a timeout longer than ``wait_ms``)."""
+    """The workers' routes: claims over the ``claims`` connection, answer batches over
+    ``answers`` (each used by one thread), the rest over ``http``."""
 
-    def __init__(self, http: Http) -> None:
+    def __init__(self, http: Http, claims: Connection, answers: Connection) -> None:
         self.http = http
+        self.claims = claims
+        self.answers = answers
         #: False once the server answered 404 to ``POST /workers/complete`` (an older server).
         self.batch_route = True
 
     def claim(self, worker: str, kinds: Sequence[str], max_jobs: int, wait_ms: int) -> list[dict[str, Any]]:
-        """Claims up to ``max_jobs`` jobs, waiting up to ``wait_ms`` for one to be ready."""
+        """Claims up to ``max_jobs`` jobs, waiting up to ``wait_ms`` for one to be ready;
+        raises ``Aborted`` when ``claims.abort()`` cut the wait."""
         body = {"worker": worker, "kinds": list(kinds), "max": max_jobs, "wait_ms": wait_ms}
-        _, doc, _ = self.http.request(
-            "POST", "/workers/claim", body, timeout=self.http.timeout + wait_ms / 1000
-        )
+        doc = self.claims.post("/workers/claim", body, timeout=self.http.timeout + wait_ms / 1000)
         return list(doc["jobs"])
 
     def heartbeat(
@@ -93,7 +96,7 @@ class WorkerProtocol:
         if self.batch_route:
             try:
                 body = {"outcomes": [o.to_json() for o in outcomes]}
-                _, doc, _ = self.http.request("POST", "/workers/complete", body)
+                doc = self.answers.post("/workers/complete", body)
                 return [_answer(item) for item in doc["outcomes"]]
             except NotFound as exc:
                 if exc.code != "not_found":  # a route, not a job, is missing

@@ -10,9 +10,12 @@
     worker.run()                                    # until SIGTERM / SIGINT
 
 The worker runs at most ``concurrency`` handlers at once and holds at most ``concurrency +
-prefetch`` jobs (running, waiting for a free handler, or waiting for their answer to be
-acknowledged): it claims (one long-polling ``POST /workers/claim`` with ``max`` = the room
-left) whenever it has room, so that the next jobs are at hand when a handler frees up. A
+prefetch`` jobs not done yet (running or waiting for a free handler): it claims (one
+long-polling ``POST /workers/claim`` with ``max`` = the room left) whenever half the
+prefetch has room (or one job, without prefetch), so that the next jobs are at hand when a
+handler frees up and each claim brings several. A job whose handler has returned makes room
+at once, its answer waiting for the next batch (up to ``MAX_OUTCOMES`` such answers wait for
+the server's acknowledgement before claims pause). A
 job's deadline runs from its claim, so a prefetched job waits within its ``timeout_ms``: the
 default, ``prefetch = concurrency``, holds two jobs per handler; give short jobs more (Celery's
 default holds four per process: ``prefetch = 3 * concurrency``) and long ones ``0`` (claim
@@ -37,7 +40,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
-from ._claim import Aborted, ClaimConnection
+from ._conn import Aborted, Connection
 from ._http import Http
 from ._process import ProcessExecutor
 from ._runtime import Backoff, Heartbeater, Run, Sender, WorkerStats, install_signals, json_checked
@@ -45,7 +48,7 @@ from .context import CancelFlag, JobContext
 from .errors import ApiError, ConnectionFailed, Forbidden, Unauthorized
 from .executors import AsyncExecutor, Result, Task, ThreadExecutor
 from .models import JobInfo, parse_time
-from .protocol import Answer, Outcome, WorkerProtocol
+from .protocol import MAX_OUTCOMES, Answer, Outcome, WorkerProtocol
 
 __all__ = ["Worker", "WorkerStats"]
 
@@ -99,6 +102,8 @@ class Worker:
         self.url = url
         self.concurrency = concurrency
         self.prefetch = concurrency if prefetch is None else max(0, prefetch)
+        #: The least room worth a claim: with every handler busy, half the prefetch.
+        self._refill = max(1, (self.prefetch + 1) // 2)
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.heartbeat_interval = heartbeat_interval
         self.claim_wait_ms = max(0, min(60_000, claim_wait_ms))
@@ -109,10 +114,14 @@ class Worker:
         self._processes = processes or concurrency
         self._kinds: dict[str, _Kind] = {}
         self._http = Http(url, api_key, http_timeout, pool=4)
-        self._protocol = WorkerProtocol(self._http)
-        self._claims = ClaimConnection(url, api_key, http_timeout)
+        self._claims = Connection(url, api_key, http_timeout)
+        self._answers = Connection(url, api_key, http_timeout)
+        self._protocol = WorkerProtocol(self._http, self._claims, self._answers)
         self._cond = threading.Condition()
         self._runs: dict[str, Run] = {}
+        #: Runs whose handler has not returned (waiting for one, or running): what ``holds``
+        #: bounds. The rest of ``_runs`` wait for their answer's acknowledgement.
+        self._undone = 0
         self._stop = threading.Event()
         self._stopping = False
         self._fatal: BaseException | None = None
@@ -258,6 +267,7 @@ class Worker:
             waiting = [r for r in self._runs.values() if r.task is not None and r.task.withdraw()]
             for run in waiting:
                 run.handler_done = run.handed_back = True
+            self._undone -= len(waiting)
         for run in waiting:
             run.flag.set("shutdown")
             self._sender.put(run, Outcome(run.info.id, run.info.lease, hand_back=True))
@@ -281,6 +291,7 @@ class Worker:
         self._sender.drain(timeout=10.0)
         self._heart.close()
         self._claims.close()
+        self._answers.close()
         self._http.close()
         log.info("worker %s stopped: %s", self.name, self.stats)
 
@@ -291,14 +302,13 @@ class Worker:
         kinds = self.kinds
         while True:
             with self._cond:
-                while len(self._runs) >= self.holds and not self._stopping:
+                while self._full() and not self._stopping:
                     self._cond.wait()
                 if self._stopping:
                     return
-                free = min(self.holds - len(self._runs), MAX_CLAIM)
-            body = {"worker": self.name, "kinds": kinds, "max": free, "wait_ms": self.claim_wait_ms}
+                free = min(self.holds - self._undone, MAX_CLAIM)
             try:
-                jobs = self._claims.claim(body)
+                jobs = self._protocol.claim(self.name, kinds, free, self.claim_wait_ms)
             except Aborted:
                 return
             except (Unauthorized, Forbidden) as exc:
@@ -337,14 +347,17 @@ class Worker:
         interval = self.heartbeat_interval or min(10.0, max(0.1, lease_left / 3))
         flag = CancelFlag(deadline.timestamp() if deadline else None)
         run = Run(info, doc.get("params"), flag, flag._deadline, interval, time.monotonic() + interval)
+        kind = self._kinds.get(info.kind)
         with self._cond:
             self._runs[info.id] = run
             self.stats.claimed += 1
-            stopping = self._stopping
+            refused = self._stopping or kind is None
+            if refused:
+                run.handler_done = run.handed_back = True
+            else:
+                self._undone += 1
         self._heart.wake()
-        kind = self._kinds.get(info.kind)
-        if stopping or kind is None:
-            run.handler_done = run.handed_back = True
+        if refused or kind is None:
             self._sender.put(run, Outcome(info.id, info.lease, hand_back=True))
             return
         log.debug("job %s (%s) attempt %d claimed, trace %s", info.id, info.kind, info.attempt, info.trace_id)
@@ -377,6 +390,7 @@ class Worker:
         # handler done finds its answer with the sender.
         with self._cond:
             run.handler_done = True
+            self._undone -= 1
             self._cond.notify_all()
             if run.handed_back:
                 return
@@ -418,6 +432,12 @@ class Worker:
             field = "lost" if how == "refused" else how
             setattr(self.stats, field, getattr(self.stats, field) + 1)
             self._cond.notify_all()
+
+    def _full(self) -> bool:
+        """No room for a claim (under ``_cond``): less than ``_refill`` below ``holds`` jobs
+        not done (then every handler is busy), or a full batch of answers not acknowledged
+        yet besides them."""
+        return self.holds - self._undone < self._refill or len(self._runs) - self._undone >= MAX_OUTCOMES
 
     def _snapshot(self) -> list[Run]:
         with self._cond:

@@ -1,9 +1,14 @@
-"""``POST /workers/claim`` over a connection of its own, which ``abort()`` can cut mid-wait.
+"""``Connection``: JSON ``POST``s over one keep-alive connection of ``http.client``, which
+``abort()`` can cut mid-request.
 
-A claim long-polls for up to ``wait_ms`` (20 s by default). When the worker stops, that wait
-must end at once: httpx offers no way to interrupt a request blocked in another thread, so
-claims go through ``http.client``, whose socket ``abort()`` shuts down. The server, seeing the
-connection gone, hands back whatever the claim had taken (their attempts uncounted).
+The worker's two busy routes go this way: claims (``POST /workers/claim``), which long-poll
+for up to ``wait_ms`` (20 s by default) and must end at once when the worker stops (httpx
+offers no way to interrupt a request blocked in another thread; the server, seeing the
+connection gone, hands back whatever the claim had taken, their attempts uncounted); and
+answer batches (``POST /workers/complete``), one per handful of jobs, where a plain
+``http.client`` request costs the worker a third of the CPU of one through httpx. Each user
+(the claim loop, the sender) has a connection of its own: a ``Connection`` is not shared
+between threads, except for ``abort()`` and ``close()``.
 """
 
 from __future__ import annotations
@@ -18,15 +23,15 @@ from typing import Any
 from . import __version__
 from .errors import ConnectionFailed, api_error
 
-__all__ = ["ClaimConnection", "Aborted"]
+__all__ = ["Connection", "Aborted"]
 
 
 class Aborted(Exception):
-    """The claim was cut by ``abort()``."""
+    """The request was cut by ``abort()``."""
 
 
-class ClaimConnection:
-    """A keep-alive connection used only for claims."""
+class Connection:
+    """One keep-alive connection to the server of ``url``, for JSON ``POST``s."""
 
     def __init__(self, url: str, api_key: str | None, timeout: float) -> None:
         parts = urllib.parse.urlsplit(url)
@@ -35,7 +40,7 @@ class ClaimConnection:
         self._https = parts.scheme == "https"
         self._host = parts.hostname
         self._port = parts.port
-        self._path = parts.path.rstrip("/") + "/workers/claim"
+        self._base = parts.path.rstrip("/")
         self._timeout = timeout
         self._headers = {
             "content-type": "application/json",
@@ -48,15 +53,17 @@ class ClaimConnection:
         self._conn: http.client.HTTPConnection | None = None
         self._aborted = False
 
-    def claim(self, body: dict[str, Any]) -> list[dict[str, Any]]:
-        """Sends one claim and returns its jobs; raises ``ApiError``, ``ConnectionFailed``
-        or ``Aborted``."""
-        payload = json.dumps(body).encode()
-        timeout = self._timeout + int(body.get("wait_ms", 0)) / 1000
+    def post(self, path: str, body: Any, timeout: float | None = None) -> Any:
+        """Sends ``body`` as JSON to ``path`` and returns the decoded answer of a 2xx; raises
+        ``ApiError`` (any other status), ``ConnectionFailed`` or ``Aborted``. ``timeout``
+        (s) overrides the connection's, for a request that long-polls."""
+        payload = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+        target = self._base + path
+        timeout = self._timeout if timeout is None else timeout
         for fresh_try in (False, True):
             conn, reused = self._connection(timeout)
             try:
-                conn.request("POST", self._path, body=payload, headers=self._headers)
+                conn.request("POST", target, body=payload, headers=self._headers)
                 resp = conn.getresponse()
                 data = resp.read()
             except (OSError, http.client.HTTPException) as exc:
@@ -65,22 +72,22 @@ class ClaimConnection:
                     raise Aborted() from exc
                 if reused and not fresh_try:
                     continue  # a keep-alive connection the server had closed: once more
-                raise ConnectionFailed(f"POST {self._path}: {exc!r}") from exc
+                raise ConnectionFailed(f"POST {target}: {exc!r}") from exc
             if resp.will_close:
                 self._drop(conn)
             try:
                 doc = json.loads(data) if data else None
             except ValueError:
                 doc = None
-            if 200 <= resp.status < 300 and isinstance(doc, dict):
-                return list(doc["jobs"])
+            if 200 <= resp.status < 300:
+                return doc
             problem = doc if isinstance(doc, dict) else {"detail": data[:500].decode("utf-8", "replace")}
             retry = resp.getheader("retry-after")
             raise api_error(resp.status, problem, float(retry) if retry and retry.isdigit() else None)
         raise AssertionError("unreachable")
 
     def abort(self) -> None:
-        """Cuts the claim in flight (if any); every later claim raises ``Aborted``."""
+        """Cuts the request in flight (if any); every later one raises ``Aborted``."""
         self._aborted = True  # seen by a claim still connecting, once it has connected
         with self._lock:
             conn = self._conn
