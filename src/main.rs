@@ -5,6 +5,12 @@ use std::time::Duration;
 
 use clap::Parser;
 
+/// jemalloc for the whole process (see Cargo.toml; `faena::runtime` gives its unused pages
+/// back after a burst).
+#[cfg(all(feature = "jemalloc", target_os = "linux", not(target_env = "musl")))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
