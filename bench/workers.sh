@@ -7,7 +7,7 @@
 #   (b) the Rust client of the protocol (`faena bench --workers`), batched claims and answers,
 #       and the claim-to-start latency of a long-polling worker.
 # faena runs on SQLite, durable (synchronous = FULL, the default), and, for (b), also with the
-# default logging off (RUST_LOG=warn: two log lines per job at 20,000 jobs/s cost ~10%).
+# default logging off (RUST_LOG=warn: the two log lines per job cost ~10% at 35,000 jobs/s).
 #
 #   bench/workers.sh [RUNS]          (default 3 runs of each)
 #
