@@ -30,6 +30,10 @@ pub struct WorkerJob {
     pub lease_expires_at: DateTime<Utc>,
     /// When the job times out (its start plus `timeout_ms`).
     pub deadline_at: DateTime<Utc>,
+    /// The lease's length: what each heartbeat renews it for.
+    pub lease_ms: u64,
+    /// From the claim to `deadline_at`, by this server's clock.
+    pub deadline_in_ms: u64,
 }
 
 /// How a worker ended a job's run.
@@ -264,11 +268,17 @@ async fn hand_back(rt: &Inner, jobs: Vec<WorkerJob>) {
 fn worker_job(job: Arc<Job>, lease: Lease, at: DateTime<Utc>, for_: Duration) -> WorkerJob {
     let started = job.started_at.unwrap_or(at);
     let deadline_at = started + Duration::from_millis(job.timeout_ms);
+    // The start is recorded a moment after `at` (to the millisecond): never more than the
+    // timeout itself.
+    let deadline_in = (deadline_at - at).to_std().unwrap_or_default();
+    let deadline_in = deadline_in.min(Duration::from_millis(job.timeout_ms));
     WorkerJob {
         job,
         lease,
         lease_expires_at: at + for_,
         deadline_at,
+        lease_ms: u64::try_from(for_.as_millis()).unwrap_or(u64::MAX),
+        deadline_in_ms: u64::try_from(deadline_in.as_millis()).unwrap_or(u64::MAX),
     }
 }
 

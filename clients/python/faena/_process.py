@@ -8,7 +8,8 @@ with ``multiprocessing``. Across the boundary:
 * progress: the child sends ``("progress", done, total)`` (at most every 50 ms, and the
   last one with the result);
 * cancel: the slot's ``multiprocessing.Event`` and a shared reason code back the child's
-  ``ctx.cancelled``; the parent sets them when the job's own flag is set;
+  ``ctx.cancelled``; the parent sets them when the job's own flag is set, under the slot's
+  lock and only while the child still runs that job (a late cancel cannot reach the next);
 * stop by force: a child still running ``cancel_grace`` seconds after a cancel (at once
   past the deadline, on a lost lease or at shutdown) gets SIGTERM, then SIGKILL a second
   later, and is replaced by a fresh one.
@@ -84,6 +85,28 @@ class _Slot:
         self.code = ctx.Value("b", 0, lock=False)
         self.proc: Any = None
         self.conn: Any = None
+        #: The task the child runs now; with ``lock``, a cancel forwarded for one task (from
+        #: another thread) can never land on the next one the child takes.
+        self.task: Task | None = None
+        self.lock = threading.Lock()
+
+    def begin(self, task: Task) -> None:
+        """Makes ``task`` the child's: its cancel cleared, later cancels forwarded."""
+        with self.lock:
+            self.task = task
+            self.event.clear()
+            self.code.value = 0
+
+    def forward_cancel(self, task: Task, code: int) -> None:
+        """Passes ``task``'s cancel to the child, if the child still runs it."""
+        with self.lock:
+            if self.task is task:
+                self.code.value = code
+                self.event.set()
+
+    def end(self) -> None:
+        with self.lock:
+            self.task = None
 
     def ensure(self) -> None:
         if self.proc is not None and self.proc.is_alive():
@@ -158,17 +181,9 @@ class ProcessExecutor:
         if task.ctx.cancelled.reason in ("deadline", "lost", "shutdown"):
             return Result.failure("Cancelled", f"not started ({task.ctx.cancelled.reason})")
         slot.ensure()
-        slot.event.clear()
-        slot.code.value = 0
+        slot.begin(task)
         flag = task.ctx.cancelled
-        current = [True]
-
-        def forward() -> None:
-            if current[0]:
-                slot.code.value = _CODES.get(flag.reason or "", 1)
-                slot.event.set()
-
-        flag.add_callback(forward)
+        flag.add_callback(lambda: slot.forward_cancel(task, _CODES.get(flag.reason or "", 1)))
         deadline = flag._deadline  # the child checks the deadline itself too
         try:
             slot.conn.send((task.handler, task.params, task.ctx.job, deadline))
@@ -204,7 +219,7 @@ class ProcessExecutor:
                     slot.kill()
                     return Result.failure("Cancelled", f"the child process was terminated ({flag.reason})")
         finally:
-            current[0] = False
+            slot.end()
 
     def shutdown(self) -> None:
         """Terminates every child (a running one by force) and stops the feeding threads."""

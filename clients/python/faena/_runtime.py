@@ -21,14 +21,23 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from .context import CancelFlag
 from .errors import ApiError, Conflict, ConnectionFailed, NotFound
-from .models import JobInfo
+from .models import JobInfo, parse_time
 from .protocol import MAX_OUTCOMES, Answer, Outcome, WorkerProtocol
 
-__all__ = ["Run", "Sender", "Heartbeater", "Backoff", "WorkerStats", "install_signals", "json_checked"]
+__all__ = [
+    "Run",
+    "Sender",
+    "Heartbeater",
+    "Backoff",
+    "WorkerStats",
+    "claim_timing",
+    "install_signals",
+    "json_checked",
+]
 
 log = logging.getLogger("faena.worker")
 
@@ -80,6 +89,22 @@ class Run:
     finished: bool = False
     started: float = field(default_factory=time.monotonic)
     task: Any = None  # its executors.Task, once submitted
+
+
+def claim_timing(doc: Mapping[str, Any], now: float) -> tuple[float, float | None]:
+    """A claimed job's lease length (s) and its deadline as a POSIX time of this machine's
+    clock (``now`` is ``time.time()`` on receiving the claim).
+
+    From the server's ``lease_ms`` and ``deadline_in_ms``, lengths that a clock set apart from
+    the server's does not bend; from ``lease_expires_at`` and ``deadline_at`` read against
+    this clock when the server sends no lengths (an older one).
+    """
+    lease_ms, deadline_in_ms = doc.get("lease_ms"), doc.get("deadline_in_ms")
+    if isinstance(lease_ms, int) and isinstance(deadline_in_ms, int):
+        return lease_ms / 1000, now + deadline_in_ms / 1000
+    expires, deadline = parse_time(doc.get("lease_expires_at")), parse_time(doc.get("deadline_at"))
+    lease = expires.timestamp() - now if expires else 30.0
+    return lease, deadline.timestamp() if deadline else None
 
 
 class Backoff:

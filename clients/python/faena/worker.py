@@ -43,11 +43,20 @@ from typing import Any, Callable, Literal
 from ._conn import Aborted, Connection
 from ._http import Http
 from ._process import ProcessExecutor
-from ._runtime import Backoff, Heartbeater, Run, Sender, WorkerStats, install_signals, json_checked
+from ._runtime import (
+    Backoff,
+    Heartbeater,
+    Run,
+    Sender,
+    WorkerStats,
+    claim_timing,
+    install_signals,
+    json_checked,
+)
 from .context import CancelFlag, JobContext
 from .errors import ApiError, ConnectionFailed, Forbidden, Unauthorized
 from .executors import AsyncExecutor, Result, Task, ThreadExecutor
-from .models import JobInfo, parse_time
+from .models import JobInfo
 from .protocol import MAX_OUTCOMES, Answer, Outcome, WorkerProtocol
 
 __all__ = ["Worker", "WorkerStats"]
@@ -341,11 +350,9 @@ class Worker:
 
     def _begin(self, doc: dict[str, Any]) -> None:
         info = JobInfo.from_claim(doc)
-        deadline = parse_time(doc.get("deadline_at"))
-        expires = parse_time(doc.get("lease_expires_at"))
-        lease_left = (expires.timestamp() - time.time()) if expires else 30.0
-        interval = self.heartbeat_interval or min(10.0, max(0.1, lease_left / 3))
-        flag = CancelFlag(deadline.timestamp() if deadline else None)
+        lease, deadline = claim_timing(doc, time.time())
+        interval = self.heartbeat_interval or min(10.0, max(0.1, lease / 3))
+        flag = CancelFlag(deadline)
         run = Run(info, doc.get("params"), flag, flag._deadline, interval, time.monotonic() + interval)
         kind = self._kinds.get(info.kind)
         with self._cond:

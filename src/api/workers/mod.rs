@@ -85,6 +85,11 @@ pub struct ClaimedJob {
     pub lease_expires_at: DateTime<Utc>,
     /// When the job times out (an answer after it is refused).
     pub deadline_at: DateTime<Utc>,
+    /// The lease's length in milliseconds: each heartbeat renews it for this long. With
+    /// `deadline_in_ms`, what a worker whose clock differs from the server's times itself by.
+    pub lease_ms: u64,
+    /// Milliseconds from this answer to `deadline_at`, by the server's clock.
+    pub deadline_in_ms: u64,
     /// The W3C trace context the job was submitted with: run the job as its child.
     #[schema(example = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")]
     pub traceparent: Option<String>,
@@ -101,6 +106,8 @@ impl From<WorkerJob> for ClaimedJob {
             lease: w.lease.fence,
             lease_expires_at: w.lease_expires_at,
             deadline_at: w.deadline_at,
+            lease_ms: w.lease_ms,
+            deadline_in_ms: w.deadline_in_ms,
             traceparent: w.job.traceparent.as_deref().map(str::to_string),
         }
     }
