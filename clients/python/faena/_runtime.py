@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping
 
 from .context import CancelFlag
 from .errors import ApiError, Conflict, ConnectionFailed, NotFound
+from .executors import Result
 from .models import JobInfo, parse_time
 from .protocol import MAX_OUTCOMES, Answer, Outcome, WorkerProtocol
 
@@ -37,6 +38,7 @@ __all__ = [
     "claim_timing",
     "install_signals",
     "json_checked",
+    "outcome_of",
 ]
 
 log = logging.getLogger("faena.worker")
@@ -133,6 +135,21 @@ def json_checked(value: Any) -> tuple[int, str | None]:
         return len(json.dumps(value, allow_nan=False)), None
     except (TypeError, ValueError, RecursionError) as exc:
         return 0, f"the handler returned a value that is not JSON ({type(value).__name__}): {exc}"
+
+
+def outcome_of(run: Run, result: Result) -> Outcome:
+    """The answer for ``run`` whose handler ended with ``result``: a value that is not JSON
+    fails the job (not retryable); a failure's message is cut to what the server takes."""
+    outcome = Outcome(run.info.id, run.info.lease, progress=run.progress)
+    size, problem = json_checked(result.value) if result.ok else (0, None)
+    if result.ok and problem is None:
+        outcome.result = result.value
+        outcome.size = size
+    else:
+        code, message = ("InvalidResult", problem) if problem else (result.code, result.message)
+        retryable = False if problem else result.retryable
+        outcome.fail = (code, (message or code).replace("\0", "")[:4096], retryable)
+    return outcome
 
 
 #: Most bytes of results in one ``POST /workers/complete`` (the server takes 1 MiB by default,

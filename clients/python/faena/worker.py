@@ -51,10 +51,10 @@ from ._runtime import (
     WorkerStats,
     claim_timing,
     install_signals,
-    json_checked,
+    outcome_of,
 )
 from .context import CancelFlag, JobContext
-from .errors import ApiError, ConnectionFailed, Forbidden, Unauthorized
+from .errors import ApiError, ConnectionFailed
 from .executors import AsyncExecutor, Result, Task, ThreadExecutor
 from .models import JobInfo
 from .protocol import MAX_OUTCOMES, Answer, Outcome, WorkerProtocol
@@ -179,7 +179,8 @@ class Worker:
     def run(self, *, install_signals: bool = True) -> None:
         """Runs until ``stop()`` or SIGTERM/SIGINT (a second signal skips the grace period).
 
-        Raises ``Unauthorized``/``Forbidden`` when the server refuses the key.
+        Raises ``Unauthorized``/``Forbidden`` when the server refuses the key, the
+        ``ApiError`` of a claim refused as asked (a kind it does not declare).
         """
         if self._ran:
             raise RuntimeError("a Worker runs once; make a new one")
@@ -320,33 +321,26 @@ class Worker:
                 jobs = self._protocol.claim(self.name, kinds, free, self.claim_wait_ms)
             except Aborted:
                 return
-            except (Unauthorized, Forbidden) as exc:
-                log.error("the server refused the worker's key: %s", exc)
-                self._fatal = exc
-                self._stop.set()
-                return
             except ApiError as exc:
                 if 400 <= exc.status < 500 and exc.status not in (408, 429):
-                    # Refused as asked (a kind the server does not declare): asking again
-                    # changes nothing.
+                    # The key refused (401, 403), or the claim refused as asked (a kind the
+                    # server does not declare): asking again changes nothing.
                     log.error("the server refused the worker's claims: %s", exc)
                     self._fatal = exc
                     self._stop.set()
                     return
-                delay = backoff.next()
-                log.warning("claim failed (%s); again in %.1f s", exc, delay)
-                if self._stop.wait(delay):
-                    return
-                continue
+                failure: Exception = exc
             except ConnectionFailed as exc:
-                delay = backoff.next()
-                log.warning("claim failed (%s); again in %.1f s", exc, delay)
-                if self._stop.wait(delay):
-                    return
+                failure = exc
+            else:
+                backoff.reset()
+                for doc in jobs:
+                    self._begin(doc)
                 continue
-            backoff.reset()
-            for doc in jobs:
-                self._begin(doc)
+            delay = backoff.next()
+            log.warning("claim failed (%s); again in %.1f s", failure, delay)
+            if self._stop.wait(delay):
+                return
 
     def _begin(self, doc: dict[str, Any]) -> None:
         info = JobInfo.from_claim(doc)
@@ -384,15 +378,7 @@ class Worker:
         after the deadline goes too: the server, whose clock decides, refuses it (409)."""
         if result.progress is not None:
             run.progress = result.progress
-        outcome = Outcome(run.info.id, run.info.lease, progress=run.progress)
-        size, problem = json_checked(result.value) if result.ok else (0, None)
-        if result.ok and problem is None:
-            outcome.result = result.value
-            outcome.size = size
-        else:
-            code, message = ("InvalidResult", problem) if problem else (result.code, result.message)
-            retryable = False if problem else result.retryable
-            outcome.fail = (code, (message or code).replace("\0", "")[:4096], retryable)
+        outcome = outcome_of(run, result)
         # Under the lock, with the answer queued in the same step: a shutdown that sees the
         # handler done finds its answer with the sender.
         with self._cond:
