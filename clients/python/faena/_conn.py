@@ -26,6 +26,11 @@ from .errors import ConnectionFailed, api_error
 __all__ = ["Connection", "Aborted"]
 
 
+#: What a kept-alive connection the server closed meanwhile raises on its next request
+#: (``http.client.RemoteDisconnected`` is a ``ConnectionResetError``).
+_CLOSED = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
+
+
 class Aborted(Exception):
     """The request was cut by ``abort()``."""
 
@@ -53,10 +58,13 @@ class Connection:
         self._conn: http.client.HTTPConnection | None = None
         self._aborted = False
 
-    def post(self, path: str, body: Any, timeout: float | None = None) -> Any:
-        """Sends ``body`` as JSON to ``path`` and returns the decoded answer of a 2xx; raises
-        ``ApiError`` (any other status), ``ConnectionFailed`` or ``Aborted``. ``timeout``
-        (s) overrides the connection's, for a request that long-polls."""
+    def post(self, path: str, body: Any, timeout: float | None = None) -> dict[str, Any]:
+        """Sends ``body`` as JSON to ``path`` and returns the JSON object of a 2xx answer;
+        raises ``ApiError`` (any other status), ``ConnectionFailed`` (no answer, or a 2xx
+        without a JSON object) or ``Aborted``. ``timeout`` (s) overrides the connection's,
+        for a request that long-polls. A request is sent again only when a kept-alive
+        connection turns out closed by the server (it never reached it); never after a
+        timeout, when the server may have acted on it."""
         payload = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
         target = self._base + path
         timeout = self._timeout if timeout is None else timeout
@@ -70,7 +78,7 @@ class Connection:
                 self._drop(conn)
                 if self._aborted:
                     raise Aborted() from exc
-                if reused and not fresh_try:
+                if reused and not fresh_try and isinstance(exc, _CLOSED):
                     continue  # a keep-alive connection the server had closed: once more
                 raise ConnectionFailed(f"POST {target}: {exc!r}") from exc
             if resp.will_close:
@@ -80,6 +88,8 @@ class Connection:
             except ValueError:
                 doc = None
             if 200 <= resp.status < 300:
+                if not isinstance(doc, dict):
+                    raise ConnectionFailed(f"POST {target}: a {resp.status} answer without a JSON object")
                 return doc
             problem = doc if isinstance(doc, dict) else {"detail": data[:500].decode("utf-8", "replace")}
             retry = resp.getheader("retry-after")
@@ -99,6 +109,8 @@ class Connection:
                 pass
 
     def close(self) -> None:
+        """Closes the connection; every later request raises ``Aborted``."""
+        self._aborted = True
         with self._lock:
             conn, self._conn = self._conn, None
         if conn is not None:

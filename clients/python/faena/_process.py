@@ -7,9 +7,11 @@ with ``multiprocessing``. Across the boundary:
 
 * progress: the child sends ``("progress", done, total)`` (at most every 50 ms, and the
   last one with the result);
-* cancel: the slot's ``multiprocessing.Event`` and a shared reason code back the child's
-  ``ctx.cancelled``; the parent sets them when the job's own flag is set, under the slot's
-  lock and only while the child still runs that job (a late cancel cannot reach the next);
+* cancel: a reason code in shared memory backs the child's ``ctx.cancelled`` (read by
+  polling every 20 ms in ``wait()``: the ``set()`` of a ``multiprocessing.Event`` waits for
+  every process sleeping in its ``wait()`` to wake, and one killed there would hang the
+  parent); the parent writes it when the job's own flag is set, under the slot's lock and
+  only while the child still runs that job (a late cancel cannot reach the next);
 * stop by force: a child still running ``cancel_grace`` seconds after a cancel (at once
   past the deadline, on a lost lease or at shutdown) gets SIGTERM, then SIGKILL a second
   later, and is replaced by a fresh one.
@@ -30,6 +32,31 @@ from .executors import Done, Result, Task
 __all__ = ["ProcessExecutor"]
 
 _PROGRESS_EVERY = 0.05
+#: How often a child waiting on its cancel flag looks at it.
+_CANCEL_POLL = 0.02
+
+
+class _SharedCode:
+    """The child's side of its cancel flag: set while the shared code is not 0."""
+
+    def __init__(self, code: Any) -> None:
+        self._code = code
+
+    def is_set(self) -> bool:
+        return bool(self._code.value)
+
+    def set(self) -> None:
+        if not self._code.value:
+            self._code.value = 1
+
+    def wait(self, timeout: float | None = None) -> bool:
+        end = None if timeout is None else time.monotonic() + timeout
+        while not self.is_set():
+            left = _CANCEL_POLL if end is None else min(_CANCEL_POLL, end - time.monotonic())
+            if left <= 0:
+                return False
+            time.sleep(left)
+        return True
 
 
 def _context() -> Any:
@@ -37,7 +64,7 @@ def _context() -> Any:
     return mp.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
-def _child_main(conn: Any, event: Any, code: Any) -> None:
+def _child_main(conn: Any, code: Any) -> None:
     """The loop of a child: receive a task, run it, send its result; until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent to handle
     while True:
@@ -61,7 +88,7 @@ def _child_main(conn: Any, event: Any, code: Any) -> None:
                 sent_at[0] = now
                 conn.send(("progress", done, total))
 
-        ctx = JobContext(info, CancelFlag(deadline, event=event, code=code), sink)
+        ctx = JobContext(info, CancelFlag(deadline, event=_SharedCode(code), code=code), sink)
         try:
             result = Result.success(handler(params, ctx))
         except Exception as exc:  # noqa: BLE001
@@ -81,8 +108,7 @@ class _Slot:
 
     def __init__(self, ctx: Any) -> None:
         self._ctx = ctx
-        self.event = ctx.Event()
-        self.code = ctx.Value("b", 0, lock=False)
+        self.code = ctx.Value("b", 0, lock=False)  # no lock a killed child could hold
         self.proc: Any = None
         self.conn: Any = None
         #: The task the child runs now; with ``lock``, a cancel forwarded for one task (from
@@ -94,7 +120,6 @@ class _Slot:
         """Makes ``task`` the child's: its cancel cleared, later cancels forwarded."""
         with self.lock:
             self.task = task
-            self.event.clear()
             self.code.value = 0
 
     def forward_cancel(self, task: Task, code: int) -> None:
@@ -102,7 +127,6 @@ class _Slot:
         with self.lock:
             if self.task is task:
                 self.code.value = code
-                self.event.set()
 
     def end(self) -> None:
         with self.lock:
@@ -114,7 +138,7 @@ class _Slot:
         self.close()
         parent, child = self._ctx.Pipe()
         self.proc = self._ctx.Process(
-            target=_child_main, args=(child, self.event, self.code), name="faena-child", daemon=True
+            target=_child_main, args=(child, self.code), name="faena-child", daemon=True
         )
         self.proc.start()
         child.close()

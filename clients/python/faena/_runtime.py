@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from ._conn import Aborted
 from .context import CancelFlag
 from .errors import ApiError, Conflict, ConnectionFailed, NotFound
 from .executors import Result
@@ -79,7 +80,7 @@ class Run:
     info: JobInfo
     params: Any
     flag: CancelFlag
-    deadline: float | None  # POSIX time of deadline_at
+    deadline: float | None  # POSIX time of the deadline, by this machine's clock
     interval: float  # seconds between heartbeats
     next_beat: float  # monotonic time of the next heartbeat
     progress: tuple[int, int] | None = None
@@ -164,16 +165,21 @@ class Sender:
     """Sends queued outcomes in batches; ``finish(run, how)`` once each is settled."""
 
     def __init__(
-        self, protocol: WorkerProtocol, finish: Finish, on_answer: Callable[[Run, Answer], None]
+        self,
+        protocol: WorkerProtocol,
+        finish: Finish,
+        on_answer: Callable[[Run, Answer], None],
+        crashed: Callable[[BaseException], None] | None = None,
     ) -> None:
         self._protocol = protocol
         self._finish = finish
         self._on_answer = on_answer
+        self._crashed = crashed
         self._cond = threading.Condition()
         self._queue: collections.deque[tuple[Run, Outcome]] = collections.deque()
         self._closing = False
         self._give_up_at: float | None = None
-        self._thread = threading.Thread(target=self._loop, name="faena-sender", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="faena-sender", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -194,6 +200,20 @@ class Sender:
             self._cond.notify_all()
         self._thread.join(max(0.0, end - time.monotonic()) + 1.0)
         return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except Aborted:  # the connection closed under a sender that outlived its drain
+            with self._cond:
+                left = list(self._queue)
+                self._queue.clear()
+            for run, _ in left:
+                self._finish(run, "unsent")
+        except BaseException as exc:  # noqa: BLE001 - a bug: the worker stops rather than hang
+            log.exception("the sender failed")
+            if self._crashed is not None:
+                self._crashed(exc)
 
     def _loop(self) -> None:
         backoff = Backoff()

@@ -1,11 +1,12 @@
 """What a handler gets beside its params: ``JobContext`` (``ctx``) and its ``CancelFlag``.
 
 ``ctx.cancelled`` is set when a heartbeat answers ``cancel_requested``, when the job's
-``deadline_at`` passes (checked locally too, so it is exact), when the lease is lost (a
-heartbeat answered 409) and when the worker shuts down and hands the job back. It reads
-like a ``threading.Event`` (``is_set()``, ``wait(timeout)``) and can be awaited in
-``async`` handlers (``await ctx.wait_cancelled()``). The same interface works in a child
-process of the process executor, where the flag is backed by a ``multiprocessing`` event.
+deadline passes (checked locally too: the claim's ``deadline_in_ms`` read against this
+machine's clock, so that a clock set apart from the server's does not move it), when the
+lease is lost (a heartbeat answered 409) and when the worker shuts down and hands the job
+back. It reads like a ``threading.Event`` (``is_set()``, ``wait(timeout)``) and can be
+awaited in ``async`` handlers (``await ctx.wait_cancelled()``). The same interface works in a
+child process of the process executor, where the flag is backed by shared memory.
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ class _Cell:
 class CancelFlag:
     """Set once the job should stop; ``reason`` says why.
 
-    ``deadline`` is the job's ``deadline_at`` as a POSIX timestamp: past it the flag reads
-    as set (reason ``"deadline"``) even before anyone sets it.
+    ``deadline`` is the job's deadline as a POSIX timestamp of this machine's clock: past it
+    the flag reads as set (reason ``"deadline"``) even before anyone sets it.
     """
 
     def __init__(

@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 
 from ._conn import Connection
 from ._http import Http
-from .errors import ApiError, NotFound, api_error
+from .errors import ApiError, ConnectionFailed, NotFound, api_error
 
 __all__ = ["Outcome", "Answer", "WorkerProtocol", "MAX_OUTCOMES"]
 
@@ -76,7 +76,10 @@ class WorkerProtocol:
         raises ``Aborted`` when ``claims.abort()`` cut the wait."""
         body = {"worker": worker, "kinds": list(kinds), "max": max_jobs, "wait_ms": wait_ms}
         doc = self.claims.post("/workers/claim", body, timeout=self.http.timeout + wait_ms / 1000)
-        return list(doc["jobs"])
+        jobs = doc.get("jobs")
+        if not isinstance(jobs, list):
+            raise ConnectionFailed("POST /workers/claim: an answer without its jobs")
+        return jobs
 
     def heartbeat(
         self, job_id: str, lease: int, progress: tuple[int, int] | None, timeout: float
@@ -97,7 +100,10 @@ class WorkerProtocol:
             try:
                 body = {"outcomes": [o.to_json() for o in outcomes]}
                 doc = self.answers.post("/workers/complete", body)
-                return [_answer(item) for item in doc["outcomes"]]
+                items = doc.get("outcomes")
+                if not isinstance(items, list) or len(items) != len(outcomes):
+                    raise ConnectionFailed("POST /workers/complete: an answer without one item per outcome")
+                return [_answer(item) for item in items]
             except NotFound as exc:
                 if exc.code != "not_found":  # a route, not a job, is missing
                     raise

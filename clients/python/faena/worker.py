@@ -14,8 +14,8 @@ prefetch`` jobs not done yet (running or waiting for a free handler): it claims 
 long-polling ``POST /workers/claim`` with ``max`` = the room left) whenever half the
 prefetch has room (or one job, without prefetch), so that the next jobs are at hand when a
 handler frees up and each claim brings several. A job whose handler has returned makes room
-at once, its answer waiting for the next batch (up to ``MAX_OUTCOMES`` such answers wait for
-the server's acknowledgement before claims pause). A
+at once, its answer waiting for the next batch (claims pause while ``4 * holds`` such answers,
+at most ``MAX_OUTCOMES``, wait for the server's acknowledgement; their leases are kept). A
 job's deadline runs from its claim, so a prefetched job waits within its ``timeout_ms``: the
 default, ``prefetch = concurrency``, holds two jobs per handler; give short jobs more (Celery's
 default holds four per process: ``prefetch = 3 * concurrency``) and long ones ``0`` (claim
@@ -113,6 +113,9 @@ class Worker:
         self.prefetch = concurrency if prefetch is None else max(0, prefetch)
         #: The least room worth a claim: with every handler busy, half the prefetch.
         self._refill = max(1, (self.prefetch + 1) // 2)
+        #: The most jobs answered and not yet acknowledged before claims pause (each is still
+        #: heartbeated): a sender held up by the server must not pile up work.
+        self._max_unacked = min(MAX_OUTCOMES, 4 * self.holds)
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.heartbeat_interval = heartbeat_interval
         self.claim_wait_ms = max(0, min(60_000, claim_wait_ms))
@@ -127,7 +130,9 @@ class Worker:
         self._answers = Connection(url, api_key, http_timeout)
         self._protocol = WorkerProtocol(self._http, self._claims, self._answers)
         self._cond = threading.Condition()
-        self._runs: dict[str, Run] = {}
+        #: Every run held, by (job id, lease): a job claimed again after its lease was lost
+        #: is a new run while the old one's handler may still be running.
+        self._runs: dict[tuple[str, int], Run] = {}
         #: Runs whose handler has not returned (waiting for one, or running): what ``holds``
         #: bounds. The rest of ``_runs`` wait for their answer's acknowledgement.
         self._undone = 0
@@ -135,7 +140,7 @@ class Worker:
         self._stopping = False
         self._fatal: BaseException | None = None
         self._executors: dict[str, Any] = {}
-        self._sender = Sender(self._protocol, self._finish, self._answered)
+        self._sender = Sender(self._protocol, self._finish, self._answered, self._crashed)
         self._heart = Heartbeater(self._protocol, self._snapshot, self._lost)
         self._thread: threading.Thread | None = None
         self._ran = False
@@ -188,7 +193,7 @@ class Worker:
         if not self.kinds:
             raise ValueError("no kinds registered (use @worker.kind)")
         previous = self._install_signals() if install_signals else {}
-        claimer = threading.Thread(target=self._claim_loop, name="faena-claim", daemon=True)
+        claimer = threading.Thread(target=self._claiming, name="faena-claim", daemon=True)
         try:
             self._start()
             claimer.start()
@@ -231,13 +236,14 @@ class Worker:
 
     @property
     def holds(self) -> int:
-        """The most jobs held at once: ``concurrency + prefetch``."""
+        """The most jobs held not done yet (running or waiting for a handler):
+        ``concurrency + prefetch``. Jobs whose answers wait for the server come besides."""
         return self.concurrency + self.prefetch
 
     def running_jobs(self) -> list[str]:
         """Ids of the jobs held now."""
         with self._cond:
-            return list(self._runs)
+            return [job_id for job_id, _ in self._runs]
 
     def _install_signals(self) -> dict[int, Any]:
         def second() -> None:
@@ -307,6 +313,19 @@ class Worker:
 
     # -- claiming ---------------------------------------------------------------------------
 
+    def _claiming(self) -> None:
+        try:
+            self._claim_loop()
+        except BaseException as exc:  # noqa: BLE001 - a bug: stop the worker rather than idle
+            log.exception("the claim loop failed")
+            self._crashed(exc)
+
+    def _crashed(self, exc: BaseException) -> None:
+        """A thread of the worker failed: it stops, and ``run()`` raises ``exc``."""
+        if self._fatal is None:
+            self._fatal = exc
+        self._stop.set()
+
     def _claim_loop(self) -> None:
         backoff = Backoff()
         kinds = self.kinds
@@ -350,7 +369,7 @@ class Worker:
         run = Run(info, doc.get("params"), flag, flag._deadline, interval, time.monotonic() + interval)
         kind = self._kinds.get(info.kind)
         with self._cond:
-            self._runs[info.id] = run
+            self._runs[(info.id, info.lease)] = run
             self.stats.claimed += 1
             refused = self._stopping or kind is None
             if refused:
@@ -421,16 +440,17 @@ class Worker:
             if how == "lost" and not run.handler_done and not run.handed_back:
                 return  # the slot stays taken until the handler has returned
             run.finished = True
-            self._runs.pop(run.info.id, None)
+            self._runs.pop((run.info.id, run.info.lease), None)
             field = "lost" if how == "refused" else how
             setattr(self.stats, field, getattr(self.stats, field) + 1)
             self._cond.notify_all()
 
     def _full(self) -> bool:
         """No room for a claim (under ``_cond``): less than ``_refill`` below ``holds`` jobs
-        not done (then every handler is busy), or a full batch of answers not acknowledged
+        not done (then every handler is busy), or ``_max_unacked`` answers not acknowledged
         yet besides them."""
-        return self.holds - self._undone < self._refill or len(self._runs) - self._undone >= MAX_OUTCOMES
+        unacked = len(self._runs) - self._undone
+        return self.holds - self._undone < self._refill or unacked >= self._max_unacked
 
     def _snapshot(self) -> list[Run]:
         with self._cond:

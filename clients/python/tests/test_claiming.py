@@ -13,6 +13,7 @@ import pytest
 
 import faena
 import faena.worker
+from faena.errors import api_error
 from faena.protocol import Answer, Outcome
 
 from conftest import eventually
@@ -75,19 +76,19 @@ def worker_on(server: FakeServer, concurrency: int, prefetch: int) -> tuple[faen
 
 
 def test_handlers_go_on_while_their_answers_wait() -> None:
-    server = FakeServer(40)
+    server = FakeServer(20)
     worker, ran = worker_on(server, concurrency=2, prefetch=4)
     worker.start()
     try:
         # No answer is acknowledged, yet every job runs: room comes from handlers returning.
-        eventually(lambda: len(ran) == 40, what="all 40 handlers run with no answer acknowledged")
+        eventually(lambda: len(ran) == 20, what="all 20 handlers run with no answer acknowledged")
         assert server.acknowledged == 0
         server.gate.set()
-        eventually(lambda: worker.stats.succeeded == 40, what="the 40 answers acknowledged")
+        eventually(lambda: worker.stats.succeeded == 20, what="the 20 answers acknowledged")
     finally:
         server.gate.set()
         worker.stop(grace_period=1.0, timeout=20)
-    assert sorted(ran) == list(range(40))
+    assert sorted(ran) == list(range(20))
 
 
 def test_with_every_handler_busy_a_claim_waits_for_half_the_prefetch_of_room() -> None:
@@ -137,3 +138,72 @@ def test_unacknowledged_answers_are_bounded(monkeypatch: pytest.MonkeyPatch) -> 
         server.gate.set()
         worker.stop(grace_period=1.0, timeout=20)
     assert max(server.outstanding) <= 3, server.outstanding
+
+
+class ReclaimServer(FakeServer):
+    """Job ``j``'s lease 1 is lost at its first heartbeat, and the job is claimed again with
+    lease 2 while the first run's handler still runs."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+        self.claims = [[1], [2]]
+        self.gate.set()
+        self.answered: list[tuple[str, int]] = []
+
+    def claim(self, worker: str, kinds: list[str], max_jobs: int, wait_ms: int) -> list[dict[str, Any]]:
+        with self.lock:
+            leases = self.claims.pop(0) if self.claims else []
+        if not leases:
+            time.sleep(wait_ms / 1000)
+        return [
+            {
+                "id": "j",
+                "kind": "t",
+                "attempt": lease,
+                "max_attempts": 3,
+                "lease": lease,
+                "params": {},
+                "lease_ms": 300,
+                "deadline_in_ms": 60_000,
+            }
+            for lease in leases
+        ]
+
+    def heartbeat(self, job_id: str, lease: int, progress: Any, timeout: float) -> dict[str, Any]:
+        if lease == 1:
+            raise api_error(409, {"code": "stale_lease", "detail": "lost"})
+        return {"lease_expires_at": None, "cancel_requested": False}
+
+    def answer(self, outcomes: list[Outcome]) -> list[Answer]:
+        with self.lock:
+            self.answered += [(o.id, o.lease) for o in outcomes]
+        return [Answer(o.id, status="succeeded") for o in outcomes]
+
+
+def test_a_job_claimed_again_after_its_lease_was_lost_is_a_run_of_its_own() -> None:
+    server = ReclaimServer()
+    release = {1: threading.Event(), 2: threading.Event()}
+    started: dict[int, faena.JobContext] = {}
+    worker = faena.Worker("http://127.0.0.1:9", concurrency=2, prefetch=0, claim_wait_ms=20)
+    use_fake(worker, server)
+
+    @worker.kind("t")
+    def handler(params: dict[str, Any], ctx: faena.JobContext) -> int:
+        started[ctx.job.lease] = ctx
+        assert release[ctx.job.lease].wait(20)
+        return ctx.job.lease
+
+    worker.start()
+    try:
+        eventually(lambda: sorted(started) == [1, 2], what="both runs of j started")
+        eventually(lambda: started[1].cancelled.reason == "lost", what="the first lease lost")
+        release[1].set()  # the first run, whose lease was lost, ends while the second runs
+        eventually(lambda: worker.stats.lost == 1, what="the first run settled as lost")
+        assert worker.running_jobs() == ["j"], "the second run was dropped with the first"
+        release[2].set()
+        eventually(lambda: worker.stats.succeeded == 1, what="the second run answered")
+    finally:
+        for event in release.values():
+            event.set()
+        worker.stop(grace_period=1.0, timeout=20)
+    assert server.answered == [("j", 2)]
