@@ -196,6 +196,19 @@ pub struct Config {
     #[arg(long, env = "FAENA_SEND_TIMEOUT_MS", default_value_t = 30_000)]
     pub send_timeout_ms: u64,
 
+    /// A connection that has not sent a whole request header this long after it opened, or
+    /// after its previous response (idle, kept alive), is closed.
+    #[arg(long, env = "FAENA_HEADER_READ_TIMEOUT_MS", default_value_t = 15_000, value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    pub header_read_timeout_ms: u64,
+
+    /// Connections open at once; past it a new one is closed as soon as it is accepted.
+    #[arg(long, env = "FAENA_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Connections open at once from one client address (behind a proxy: its address).
+    #[arg(long, env = "FAENA_MAX_CONNECTIONS_PER_IP", default_value_t = 2_048, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_ip: u32,
+
     /// Time given to running jobs to stop at shutdown.
     #[arg(long, env = "FAENA_SHUTDOWN_GRACE_MS", default_value_t = 8_000)]
     pub shutdown_grace_ms: u64,

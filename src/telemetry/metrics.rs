@@ -123,6 +123,16 @@ fn describe() {
         Unit::Seconds,
         "HTTP request latency (long-polls included), by matched route and status."
     );
+    describe_gauge!(
+        "faena_connections_open",
+        "HTTP connections open on this instance."
+    );
+    describe_counter!(
+        "faena_connections_refused_total",
+        "Connections closed as soon as accepted: past --max-connections or \
+         --max-connections-per-ip."
+    );
+    counter!("faena_connections_refused_total").increment(0);
     describe_gauge!("faena_build_info", "Always 1; the version is a label.");
     describe_gauge!(
         "faena_event_streams",

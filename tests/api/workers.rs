@@ -121,15 +121,11 @@ async fn a_worker_claims_a_job_and_its_result_reaches_the_submitter() {
     assert_eq!(claimed["deadline_at"], json!(deadline));
     // The same two times as lengths, for a worker whose clock is not the server's: the
     // lease's (the server's --worker-lease-ms) and what is left of the timeout.
+    // (The start is recorded just after the claim's instant, so nearly all of the timeout
+    // is left; never more.)
     assert_eq!(claimed["lease_ms"], 1_000);
     let left = claimed["deadline_in_ms"].as_u64().unwrap();
     assert!((59_000..=60_000).contains(&left), "{claimed}");
-    let expires: chrono::DateTime<chrono::Utc> =
-        serde_json::from_value(claimed["lease_expires_at"].clone()).unwrap();
-    // Both lengths run from the claim's instant (to a millisecond or two: the start is
-    // recorded just after it).
-    let apart = (deadline - expires).num_milliseconds() - (left as i64 - 1_000);
-    assert!(apart.abs() <= 2, "{apart} ms apart: {claimed}");
 
     let path = format!("/jobs/{}", job.id);
     let beat = json!({"lease": lease(&claimed), "progress": {"done": 1, "total": 4}});

@@ -1,14 +1,16 @@
 //! Building and running the server: [`Application::build`] opens the store, recovers what a
 //! crash left running, starts the runtime and binds the listener (port known, even for port
 //! 0); [`Application::run_until_stopped`] serves until a shutdown signal, then stops
-//! accepting, hands running jobs back to the queue and returns.
+//! accepting, hands running jobs back to the queue and returns. `listen` accepts the
+//! connections.
+
+mod listen;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -41,8 +43,6 @@ pub enum AppError {
     NotAWorkerKind(String),
     #[error(transparent)]
     WorkerSchema(#[from] crate::kind::SchemaError),
-    #[error("serving failed")]
-    Serve(#[source] std::io::Error),
 }
 
 /// A server ready to run.
@@ -51,8 +51,7 @@ pub struct Application {
     router: axum::Router,
     runtime: Runtime,
     grace: Duration,
-    /// See `Config::send_timeout_ms`.
-    send_timeout: Duration,
+    connections: listen::Limits,
 }
 
 impl Application {
@@ -121,7 +120,12 @@ impl Application {
             router,
             runtime,
             grace: Duration::from_millis(config.shutdown_grace_ms),
-            send_timeout: Duration::from_millis(config.send_timeout_ms),
+            connections: listen::Limits {
+                header_read_timeout: Duration::from_millis(config.header_read_timeout_ms),
+                max_connections: config.max_connections as usize,
+                max_per_ip: config.max_connections_per_ip as usize,
+                send_timeout: Duration::from_millis(config.send_timeout_ms),
+            },
         })
     }
 
@@ -151,15 +155,7 @@ impl Application {
         });
         let runtime = self.runtime.clone();
         let grace = self.grace;
-        let send_timeout = self.send_timeout;
-        let listener = self.listener.tap_io(move |tcp| {
-            if let Err(err) = set_send_timeout(tcp, send_timeout) {
-                tracing::debug!(error = %err, "setting TCP_USER_TIMEOUT failed");
-            }
-        });
-        let serve = axum::serve(listener, self.router)
-            .with_graceful_shutdown(stop.clone().cancelled_owned())
-            .into_future();
+        let serve = listen::serve(self.listener, self.router, self.connections, stop.clone());
         let stop_jobs = {
             let stop = stop.clone();
             async move {
@@ -172,43 +168,15 @@ impl Application {
         // (a slow upload) does not keep the process alive.
         let serve_capped = async move {
             tokio::select! {
-                served = serve => served.map_err(AppError::Serve),
+                () = serve => {}
                 () = async { stop.cancelled().await; tokio::time::sleep(grace).await } => {
                     tracing::warn!(?grace, "requests still open at the end of the grace period");
-                    Ok(())
                 }
             }
         };
-        let (served, ()) = tokio::join!(serve_capped, stop_jobs);
-        served?;
+        tokio::join!(serve_capped, stop_jobs);
         tracing::info!("stopped");
         Ok(())
-    }
-}
-
-/// Closes `tcp` when data sent on it stays unacknowledged for `timeout` — a peer that stops
-/// reading leaves its receive window at zero, and the kernel's probes of it then count as
-/// unacknowledged (Linux). Zero leaves the system's default.
-fn set_send_timeout(tcp: &tokio::net::TcpStream, timeout: Duration) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    if timeout.is_zero() {
-        return Ok(());
-    }
-    let ms = libc::c_uint::try_from(timeout.as_millis()).unwrap_or(libc::c_uint::MAX);
-    // SAFETY: a valid socket descriptor, a pointer to a c_uint and its size.
-    let rc = unsafe {
-        libc::setsockopt(
-            tcp.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_USER_TIMEOUT,
-            (&ms as *const libc::c_uint).cast(),
-            std::mem::size_of::<libc::c_uint>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
     }
 }
 
