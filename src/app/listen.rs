@@ -11,8 +11,11 @@
 //!   client from taking them all, so the others (and health checks) still get in.
 //! - Every connection gets TCP_USER_TIMEOUT (`--send-timeout-ms`): a peer that stops reading
 //!   what it is sent is cut off by the kernel.
-//! - `accept` failing (out of file descriptors) is logged once per 10 s, and the loop pauses
-//!   50 ms instead of spinning.
+//! - `accept` failing for want of file descriptors or memory is logged once per 10 s, and the
+//!   loop pauses 50 ms instead of spinning; one connection's failure is skipped.
+//! - The header timeout is also the idle timeout of kept-alive connections (hyper has one
+//!   timer for both): behind a reverse proxy that keeps upstream connections open, set it
+//!   above the proxy's idle timeout, or the proxy may reuse a connection as it closes (502).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -55,9 +58,14 @@ pub(crate) async fn serve(
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
+                Err(err) if !out_of_resources(&err) => {
+                    // One connection's failure (reset or aborted before it was taken).
+                    tracing::debug!(error = %err, "accepting a connection failed");
+                    continue;
+                }
                 Err(err) => {
                     if last_error.is_none_or(|at| at.elapsed() >= Duration::from_secs(10)) {
-                        tracing::warn!(error = %err, "accepting a connection failed");
+                        tracing::warn!(error = %err, "accepting connections failed");
                         last_error = Some(Instant::now());
                     }
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -83,6 +91,15 @@ pub(crate) async fn serve(
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// Whether `err` says the process is out of something (file descriptors, memory), rather than
+/// that one connection failed: then accepting again at once would only fail again.
+fn out_of_resources(err: &std::io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
 }
 
 fn prepare(tcp: &TcpStream, send_timeout: Duration) {
@@ -133,7 +150,7 @@ impl Open {
         }
         *of_ip += 1;
         counts.total += 1;
-        metrics::gauge!("faena_connections_open").set(counts.total as f64);
+        metrics::gauge!("faena_connections_open").increment(1.0);
         Some(Slot {
             open: Arc::clone(open),
             ip,
@@ -155,7 +172,7 @@ impl Drop for Slot {
                 counts.by_ip.remove(&self.ip);
             }
         }
-        metrics::gauge!("faena_connections_open").set(counts.total as f64);
+        metrics::gauge!("faena_connections_open").decrement(1.0);
     }
 }
 
