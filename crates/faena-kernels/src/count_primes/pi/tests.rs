@@ -180,9 +180,11 @@ fn icbrt_is_exact() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// Spread over the orders of magnitude: x = ⌊10^e⌋ for e uniform in [0.3, 9].
+    /// Spread over the orders of magnitude: x = ⌊10^e⌋ for e uniform in [0.31, 9], so x ≥ 2
+    /// (the method is for x ≥ 2; `pi` answers 0 and 1 itself). From 0.3, e < log10(2) gave
+    /// x = 1 about once in 120 runs: a failure of the test, not of the method.
     #[test]
-    fn log_uniform_x_match_the_sieve(e in 0.3f64..9.0) {
+    fn log_uniform_x_match_the_sieve(e in 0.31f64..9.0) {
         let x = 10f64.powf(e) as u64;
         prop_assert_eq!(by_lmo(x), by_sieve(x));
     }
