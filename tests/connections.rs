@@ -146,19 +146,12 @@ async fn stalled_connections_are_closed_and_the_caps_hold_while_others_are_serve
 
     // The places came back: a whole new request from 127.0.0.1 is served.
     assert_eq!(submit_from(&server, 1).await, 202);
-    let metrics = reqwest::Client::new()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let refused_total = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("faena_connections_refused_total "))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .expect("faena_connections_refused_total");
+    let refused_total = support::metric(
+        &reqwest::Client::new(),
+        &server,
+        "faena_connections_refused_total",
+    )
+    .await;
     assert!(refused_total >= 1.0, "{refused_total}");
 }
 

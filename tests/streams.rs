@@ -45,21 +45,6 @@ async fn read_until(tcp: &mut TcpStream, marker: &str) -> String {
     String::from_utf8_lossy(&got).into_owned()
 }
 
-/// The value of an unlabelled gauge in `/metrics`.
-async fn gauge(client: &reqwest::Client, server: &Server, name: &str) -> f64 {
-    let text = client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("{name} not in /metrics"))
-}
-
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1 << 20) as f64
 }
@@ -87,7 +72,7 @@ async fn two_hundred_idle_streams_cost_little_memory() {
         streams.push(open_raw(&server, None).await);
     }
     assert_eq!(
-        gauge(&client, &server, "faena_event_streams").await,
+        support::metric(&client, &server, "faena_event_streams").await,
         (STREAMS + 1) as f64
     );
     let after = server.rss_bytes();
@@ -188,7 +173,7 @@ async fn a_client_that_never_reads_is_cut_off_without_harm() {
     assert_eq!(seen, want, "each job's end exactly once");
     // The stuck client is cut off by the kernel, not kept: only the reader is left.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while gauge(&client, &server, "faena_event_streams").await != 1.0 {
+    while support::metric(&client, &server, "faena_event_streams").await != 1.0 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the stream nobody reads is still open"

@@ -239,3 +239,18 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
     }
     binary
 }
+
+/// The value of an unlabelled series (a gauge, a counter) in `/metrics`.
+pub async fn metric(client: &reqwest::Client, server: &Server, name: &str) -> f64 {
+    let text = client
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} not in /metrics"))
+}
