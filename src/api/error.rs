@@ -93,6 +93,10 @@ pub enum ApiError {
     Timeout(u64),
     #[error("the job store is unreachable; try again later")]
     StoreUnavailable(#[source] StoreError),
+    #[error(
+        "the job store has no room to write (its disk is full); nothing was stored, try again later"
+    )]
+    StorageFull(#[source] StoreError),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -101,6 +105,7 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::UnknownDependency(id) => Self::UnknownDependency(id),
+            err if err.is_storage_full() => Self::StorageFull(err),
             err if err.is_unavailable() => Self::StoreUnavailable(err),
             err => Self::Internal(Box::new(err)),
         }
@@ -163,6 +168,7 @@ impl ApiError {
             Self::Overloaded => "overloaded",
             Self::Timeout(_) => "timeout",
             Self::StoreUnavailable(_) => "store_unavailable",
+            Self::StorageFull(_) => "storage_full",
             Self::Internal(_) => "internal",
         }
     }
@@ -190,6 +196,7 @@ impl ApiError {
             Self::InvalidHeader(_) => StatusCode::BAD_REQUEST,
             Self::IdempotencyKeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::QueueFull { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -211,7 +218,7 @@ impl ApiError {
     pub fn retry_after(&self) -> Option<u32> {
         match self {
             Self::QueueFull { .. } | Self::Overloaded | Self::Timeout(_) => Some(1),
-            Self::StoreUnavailable(_) | Self::Unavailable(_) => Some(5),
+            Self::StoreUnavailable(_) | Self::Unavailable(_) | Self::StorageFull(_) => Some(5),
             _ => None,
         }
     }

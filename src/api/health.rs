@@ -1,5 +1,5 @@
-//! `/healthz` (the process is alive) and `/readyz` (it can serve: the store answers and it
-//! is not shutting down).
+//! `/healthz` (the process is alive) and `/readyz` (it can serve: the store answers, has room
+//! to write, and the server is not shutting down).
 
 use axum::extract::State;
 use axum::routing::get;
@@ -30,7 +30,7 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Readiness: the store answers and the server is not shutting down.
+/// Readiness: the store answers and has room to write, and the server is not shutting down.
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses(
         (status = 200, description = "Ready", body = Health),
@@ -39,6 +39,12 @@ pub async fn healthz() -> Json<Health> {
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
     if state.runtime.stopping().is_cancelled() {
         return Err(ApiError::Unavailable("shutting down"));
+    }
+    if state.runtime.store().storage_full() {
+        // Logged by the store when it began; it tries again every second.
+        return Err(ApiError::Unavailable(
+            "the job store has no room to write (its disk is full)",
+        ));
     }
     state.runtime.store().ping().await.map_err(|err| {
         tracing::warn!(error = ?err, "readiness check: store unreachable");

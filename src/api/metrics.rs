@@ -55,6 +55,8 @@ async fn scrape(State(state): State<Scrapes>) -> Response {
         running_cpu,
         running_io,
         event_streams: state.app.runtime.events().streams(),
+        storage_full: state.app.runtime.store().storage_full(),
+        storage_refusals: state.app.runtime.store().storage_refusals(),
     });
     let content_type = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
     ([(header::CONTENT_TYPE, content_type)], body).into_response()

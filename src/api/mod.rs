@@ -35,7 +35,7 @@ use axum::http::Request;
 use axum::response::{IntoResponse, Response};
 use axum::{Router, middleware};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::job::{Job, JobKind, Limits, SpecError, Submission, SubmitRequest};
 use crate::runtime::Runtime;
@@ -144,10 +144,15 @@ pub fn router(state: AppState, options: ApiOptions) -> Router {
         // the router still see the matched route.
         .layer(middleware::from_fn(metrics::track))
         .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                let id = request_id::of(req);
-                tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
-            }),
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<_>| {
+                    let id = request_id::of(req);
+                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                })
+                // Not one line per 5xx: a 500 logs its cause where it is made (`ApiError`), and
+                // a 503 or 507 is a state logged where it begins and ends (an outage, a full
+                // disk), not per request.
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
         )
         .layer(middleware::from_fn(request_id::assign))
 }

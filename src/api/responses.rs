@@ -11,14 +11,16 @@ const FORBIDDEN: &str = "The key's role does not reach this route (`forbidden`: 
                          outside the workers' routes, or a submit key on them)";
 const INTERNAL: &str = "Internal error (logged)";
 const UNAVAILABLE: &str = "Overloaded, timed out or the job store is unreachable (`Retry-After`)";
+const STORAGE_FULL: &str = "A write found the job store without room (a full disk: `storage_full`, \
+                            `Retry-After`); nothing was stored";
 
 /// 401: API keys are configured and the request has none or an unknown one; 403: its
 /// key's role does not reach the route.
 pub struct Unauthorized;
 
 /// What any route that reads or writes the store may answer besides its own: 401 (no key),
-/// 403 (a key of the other role), 500 (an internal error, logged) and 503 (overloaded, timed
-/// out, the store unreachable).
+/// 403 (a key of the other role), 500 (an internal error, logged), 503 (overloaded, timed
+/// out, the store unreachable) and 507 (a write found the store's disk full).
 pub struct StoreErrors;
 
 impl IntoResponses for Unauthorized {
@@ -34,6 +36,7 @@ impl IntoResponses for StoreErrors {
             (403, FORBIDDEN),
             (500, INTERNAL),
             (503, UNAVAILABLE),
+            (507, STORAGE_FULL),
         ])
     }
 }

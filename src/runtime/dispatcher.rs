@@ -46,7 +46,7 @@ pub(super) async fn run(rt: Arc<Inner>) {
                 Err(err) => {
                     slots.give_back(free);
                     errored = true;
-                    tracing::error!(error = ?err, "claiming jobs failed");
+                    write_failed!(error, err, "claiming jobs failed");
                 }
             }
         }

@@ -5,6 +5,19 @@
 //! cancellation token, and a deadline, a user cancel and shutdown all trip it after recording
 //! why ([`StopReason`]); the runner turns the reason into the job's final (or re-queued) state.
 
+/// Logs a failed write of the store at `$level`, or at debug when it failed for lack of space:
+/// the store logs that once when it begins and once when it ends (`store::room`), not once per
+/// write.
+macro_rules! write_failed {
+    ($level:ident, $err:expr, $($rest:tt)+) => {
+        if $err.is_storage_full() {
+            tracing::debug!(error = ?$err, $($rest)+)
+        } else {
+            tracing::$level!(error = ?$err, $($rest)+)
+        }
+    };
+}
+
 mod dispatcher;
 mod kernel;
 mod memory;

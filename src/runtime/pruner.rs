@@ -23,7 +23,7 @@ pub(super) async fn run(rt: Arc<Inner>) {
                     }
                 }
                 Err(err) => {
-                    tracing::warn!(error = ?err, "pruning expired jobs failed");
+                    write_failed!(warn, err, "pruning expired jobs failed");
                     break;
                 }
             }

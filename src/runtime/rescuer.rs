@@ -28,7 +28,7 @@ pub(super) async fn run(rt: Arc<Inner>) {
                 "timed out remote workers' runs past their deadline"
             ),
             Ok(_) => {}
-            Err(err) => tracing::warn!(error = ?err, "timing out overdue runs failed"),
+            Err(err) => write_failed!(warn, err, "timing out overdue runs failed"),
         }
         match rt.store.rescue_expired(now(), &rt.running_ids()).await {
             // The observer of the commit tells the long-polls, the event streams and the
@@ -40,7 +40,7 @@ pub(super) async fn run(rt: Arc<Inner>) {
                 "rescued runs whose lease had expired"
             ),
             Ok(_) => {}
-            Err(err) => tracing::warn!(error = ?err, "rescuing expired leases failed"),
+            Err(err) => write_failed!(warn, err, "rescuing expired leases failed"),
         }
     }
 }

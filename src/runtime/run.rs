@@ -134,7 +134,7 @@ async fn heartbeats(rt: Arc<Inner>, lease: Lease, handle: RunHandle) {
             }
             Ok(Ok(LeaseState::Lost)) => handle.stop(StopReason::LeaseLost),
             Ok(Err(err)) => {
-                tracing::warn!(error = ?err, "lease renewal failed");
+                write_failed!(warn, err, "lease renewal failed");
                 if renewed.elapsed() >= give_up {
                     handle.stop(StopReason::LeaseLost);
                 }
@@ -162,7 +162,12 @@ async fn record(rt: &Inner, run: Claimed, outcome: Outcome, progress: Option<Job
                 return tracing::warn!(outcome = name, "run ended but the job had moved on");
             }
             Err(err) => {
-                tracing::error!(error = ?err, ?delay, "recording the end of a run failed; retrying");
+                write_failed!(
+                    error,
+                    err,
+                    ?delay,
+                    "recording the end of a run failed; retrying"
+                );
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }

@@ -259,7 +259,7 @@ async fn hand_back(rt: &Inner, jobs: Vec<WorkerJob>) {
         let end = RunEnd::answered(job.lease, Outcome::Requeue, None, now());
         if let Err(err) = rt.store.finish(end).await {
             // Its lease runs out instead, and the rescue settles it.
-            tracing::warn!(job_id = %job.lease.id, error = ?err, "handing back a claimed job failed");
+            write_failed!(warn, err, job_id = %job.lease.id, "handing back a claimed job failed");
         }
     }
 }

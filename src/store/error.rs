@@ -36,6 +36,16 @@ impl StoreError {
         }
     }
 
+    /// The database's error, to share between several writes (one error failed them all);
+    /// `self` back when it is not the database's.
+    pub(crate) fn into_shared(self) -> Result<std::sync::Arc<sqlx::Error>, Self> {
+        match self {
+            Self::Database(err) => Ok(std::sync::Arc::new(err)),
+            Self::Write(err) => Ok(err),
+            other => Err(other),
+        }
+    }
+
     /// A write broke a uniqueness rule (e.g. an idempotency key already used).
     pub fn is_unique_violation(&self) -> bool {
         self.sqlx()
@@ -43,11 +53,22 @@ impl StoreError {
             .is_some_and(|e| e.is_unique_violation())
     }
 
+    /// The database has no room to write: SQLite's `SQLITE_FULL` (the disk, or its
+    /// `max_page_count`), PostgreSQL's `53100 disk_full`. The rest of PostgreSQL's class 53
+    /// (out of memory, too many connections) is [`StoreError::is_unavailable`].
+    pub fn is_storage_full(&self) -> bool {
+        self.sqlx()
+            .and_then(sqlx::Error::as_database_error)
+            .and_then(|e| e.code())
+            .is_some_and(|code| code == "13" || code == "53100")
+    }
+
     /// The database cannot be reached or does not answer in time (as opposed to refusing a
     /// statement): the request may succeed later.
     pub fn is_unavailable(&self) -> bool {
         match self {
             Self::WriterGone => true,
+            _ if self.is_storage_full() => false,
             _ => self.sqlx().is_some_and(|e| {
                 matches!(
                     e,

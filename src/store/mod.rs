@@ -16,6 +16,7 @@ mod new_job;
 mod open;
 pub mod postgres;
 mod retention;
+mod room;
 mod rows;
 mod runs;
 mod sql;
@@ -58,6 +59,8 @@ pub struct Store {
     commits: broadcast::Sender<Arc<Committed>>,
     /// What the writer knows of the queue (see [`sql::watch`]).
     queue: Arc<QueueWatch>,
+    /// Whether the database has room to write.
+    room: Arc<room::Room>,
     /// What must live as long as the store (a lock file, a listener task).
     _keep: Box<dyn Any + Send + Sync>,
 }
@@ -100,12 +103,14 @@ impl Store {
         backoff: Backoff,
     ) -> Self {
         let queue = Arc::default();
+        let room = Arc::default();
         let (commits, _) = broadcast::channel(COMMITS_BUFFER);
         let writer = Writer::start(
             dialect,
             writer,
             commits.clone(),
             Arc::clone(&queue),
+            Arc::clone(&room),
             backoff,
         );
         Self {
@@ -115,6 +120,7 @@ impl Store {
             events,
             commits,
             queue,
+            room,
             _keep: keep,
         }
     }
@@ -123,6 +129,19 @@ impl Store {
     pub async fn ping(&self) -> Result<()> {
         read!(self, r => r.ping())?;
         self.writer.apply(Op::Ping, ()).await
+    }
+
+    /// Whether the database has no room to write (a full disk): from the first write refused
+    /// for lack of space until a probe of the writer proves there is room again (see
+    /// `store::room`). Writes are still tried meanwhile, each failing on its own with
+    /// [`StoreError::is_storage_full`].
+    pub fn storage_full(&self) -> bool {
+        self.room.is_full()
+    }
+
+    /// Writes refused for lack of space since the store opened.
+    pub fn storage_refusals(&self) -> u64 {
+        self.room.refused()
     }
 
     /// Whether other processes use the same database (then their changes come as

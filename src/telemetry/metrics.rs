@@ -171,6 +171,8 @@ pub fn render(gauges: &Gauges) -> String {
     gauge!("faena_jobs_running", "pool" => "cpu").set(gauges.running_cpu as f64);
     gauge!("faena_jobs_running", "pool" => "io").set(gauges.running_io as f64);
     gauge!("faena_event_streams").set(gauges.event_streams as f64);
+    gauge!("faena_storage_full").set(f64::from(u8::from(gauges.storage_full)));
+    counter!("faena_storage_full_writes_total").absolute(gauges.storage_refusals);
     HANDLE
         .get()
         .and_then(Option::as_ref)
@@ -186,6 +188,10 @@ pub struct Gauges {
     pub running_io: usize,
     /// Event streams open.
     pub event_streams: usize,
+    /// Whether the store has no room to write.
+    pub storage_full: bool,
+    /// Writes the store refused for lack of space, since it opened.
+    pub storage_refusals: u64,
 }
 
 /// `n` jobs of `kind` were submitted.

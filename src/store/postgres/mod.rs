@@ -216,4 +216,18 @@ impl Dialect for PgDialect {
     async fn ping(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
         conn.execute("SELECT 1").await.map(drop)
     }
+
+    async fn probe(
+        conn: &mut PgConnection,
+        id: i64,
+        pad: Option<&[u8]>,
+    ) -> Result<(), sqlx::Error> {
+        let query = match pad {
+            Some(pad) => sqlx::query("INSERT INTO storage_probe (id, pad) VALUES ($1, $2)")
+                .bind(id)
+                .bind(pad),
+            None => sqlx::query("DELETE FROM storage_probe WHERE id = $1").bind(id),
+        };
+        query.execute(conn).await.map(drop)
+    }
 }

@@ -66,6 +66,10 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     fn retryable(err: &sqlx::Error) -> bool;
 
     async fn ping(conn: &mut Conn<Self>) -> Result<(), sqlx::Error>;
+
+    /// Writes `pad` as the row `id` of `storage_probe` (see `store::room`), or deletes that
+    /// row when `pad` is `None`.
+    async fn probe(conn: &mut Conn<Self>, id: i64, pad: Option<&[u8]>) -> Result<(), sqlx::Error>;
 }
 
 /// The statements about jobs themselves.

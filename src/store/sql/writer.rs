@@ -12,6 +12,10 @@
 //! A batch that failed for a reason the database calls transient (a deadlock between
 //! processes sharing it) is first run again whole.
 //!
+//! A write that fails for lack of space fails its whole batch at once, as no other write of
+//! it could take its place; the store is then *full* (`store::room`) and, between batches,
+//! the writer probes every second for space until a probe commits.
+//!
 //! SQLite allows one writer at a time: its pool holds one connection. PostgreSQL takes a
 //! connection from its pool for each batch, so a connection lost with the server is replaced
 //! by the next batch.
@@ -21,6 +25,7 @@ use std::sync::Arc;
 use sqlx::Pool;
 use sqlx::pool::PoolConnection;
 use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::time::Instant;
 
 use super::execute::{execute, observe, reread};
 use super::ops::{Op, Pending};
@@ -28,6 +33,7 @@ use super::watch::QueueWatch;
 use super::{Dialect, Effects, Sql};
 use crate::job::Backoff;
 use crate::store::commit::Committed;
+use crate::store::room::{PROBE_BYTES, PROBE_EVERY, Room};
 use crate::store::{Result, StoreError};
 
 /// Most writes in one transaction.
@@ -49,6 +55,7 @@ impl Writer {
         pool: Pool<D::Db>,
         commits: broadcast::Sender<Arc<Committed>>,
         queue: Arc<QueueWatch>,
+        room: Arc<Room>,
         backoff: Backoff,
     ) -> Self {
         let (ops, rx) = mpsc::channel(4 * MAX_BATCH);
@@ -58,6 +65,8 @@ impl Writer {
             // Unknown at start.
             waits: true,
             queue,
+            room,
+            next_probe: Instant::now(),
             backoff,
         };
         tokio::spawn(run(task, rx, commits));
@@ -83,6 +92,10 @@ struct Task<D: Sql> {
     /// Whether `job_waits` may have rows (see `Effects::waits`).
     waits: bool,
     queue: Arc<QueueWatch>,
+    /// Whether the database has room to write.
+    room: Arc<Room>,
+    /// While it has none, when to try again.
+    next_probe: Instant,
     /// When retries run.
     backoff: Backoff,
 }
@@ -99,7 +112,21 @@ async fn run<D: Sql>(
             let _ = commits.send(Arc::new(committed));
         }
     };
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    loop {
+        let received = if task.room.is_full() {
+            tokio::select! {
+                received = rx.recv_many(&mut batch, MAX_BATCH) => received,
+                () = tokio::time::sleep_until(task.next_probe) => {
+                    task.probe().await;
+                    continue;
+                }
+            }
+        } else {
+            rx.recv_many(&mut batch, MAX_BATCH).await
+        };
+        if received == 0 {
+            break;
+        }
         let mut ops = std::mem::take(&mut batch);
         let mut result = task.transaction(&mut ops).await;
         for _ in 0..RETRIES {
@@ -109,18 +136,13 @@ async fn run<D: Sql>(
             tracing::debug!("a batch of writes failed for a transient reason; running it again");
             result = task.transaction(&mut ops).await;
         }
-        match result {
+        match result.map_err(Failure::widened) {
             Ok(committed) => {
                 publish(committed);
                 ops.into_iter().for_each(Op::deliver);
             }
             // Not any one write's fault (the lock, the disk): every write gets the error.
-            Err(Failure::Transaction(err)) => {
-                tracing::error!(error = ?err, writes = ops.len(), "a batch of writes failed");
-                for op in ops {
-                    op.fail(StoreError::Write(Arc::clone(&err)));
-                }
-            }
+            Err(Failure::Transaction(err)) => task.fail_all(ops, err),
             Err(Failure::Write(err)) if ops.len() == 1 => {
                 if let Some(op) = ops.into_iter().next() {
                     op.fail(err);
@@ -137,8 +159,15 @@ async fn run<D: Sql>(
                             publish(committed);
                             op.deliver();
                         }
-                        Err(Failure::Write(err)) => op.fail(err),
-                        Err(Failure::Transaction(err)) => op.fail(StoreError::Write(err)),
+                        Err(Failure::Write(err)) => {
+                            task.refused(&err, 1);
+                            op.fail(err);
+                        }
+                        Err(Failure::Transaction(err)) => {
+                            let err = StoreError::Write(err);
+                            task.refused(&err, 1);
+                            op.fail(err);
+                        }
                     }
                 }
             }
@@ -152,6 +181,20 @@ enum Failure {
     Transaction(Arc<sqlx::Error>),
 }
 
+impl Failure {
+    /// A write that failed for lack of space fails its whole transaction: no other write of
+    /// it would find room either.
+    fn widened(self) -> Self {
+        match self {
+            Failure::Write(err) if err.is_storage_full() => match err.into_shared() {
+                Ok(err) => Failure::Transaction(err),
+                Err(err) => Failure::Write(err),
+            },
+            other => other,
+        }
+    }
+}
+
 /// Whether running the transaction again may well succeed.
 fn transient<D: Dialect>(failure: &Failure) -> bool {
     match failure {
@@ -162,6 +205,68 @@ fn transient<D: Dialect>(failure: &Failure) -> bool {
 }
 
 impl<D: Sql> Task<D> {
+    /// Fails every write of `ops` with `err`, which none of them caused.
+    fn fail_all(&mut self, ops: Vec<Op>, err: Arc<sqlx::Error>) {
+        let shared = StoreError::Write(Arc::clone(&err));
+        // A full disk is logged once, by the room, not once per batch.
+        if !self.refused(&shared, ops.len()) {
+            tracing::error!(error = ?shared, writes = ops.len(), "a batch of writes failed");
+        }
+        for op in ops {
+            op.fail(StoreError::Write(Arc::clone(&err)));
+        }
+    }
+
+    /// Tells the room that `writes` writes failed with `err`: whether it was for lack of space.
+    fn refused(&mut self, err: &StoreError, writes: usize) -> bool {
+        let full = self.room.failed(err, writes);
+        if full {
+            self.next_probe = Instant::now() + PROBE_EVERY;
+        }
+        full
+    }
+
+    /// Tries, while the database has no room, to commit a row of [`PROBE_BYTES`] durably: the
+    /// store has room again once it does (the row is then deleted).
+    async fn probe(&mut self) {
+        self.next_probe = Instant::now() + PROBE_EVERY;
+        let id = fastrand::i64(..);
+        let mut pad = vec![0; PROBE_BYTES];
+        // Random, so that no database writes it compressed.
+        fastrand::fill(&mut pad);
+        match self.probe_transaction(id, Some(&pad)).await {
+            Ok(()) => {
+                if let Err(err) = self.probe_transaction(id, None).await {
+                    tracing::warn!(error = ?err, "deleting the storage probe's row failed");
+                }
+                self.room.freed();
+            }
+            Err(err) => {
+                let err = StoreError::Write(Arc::new(err));
+                if !self.room.failed(&err, 0) {
+                    tracing::debug!(error = ?err, "the storage probe failed");
+                }
+            }
+        }
+    }
+
+    /// Writes (or with `None` deletes) the probe's row `id` in a durable transaction of its own.
+    async fn probe_transaction(&self, id: i64, pad: Option<&[u8]>) -> Result<(), sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        if let Err(err) = self.dialect.begin(&mut conn, true).await {
+            conn.close_on_drop();
+            return Err(err);
+        }
+        let done = match D::probe(&mut conn, id, pad).await {
+            Ok(()) => self.dialect.commit(&mut conn, &Effects::default()).await,
+            Err(err) => Err(err),
+        };
+        if done.is_err() {
+            rollback::<D>(conn).await;
+        }
+        done
+    }
+
     /// Runs `ops` in one transaction, setting each one's answer: what the transaction did to jobs
     /// once committed, or the failure (after a rollback: nothing of `ops` is kept). What the
     /// writer knows of `job_waits` (see `Effects::waits`) and of the queue is updated once

@@ -304,4 +304,18 @@ impl Dialect for SqliteDialect {
     async fn ping(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
         conn.execute("SELECT 1").await.map(drop)
     }
+
+    async fn probe(
+        conn: &mut SqliteConnection,
+        id: i64,
+        pad: Option<&[u8]>,
+    ) -> Result<(), sqlx::Error> {
+        let query = match pad {
+            Some(pad) => sqlx::query("INSERT INTO storage_probe (id, pad) VALUES (?, ?)")
+                .bind(id)
+                .bind(pad),
+            None => sqlx::query("DELETE FROM storage_probe WHERE id = ?").bind(id),
+        };
+        query.execute(conn).await.map(drop)
+    }
 }
