@@ -327,3 +327,57 @@ async fn pages_saved_on_one_instance_are_served_and_counted_by_another() {
     assert_eq!(counted["instance"], "reader", "{counted}");
     assert_eq!(counted["result"]["total_words"], 18, "{counted}");
 }
+
+/// Instances whose clocks are an hour apart (`FAENA_CLOCK_OFFSET_MS`, as hosts without time
+/// sync would be): leases are taken, renewed and judged on the database's clock, so no
+/// instance takes another's live run, neither the one ahead (whose clock would call every
+/// other lease expired) nor from the one behind (whose leases would look expired to all).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_whose_clocks_disagree_never_take_each_others_runs() {
+    let Some(db) = PgScratch::create("instances_whose_clocks_disagree").await else {
+        return;
+    };
+    let hour = 3_600_000_i64;
+    let skewed = |name: &str, offset: i64| {
+        let (lease, heartbeat) = (LEASE_MS.to_string(), HEARTBEAT_MS.to_string());
+        let args = [
+            "--instance-id",
+            name,
+            "--lease-ms",
+            &lease,
+            "--heartbeat-ms",
+            &heartbeat,
+        ];
+        let offset = offset.to_string();
+        let envs = [
+            ("RUST_LOG", "info"),
+            ("FAENA_CLOCK_OFFSET_MS", offset.as_str()),
+        ];
+        Server::start_with_env(&db.url, &args, &envs)
+    };
+    let servers = [
+        skewed("true", 0),
+        skewed("ahead", hour),
+        skewed("behind", -hour),
+    ];
+    let client = client();
+    // Each starts at its insert on the instance it is submitted to (due at once there and,
+    // submitted to the one behind, everywhere), and runs past several lease renewals.
+    let mut ids = Vec::new();
+    for server in [&servers[0], &servers[2]] {
+        for _ in 0..6 {
+            let body = json!({"kind": "sleep", "params": {"ms": 2 * LEASE_MS}});
+            ids.push(submit(&client, server, body).await.unwrap());
+        }
+    }
+    for id in &ids {
+        let job = final_state(&client, &servers[0], id, Duration::from_secs(60)).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+        assert_eq!(job["attempt"], 1, "never taken from its instance: {job}");
+    }
+    for server in &servers {
+        let log = server.log();
+        assert!(!log.contains("rescued runs"), "{log}");
+    }
+    assert_eq!(runs_ended(&servers).iter().sum::<usize>(), ids.len());
+}

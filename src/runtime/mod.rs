@@ -119,7 +119,8 @@ impl Inner {
     /// Makes the dispatcher look at the queue at `at` (a job becomes due then).
     fn due_at(&self, at: DateTime<Utc>) {
         // A millisecond late, so that the store's clock (in whole ms) has reached `at`.
-        let wait = (at - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(1);
+        let wait =
+            (at - crate::store::now()).to_std().unwrap_or_default() + Duration::from_millis(1);
         let when = Instant::now() + wait;
         let mut next = self.next_due.lock().unwrap_or_else(|e| e.into_inner());
         if next.is_none_or(|n| when < n) {

@@ -202,6 +202,9 @@ impl Store {
 
     /// Atomically moves up to `n` due queued jobs of `kinds` (highest priority, then oldest
     /// first) to running: attempt + 1, a new fencing token, a lease of `lease` for `owner`.
+    /// On PostgreSQL leases are taken, renewed and judged expired by the database's clock, so
+    /// that instances whose clocks disagree never take each other's live runs; due times,
+    /// deadlines and the times a job shows are each instance's own clock ([`now`]).
     /// `kinds` are every kind of `class` that `owner` runs (see [`StartAtInsert`]).
     pub async fn claim(
         &self,
@@ -280,7 +283,9 @@ impl Store {
 
     /// While running: settles, like [`Store::recover_interrupted`], the runs whose lease
     /// expired before `now` (their runner stopped renewing it), except those in `keep` (runs
-    /// the caller still has, which stop themselves).
+    /// the caller still has, which stop themselves). On PostgreSQL, whose clock the leases
+    /// go by, `now` counts as far past the database's clock as it is past this process's
+    /// ([`now`]: zero for the rescuer).
     pub async fn rescue_expired(&self, now: DateTime<Utc>, keep: &[JobId]) -> Result<Recovered> {
         let keep = keep.to_vec();
         let which = Interrupted::Expired { before: now, keep };
@@ -371,8 +376,17 @@ impl Store {
 /// instance's name, so that no instance takes them for its own (at its start, say).
 pub const WORKER_OWNER: &str = "worker:";
 
-/// The store's clock, in milliseconds (what the database keeps).
+/// The process's clock, in milliseconds (what the database keeps): the wall clock, shifted by
+/// `FAENA_CLOCK_OFFSET_MS` when set (a test's instance whose clock is off, as a host without
+/// time sync would be). Leases do not depend on it on PostgreSQL (see [`Store::claim`]).
 pub fn now() -> DateTime<Utc> {
+    static OFFSET_MS: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let offset = *OFFSET_MS.get_or_init(|| {
+        std::env::var("FAENA_CLOCK_OFFSET_MS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    });
     let now = Utc::now();
-    DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+    DateTime::from_timestamp_millis(now.timestamp_millis().saturating_add(offset)).unwrap_or(now)
 }

@@ -140,7 +140,7 @@ fn parse_run_after(text: &str) -> Result<DateTime<Utc>, SpecError> {
             ))
         })?
         .with_timezone(&Utc);
-    if at > Utc::now() + chrono::Duration::days(MAX_DELAY_DAYS) {
+    if at > crate::store::now() + chrono::Duration::days(MAX_DELAY_DAYS) {
         return Err(invalid(format!(
             "run_after may be at most {MAX_DELAY_DAYS} days ahead"
         )));

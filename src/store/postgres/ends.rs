@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{PgDialect, uuid, uuids};
+use super::{PgDialect, db_now, uuid, uuids};
 use crate::job::{JobId, JobResult, JobStatus};
 use crate::store::sql::{EndSql, Ended, Interrupted, Interruption, Settle};
 use crate::store::{Lease, RunEnd, WORKER_OWNER};
@@ -121,23 +121,30 @@ impl EndSql for PgDialect {
             // Its own previous life's runs, and runs whose instance stopped renewing them.
             Interrupted::AtStart { owner } => {
                 let sql = format!(
-                    "{columns} WHERE status = 'running' AND (owner = $1 OR lease_expires_at < $2) \
-                     ORDER BY id FOR UPDATE SKIP LOCKED"
+                    "{columns} WHERE status = 'running' \
+                     AND (owner = $1 OR lease_expires_at < {}) \
+                     ORDER BY id FOR UPDATE SKIP LOCKED",
+                    db_now!()
                 );
                 sqlx::query_as(sqlx::AssertSqlSafe(sql))
                     .bind(owner)
-                    .bind(now)
                     .fetch_all(&mut *conn)
                     .await?
             }
+            // Expired by the database's clock, whatever this instance's says: `before` is read
+            // as how far past this instance's clock to look (none for the rescuer; a test's
+            // "a minute later").
             Interrupted::Expired { before, keep } => {
+                let ahead = (*before - crate::store::now()).num_milliseconds();
                 let sql = format!(
-                    "{columns} WHERE status = 'running' AND lease_expires_at < $1 \
-                     AND NOT (id = ANY($2)) ORDER BY id FOR UPDATE SKIP LOCKED"
+                    "{columns} WHERE status = 'running' \
+                     AND lease_expires_at < {} + $2 * interval '1 millisecond' \
+                     AND NOT (id = ANY($1)) ORDER BY id FOR UPDATE SKIP LOCKED",
+                    db_now!()
                 );
                 sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                    .bind(before)
                     .bind(uuids(keep.iter().copied()))
+                    .bind(ahead)
                     .fetch_all(&mut *conn)
                     .await?
             }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{PgDialect, lease_until, pg_job_columns, uuid, uuids};
+use super::{PgDialect, db_now, millis, pg_job_columns, uuid, uuids};
 use crate::job::{Job, JobId, JobKind, JobProgress};
 use crate::store::commit::Deleted;
 use crate::store::rows::{JobRow, claimed_in_order};
@@ -24,7 +24,7 @@ impl JobSql for PgDialect {
         for insert in jobs {
             cols.push(insert);
         }
-        sqlx::query(
+        sqlx::query(concat!(
             "INSERT INTO jobs (id, kind, params, status, priority, timeout_ms, max_attempts, \
              run_after, created_at, depends_on, waiting_on, finished_at, error_code, error_message, \
              tenant, idempotency_key, request_hash, attempt, fence, owner, started_at, \
@@ -33,16 +33,17 @@ impl JobSql for PgDialect {
              created_at, depends_on::json, waiting_on, finished_at, error_code, error_message, \
              tenant, idempotency_key, request_hash, \
              CASE WHEN owner IS NULL THEN 0 ELSE 1 END, CASE WHEN owner IS NULL THEN 0 ELSE 1 END, \
-             owner, CASE WHEN owner IS NULL THEN NULL ELSE created_at END, lease_expires_at, \
+             owner, CASE WHEN owner IS NULL THEN NULL ELSE created_at END, \
+             CASE WHEN owner IS NULL THEN NULL ELSE ", db_now!(), " + lease_ms * interval '1 millisecond' END, \
              retry_of, traceparent \
              FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], \
              $7::int8[], $8::timestamptz[], $9::text[], $10::int8[], $11::timestamptz[], \
              $12::text[], $13::text[], $14::timestamptz[], $15::text[], $16::text[], $17::text[], \
-             $18::text[], $19::timestamptz[], $20::uuid[], $21::text[]) \
+             $18::text[], $19::int8[], $20::uuid[], $21::text[]) \
              AS t(id, kind, params, status, priority, timeout_ms, max_attempts, created_at, \
              depends_on, waiting_on, finished_at, error_code, error_message, run_after, tenant, \
-             idempotency_key, request_hash, owner, lease_expires_at, retry_of, traceparent)",
-        )
+             idempotency_key, request_hash, owner, lease_ms, retry_of, traceparent)",
+        ))
         .bind(cols.id)
         .bind(cols.kind)
         .bind(cols.params)
@@ -61,7 +62,7 @@ impl JobSql for PgDialect {
         .bind(cols.idempotency_key)
         .bind(cols.request_hash)
         .bind(cols.owner)
-        .bind(cols.lease_expires_at)
+        .bind(cols.lease_ms)
         .bind(cols.retry_of)
         .bind(cols.traceparent)
         .execute(&mut *conn)
@@ -100,7 +101,9 @@ impl JobSql for PgDialect {
             "UPDATE jobs SET status = 'running', attempt = attempt + 1, fence = fence + 1, \
              cancel_requested = false, progress_done = NULL, progress_total = NULL, \
              error_code = NULL, error_message = NULL, owner = $3, started_at = $4, \
-             lease_expires_at = $5 \
+             lease_expires_at = ",
+            db_now!(),
+            " + $5 * interval '1 millisecond' \
              FROM (SELECT c.id FROM unnest($1::text[]) AS k(kind) CROSS JOIN LATERAL \
                    (SELECT id, priority, created_at FROM jobs \
                     WHERE status = 'queued' AND waiting_on = 0 AND jobs.kind = k.kind \
@@ -114,7 +117,7 @@ impl JobSql for PgDialect {
         .bind(n as i64)
         .bind(owner)
         .bind(now)
-        .bind(lease_until(now, lease))
+        .bind(millis(lease))
         .fetch_all(&mut *conn)
         .await?;
         claimed_in_order(rows)
@@ -125,15 +128,18 @@ impl JobSql for PgDialect {
         lease: Lease,
         progress: Option<JobProgress>,
         lease_for: Duration,
-        now: DateTime<Utc>,
+        // Leases go by the database's clock.
+        _now: DateTime<Utc>,
     ) -> Result<LeaseState> {
-        let cancel: Option<bool> = sqlx::query_scalar(
-            "UPDATE jobs SET lease_expires_at = $1, \
+        let cancel: Option<bool> = sqlx::query_scalar(concat!(
+            "UPDATE jobs SET lease_expires_at = ",
+            db_now!(),
+            " + $1 * interval '1 millisecond', \
              progress_done = coalesce($2, progress_done), \
              progress_total = coalesce($3, progress_total) \
              WHERE id = $4 AND fence = $5 AND status = 'running' RETURNING cancel_requested",
-        )
-        .bind(lease_until(now, lease_for))
+        ))
+        .bind(millis(lease_for))
         .bind(progress.map(|p| p.done as i64))
         .bind(progress.map(|p| p.total as i64))
         .bind(uuid(lease.id))
@@ -257,9 +263,9 @@ struct InsertColumns {
     tenant: Vec<Option<String>>,
     idempotency_key: Vec<Option<String>>,
     request_hash: Vec<Option<String>>,
-    /// Set for a job its insert starts (with its lease's end).
+    /// Set for a job its insert starts (with its lease, from the database's clock).
     owner: Vec<Option<String>>,
-    lease_expires_at: Vec<Option<DateTime<Utc>>>,
+    lease_ms: Vec<Option<i64>>,
     retry_of: Vec<Option<Uuid>>,
     traceparent: Vec<Option<String>>,
 }
@@ -274,8 +280,7 @@ impl InsertColumns {
         self.status.push(insert.status());
         let start = insert.start();
         self.owner.push(start.map(|s| s.owner.clone()));
-        self.lease_expires_at
-            .push(start.map(|s| lease_until(job.created_at, s.lease)));
+        self.lease_ms.push(start.map(|s| millis(s.lease)));
         self.priority.push(i64::from(job.options.priority));
         self.timeout_ms.push(job.options.timeout_ms as i64);
         self.max_attempts.push(i64::from(job.options.max_attempts));

@@ -21,7 +21,6 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Executor, PgConnection, Postgres};
 use tokio::sync::broadcast;
@@ -85,9 +84,20 @@ fn uuids(ids: impl IntoIterator<Item = JobId>) -> Vec<Uuid> {
     ids.into_iter().map(uuid).collect()
 }
 
-/// When a lease taken at `now` for `lease` ends.
-fn lease_until(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
-    now + chrono::Duration::milliseconds(lease.as_millis().min(i64::MAX as u128) as i64)
+/// The database's clock, to the millisecond, as SQL: what leases are taken and expire by.
+/// Instances' clocks may drift apart; a lease written by one and judged expired by another
+/// must be measured on one clock, or a fast clock would take live runs away. Read when the
+/// statement reaches that row (`clock_timestamp()`), not when its transaction began.
+macro_rules! db_now {
+    () => {
+        "date_trunc('milliseconds', clock_timestamp())"
+    };
+}
+use db_now;
+
+/// `lease` in whole milliseconds, for `$n * interval '1 millisecond'`.
+fn millis(lease: Duration) -> i64 {
+    i64::try_from(lease.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Opens the database at `url`, applies pending migrations and starts listening for what

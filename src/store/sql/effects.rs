@@ -47,6 +47,8 @@ pub(crate) enum Interrupted {
     /// it.
     AtStart { owner: String },
     /// Those whose lease expired before `before`, except `keep` (runs the caller still has).
+    /// PostgreSQL, which takes leases by its own clock, judges by it too: `before` is read as
+    /// an offset from this process's clock, added to the database's.
     Expired {
         before: DateTime<Utc>,
         keep: Vec<JobId>,

@@ -85,7 +85,9 @@ pub(crate) trait JobSql: Dialect {
     ) -> Result<bool, sqlx::Error>;
 
     /// Moves up to `n` due queued jobs of `kinds` (highest priority, then oldest first) to
-    /// running for `owner`: attempt + 1, a new fencing token, a lease of `lease`.
+    /// running for `owner`: attempt + 1, a new fencing token, a lease of `lease`. Leases are
+    /// measured on one clock: `now` (the one process's) on SQLite, the database's on
+    /// PostgreSQL, where instances' clocks may disagree (see also [`EndSql::interrupted`]).
     async fn claim(
         conn: &mut Conn<Self>,
         kinds: &[JobKind],

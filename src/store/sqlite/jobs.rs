@@ -51,6 +51,9 @@ impl JobSql for SqliteDialect {
         conn: &mut SqliteConnection,
         jobs: &[Insert<'_>],
     ) -> Result<(), sqlx::Error> {
+        // A job its insert starts holds its lease from now (its transaction commits next),
+        // not from its `created_at`: it may have waited for the writer.
+        let now = ms(crate::store::now());
         for chunk in jobs.chunks(INSERT_CHUNK) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO jobs (id, kind, params, status, priority, timeout_ms, max_attempts, \
@@ -95,7 +98,7 @@ impl JobSql for SqliteDialect {
                     .push_bind(i64::from(start.is_some()))
                     .push_bind(start.map(|s| s.owner.clone()))
                     .push_bind(start.map(|_| created))
-                    .push_bind(start.map(|s| created + s.lease.as_millis() as i64))
+                    .push_bind(start.map(|s| now + s.lease.as_millis() as i64))
                     .push_bind(job.retry_of.map(|id| id.to_string()))
                     .push_bind(job.traceparent.clone());
             });

@@ -152,7 +152,32 @@ async fn a_delayed_job_come_due_unannounced_is_not_overtaken(backend: Backend) {
     assert_eq!(ids(&claim_sleeps(&store, 10).await), [delayed.id, job.id]);
 }
 
+async fn a_job_started_at_insert_holds_its_lease_from_the_insert_not_its_creation(
+    backend: Backend,
+) {
+    let Some(store) = store(
+        backend,
+        "a_job_started_at_insert_holds_its_lease_from_the_insert",
+    )
+    .await
+    else {
+        return;
+    };
+    assert!(claim_sleeps(&store, 10).await.is_empty());
+    // Made longer than a lease ago (it waited for the writer, say).
+    let mut waited = starting(sleep_job(0, 3));
+    waited.created_at = now() - chrono::Duration::from_std(2 * LEASE).unwrap();
+    let job = store.insert(waited).await.unwrap();
+    assert_eq!(job.status, JobStatus::Running);
+    let rescued = store.rescue_expired(now(), &[]).await.unwrap();
+    assert_eq!(rescued.requeued, 0, "its lease runs from the insert");
+    let later = now() + chrono::Duration::from_std(LEASE).unwrap();
+    let rescued = store.rescue_expired(later, &[]).await.unwrap();
+    assert_eq!(rescued.requeued, 1, "and ends a lease after it");
+}
+
 on_both_stores!(
+    a_job_started_at_insert_holds_its_lease_from_the_insert_not_its_creation,
     a_delayed_job_come_due_unannounced_is_not_overtaken,
     a_job_starts_at_insert_only_with_nothing_queued_ahead,
     a_job_with_dependencies_or_a_later_start_is_never_started_by_its_insert,
