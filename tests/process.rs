@@ -282,3 +282,40 @@ async fn an_instance_claims_only_the_kinds_it_runs() {
     let job = final_state(&client, &server, &small, Duration::from_secs(30)).await;
     assert_eq!(job["status"], "succeeded", "{job}");
 }
+
+/// A small CPU job beside a big one ends on its own work's time, not the big one's: submitted
+/// while the big sieve runs, it ends within 2 s, while the sieve still runs (with one rayon
+/// pool for both it waited for the sieve's chunks: 4 to 9 s here; in pools of their own,
+/// 9 ms median and 50 ms at worst in the release build, see docs/benchmarks.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_cpu_job_does_not_wait_for_a_big_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("faena.db"));
+    faena::kinds::fetch_urls::client::install_crypto();
+    let client = reqwest::Client::new();
+    // Tens of seconds of sieving on two threads: it outlives the small jobs by far.
+    let start = 1_000_000_000_000_000_u64;
+    let body = json!({"kind": "count_primes", "params": {"start": start, "end": start + 200_000_000_000u64}});
+    let big = submit(&client, &server, body).await.unwrap();
+    until_running(&client, &server, std::slice::from_ref(&big)).await;
+    for _ in 0..3 {
+        let body = json!({"kind": "factorial", "params": {"numbers": [10]}});
+        let submitted = std::time::Instant::now();
+        let small = submit(&client, &server, body).await.unwrap();
+        let small = final_state(&client, &server, &small, Duration::from_secs(60)).await;
+        let took = submitted.elapsed();
+        assert_eq!(small["status"], "succeeded", "{small}");
+        assert!(took < Duration::from_secs(2), "the small job took {took:?}");
+        assert_eq!(small["result"]["results"][0]["digits"], 7, "10! = 3628800");
+        let big = get(&client, &server, &big, 0).await;
+        assert_eq!(
+            big["status"], "running",
+            "the small job waited for the big one: {big}"
+        );
+    }
+    let cancel = client
+        .post(server.url(&format!("/jobs/{big}/cancel")))
+        .send()
+        .await;
+    assert!(cancel.unwrap().status().is_success());
+}

@@ -100,7 +100,8 @@ impl Application {
                 "recovered jobs that a previous process left running"
             );
         }
-        let cpu = CpuPool::new(config.cpu_threads())?;
+        // A pool per CPU job that may run at once (see `kind::cpu`).
+        let cpu = CpuPool::new(config.cpu_threads(), runtime_config.max_cpu_jobs)?;
         let runtime = Runtime::start(Arc::new(store), cpu, Arc::new(kinds), runtime_config);
         let state = AppState {
             runtime: runtime.clone(),

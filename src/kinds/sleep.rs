@@ -103,7 +103,7 @@ mod tests {
     use crate::kind::CpuPool;
 
     fn ctl() -> Ctl {
-        Ctl::detached(CpuPool::new(1).unwrap())
+        Ctl::detached(CpuPool::new(1, 1).unwrap())
     }
 
     #[tokio::test(start_paused = true)]
