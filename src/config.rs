@@ -111,6 +111,23 @@ pub struct Config {
     #[arg(long, env = "FAENA_MAX_QUEUED_JOBS", default_value_t = 100_000)]
     pub max_queued_jobs: u64,
 
+    /// Most jobs one tenant (API key) may have queued (waiting ones included, all
+    /// instances) before its submissions get 429 `queue_full`; 0 for no cap. Counted every
+    /// second, like --max-queued-jobs.
+    #[arg(long, env = "FAENA_TENANT_MAX_QUEUED", default_value_t = 0)]
+    pub tenant_max_queued: u64,
+
+    /// Jobs one tenant may submit on this instance, as N/DURATION (`100/1s`, `6000/1m`,
+    /// `50/500ms`): N per window steadily, after a burst of up to N; past it 429
+    /// `rate_limited` with Retry-After.
+    #[arg(long, env = "FAENA_TENANT_RATE", value_parser = clap::value_parser!(crate::runtime::Rate))]
+    pub tenant_rate: Option<crate::runtime::Rate>,
+
+    /// Event streams one tenant may have open on this instance (past it: 429
+    /// `too_many_streams`); 0 for no cap.
+    #[arg(long, env = "FAENA_TENANT_MAX_STREAMS", default_value_t = 0)]
+    pub tenant_max_streams: usize,
+
     /// Requests in progress at once (health checks aside); more get 503 `overloaded` at once.
     #[arg(long, env = "FAENA_MAX_CONCURRENT_REQUESTS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_concurrent_requests: u32,
@@ -364,6 +381,11 @@ impl Config {
             prune_every: Duration::from_millis(self.prune_interval_ms),
             event_buffer: self.event_buffer,
             max_event_streams: self.max_event_streams,
+            tenants: crate::runtime::TenantLimits {
+                max_queued: self.tenant_max_queued,
+                rate: self.tenant_rate,
+                max_streams: self.tenant_max_streams,
+            },
         }
     }
 

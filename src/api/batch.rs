@@ -127,7 +127,7 @@ impl BatchItem {
         (status = 413, description = "Body over the limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not an object with `jobs`: an array of 1 to 1000 items", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "The valid items do not all fit in the queue (`Retry-After`); none was stored", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The valid items do not all fit in the queue or the API key's share of it (`queue_full`), or pass `--tenant-rate` (`rate_limited`); `Retry-After`; none was stored", body = Problem, content_type = "application/problem+json"),
         (status = 500, description = "Internal error (logged)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Overloaded, timed out or the job store is unreachable (`Retry-After`); none was stored", body = Problem, content_type = "application/problem+json"),
         Unauthorized,

@@ -81,6 +81,15 @@ pub enum ApiError {
     IdempotencyKeyReused(JobId),
     #[error("{queued} jobs are queued, the limit is {limit}; try again later")]
     QueueFull { queued: u64, limit: u64 },
+    #[error("this API key has {queued} jobs queued, its limit is {limit}; try again later")]
+    TenantQueueFull { queued: u64, limit: u64 },
+    #[error("{}", rate_limited(*.rate, *.retry_after))]
+    RateLimited {
+        rate: crate::runtime::Rate,
+        retry_after: Option<std::time::Duration>,
+    },
+    #[error("this API key has {0} event streams open, its limit; close one first")]
+    TooManyStreams(usize),
     #[error(
         "the lease is no longer this job's (it expired and the job was claimed again, or the job ended)"
     )]
@@ -116,6 +125,12 @@ impl From<SubmitError> for ApiError {
     fn from(err: SubmitError) -> Self {
         match err {
             SubmitError::QueueFull { queued, limit } => Self::QueueFull { queued, limit },
+            SubmitError::TenantQueueFull { queued, limit } => {
+                Self::TenantQueueFull { queued, limit }
+            }
+            SubmitError::RateLimited { rate, retry_after } => {
+                Self::RateLimited { rate, retry_after }
+            }
             SubmitError::Store(err) => err.into(),
         }
     }
@@ -162,7 +177,9 @@ impl ApiError {
             Self::Forbidden(_) => "forbidden",
             Self::InvalidHeader(_) => "invalid_header",
             Self::IdempotencyKeyReused(_) => "idempotency_key_reused",
-            Self::QueueFull { .. } => "queue_full",
+            Self::QueueFull { .. } | Self::TenantQueueFull { .. } => "queue_full",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::TooManyStreams(_) => "too_many_streams",
             Self::StaleLease => "stale_lease",
             Self::DeadlinePassed => "deadline_passed",
             Self::Overloaded => "overloaded",
@@ -195,7 +212,8 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::InvalidHeader(_) => StatusCode::BAD_REQUEST,
             Self::IdempotencyKeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::QueueFull { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::QueueFull { .. } | Self::TenantQueueFull { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::TooManyStreams(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -217,7 +235,15 @@ impl ApiError {
     /// Seconds a client should wait before trying again, for the errors that pass.
     pub fn retry_after(&self) -> Option<u32> {
         match self {
-            Self::QueueFull { .. } | Self::Overloaded | Self::Timeout(_) => Some(1),
+            Self::QueueFull { .. } | Self::TenantQueueFull { .. } => Some(1),
+            Self::Overloaded | Self::Timeout(_) => Some(1),
+            // Rounded up: a client that waits that long passes.
+            Self::RateLimited { retry_after, .. } => retry_after.map(|wait| {
+                u32::try_from(wait.as_millis().div_ceil(1000))
+                    .unwrap_or(u32::MAX)
+                    .max(1)
+            }),
+            Self::TooManyStreams(_) => Some(5),
             Self::StoreUnavailable(_) | Self::Unavailable(_) | Self::StorageFull(_) => Some(5),
             _ => None,
         }
@@ -275,3 +301,18 @@ pub fn problem_response(status: StatusCode, problem: &Problem) -> Response {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// What a refusal for the tenant's rate tells the client.
+fn rate_limited(rate: crate::runtime::Rate, retry_after: Option<std::time::Duration>) -> String {
+    let window = rate.per.as_millis();
+    match retry_after {
+        Some(_) => format!(
+            "this API key may submit {} jobs per {window} ms; try again after Retry-After",
+            rate.n
+        ),
+        None => format!(
+            "this API key may submit {} jobs per {window} ms: a batch larger than that never passes",
+            rate.n
+        ),
+    }
+}

@@ -33,6 +33,7 @@ use super::extract::{ApiQuery, JobIdPath};
 use super::responses::Unauthorized;
 use crate::events::{Batch, Event, Filter, Hub, JobState, Resume, StreamGuard};
 use crate::job::{Job, JobId, JobKind, JobStatus};
+use crate::runtime::StreamPlace;
 
 /// Interval of the keep-alive comments.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -71,6 +72,7 @@ pub struct EventsQuery {
     responses(
         (status = 200, description = "An endless stream of events", content_type = "text/event-stream", body = String),
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The API key has `--tenant-max-streams` streams open (`too_many_streams`, `Retry-After`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Too many event streams open (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
         Unauthorized,
     )
@@ -82,7 +84,7 @@ pub async fn events(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let hub = Arc::clone(state.runtime.events());
-    let (resume, guard) = subscribe(&hub, &headers)?;
+    let (resume, guard) = subscribe(&state, caller.tenant.as_deref(), &hub, &headers)?;
     let filter = Filter {
         kind: state.kind_filter(query.kind)?,
         status: query.status,
@@ -110,6 +112,7 @@ pub async fn events(
         (status = 200, description = "The job's events, ending after its final state", content_type = "text/event-stream", body = String),
         (status = 400, description = "Id not a UUID", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The API key has `--tenant-max-streams` streams open (`too_many_streams`, `Retry-After`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Too many event streams open, or the job store is unreachable (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
         Unauthorized,
     )
@@ -123,7 +126,7 @@ pub async fn job_events(
     check_visible(&state, &caller, id).await?;
     let hub = Arc::clone(state.runtime.events());
     // Subscribed before the read: nothing after the state read is missed.
-    let (resume, guard) = subscribe(&hub, &headers)?;
+    let (resume, guard) = subscribe(&state, caller.tenant.as_deref(), &hub, &headers)?;
     let filter = Filter {
         job: Some(id),
         ..Filter::default()
@@ -164,12 +167,30 @@ pub async fn job_events(
     Ok(sse(stream))
 }
 
-fn subscribe(hub: &Arc<Hub>, headers: &HeaderMap) -> ApiResult<(Resume, StreamGuard)> {
+/// A stream's places: among all streams here, and among its tenant's (`--tenant-max-streams`);
+/// given back when dropped.
+struct Places {
+    _stream: StreamGuard,
+    _tenant: Option<StreamPlace>,
+}
+
+fn subscribe(
+    state: &AppState,
+    tenant: Option<&str>,
+    hub: &Arc<Hub>,
+    headers: &HeaderMap,
+) -> ApiResult<(Resume, Places)> {
+    let place = (state.runtime.open_stream(tenant)).map_err(ApiError::TooManyStreams)?;
     let last = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .map(str::trim);
-    hub.subscribe(last).ok_or(ApiError::Overloaded)
+    let (resume, guard) = hub.subscribe(last).ok_or(ApiError::Overloaded)?;
+    let places = Places {
+        _stream: guard,
+        _tenant: place,
+    };
+    Ok((resume, places))
 }
 
 fn sse(stream: impl Stream<Item = Result<SseEvent, Infallible>> + Send + 'static) -> Response {
@@ -200,7 +221,7 @@ fn to_sse(hub: &Hub, e: &Event) -> SseEvent {
 /// behind.
 fn follow(
     hub: Arc<Hub>,
-    guard: StreamGuard,
+    guard: Places,
     filter: Filter,
     start: u64,
 ) -> impl Stream<Item = Result<SseEvent, Infallible>> + Send + 'static {
@@ -223,7 +244,7 @@ fn follow(
 struct OneJob {
     state: AppState,
     hub: Arc<Hub>,
-    _guard: StreamGuard,
+    _guard: Places,
     filter: Filter,
     after: u64,
     /// The status and attempt last sent.

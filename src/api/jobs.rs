@@ -105,7 +105,7 @@ pub struct JobPage {
         (status = 413, description = "Body over the limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown or disabled kind, invalid params, unknown dependency or source, Idempotency-Key reused", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "The queue is full (`Retry-After`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The queue, or the API key's share of it, is full (`queue_full`), or the key submits faster than `--tenant-rate` (`rate_limited`); `Retry-After`", body = Problem, content_type = "application/problem+json"),
         StoreErrors,
     )
 )]

@@ -25,6 +25,7 @@ mod observer;
 mod pruner;
 mod publish;
 mod queue_cap;
+mod quotas;
 mod rescuer;
 mod run;
 mod runs;
@@ -46,7 +47,9 @@ use crate::events::Hub;
 use crate::job::{JobClass, JobId, JobProgress};
 use crate::kind::{CpuPool, Registry};
 use crate::store::{CancelResult, DeleteResult, Result, Retention, Store};
-use queue_cap::QueueCap;
+use queue_cap::{QueueCap, TenantCaps};
+pub use quotas::{Rate, StreamPlace, TenantLimits};
+use quotas::{RateLimiter, TenantStreams};
 pub use runs::StopReason;
 use runs::{RunHandle, Runs, Slots};
 use start::StartSlot;
@@ -83,6 +86,8 @@ pub struct RuntimeConfig {
     pub event_buffer: usize,
     /// Most event streams open at once.
     pub max_event_streams: usize,
+    /// What one tenant (API key) may use.
+    pub tenants: TenantLimits,
 }
 
 struct Inner {
@@ -109,6 +114,12 @@ struct Inner {
     tasks: TaskTracker,
     /// Jobs queued: the last count plus the submissions admitted since.
     queue_cap: QueueCap,
+    /// Each tenant's queue cap (`--tenant-max-queued`).
+    tenant_caps: TenantCaps,
+    /// Each tenant's submission rate (`--tenant-rate`).
+    tenant_rate: Option<RateLimiter>,
+    /// Each tenant's event streams (`--tenant-max-streams`).
+    tenant_streams: TenantStreams,
     /// The earliest time a job known here becomes due (`run_after`, a retry's back-off).
     next_due: Mutex<Option<Instant>>,
     /// The event streams' hub.
@@ -171,6 +182,7 @@ impl Runtime {
         kinds: Arc<Registry>,
         config: RuntimeConfig,
     ) -> Self {
+        let config_tenant_rate = config.tenants.rate;
         let (config_event_buffer, config_max_streams) =
             (config.event_buffer, config.max_event_streams);
         let has_workers = kinds.all().any(|k| k.class() == JobClass::Worker);
@@ -190,6 +202,9 @@ impl Runtime {
             stop_claiming: CancellationToken::new(),
             tasks: TaskTracker::new(),
             queue_cap: QueueCap::default(),
+            tenant_caps: TenantCaps::default(),
+            tenant_rate: config_tenant_rate.map(RateLimiter::new),
+            tenant_streams: TenantStreams::default(),
             next_due: Mutex::new(None),
             events: Hub::new(config_event_buffer, config_max_streams),
         });
@@ -198,7 +213,9 @@ impl Runtime {
         inner
             .tasks
             .spawn(observer::run(Arc::clone(&inner), commits));
-        if let Some(every) = inner.config.count_queued_every {
+        let every = (inner.config.count_queued_every)
+            .or((inner.config.tenants.max_queued > 0).then_some(Duration::from_secs(1)));
+        if let Some(every) = every {
             inner
                 .tasks
                 .spawn(submit::count_queued(Arc::clone(&inner), every));
@@ -238,6 +255,18 @@ impl Runtime {
     /// submissions admitted here since).
     pub fn queued(&self) -> u64 {
         self.inner.queue_cap.queued()
+    }
+
+    /// A place for one more event stream of `tenant` (none without one, or without
+    /// `--tenant-max-streams`), or `Err` with the limit when it has them all open.
+    pub fn open_stream(&self, tenant: Option<&str>) -> Result<Option<StreamPlace>, usize> {
+        let max = self.inner.config.tenants.max_streams;
+        match tenant {
+            Some(tenant) if max > 0 => (self.inner.tenant_streams.open(tenant, max))
+                .map(Some)
+                .ok_or(max),
+            _ => Ok(None),
+        }
     }
 
     /// Jobs running here now, in the CPU pool and on the async runtime.

@@ -1,10 +1,10 @@
-//! Submitting jobs: admission against the queue cap, the insert, and the start of a job at
+//! Submitting jobs: admission against the tenant's quotas and the queue cap, the insert, and the start of a job at
 //! its insert when a slot of its class is free here (see [`super::start`]). Whatever follows
 //! a stored job (event streams, metrics, the dispatcher's wake-up) follows from the commit,
 //! through the observer.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{Inner, Runtime, StartSlot};
 use crate::job::Job;
@@ -16,6 +16,16 @@ pub enum SubmitError {
     /// Storing it would pass `--max-queued-jobs`.
     #[error("the queue is full: {queued} jobs queued, at most {limit}")]
     QueueFull { queued: u64, limit: u64 },
+    /// Storing it would pass the tenant's `--tenant-max-queued`.
+    #[error("the tenant's queue is full: {queued} jobs queued, at most {limit}")]
+    TenantQueueFull { queued: u64, limit: u64 },
+    /// The tenant submitted faster than `--tenant-rate`: it may again after `retry_after`
+    /// (`None`: never, the batch is larger than a window allows).
+    #[error("the tenant's submission rate is {rate}")]
+    RateLimited {
+        rate: super::Rate,
+        retry_after: Option<Duration>,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -61,7 +71,9 @@ impl Runtime {
         }
         let rt = &self.inner;
         let n = new.len() as u64;
-        admit(rt, n)?;
+        // One request, one tenant (the caller's key).
+        let tenant = new[0].tenant.clone();
+        admit(rt, tenant.as_deref(), n)?;
         // Known not final from before the insert on, so that an end cannot come first.
         new.iter().for_each(|job| rt.waiters.expect(job.id));
         let ids: Vec<_> = new.iter().map(|job| job.id).collect();
@@ -71,7 +83,7 @@ impl Runtime {
             Ok(results) => results.iter().filter(|r| queued(r)).count() as u64,
             Err(_) => 0,
         };
-        admitted(rt, n, stored);
+        admitted(rt, tenant.as_deref(), n, stored);
         let results = inserted.inspect_err(|_| ids.iter().for_each(|id| rt.waiters.forget(*id)))?;
         for (id, result) in ids.iter().zip(&results) {
             if !queued(result) {
@@ -84,7 +96,8 @@ impl Runtime {
 
 /// Admits `new` against the queue cap and inserts it.
 async fn insert(rt: &Inner, new: NewJob) -> Result<Arc<Job>, SubmitError> {
-    admit(rt, 1)?;
+    let tenant = new.tenant.clone();
+    admit(rt, tenant.as_deref(), 1)?;
     // Known not final from before the insert on, so that its end cannot come first.
     let id = new.id;
     rt.waiters.expect(id);
@@ -93,34 +106,67 @@ async fn insert(rt: &Inner, new: NewJob) -> Result<Arc<Job>, SubmitError> {
     let queued = inserted
         .as_ref()
         .is_ok_and(|job| job.status == crate::job::JobStatus::Queued);
-    admitted(rt, 1, u64::from(queued));
+    admitted(rt, tenant.as_deref(), 1, u64::from(queued));
     if !inserted.as_ref().is_ok_and(|job| !job.is_final()) {
         rt.waiters.forget(id);
     }
     Ok(inserted?)
 }
 
-/// Admits `n` more queued jobs unless that would pass the cap; call [`admitted`] once their
-/// insert answered.
-fn admit(rt: &Inner, n: u64) -> Result<(), SubmitError> {
+/// Admits `n` more queued jobs of `tenant` unless that would pass its queue cap, the queue
+/// cap or its rate (taken last, so that a refused submission costs none of it); call
+/// [`admitted`] once their insert answered.
+fn admit(rt: &Inner, tenant: Option<&str>, n: u64) -> Result<(), SubmitError> {
+    let capped = capped(rt, tenant);
+    if let Some(tenant) = capped {
+        let limit = rt.config.tenants.max_queued;
+        (rt.tenant_caps.admit(tenant, n, limit))
+            .map_err(|queued| SubmitError::TenantQueueFull { queued, limit })?;
+    }
     let limit = rt.config.max_queued;
-    rt.queue_cap
-        .admit(n, limit)
-        .map_err(|queued| SubmitError::QueueFull { queued, limit })
+    let mut admitted =
+        (rt.queue_cap.admit(n, limit)).map_err(|queued| SubmitError::QueueFull { queued, limit });
+    if let (Ok(()), Some(tenant), Some(limiter)) = (&admitted, tenant, &rt.tenant_rate)
+        && let Err(retry_after) = limiter.take(tenant, n, Instant::now())
+    {
+        rt.queue_cap.answered(n, 0);
+        let rate = limiter.rate();
+        admitted = Err(SubmitError::RateLimited { rate, retry_after });
+    }
+    if let (Err(_), Some(tenant)) = (&admitted, capped) {
+        rt.tenant_caps.answered(tenant, n, 0);
+    }
+    admitted
 }
 
-/// The insert of `n` admitted jobs answered, `stored` of them were queued.
-fn admitted(rt: &Inner, n: u64, stored: u64) {
+/// The tenant whose queued jobs are capped, if `tenant` is (`--tenant-max-queued`).
+fn capped<'a>(rt: &Inner, tenant: Option<&'a str>) -> Option<&'a str> {
+    tenant.filter(|_| rt.config.tenants.max_queued > 0)
+}
+
+/// The insert of `n` admitted jobs of `tenant` answered, `stored` of them were queued.
+fn admitted(rt: &Inner, tenant: Option<&str>, n: u64, stored: u64) {
     rt.queue_cap.answered(n, stored);
+    if let Some(tenant) = capped(rt, tenant) {
+        rt.tenant_caps.answered(tenant, n, stored);
+    }
 }
 
-/// Counts the queued jobs every `every` (the queue cap's gauge), until shutdown.
+/// Counts the queued jobs every `every` (the queue caps' gauges: in all, and per tenant
+/// with `--tenant-max-queued`), until shutdown.
 pub(super) async fn count_queued(rt: Arc<Inner>, every: Duration) {
     loop {
         let start = rt.queue_cap.count_starts();
         match rt.store.count_queued().await {
             Ok(n) => rt.queue_cap.counted(start, n),
             Err(err) => tracing::warn!(error = ?err, "counting queued jobs failed"),
+        }
+        if rt.config.tenants.max_queued > 0 {
+            let starts = rt.tenant_caps.count_starts();
+            match rt.store.count_queued_by_tenant().await {
+                Ok(counted) => rt.tenant_caps.counted(&starts, &counted),
+                Err(err) => tracing::warn!(error = ?err, "counting queued jobs per tenant failed"),
+            }
         }
         tokio::select! {
             () = rt.stop_claiming.cancelled() => return,

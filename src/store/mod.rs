@@ -188,6 +188,12 @@ impl Store {
         read!(self, r => r.count_queued())
     }
 
+    /// Jobs queued per tenant (waiting ones included), every instance's; tenants with none
+    /// left out.
+    pub async fn count_queued_by_tenant(&self) -> Result<std::collections::HashMap<String, u64>> {
+        read!(self, r => r.count_queued_by_tenant())
+    }
+
     /// Jobs by kind and status, and those that ended since `query.since` by bucket.
     pub async fn stats(&self, query: &StatsQuery) -> Result<StoreStats> {
         read!(self, r => r.stats(query))

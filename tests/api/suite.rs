@@ -27,6 +27,7 @@ pub(crate) mod malformed;
 pub(crate) mod overload;
 pub(crate) mod pages;
 pub(crate) mod priority;
+pub(crate) mod quotas;
 pub(crate) mod requests;
 pub(crate) mod retries;
 pub(crate) mod retry;

@@ -1,12 +1,14 @@
 //! Reads on PostgreSQL ([`Reads`]): jobs, listings and counts on the pool (statistics in
 //! `stats.rs`, saved files in `files.rs`).
 
+use std::collections::HashMap;
+
 use sqlx::{Executor, PgPool, Postgres, QueryBuilder};
 
 use super::{pg_job_columns, uuid};
 use crate::job::{Job, JobId};
 use crate::store::rows::{IdempotentRow, JobRow};
-use crate::store::sql::COUNT_QUEUED;
+use crate::store::sql::{COUNT_QUEUED, COUNT_QUEUED_BY_TENANT};
 use crate::store::{ListFilter, Result};
 
 /// The pool a PostgreSQL store reads on.
@@ -79,5 +81,15 @@ impl Reads {
             .fetch_one(&self.pool)
             .await?;
         Ok(n.max(0) as u64)
+    }
+
+    pub(crate) async fn count_queued_by_tenant(&self) -> Result<HashMap<String, u64>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(COUNT_QUEUED_BY_TENANT)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(t, n)| (t, n.max(0) as u64))
+            .collect())
     }
 }

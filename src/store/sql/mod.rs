@@ -35,6 +35,10 @@ pub(crate) use writer::Writer;
 /// Jobs queued (waiting ones included): the same statement on both databases.
 pub(crate) const COUNT_QUEUED: &str = "SELECT count(*) FROM jobs WHERE status = 'queued'";
 
+/// Jobs queued per tenant (waiting ones included): the same statement on both databases.
+pub(crate) const COUNT_QUEUED_BY_TENANT: &str = "SELECT tenant, count(*) FROM jobs \
+     WHERE status = 'queued' AND tenant IS NOT NULL GROUP BY tenant";
+
 /// The connection a dialect's statements run on.
 pub(crate) type Conn<D> = <<D as Dialect>::Db as Database>::Connection;
 

@@ -2,11 +2,13 @@
 //! connections, never waiting for the writer (WAL). Saved files' bytes are read on a pool of
 //! their own (see `files.rs`), statistics in `stats.rs`.
 
+use std::collections::HashMap;
+
 use sqlx::{Executor, QueryBuilder, Sqlite, SqlitePool};
 
 use crate::job::{Job, JobId};
 use crate::store::rows::{IdempotentRow, JOB_COLUMNS, JobRow, job_columns};
-use crate::store::sql::COUNT_QUEUED;
+use crate::store::sql::{COUNT_QUEUED, COUNT_QUEUED_BY_TENANT};
 use crate::store::{ListFilter, Result};
 
 /// The read pools of a SQLite store.
@@ -78,5 +80,15 @@ impl Reads {
             .fetch_one(&self.reader)
             .await?;
         Ok(n.max(0) as u64)
+    }
+
+    pub(crate) async fn count_queued_by_tenant(&self) -> Result<HashMap<String, u64>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(COUNT_QUEUED_BY_TENANT)
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(t, n)| (t, n.max(0) as u64))
+            .collect())
     }
 }
