@@ -13,6 +13,7 @@ pub(crate) mod deps;
 pub(crate) mod docs;
 pub(crate) mod errors;
 pub(crate) mod events;
+pub(crate) mod fairness;
 pub(crate) mod fetch;
 pub(crate) mod fetch_files;
 pub(crate) mod fetch_guard;

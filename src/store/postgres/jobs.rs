@@ -28,21 +28,21 @@ impl JobSql for PgDialect {
             "INSERT INTO jobs (id, kind, params, status, priority, timeout_ms, max_attempts, \
              run_after, created_at, depends_on, waiting_on, finished_at, error_code, error_message, \
              tenant, idempotency_key, request_hash, attempt, fence, owner, started_at, \
-             lease_expires_at, retry_of, traceparent) \
+             lease_expires_at, retry_of, traceparent, turn) \
              SELECT id, kind, params::json, status, priority, timeout_ms, max_attempts, run_after, \
              created_at, depends_on::json, waiting_on, finished_at, error_code, error_message, \
              tenant, idempotency_key, request_hash, \
              CASE WHEN owner IS NULL THEN 0 ELSE 1 END, CASE WHEN owner IS NULL THEN 0 ELSE 1 END, \
              owner, CASE WHEN owner IS NULL THEN NULL ELSE created_at END, \
              CASE WHEN owner IS NULL THEN NULL ELSE ", db_now!(), " + lease_ms * interval '1 millisecond' END, \
-             retry_of, traceparent \
+             retry_of, traceparent, turn \
              FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], \
              $7::int8[], $8::timestamptz[], $9::text[], $10::int8[], $11::timestamptz[], \
              $12::text[], $13::text[], $14::timestamptz[], $15::text[], $16::text[], $17::text[], \
-             $18::text[], $19::int8[], $20::uuid[], $21::text[]) \
+             $18::text[], $19::int8[], $20::uuid[], $21::text[], $22::int8[]) \
              AS t(id, kind, params, status, priority, timeout_ms, max_attempts, created_at, \
              depends_on, waiting_on, finished_at, error_code, error_message, run_after, tenant, \
-             idempotency_key, request_hash, owner, lease_ms, retry_of, traceparent)",
+             idempotency_key, request_hash, owner, lease_ms, retry_of, traceparent, turn)",
         ))
         .bind(cols.id)
         .bind(cols.kind)
@@ -65,9 +65,42 @@ impl JobSql for PgDialect {
         .bind(cols.lease_ms)
         .bind(cols.retry_of)
         .bind(cols.traceparent)
+        .bind(cols.turn)
         .execute(&mut *conn)
         .await?;
         Ok(())
+    }
+
+    async fn queue_head(
+        conn: &mut PgConnection,
+        kind: &str,
+        priority: i32,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT min(turn) FROM jobs WHERE status = 'queued' AND waiting_on = 0 \
+             AND kind = $1 AND priority = $2",
+        )
+        .bind(kind)
+        .bind(i64::from(priority))
+        .fetch_one(&mut *conn)
+        .await
+    }
+
+    async fn tenant_last(
+        conn: &mut PgConnection,
+        tenant: &str,
+        kind: &str,
+        priority: i32,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT max(turn) FROM jobs WHERE status = 'queued' AND tenant = $1 \
+             AND kind = $2 AND priority = $3",
+        )
+        .bind(tenant)
+        .bind(kind)
+        .bind(i64::from(priority))
+        .fetch_one(&mut *conn)
+        .await
     }
 
     async fn claimable_queued(
@@ -105,11 +138,11 @@ impl JobSql for PgDialect {
             db_now!(),
             " + $5 * interval '1 millisecond' \
              FROM (SELECT c.id FROM unnest($1::text[]) AS k(kind) CROSS JOIN LATERAL \
-                   (SELECT id, priority, created_at FROM jobs \
+                   (SELECT id, priority, turn FROM jobs \
                     WHERE status = 'queued' AND waiting_on = 0 AND jobs.kind = k.kind \
-                    AND run_after <= $4 ORDER BY priority DESC, created_at, id LIMIT $2 \
+                    AND run_after <= $4 ORDER BY priority DESC, turn, id LIMIT $2 \
                     FOR UPDATE SKIP LOCKED) AS c \
-                   ORDER BY c.priority DESC, c.created_at, c.id LIMIT $2) AS picked \
+                   ORDER BY c.priority DESC, c.turn, c.id LIMIT $2) AS picked \
              WHERE jobs.id = picked.id RETURNING ",
             pg_job_columns!()
         ))
@@ -268,6 +301,7 @@ struct InsertColumns {
     lease_ms: Vec<Option<i64>>,
     retry_of: Vec<Option<Uuid>>,
     traceparent: Vec<Option<String>>,
+    turn: Vec<i64>,
 }
 
 impl InsertColumns {
@@ -306,5 +340,6 @@ impl InsertColumns {
         self.retry_of.push(job.retry_of.map(uuid));
         self.traceparent
             .push(job.traceparent.as_deref().map(str::to_string));
+        self.turn.push(insert.turn);
     }
 }

@@ -19,6 +19,8 @@ pub(crate) struct Insert<'a> {
     pub failed: Option<JobError>,
     /// Set when the insert starts the job (see [`super::watch`]).
     pub started: bool,
+    /// Its place in line (see [`super::insert`]).
+    pub turn: i64,
 }
 
 impl Insert<'_> {

@@ -1,6 +1,16 @@
 //! Inserting jobs (consecutive inserts in one statement, or one `InsertMany`): where their
-//! dependencies stand, and whether an insert may start its job (see [`super::watch`]).
+//! dependencies stand, whether an insert may start its job (see [`super::watch`]), and each
+//! job's turn in line.
+//!
+//! Claims take the highest priority, then the lowest turn. A job without a tenant takes its
+//! `created_at` (in ms) as its turn: first come, first served. A tenant's job takes the head
+//! of its line (the lowest turn queued of its kind and priority), or one past its tenant's
+//! last turn in that line, whichever is later. So a tenant that queued 50,000 jobs has turns
+//! far ahead, and another's first job goes to the head: claims alternate between the tenants
+//! that have jobs in line (start-time fair queuing, one unit per job). Two processes that
+//! insert a tenant's jobs at once may give two the same turn; the id then decides.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::deps::{self, DepState};
@@ -85,9 +95,12 @@ pub(super) async fn insert<D: Sql>(
                 waiting: *waiting,
                 failed: failed.clone(),
                 started: started(job),
+                turn: job.created_at.timestamp_millis(),
             })
         })
         .collect();
+    let mut rows = rows;
+    take_turns::<D>(conn, &mut rows).await?;
     D::insert_many(conn, &rows).await?;
     for (job, deps) in waits {
         D::add_waits(conn, job, &deps).await?;
@@ -103,6 +116,37 @@ pub(super) async fn insert<D: Sql>(
             })
         })
         .collect())
+}
+
+/// Sets the turn of each tenant's job of `rows` (see the module's header); the others keep
+/// their `created_at`.
+async fn take_turns<D: Sql>(conn: &mut Conn<D>, rows: &mut [Insert<'_>]) -> Result<()> {
+    type Line<'a> = (&'a str, i32);
+    let mut heads: HashMap<Line, Option<i64>> = HashMap::new();
+    let mut lasts: HashMap<(&str, Line), Option<i64>> = HashMap::new();
+    for row in rows.iter_mut() {
+        let job = row.job;
+        let Some(tenant) = job.tenant.as_deref() else {
+            continue;
+        };
+        let line = (job.kind.as_str(), job.options.priority);
+        let head = match heads.get(&line) {
+            Some(&head) => head,
+            None => D::queue_head(conn, line.0, line.1).await?,
+        };
+        let last = match lasts.get(&(tenant, line)) {
+            Some(&last) => last,
+            None => D::tenant_last(conn, tenant, line.0, line.1).await?,
+        };
+        let turn = head
+            .unwrap_or(row.turn)
+            .max(last.map_or(i64::MIN, |last| last.saturating_add(1)));
+        row.turn = turn;
+        // An empty line starts at this job.
+        heads.insert(line, Some(head.map_or(turn, |head| head.min(turn))));
+        lasts.insert((tenant, line), Some(turn));
+    }
+    Ok(())
 }
 
 /// The stored job of `insert`, inserted `how`: the submitter's queued job, changed as the

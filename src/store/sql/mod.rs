@@ -81,6 +81,21 @@ pub(crate) trait Dialect: Send + Sync + 'static {
 pub(crate) trait JobSql: Dialect {
     async fn insert_many(conn: &mut Conn<Self>, jobs: &[Insert<'_>]) -> Result<(), sqlx::Error>;
 
+    /// The lowest turn among the claimable-or-delayed queued jobs of `kind` and `priority`.
+    async fn queue_head(
+        conn: &mut Conn<Self>,
+        kind: &str,
+        priority: i32,
+    ) -> Result<Option<i64>, sqlx::Error>;
+
+    /// The highest turn among `tenant`'s queued jobs of `kind` and `priority`.
+    async fn tenant_last(
+        conn: &mut Conn<Self>,
+        tenant: &str,
+        kind: &str,
+        priority: i32,
+    ) -> Result<Option<i64>, sqlx::Error>;
+
     /// Whether a job of `kinds` is queued and claimable now (due, waiting for nothing).
     async fn claimable_queued(
         conn: &mut Conn<Self>,

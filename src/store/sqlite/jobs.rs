@@ -16,7 +16,7 @@ use crate::store::sql::{Insert, JobSql};
 use crate::store::{Claimed, Lease, LeaseState, Result, Retention};
 
 /// Pushes a `SELECT id` of the next `n` due queued jobs of `kinds` in claim order (highest
-/// priority, then oldest). One branch per kind, each an ordered walk of the `jobs_queued`
+/// priority, then the lowest turn). One branch per kind, each an ordered walk of the `jobs_queued`
 /// index with its own limit, so the cost depends on `n` and the number of kinds, not on how
 /// many jobs are queued (a single `kind IN (...)` made SQLite read every queued job).
 pub(super) fn push_claim_candidates(
@@ -31,17 +31,17 @@ pub(super) fn push_claim_candidates(
             q.push(" UNION ALL ");
         }
         q.push(
-            "SELECT * FROM (SELECT id, priority, created_at FROM jobs \
+            "SELECT * FROM (SELECT id, priority, turn FROM jobs \
              WHERE status = 'queued' AND waiting_on = 0 AND kind = ",
         )
         .push_bind(kind.as_str())
         .push(" AND run_after <= ")
         .push_bind(now)
-        .push(" ORDER BY priority DESC, created_at, id LIMIT ")
+        .push(" ORDER BY priority DESC, turn, id LIMIT ")
         .push_bind(n as i64)
         .push(")");
     }
-    q.push(") ORDER BY priority DESC, created_at, id LIMIT ")
+    q.push(") ORDER BY priority DESC, turn, id LIMIT ")
         .push_bind(n as i64);
 }
 
@@ -59,7 +59,7 @@ impl JobSql for SqliteDialect {
                 "INSERT INTO jobs (id, kind, params, status, priority, timeout_ms, max_attempts, \
                  run_after, created_at, depends_on, waiting_on, finished_at, error_code, \
                  error_message, tenant, idempotency_key, request_hash, attempt, fence, owner, \
-                 started_at, lease_expires_at, retry_of, traceparent) ",
+                 started_at, lease_expires_at, retry_of, traceparent, turn) ",
             );
             let mut texts = Texts::default();
             q.push_values(chunk, |mut row, insert| {
@@ -100,11 +100,44 @@ impl JobSql for SqliteDialect {
                     .push_bind(start.map(|_| created))
                     .push_bind(start.map(|s| now + s.lease.as_millis() as i64))
                     .push_bind(job.retry_of.map(|id| id.to_string()))
-                    .push_bind(job.traceparent.clone());
+                    .push_bind(job.traceparent.clone())
+                    .push_bind(insert.turn);
             });
             q.build().execute(&mut *conn).await?;
         }
         Ok(())
+    }
+
+    async fn queue_head(
+        conn: &mut SqliteConnection,
+        kind: &str,
+        priority: i32,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT min(turn) FROM jobs WHERE status = 'queued' AND waiting_on = 0 \
+             AND kind = ?1 AND priority = ?2",
+        )
+        .bind(kind)
+        .bind(priority)
+        .fetch_one(&mut *conn)
+        .await
+    }
+
+    async fn tenant_last(
+        conn: &mut SqliteConnection,
+        tenant: &str,
+        kind: &str,
+        priority: i32,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT max(turn) FROM jobs WHERE status = 'queued' AND tenant = ?1 \
+             AND kind = ?2 AND priority = ?3",
+        )
+        .bind(tenant)
+        .bind(kind)
+        .bind(priority)
+        .fetch_one(&mut *conn)
+        .await
     }
 
     /// Whether a job of `kinds` is queued and claimable at `now` (the `jobs_queued` index).

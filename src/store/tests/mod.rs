@@ -411,4 +411,5 @@ mod files;
 mod retention;
 mod start;
 mod state_machine;
+mod turns;
 mod workers;
