@@ -81,6 +81,12 @@ pub struct Config {
     #[arg(long = "worker-kind-schema", env = "FAENA_WORKER_KIND_SCHEMAS", value_delimiter = ',', value_parser = parse_kind_schema)]
     pub worker_kind_schemas: Vec<(String, std::path::PathBuf)>,
 
+    /// Most jobs of a kind running at once across all instances, `KIND=N` (comma-separated,
+    /// e.g. `count_primes=1,fetch_urls=10`): the others wait queued and start, in their
+    /// order, as running ones end.
+    #[arg(long, env = "FAENA_KIND_CONCURRENCY", value_delimiter = ',', value_parser = parse_kind_count)]
+    pub kind_concurrency: Vec<(String, u32)>,
+
     /// Lease of a job a remote worker claimed: when no heartbeat renews it for this long, the
     /// job is `interrupted` and retried like a crashed run.
     #[arg(long, env = "FAENA_WORKER_LEASE_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1_000..=3_600_000))]
@@ -286,6 +292,16 @@ fn parse_kind_schema(s: &str) -> Result<(String, std::path::PathBuf), String> {
     }
 }
 
+fn parse_kind_count(s: &str) -> Result<(String, u32), String> {
+    let bad = || format!("`{s}` is not KIND=N with N from 1 (e.g. count_primes=1)");
+    let (kind, n) = s.trim().split_once('=').ok_or_else(bad)?;
+    let n: u32 = n.trim().parse().map_err(|_| bad())?;
+    if kind.trim().is_empty() || n == 0 {
+        return Err(bad());
+    }
+    Ok((kind.trim().to_string(), n))
+}
+
 fn parse_allow(s: &str) -> Result<Allow, String> {
     Policy::parse_allow(s.trim())
 }
@@ -381,6 +397,8 @@ impl Config {
             prune_every: Duration::from_millis(self.prune_interval_ms),
             event_buffer: self.event_buffer,
             max_event_streams: self.max_event_streams,
+            // Resolved against the kinds once they are known (`app`).
+            kind_concurrency: Default::default(),
             tenants: crate::runtime::TenantLimits {
                 max_queued: self.tenant_max_queued,
                 rate: self.tenant_rate,

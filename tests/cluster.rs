@@ -381,3 +381,41 @@ async fn instances_whose_clocks_disagree_never_take_each_others_runs() {
     }
     assert_eq!(runs_ended(&servers).iter().sum::<usize>(), ids.len());
 }
+
+/// `--kind-concurrency sleep=1` on three instances: of 200 jobs, never two run at once
+/// (from their own started and finished times), and each starts as the one before ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kind_limited_to_one_never_runs_twice_at_once_across_instances() {
+    let Some(db) = PgScratch::create("a_kind_limited_to_one_never_runs_twice").await else {
+        return;
+    };
+    let servers = instances(&db, 3, &["--kind-concurrency", "sleep=1"]);
+    let client = client();
+    const JOBS: usize = 200;
+    let mut ids = Vec::with_capacity(JOBS);
+    for i in 0..JOBS {
+        let body = json!({"kind": "sleep", "params": {"ms": 5}});
+        ids.push(submit(&client, &servers[i % 3], body).await.unwrap());
+    }
+    let mut runs = Vec::with_capacity(JOBS);
+    for id in &ids {
+        let job = final_state(&client, &servers[0], id, Duration::from_secs(120)).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+        let instance = job["instance"].as_str().unwrap().to_string();
+        runs.push((
+            time(&job, "started_at"),
+            time(&job, "finished_at"),
+            instance,
+        ));
+    }
+    runs.sort();
+    for pair in runs.windows(2) {
+        assert!(pair[1].0 >= pair[0].1, "two ran at once: {pair:?}");
+    }
+    let mut by_instance: HashMap<&str, usize> = HashMap::new();
+    for (_, _, instance) in &runs {
+        *by_instance.entry(instance).or_default() += 1;
+    }
+    let span = runs.last().unwrap().1 - runs[0].0;
+    println!("{JOBS} jobs one at a time in {span}; runs by instance: {by_instance:?}");
+}

@@ -38,7 +38,7 @@ use crate::kind::Registry;
     components(schemas(
         Job, JobStatus, JobKind, JobClass, JobProgress, JobError, JobErrorCode, AttemptError, SubmitRequest,
         jobs::JobPage, batch::BatchRequest, batch::BatchResponse, batch::BatchItem, batch::StoredJob,
-        Problem, limits::LimitsView, kinds::KindList, kinds::KindView, JobState, ProgressEvent, DeletedEvent,
+        Problem, limits::LimitsView, limits::TenantLimitsView, kinds::KindList, kinds::KindView, JobState, ProgressEvent, DeletedEvent,
         stats::Stats, stats::StatusCounts, stats::Throughput,
         health::Health, files::FileList, FileInfo,
         workers::ClaimRequest, workers::ClaimResponse, workers::ClaimedJob, workers::HeartbeatRequest,

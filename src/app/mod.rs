@@ -41,6 +41,8 @@ pub enum AppError {
     Keys(#[from] crate::api::auth::KeyError),
     #[error("--worker-kind-schema names `{0}`, which is not one of --worker-kinds")]
     NotAWorkerKind(String),
+    #[error("--kind-concurrency names `{0}`, which is not a kind of this server")]
+    UnknownLimitedKind(String),
     #[error(transparent)]
     WorkerSchema(#[from] crate::kind::SchemaError),
 }
@@ -88,7 +90,14 @@ impl Application {
         options.sqlite.kinds.clone_from(&names);
         options.postgres.kinds = names;
         let store = store::open(&config.database_url, &options).await?;
-        let runtime_config = config.runtime();
+        let mut runtime_config = config.runtime();
+        for (name, n) in &config.kind_concurrency {
+            let kind = kinds
+                .get(name)
+                .ok_or_else(|| AppError::UnknownLimitedKind(name.clone()))?;
+            let limits = std::sync::Arc::make_mut(&mut runtime_config.kind_concurrency);
+            limits.insert(kind.name(), *n as usize);
+        }
         let recovered = store
             .recover_interrupted(&runtime_config.instance_id)
             .await?;
@@ -101,6 +110,7 @@ impl Application {
             );
         }
         // A pool per CPU job that may run at once (see `kind::cpu`).
+        store.limit_kinds(std::sync::Arc::clone(&runtime_config.kind_concurrency));
         let cpu = CpuPool::new(config.cpu_threads(), runtime_config.max_cpu_jobs)?;
         let runtime = Runtime::start(Arc::new(store), cpu, Arc::new(kinds), runtime_config);
         let state = AppState {

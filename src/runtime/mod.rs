@@ -88,6 +88,8 @@ pub struct RuntimeConfig {
     pub max_event_streams: usize,
     /// What one tenant (API key) may use.
     pub tenants: TenantLimits,
+    /// Most jobs of a kind running at once, all instances (`--kind-concurrency`).
+    pub kind_concurrency: crate::store::KindConcurrency,
 }
 
 struct Inner {
@@ -255,6 +257,11 @@ impl Runtime {
     /// submissions admitted here since).
     pub fn queued(&self) -> u64 {
         self.inner.queue_cap.queued()
+    }
+
+    /// How this runtime runs jobs: its settings.
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.inner.config
     }
 
     /// A place for one more event stream of `tenant` (none without one, or without

@@ -113,6 +113,10 @@ pub(super) async fn forward_events(rt: Arc<Inner>, finals: Finals) {
             StoreEvent::Final(id) => {
                 rt.waiters.notify(id, None);
                 finals.publish(&rt, id);
+                // Another instance's run ended: it may have made room under a kind's limit.
+                if !rt.config.kind_concurrency.is_empty() {
+                    rt.wake.notify_one();
+                }
             }
             StoreEvent::Queued => {
                 // Another instance's (a shared store's writer knows only of its own writes).

@@ -36,8 +36,9 @@ impl Runtime {
     /// then runs at once), else queued. The stored job, as committed.
     pub async fn submit(&self, mut new: NewJob) -> Result<Arc<Job>, SubmitError> {
         // A free slot here and nothing of its class queued: the insert starts the job.
-        let slot = new
-            .startable_at_insert()
+        // Not a kind with a concurrency limit: only a claim counts its running jobs.
+        let limited = self.inner.config.kind_concurrency.contains_key(&new.kind);
+        let slot = (new.startable_at_insert() && !limited)
             .then(|| StartSlot::take(&self.inner, new.kind))
             .flatten();
         new.start = slot.as_ref().map(StartSlot::claim);

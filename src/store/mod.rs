@@ -47,6 +47,10 @@ pub use retention::Retention;
 pub use runs::{Claimed, Lease, LeaseState, Outcome, Recovered, RunEnd};
 pub use stats::{BucketCount, KindCount, StatsQuery, StoreStats};
 
+/// Most jobs of a kind running at once, all processes on the database (`--kind-concurrency`):
+/// kinds not in it have no such limit.
+pub type KindConcurrency = Arc<std::collections::HashMap<JobKind, usize>>;
+
 /// The durable queue and record of jobs: writes through this process's writer task, reads on
 /// the database's pools.
 pub struct Store {
@@ -61,6 +65,8 @@ pub struct Store {
     queue: Arc<QueueWatch>,
     /// Whether the database has room to write.
     room: Arc<room::Room>,
+    /// The kinds' concurrency limits, which every claim respects.
+    kind_limits: std::sync::RwLock<KindConcurrency>,
     /// What must live as long as the store (a lock file, a listener task).
     _keep: Box<dyn Any + Send + Sync>,
 }
@@ -121,6 +127,7 @@ impl Store {
             commits,
             queue,
             room,
+            kind_limits: std::sync::RwLock::default(),
             _keep: keep,
         }
     }
@@ -206,8 +213,21 @@ impl Store {
         self.writer.apply(Op::Prune, retention).await
     }
 
-    /// Atomically moves up to `n` due queued jobs of `kinds` (highest priority, then oldest
-    /// first) to running: attempt + 1, a new fencing token, a lease of `lease` for `owner`.
+    /// Sets the kinds' concurrency limits that claims respect from now on.
+    pub fn limit_kinds(&self, limits: KindConcurrency) {
+        *self.kind_limits.write().unwrap_or_else(|e| e.into_inner()) = limits;
+    }
+
+    /// The kinds' concurrency limits in force.
+    pub fn kind_limits(&self) -> KindConcurrency {
+        Arc::clone(&self.kind_limits.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Atomically moves up to `n` due queued jobs of `kinds` (highest priority, then turn) to
+    /// running: attempt + 1, a new fencing token, a lease of `lease` for `owner`. A kind with a
+    /// concurrency limit ([`Store::limit_kinds`]) gets no more than its room: the claims of all
+    /// processes for it are serialised (on PostgreSQL by an advisory lock held to the commit),
+    /// its running jobs counted, and the rest of its limit claimed.
     /// On PostgreSQL leases are taken, renewed and judged expired by the database's clock, so
     /// that instances whose clocks disagree never take each other's live runs; due times,
     /// deadlines and the times a job shows are each instance's own clock ([`now`]).
@@ -231,6 +251,7 @@ impl Store {
             n,
             owner,
             lease,
+            limits: self.kind_limits(),
         };
         self.writer.apply(Op::Claim, args).await
     }

@@ -21,6 +21,7 @@ pub(crate) mod fetch_limits;
 pub(crate) mod fetch_params;
 pub(crate) mod helpers;
 pub(crate) mod idempotency;
+pub(crate) mod kind_limits;
 pub(crate) mod kinds;
 pub(crate) mod list;
 pub(crate) mod long_poll;

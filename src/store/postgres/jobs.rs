@@ -71,6 +71,23 @@ impl JobSql for PgDialect {
         Ok(())
     }
 
+    async fn lock_kind(conn: &mut PgConnection, kind: JobKind) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('faena-kind:' || $1, 0))")
+            .bind(kind.as_str())
+            .execute(&mut *conn)
+            .await
+            .map(drop)
+    }
+
+    async fn count_running(conn: &mut PgConnection, kind: JobKind) -> Result<usize, sqlx::Error> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM jobs WHERE status = 'running' AND kind = $1")
+                .bind(kind.as_str())
+                .fetch_one(&mut *conn)
+                .await?;
+        Ok(n.max(0) as usize)
+    }
+
     async fn queue_head(
         conn: &mut PgConnection,
         kind: &str,
@@ -123,13 +140,14 @@ impl JobSql for PgDialect {
     /// the `jobs_queued` index that skips rows other instances hold, then the best `n` of those.
     async fn claim(
         conn: &mut PgConnection,
-        kinds: &[JobKind],
+        kinds: &[(JobKind, usize)],
         n: usize,
         owner: &str,
         lease: Duration,
         now: DateTime<Utc>,
     ) -> Result<Vec<Claimed>> {
-        let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+        let limits: Vec<i64> = kinds.iter().map(|&(_, n)| n as i64).collect();
+        let kinds: Vec<&str> = kinds.iter().map(|(k, _)| k.as_str()).collect();
         let rows: Vec<JobRow> = sqlx::query_as(concat!(
             "UPDATE jobs SET status = 'running', attempt = attempt + 1, fence = fence + 1, \
              cancel_requested = false, progress_done = NULL, progress_total = NULL, \
@@ -137,10 +155,10 @@ impl JobSql for PgDialect {
              lease_expires_at = ",
             db_now!(),
             " + $5 * interval '1 millisecond' \
-             FROM (SELECT c.id FROM unnest($1::text[]) AS k(kind) CROSS JOIN LATERAL \
+             FROM (SELECT c.id FROM unnest($1::text[], $6::int8[]) AS k(kind, lim) CROSS JOIN LATERAL \
                    (SELECT id, priority, turn FROM jobs \
                     WHERE status = 'queued' AND waiting_on = 0 AND jobs.kind = k.kind \
-                    AND run_after <= $4 ORDER BY priority DESC, turn, id LIMIT $2 \
+                    AND run_after <= $4 ORDER BY priority DESC, turn, id LIMIT k.lim \
                     FOR UPDATE SKIP LOCKED) AS c \
                    ORDER BY c.priority DESC, c.turn, c.id LIMIT $2) AS picked \
              WHERE jobs.id = picked.id RETURNING ",
@@ -151,6 +169,7 @@ impl JobSql for PgDialect {
         .bind(owner)
         .bind(now)
         .bind(millis(lease))
+        .bind(limits)
         .fetch_all(&mut *conn)
         .await?;
         claimed_in_order(rows)

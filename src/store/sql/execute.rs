@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::insert::{insert, stored};
 use super::ops::{Op, ToInsert};
 use super::{Conn, Effects, Sql, deps, ends};
-use crate::job::{Backoff, Job, JobId, JobStatus};
+use crate::job::{Backoff, Job, JobId, JobKind, JobStatus};
 use crate::store::commit::{Cause, Change};
 use crate::store::{CancelResult, DeleteResult, Lease, NewFile, Outcome, Result, RunEnd, now};
 
@@ -128,9 +128,14 @@ async fn execute_one<D: Sql>(
     match op {
         Op::Claim(p) => {
             let a = &p.args;
-            let claimed = D::claim(conn, &a.kinds, a.n, &a.owner, a.lease, now()).await?;
-            // The dispatcher claims for one class, every kind of it this process runs.
-            if claimed.len() < a.n {
+            let (kinds, limited) = with_room::<D>(conn, a).await?;
+            let claimed = match kinds.is_empty() {
+                true => Vec::new(),
+                false => D::claim(conn, &kinds, a.n, &a.owner, a.lease, now()).await?,
+            };
+            // The dispatcher claims for one class, every kind of it this process runs. A claim
+            // short for a kind's limit says nothing of what is queued.
+            if claimed.len() < a.n && !limited {
                 effects.drained.push(a.class);
             }
             let started = claimed.iter().map(|c| Change {
@@ -185,6 +190,32 @@ async fn execute_one<D: Sql>(
 
 /// Cancels job `id`: a queued one at once (its dependents released), a running one by asking
 /// its runner to stop (see [`Effects::cancels`]).
+/// The kinds of claim `a` with how many jobs of each it may take: `a.n`, or for a kind with a
+/// concurrency limit the room left under it (its running jobs counted once the claims of
+/// every process for it are serialised, so two cannot both see the same room); a kind
+/// without room is left out. Whether a limit cut the claim short.
+async fn with_room<D: Sql>(
+    conn: &mut Conn<D>,
+    a: &super::ClaimArgs,
+) -> Result<(Vec<(JobKind, usize)>, bool)> {
+    let mut kinds = Vec::with_capacity(a.kinds.len());
+    let mut limited = false;
+    for &kind in &a.kinds {
+        let Some(&max) = a.limits.get(&kind) else {
+            kinds.push((kind, a.n));
+            continue;
+        };
+        D::lock_kind(conn, kind).await?;
+        let running = D::count_running(conn, kind).await?;
+        let room = max.saturating_sub(running);
+        limited |= room < a.n;
+        if room > 0 {
+            kinds.push((kind, room.min(a.n)));
+        }
+    }
+    Ok((kinds, limited))
+}
+
 async fn cancel<D: Sql>(
     conn: &mut Conn<D>,
     id: JobId,

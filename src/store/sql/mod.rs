@@ -81,6 +81,13 @@ pub(crate) trait Dialect: Send + Sync + 'static {
 pub(crate) trait JobSql: Dialect {
     async fn insert_many(conn: &mut Conn<Self>, jobs: &[Insert<'_>]) -> Result<(), sqlx::Error>;
 
+    /// Waits until no other process's transaction is claiming jobs of `kind`, and keeps them
+    /// out until this one ends (nothing to do where one process writes).
+    async fn lock_kind(conn: &mut Conn<Self>, kind: JobKind) -> Result<(), sqlx::Error>;
+
+    /// Jobs of `kind` running, all processes.
+    async fn count_running(conn: &mut Conn<Self>, kind: JobKind) -> Result<usize, sqlx::Error>;
+
     /// The lowest turn among the claimable-or-delayed queued jobs of `kind` and `priority`.
     async fn queue_head(
         conn: &mut Conn<Self>,
@@ -103,13 +110,14 @@ pub(crate) trait JobSql: Dialect {
         now: DateTime<Utc>,
     ) -> Result<bool, sqlx::Error>;
 
-    /// Moves up to `n` due queued jobs of `kinds` (highest priority, then oldest first) to
-    /// running for `owner`: attempt + 1, a new fencing token, a lease of `lease`. Leases are
+    /// Moves up to `n` due queued jobs of `kinds`, at most the number given with each kind
+    /// (highest priority, then turn), to running for `owner`: attempt + 1, a new fencing
+    /// token, a lease of `lease`. Leases are
     /// measured on one clock: `now` (the one process's) on SQLite, the database's on
     /// PostgreSQL, where instances' clocks may disagree (see also [`EndSql::interrupted`]).
     async fn claim(
         conn: &mut Conn<Self>,
-        kinds: &[JobKind],
+        kinds: &[(JobKind, usize)],
         n: usize,
         owner: &str,
         lease: Duration,

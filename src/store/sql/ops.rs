@@ -81,6 +81,8 @@ pub(crate) struct ClaimArgs {
     /// The class claimed for: every kind of it the claimer runs is in `kinds`.
     pub class: JobClass,
     pub kinds: Vec<JobKind>,
+    /// The kinds' concurrency limits.
+    pub limits: crate::store::KindConcurrency,
     pub n: usize,
     pub owner: String,
     pub lease: Duration,

@@ -21,12 +21,12 @@ use crate::store::{Claimed, Lease, LeaseState, Result, Retention};
 /// many jobs are queued (a single `kind IN (...)` made SQLite read every queued job).
 pub(super) fn push_claim_candidates(
     q: &mut QueryBuilder<Sqlite>,
-    kinds: &[JobKind],
+    kinds: &[(JobKind, usize)],
     n: usize,
     now: i64,
 ) {
     q.push("SELECT id FROM (");
-    for (i, kind) in kinds.iter().enumerate() {
+    for (i, (kind, limit)) in kinds.iter().enumerate() {
         if i > 0 {
             q.push(" UNION ALL ");
         }
@@ -38,7 +38,7 @@ pub(super) fn push_claim_candidates(
         .push(" AND run_after <= ")
         .push_bind(now)
         .push(" ORDER BY priority DESC, turn, id LIMIT ")
-        .push_bind(n as i64)
+        .push_bind(*limit as i64)
         .push(")");
     }
     q.push(") ORDER BY priority DESC, turn, id LIMIT ")
@@ -108,6 +108,23 @@ impl JobSql for SqliteDialect {
         Ok(())
     }
 
+    async fn lock_kind(_: &mut SqliteConnection, _: JobKind) -> Result<(), sqlx::Error> {
+        // The only writer of its file.
+        Ok(())
+    }
+
+    async fn count_running(
+        conn: &mut SqliteConnection,
+        kind: JobKind,
+    ) -> Result<usize, sqlx::Error> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM jobs WHERE status = 'running' AND kind = ?1")
+                .bind(kind.as_str())
+                .fetch_one(&mut *conn)
+                .await?;
+        Ok(n.max(0) as usize)
+    }
+
     async fn queue_head(
         conn: &mut SqliteConnection,
         kind: &str,
@@ -161,7 +178,7 @@ impl JobSql for SqliteDialect {
 
     async fn claim(
         conn: &mut SqliteConnection,
-        kinds: &[JobKind],
+        kinds: &[(JobKind, usize)],
         n: usize,
         owner: &str,
         lease: Duration,

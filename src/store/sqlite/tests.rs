@@ -28,7 +28,8 @@ async fn a_claim_reads_only_the_head_of_each_kinds_queue() {
         &[test_kind("count_primes"), test_kind("factorial")][..],
     ] {
         let mut q = sqlx::QueryBuilder::new("EXPLAIN QUERY PLAN ");
-        jobs::push_claim_candidates(&mut q, kinds, 5, 0);
+        let limited: Vec<_> = kinds.iter().map(|&k| (k, 5)).collect();
+        jobs::push_claim_candidates(&mut q, &limited, 5, 0);
         let plan: Vec<(i64, i64, i64, String)> =
             q.build_query_as().fetch_all(&mut *conn).await.unwrap();
         let steps: Vec<&str> = plan.iter().map(|row| row.3.as_str()).collect();
