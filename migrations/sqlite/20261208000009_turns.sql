@@ -9,6 +9,6 @@ UPDATE jobs SET turn = created_at WHERE status IN ('queued', 'running');
 DROP INDEX jobs_queued;
 CREATE INDEX jobs_queued ON jobs (kind, priority DESC, turn, id)
     WHERE status = 'queued' AND waiting_on = 0;
--- A tenant's last turn in a line.
+-- A tenant's last turn in a line (among its jobs that wait for nothing).
 CREATE INDEX jobs_tenant_turn ON jobs (tenant, kind, priority, turn)
-    WHERE status = 'queued' AND tenant IS NOT NULL;
+    WHERE status = 'queued' AND waiting_on = 0 AND tenant IS NOT NULL;

@@ -116,6 +116,7 @@ pub(super) async fn forward_events(rt: Arc<Inner>, finals: Finals) {
                 // Another instance's run ended: it may have made room under a kind's limit.
                 if !rt.config.kind_concurrency.is_empty() {
                     rt.wake.notify_one();
+                    rt.worker_ready.notify_waiters();
                 }
             }
             StoreEvent::Queued => {

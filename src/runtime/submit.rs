@@ -73,8 +73,7 @@ impl Runtime {
         let rt = &self.inner;
         let n = new.len() as u64;
         // One request, one tenant (the caller's key).
-        let tenant = new[0].tenant.clone();
-        admit(rt, tenant.as_deref(), n)?;
+        let admission = Admission::take(rt, new[0].tenant.clone(), n)?;
         // Known not final from before the insert on, so that an end cannot come first.
         new.iter().for_each(|job| rt.waiters.expect(job.id));
         let ids: Vec<_> = new.iter().map(|job| job.id).collect();
@@ -84,7 +83,7 @@ impl Runtime {
             Ok(results) => results.iter().filter(|r| queued(r)).count() as u64,
             Err(_) => 0,
         };
-        admitted(rt, tenant.as_deref(), n, stored);
+        admission.answered(stored);
         let results = inserted.inspect_err(|_| ids.iter().for_each(|id| rt.waiters.forget(*id)))?;
         for (id, result) in ids.iter().zip(&results) {
             if !queued(result) {
@@ -97,8 +96,7 @@ impl Runtime {
 
 /// Admits `new` against the queue cap and inserts it.
 async fn insert(rt: &Inner, new: NewJob) -> Result<Arc<Job>, SubmitError> {
-    let tenant = new.tenant.clone();
-    admit(rt, tenant.as_deref(), 1)?;
+    let admission = Admission::take(rt, new.tenant.clone(), 1)?;
     // Known not final from before the insert on, so that its end cannot come first.
     let id = new.id;
     rt.waiters.expect(id);
@@ -107,7 +105,7 @@ async fn insert(rt: &Inner, new: NewJob) -> Result<Arc<Job>, SubmitError> {
     let queued = inserted
         .as_ref()
         .is_ok_and(|job| job.status == crate::job::JobStatus::Queued);
-    admitted(rt, tenant.as_deref(), 1, u64::from(queued));
+    admission.answered(u64::from(queued));
     if !inserted.as_ref().is_ok_and(|job| !job.is_final()) {
         rt.waiters.forget(id);
     }
@@ -115,8 +113,8 @@ async fn insert(rt: &Inner, new: NewJob) -> Result<Arc<Job>, SubmitError> {
 }
 
 /// Admits `n` more queued jobs of `tenant` unless that would pass its queue cap, the queue
-/// cap or its rate (taken last, so that a refused submission costs none of it); call
-/// [`admitted`] once their insert answered.
+/// cap or its rate (taken last, so that a refused submission costs none of it); see
+/// [`Admission`] for giving them back.
 fn admit(rt: &Inner, tenant: Option<&str>, n: u64) -> Result<(), SubmitError> {
     let capped = capped(rt, tenant);
     if let Some(tenant) = capped {
@@ -145,11 +143,46 @@ fn capped<'a>(rt: &Inner, tenant: Option<&'a str>) -> Option<&'a str> {
     tenant.filter(|_| rt.config.tenants.max_queued > 0)
 }
 
-/// The insert of `n` admitted jobs of `tenant` answered, `stored` of them were queued.
-fn admitted(rt: &Inner, tenant: Option<&str>, n: u64, stored: u64) {
-    rt.queue_cap.answered(n, stored);
-    if let Some(tenant) = capped(rt, tenant) {
-        rt.tenant_caps.answered(tenant, n, stored);
+/// `n` jobs of `tenant` admitted against the caps, until their insert answers
+/// ([`Admission::answered`]). Dropped before that (the request was cut off: its client gone,
+/// its time up), they are given back as not stored: a gauge must not keep them in flight for
+/// good, and the next count corrects it if the insert committed after all.
+struct Admission<'a> {
+    rt: &'a Inner,
+    tenant: Option<String>,
+    n: u64,
+    open: bool,
+}
+
+impl<'a> Admission<'a> {
+    fn take(rt: &'a Inner, tenant: Option<String>, n: u64) -> Result<Self, SubmitError> {
+        admit(rt, tenant.as_deref(), n)?;
+        Ok(Self {
+            rt,
+            tenant,
+            n,
+            open: true,
+        })
+    }
+
+    /// The insert answered: `stored` of the jobs were queued.
+    fn answered(mut self, stored: u64) {
+        self.give_back(stored);
+    }
+
+    fn give_back(&mut self, stored: u64) {
+        if std::mem::take(&mut self.open) {
+            self.rt.queue_cap.answered(self.n, stored);
+            if let Some(tenant) = capped(self.rt, self.tenant.as_deref()) {
+                self.rt.tenant_caps.answered(tenant, self.n, stored);
+            }
+        }
+    }
+}
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        self.give_back(0);
     }
 }
 

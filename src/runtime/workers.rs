@@ -26,7 +26,8 @@ pub use crate::store::Lease;
 pub struct WorkerJob {
     pub job: Arc<Job>,
     pub lease: Lease,
-    /// When the lease runs out unless a heartbeat renews it.
+    /// When the lease runs out unless a heartbeat renews it, on this instance's clock (the
+    /// database's decides on PostgreSQL: time by `lease_ms`, not by this).
     pub lease_expires_at: DateTime<Utc>,
     /// When the job times out (its start plus `timeout_ms`).
     pub deadline_at: DateTime<Utc>,

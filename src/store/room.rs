@@ -21,6 +21,11 @@ pub(crate) const PROBE_EVERY: Duration = Duration::from_secs(1);
 /// state does not flap on a disk that has a few pages free.
 pub(crate) const PROBE_BYTES: usize = 256 * 1024;
 
+/// Where the process can see the file system's free space (SQLite), less than this is no
+/// room: a probe could commit into log pages already allocated and end the state while the
+/// disk is still full.
+pub(crate) const MIN_FREE: u64 = 4 * PROBE_BYTES as u64;
+
 /// The state of the store's space, shared by the writer (which changes it) and the store's
 /// callers (which read it).
 #[derive(Debug, Default)]

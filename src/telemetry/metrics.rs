@@ -133,6 +133,15 @@ fn describe() {
          --max-connections-per-ip."
     );
     counter!("faena_connections_refused_total").increment(0);
+    describe_gauge!(
+        "faena_storage_full",
+        "1 while the job store has no room to write (a full disk), else 0."
+    );
+    describe_counter!(
+        "faena_storage_full_writes_total",
+        "Writes the job store refused for lack of space: submissions (answered 507 \
+         storage_full), claims, lease renewals, ends."
+    );
     describe_gauge!("faena_build_info", "Always 1; the version is a label.");
     describe_gauge!(
         "faena_event_streams",

@@ -87,10 +87,11 @@ fn uuids(ids: impl IntoIterator<Item = JobId>) -> Vec<Uuid> {
 /// The database's clock, to the millisecond, as SQL: what leases are taken and expire by.
 /// Instances' clocks may drift apart; a lease written by one and judged expired by another
 /// must be measured on one clock, or a fast clock would take live runs away. Read when the
-/// statement reaches that row (`clock_timestamp()`), not when its transaction began.
+/// statement starts (`statement_timestamp()`), not when its transaction began, and stable
+/// within it, so that the rescue's comparison can use the `jobs_running` index.
 macro_rules! db_now {
     () => {
-        "date_trunc('milliseconds', clock_timestamp())"
+        "date_trunc('milliseconds', statement_timestamp())"
     };
 }
 use db_now;
@@ -227,16 +228,14 @@ impl Dialect for PgDialect {
         conn.execute("SELECT 1").await.map(drop)
     }
 
-    async fn probe(
-        conn: &mut PgConnection,
-        id: i64,
-        pad: Option<&[u8]>,
-    ) -> Result<(), sqlx::Error> {
+    async fn probe(conn: &mut PgConnection, pad: Option<&[u8]>) -> Result<(), sqlx::Error> {
         let query = match pad {
-            Some(pad) => sqlx::query("INSERT INTO storage_probe (id, pad) VALUES ($1, $2)")
-                .bind(id)
-                .bind(pad),
-            None => sqlx::query("DELETE FROM storage_probe WHERE id = $1").bind(id),
+            Some(pad) => sqlx::query(
+                "INSERT INTO storage_probe (id, pad) VALUES (1, $1) \
+                 ON CONFLICT (id) DO UPDATE SET pad = excluded.pad",
+            )
+            .bind(pad),
+            None => sqlx::query("DELETE FROM storage_probe"),
         };
         query.execute(conn).await.map(drop)
     }

@@ -128,14 +128,17 @@ async fn execute_one<D: Sql>(
     match op {
         Op::Claim(p) => {
             let a = &p.args;
-            let (kinds, limited) = with_room::<D>(conn, a).await?;
+            let rooms = with_room::<D>(conn, a).await?;
+            let kinds: Vec<(JobKind, usize)> = (rooms.iter())
+                .filter(|r| r.room > 0)
+                .map(|r| (r.kind, r.room))
+                .collect();
             let claimed = match kinds.is_empty() {
                 true => Vec::new(),
                 false => D::claim(conn, &kinds, a.n, &a.owner, a.lease, now()).await?,
             };
-            // The dispatcher claims for one class, every kind of it this process runs. A claim
-            // short for a kind's limit says nothing of what is queued.
-            if claimed.len() < a.n && !limited {
+            // The dispatcher claims for one class, every kind of it this process runs.
+            if claimed.len() < a.n && !cut_by_limit::<D>(conn, &rooms, &claimed).await? {
                 effects.drained.push(a.class);
             }
             let started = claimed.iter().map(|c| Change {
@@ -188,34 +191,66 @@ async fn execute_one<D: Sql>(
     Ok(())
 }
 
-/// Cancels job `id`: a queued one at once (its dependents released), a running one by asking
-/// its runner to stop (see [`Effects::cancels`]).
 /// The kinds of claim `a` with how many jobs of each it may take: `a.n`, or for a kind with a
 /// concurrency limit the room left under it (its running jobs counted once the claims of
 /// every process for it are serialised, so two cannot both see the same room); a kind
-/// without room is left out. Whether a limit cut the claim short.
-async fn with_room<D: Sql>(
-    conn: &mut Conn<D>,
-    a: &super::ClaimArgs,
-) -> Result<(Vec<(JobKind, usize)>, bool)> {
-    let mut kinds = Vec::with_capacity(a.kinds.len());
-    let mut limited = false;
-    for &kind in &a.kinds {
+/// without room is left out. The limited kinds are locked in name order, so that two
+/// claims of several never wait for each other in a cycle.
+async fn with_room<D: Sql>(conn: &mut Conn<D>, a: &super::ClaimArgs) -> Result<Vec<Room>> {
+    let mut kinds: Vec<JobKind> = a.kinds.clone();
+    kinds.sort_by_key(|k| k.as_str());
+    kinds.dedup();
+    let mut rooms = Vec::with_capacity(kinds.len());
+    for kind in kinds {
         let Some(&max) = a.limits.get(&kind) else {
-            kinds.push((kind, a.n));
+            rooms.push(Room {
+                kind,
+                room: a.n,
+                limited: false,
+            });
             continue;
         };
         D::lock_kind(conn, kind).await?;
         let running = D::count_running(conn, kind).await?;
-        let room = max.saturating_sub(running);
-        limited |= room < a.n;
-        if room > 0 {
-            kinds.push((kind, room.min(a.n)));
-        }
+        let room = max.saturating_sub(running).min(a.n);
+        rooms.push(Room {
+            kind,
+            room,
+            limited: room < a.n,
+        });
     }
-    Ok((kinds, limited))
+    Ok(rooms)
 }
 
+/// How many jobs of a kind a claim may take, and whether its limit set that below the claim's.
+struct Room {
+    kind: JobKind,
+    room: usize,
+    limited: bool,
+}
+
+/// Whether a claim that came back short was cut by a kind's limit while more of that kind
+/// waited (then its class is not drained: the next freed slot must look again). A limit that
+/// left room for more than were queued cut nothing.
+async fn cut_by_limit<D: Sql>(
+    conn: &mut Conn<D>,
+    rooms: &[Room],
+    claimed: &[crate::store::Claimed],
+) -> Result<bool> {
+    for room in rooms.iter().filter(|r| r.limited) {
+        let took = claimed.iter().filter(|c| c.job.kind == room.kind).count();
+        if room.room > 0 && took == room.room {
+            return Ok(true);
+        }
+        if room.room == 0 && D::claimable_queued(conn, &[room.kind], now()).await? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Cancels job `id`: a queued one at once (its dependents released), a running one by asking
+/// its runner to stop (see [`Effects::cancels`]).
 async fn cancel<D: Sql>(
     conn: &mut Conn<D>,
     id: JobId,

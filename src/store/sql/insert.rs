@@ -5,7 +5,7 @@
 //! Claims take the highest priority, then the lowest turn. A job without a tenant takes its
 //! `created_at` (in ms) as its turn: first come, first served. A tenant's job takes the head
 //! of its line (the lowest turn queued of its kind and priority), or one past its tenant's
-//! last turn in that line, whichever is later. So a tenant that queued 50,000 jobs has turns
+//! last turn in that line (among its jobs due and waiting for nothing), whichever is later. So a tenant that queued 50,000 jobs has turns
 //! far ahead, and another's first job goes to the head: claims alternate between the tenants
 //! that have jobs in line (start-time fair queuing, one unit per job). Two processes that
 //! insert a tenant's jobs at once may give two the same turn; the id then decides.
@@ -136,7 +136,7 @@ async fn take_turns<D: Sql>(conn: &mut Conn<D>, rows: &mut [Insert<'_>]) -> Resu
         };
         let last = match lasts.get(&(tenant, line)) {
             Some(&last) => last,
-            None => D::tenant_last(conn, tenant, line.0, line.1).await?,
+            None => D::tenant_last(conn, tenant, line.0, line.1, now()).await?,
         };
         let turn = head
             .unwrap_or(row.turn)

@@ -71,9 +71,14 @@ pub(crate) trait Dialect: Send + Sync + 'static {
 
     async fn ping(conn: &mut Conn<Self>) -> Result<(), sqlx::Error>;
 
-    /// Writes `pad` as the row `id` of `storage_probe` (see `store::room`), or deletes that
-    /// row when `pad` is `None`.
-    async fn probe(conn: &mut Conn<Self>, id: i64, pad: Option<&[u8]>) -> Result<(), sqlx::Error>;
+    /// Writes `pad` as the one row of `storage_probe` (see `store::room`), or deletes it when
+    /// `pad` is `None`.
+    async fn probe(conn: &mut Conn<Self>, pad: Option<&[u8]>) -> Result<(), sqlx::Error>;
+
+    /// The bytes free where the database writes, when this process can tell (a local file).
+    fn free_bytes(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The statements about jobs themselves.
@@ -95,12 +100,14 @@ pub(crate) trait JobSql: Dialect {
         priority: i32,
     ) -> Result<Option<i64>, sqlx::Error>;
 
-    /// The highest turn among `tenant`'s queued jobs of `kind` and `priority`.
+    /// The highest turn among `tenant`'s claimable queued jobs of `kind` and `priority` (due
+    /// at `now`, waiting for nothing): jobs delayed or waiting do not push its new ones back.
     async fn tenant_last(
         conn: &mut Conn<Self>,
         tenant: &str,
         kind: &str,
         priority: i32,
+        now: DateTime<Utc>,
     ) -> Result<Option<i64>, sqlx::Error>;
 
     /// Whether a job of `kinds` is queued and claimable now (due, waiting for nothing).

@@ -33,7 +33,7 @@ use super::watch::QueueWatch;
 use super::{Dialect, Effects, Sql};
 use crate::job::Backoff;
 use crate::store::commit::Committed;
-use crate::store::room::{PROBE_BYTES, PROBE_EVERY, Room};
+use crate::store::room::{MIN_FREE, PROBE_BYTES, PROBE_EVERY, Room};
 use crate::store::{Result, StoreError};
 
 /// Most writes in one transaction.
@@ -230,13 +230,15 @@ impl<D: Sql> Task<D> {
     /// store has room again once it does (the row is then deleted).
     async fn probe(&mut self) {
         self.next_probe = Instant::now() + PROBE_EVERY;
-        let id = fastrand::i64(..);
+        if (self.dialect.free_bytes()).is_some_and(|free| free < MIN_FREE) {
+            return;
+        }
         let mut pad = vec![0; PROBE_BYTES];
         // Random, so that no database writes it compressed.
         fastrand::fill(&mut pad);
-        match self.probe_transaction(id, Some(&pad)).await {
+        match self.probe_transaction(Some(&pad)).await {
             Ok(()) => {
-                if let Err(err) = self.probe_transaction(id, None).await {
+                if let Err(err) = self.probe_transaction(None).await {
                     tracing::warn!(error = ?err, "deleting the storage probe's row failed");
                 }
                 self.room.freed();
@@ -250,14 +252,14 @@ impl<D: Sql> Task<D> {
         }
     }
 
-    /// Writes (or with `None` deletes) the probe's row `id` in a durable transaction of its own.
-    async fn probe_transaction(&self, id: i64, pad: Option<&[u8]>) -> Result<(), sqlx::Error> {
+    /// Writes (or with `None` deletes) the probe's row in a durable transaction of its own.
+    async fn probe_transaction(&self, pad: Option<&[u8]>) -> Result<(), sqlx::Error> {
         let mut conn = self.pool.acquire().await?;
         if let Err(err) = self.dialect.begin(&mut conn, true).await {
             conn.close_on_drop();
             return Err(err);
         }
-        let done = match D::probe(&mut conn, id, pad).await {
+        let done = match D::probe(&mut conn, pad).await {
             Ok(()) => self.dialect.commit(&mut conn, &Effects::default()).await,
             Err(err) => Err(err),
         };

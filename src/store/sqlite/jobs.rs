@@ -145,14 +145,16 @@ impl JobSql for SqliteDialect {
         tenant: &str,
         kind: &str,
         priority: i32,
+        now: DateTime<Utc>,
     ) -> Result<Option<i64>, sqlx::Error> {
         sqlx::query_scalar(
-            "SELECT max(turn) FROM jobs WHERE status = 'queued' AND tenant = ?1 \
-             AND kind = ?2 AND priority = ?3",
+            "SELECT max(turn) FROM jobs WHERE status = 'queued' AND waiting_on = 0 \
+             AND tenant = ?1 AND kind = ?2 AND priority = ?3 AND run_after <= ?4",
         )
         .bind(tenant)
         .bind(kind)
         .bind(priority)
+        .bind(ms(now))
         .fetch_one(&mut *conn)
         .await
     }

@@ -155,6 +155,7 @@ pub(crate) async fn open(url: &str, options: &SqliteOptions, backoff: Backoff) -
         std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
     }
     let lock = lock(connect.get_filename())?;
+    let file = connect.get_filename().to_path_buf();
     let mut conn = connect.connect().await?;
     incremental_auto_vacuum(&mut conn).await?;
     MIGRATOR.run(&mut conn).await?;
@@ -191,6 +192,7 @@ pub(crate) async fn open(url: &str, options: &SqliteOptions, backoff: Backoff) -
     let dialect = SqliteDialect {
         full: options.synchronous_full,
         relaxed: AtomicBool::new(false),
+        file,
     };
     let reads = StoreReads::Sqlite(Reads { reader, pages });
     Ok(Store::new(
@@ -258,6 +260,8 @@ pub(crate) struct SqliteDialect {
     full: bool,
     /// Whether the write connection is at `NORMAL` for a batch that need not be durable.
     relaxed: AtomicBool,
+    /// The database file: its file system's free space tells whether it has room.
+    file: std::path::PathBuf,
 }
 
 #[async_trait]
@@ -305,17 +309,35 @@ impl Dialect for SqliteDialect {
         conn.execute("SELECT 1").await.map(drop)
     }
 
-    async fn probe(
-        conn: &mut SqliteConnection,
-        id: i64,
-        pad: Option<&[u8]>,
-    ) -> Result<(), sqlx::Error> {
+    async fn probe(conn: &mut SqliteConnection, pad: Option<&[u8]>) -> Result<(), sqlx::Error> {
         let query = match pad {
-            Some(pad) => sqlx::query("INSERT INTO storage_probe (id, pad) VALUES (?, ?)")
-                .bind(id)
-                .bind(pad),
-            None => sqlx::query("DELETE FROM storage_probe WHERE id = ?").bind(id),
+            Some(pad) => sqlx::query(
+                "INSERT INTO storage_probe (id, pad) VALUES (1, ?) \
+                 ON CONFLICT (id) DO UPDATE SET pad = excluded.pad",
+            )
+            .bind(pad),
+            None => sqlx::query("DELETE FROM storage_probe"),
         };
         query.execute(conn).await.map(drop)
+    }
+
+    fn free_bytes(&self) -> Option<u64> {
+        // A probe may commit into log pages already allocated (a WAL is reused, not shrunk,
+        // after a checkpoint): the file system says whether there is room beyond them.
+        let dir = self.file.parent().filter(|d| !d.as_os_str().is_empty());
+        let dir = std::ffi::CString::new(
+            dir.unwrap_or(std::path::Path::new("."))
+                .as_os_str()
+                .as_encoded_bytes(),
+        )
+        .ok()?;
+        let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+        // SAFETY: `dir` is a NUL-terminated path and `stat` a writable statvfs.
+        if unsafe { libc::statvfs(dir.as_ptr(), &mut stat) } != 0 {
+            return None;
+        }
+        // 32-bit fields on some platforms.
+        #[allow(clippy::useless_conversion)]
+        Some(u64::from(stat.f_bavail) * u64::from(stat.f_frsize))
     }
 }
