@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A full disk under SQLite, as an operator would meet it: faena's database on a tmpfs of
-3 MB (mounted here: needs root), 16 clients submitting `sleep` jobs until 2,000 answers
-arrived, the tmpfs filled to the last byte after the first 200. Counts the answers by
+8 MB (mounted here: needs root), 16 clients submitting `sleep` jobs until 2,000 answers
+arrived, the tmpfs filled to the last byte by another file after the first 200. Counts the answers by
 status and code, shows /readyz and the storage metrics while full, then deletes the filler
 and measures how long until /readyz answers 200 again, and checks that every job answered
 202 is in the store and ran. Standard library only; only 127.0.0.1 is contacted.
@@ -37,25 +37,19 @@ def request(path, body=None):
 
 
 def fill(path):
-    with open(path, "wb") as f:
-        try:
-            while True:
-                f.write(b"\x5a" * 65536)
-                f.flush()
-        except OSError:
-            pass
-        try:
-            while True:
-                f.write(b"\x5a")
-                f.flush()
-        except OSError:
-            pass
+    with open(path, "wb", buffering=0) as f:
+        for chunk in (b"\x5a" * 65536, b"\x5a"):
+            try:
+                while f.write(chunk):
+                    pass
+            except OSError:
+                pass
 
 
 def main():
     binary = sys.argv[1]
     mnt = tempfile.mkdtemp()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", mnt], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt], check=True)
     server = subprocess.Popen(
         [binary, "serve", "--listen", f"127.0.0.1:{PORT}", "--database-url", f"sqlite://{mnt}/f.db"],
         stdout=subprocess.DEVNULL,
