@@ -17,32 +17,20 @@ and worst latency. Standard library only; only 127.0.0.1 is contacted.
 """
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import urllib.request
 from datetime import datetime
+
+from serve import faena, json_of
 
 START = 10**15
 
 
-def call(url, method="GET", body=None, timeout=120):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method)
-    if data is not None:
-        req.add_header("content-type", "application/json")
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        return json.load(resp)
-
-
 def final(base, job_id):
     while True:
-        job = call(f"{base}/jobs/{job_id}?wait_ms=30000")
+        job = json_of(f"{base}/jobs/{job_id}?wait_ms=30000")
         if job["status"] not in ("queued", "running"):
             return job
 
@@ -54,7 +42,7 @@ def run_time(job):
 
 def big_job(base, big):
     body = {"kind": "count_primes", "params": {"start": START, "end": START + big}, "timeout_ms": 600000}
-    return call(f"{base}/jobs", "POST", body)["id"]
+    return json_of(f"{base}/jobs", body)["id"]
 
 
 def small_latencies(base, stop):
@@ -62,7 +50,7 @@ def small_latencies(base, stop):
     latencies = []
     while not stop.is_set():
         began = time.perf_counter()
-        job = call(f"{base}/jobs?wait_ms=30000", "POST", {"kind": "factorial", "params": {"numbers": [10]}})
+        job = json_of(f"{base}/jobs?wait_ms=30000", {"kind": "factorial", "params": {"numbers": [10]}})
         if job["status"] in ("queued", "running"):
             job = final(base, job["id"])
         assert job["status"] == "succeeded", job
@@ -73,37 +61,19 @@ def small_latencies(base, stop):
 
 
 def measure(binary, big, port):
-    with tempfile.TemporaryDirectory() as scratch:
-        env = dict(os.environ, RUST_LOG="warn")
-        server = subprocess.Popen(
-            [binary, "serve", "--listen", f"127.0.0.1:{port}", "--database-url", f"sqlite://{scratch}/f.db"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(100):
-                try:
-                    call(f"{base}/readyz")
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            alone = run_time(final(base, big_job(base, big)))
-            big_id = big_job(base, big)
-            while call(f"{base}/jobs/{big_id}")["status"] == "queued":
-                time.sleep(0.01)
-            stop = threading.Event()
-            result = {}
-            thread = threading.Thread(target=lambda: result.update(lat=small_latencies(base, stop)))
-            thread.start()
-            beside = run_time(final(base, big_id))
-            stop.set()
-            thread.join()
-            return alone, beside, result["lat"]
-        finally:
-            server.terminate()
-            server.wait()
+    with faena(binary, port) as base:
+        alone = run_time(final(base, big_job(base, big)))
+        big_id = big_job(base, big)
+        while json_of(f"{base}/jobs/{big_id}")["status"] == "queued":
+            time.sleep(0.01)
+        stop = threading.Event()
+        result = {}
+        thread = threading.Thread(target=lambda: result.update(lat=small_latencies(base, stop)))
+        thread.start()
+        beside = run_time(final(base, big_id))
+        stop.set()
+        thread.join()
+        return alone, beside, result["lat"]
 
 
 def main():

@@ -9,28 +9,12 @@ one). Standard library only; only 127.0.0.1 is contacted.
 """
 
 import argparse
-import json
-import os
-import subprocess
-import tempfile
-import time
-import urllib.error
-import urllib.request
 from datetime import datetime
+
+from serve import call, faena, json_of
 
 A = "alice-key-0123456789"
 B = "bob-key-0123456789ab"
-
-
-def call(base, path, key=None, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(base + path, data=data, method="POST" if data else "GET")
-    if data:
-        req.add_header("content-type", "application/json")
-    if key:
-        req.add_header("authorization", f"Bearer {key}")
-    with urllib.request.urlopen(req, timeout=120) as resp:
-        return resp.read()
 
 
 def at(job, field):
@@ -38,32 +22,16 @@ def at(job, field):
 
 
 def measure(binary, backlog, port):
-    with tempfile.TemporaryDirectory() as scratch:
-        server = subprocess.Popen(
-            [binary, "serve", "--listen", f"127.0.0.1:{port}", "--database-url", f"sqlite://{scratch}/f.db",
-             "--api-keys", f"{A},{B}", "--max-io-jobs", "64"],
-            env=dict(os.environ, RUST_LOG="warn"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(100):
-                try:
-                    call(base, "/readyz")
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            batch = {"jobs": [{"kind": "sleep", "params": {"ms": 100}} for _ in range(1000)]}
-            for _ in range(backlog // 1000):
-                call(base, "/jobs/batch", A, batch)
-            job = json.loads(call(base, "/jobs", B, {"kind": "sleep", "params": {"ms": 0}}))
-            while job["status"] in ("queued", "running"):
-                job = json.loads(call(base, f"/jobs/{job['id']}?wait_ms=30000", B))
-            metrics = call(base, "/metrics", A).decode()
-            queued = next(float(l.split()[1]) for l in metrics.splitlines() if l.startswith("faena_jobs_queued "))
-            return (at(job, "started_at") - at(job, "created_at")).total_seconds(), int(queued)
-        finally:
-            server.terminate()
-            server.wait()
+    with faena(binary, port, ["--api-keys", f"{A},{B}", "--max-io-jobs", "64"]) as base:
+        batch = {"jobs": [{"kind": "sleep", "params": {"ms": 100}} for _ in range(1000)]}
+        for _ in range(backlog // 1000):
+            json_of(f"{base}/jobs/batch", batch, A)
+        job = json_of(f"{base}/jobs", {"kind": "sleep", "params": {"ms": 0}}, B)
+        while job["status"] in ("queued", "running"):
+            job = json_of(f"{base}/jobs/{job['id']}?wait_ms=30000", key=B)
+        metrics = call(f"{base}/metrics", key=A)[1].decode()
+        queued = next(float(l.split()[1]) for l in metrics.splitlines() if l.startswith("faena_jobs_queued "))
+        return (at(job, "started_at") - at(job, "created_at")).total_seconds(), int(queued)
 
 
 def main():

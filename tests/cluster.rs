@@ -24,6 +24,11 @@ const HEARTBEAT_MS: u64 = 500;
 
 /// Starts instance `name` on `db` with `args` added to the short lease.
 fn instance(db: &PgScratch, name: &str, args: &[&str]) -> Server {
+    instance_with_env(db, name, args, &[("RUST_LOG", "info")])
+}
+
+/// [`instance`] with environment variables of its own.
+fn instance_with_env(db: &PgScratch, name: &str, args: &[&str], envs: &[(&str, &str)]) -> Server {
     let lease = LEASE_MS.to_string();
     let heartbeat = HEARTBEAT_MS.to_string();
     let mut all = vec![
@@ -35,7 +40,7 @@ fn instance(db: &PgScratch, name: &str, args: &[&str]) -> Server {
         &heartbeat,
     ];
     all.extend_from_slice(args);
-    Server::start(&db.url, &all)
+    Server::start_with_env(&db.url, &all, envs)
 }
 
 /// Starts `n` instances at the same time (their migrations race: the advisory lock must
@@ -339,21 +344,12 @@ async fn instances_whose_clocks_disagree_never_take_each_others_runs() {
     };
     let hour = 3_600_000_i64;
     let skewed = |name: &str, offset: i64| {
-        let (lease, heartbeat) = (LEASE_MS.to_string(), HEARTBEAT_MS.to_string());
-        let args = [
-            "--instance-id",
-            name,
-            "--lease-ms",
-            &lease,
-            "--heartbeat-ms",
-            &heartbeat,
-        ];
         let offset = offset.to_string();
         let envs = [
             ("RUST_LOG", "info"),
             ("FAENA_CLOCK_OFFSET_MS", offset.as_str()),
         ];
-        Server::start_with_env(&db.url, &args, &envs)
+        instance_with_env(&db, name, &[], &envs)
     };
     let servers = [
         skewed("true", 0),

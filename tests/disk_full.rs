@@ -246,18 +246,10 @@ async fn full_disk(server: Server, tmpfs: &Tmpfs) {
     let mut acknowledged = Vec::new();
     for ms in [0, 0, 0, 0, 2_000, 2_000] {
         let job = json!({"kind": "sleep", "params": {"ms": ms}});
-        let resp = client
-            .post(server.url("/jobs"))
-            .json(&job)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 202);
         acknowledged.push(
-            resp.json::<Value>().await.unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .into(),
+            support::submit(&client, &server, job)
+                .await
+                .expect("accepted"),
         );
     }
     // Room for a few hundred jobs, then none.
