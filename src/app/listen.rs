@@ -52,6 +52,10 @@ pub(crate) async fn serve(
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
+        // What one connection may buffer of a request's head (and of its body at a time):
+        // hyper's default of ~400 KB let a few thousand half-sent heads hold a gigabyte. A
+        // longer head gets 431.
+        .max_buf_size(MAX_HEAD_BYTES)
         .keep_alive(true);
     let mut last_error: Option<Instant> = None;
     loop {
@@ -74,7 +78,7 @@ pub(crate) async fn serve(
             },
             () = stop.cancelled() => break,
         };
-        let Some(slot) = Open::admit(&open, peer.ip()) else {
+        let Some(slot) = Open::admit(&open, client_of(peer.ip())) else {
             metrics::counter!("faena_connections_refused_total").increment(1);
             drop(tcp);
             continue;
@@ -91,6 +95,26 @@ pub(crate) async fn serve(
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// The most a connection buffers of a request's head.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Who a connection comes from, for the cap per client: its IPv4 address (an IPv4-mapped
+/// IPv6 address counts as the IPv4 one), or the /64 of its IPv6 address, since one host
+/// commonly holds a whole /64 and could otherwise open the cap's worth from each address.
+fn client_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut segments = v6.segments();
+                segments[4..].fill(0);
+                IpAddr::V6(std::net::Ipv6Addr::from(segments))
+            }
+        },
+    }
 }
 
 /// Whether `err` says the process is out of something (file descriptors, memory), rather than
@@ -204,11 +228,32 @@ fn set_send_timeout(tcp: &TcpStream, timeout: Duration) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use std::net::{IpAddr, Ipv4Addr};
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
     use std::sync::Arc;
     use std::time::Duration;
 
-    use super::{Limits, Open};
+    use super::{Limits, Open, client_of};
+
+    #[test]
+    fn a_client_is_an_ipv4_address_or_an_ipv6_64() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(client_of(ip("10.0.0.1")), ip("10.0.0.1"));
+        assert_eq!(client_of(ip("::ffff:10.0.0.1")), ip("10.0.0.1"));
+        assert_eq!(
+            client_of(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
+            ip("2001:db8:1:2::")
+        );
+        assert_eq!(
+            client_of(ip("2001:db8:1:2::1")),
+            client_of(ip("2001:db8:1:2:ffff::9")),
+            "one /64, one client"
+        );
+        assert_ne!(
+            client_of(ip("2001:db8:1:2::1")),
+            client_of(ip("2001:db8:1:3::1"))
+        );
+        assert_eq!(client_of(IpAddr::V6(Ipv6Addr::LOCALHOST)), ip("::"));
+    }
 
     fn open(max_connections: usize, max_per_ip: usize) -> Arc<Open> {
         Arc::new(Open::new(Limits {

@@ -33,6 +33,7 @@ pub(crate) mod quotas;
 pub(crate) mod requests;
 pub(crate) mod retries;
 pub(crate) mod retry;
+pub(crate) mod slow_requests;
 pub(crate) mod sse;
 pub(crate) mod start;
 pub(crate) mod stats;
