@@ -197,17 +197,21 @@ async fn execute_one<D: Sql>(
 /// without room is left out. The limited kinds are locked in name order, so that two
 /// claims of several never wait for each other in a cycle.
 async fn with_room<D: Sql>(conn: &mut Conn<D>, a: &super::ClaimArgs) -> Result<Vec<Room>> {
+    let room_of = |kind| Room {
+        kind,
+        room: a.n,
+        limited: false,
+    };
+    if a.limits.is_empty() {
+        return Ok(a.kinds.iter().copied().map(room_of).collect());
+    }
     let mut kinds: Vec<JobKind> = a.kinds.clone();
     kinds.sort_by_key(|k| k.as_str());
     kinds.dedup();
     let mut rooms = Vec::with_capacity(kinds.len());
     for kind in kinds {
         let Some(&max) = a.limits.get(&kind) else {
-            rooms.push(Room {
-                kind,
-                room: a.n,
-                limited: false,
-            });
+            rooms.push(room_of(kind));
             continue;
         };
         D::lock_kind(conn, kind).await?;
